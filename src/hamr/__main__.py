@@ -1,0 +1,3 @@
+from hamr.cli import main
+
+main()

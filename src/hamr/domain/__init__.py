@@ -1,0 +1,1 @@
+"""The HAMR model: organizations, keys, connections and the rules that bind them. No I/O."""

@@ -1,0 +1,61 @@
+"""Domain errors. Each carries what a JSON:API error needs: status, title, detail and source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One thing wrong with a request: where (a JSON pointer) and what to do about it."""
+
+    pointer: str
+    detail: str
+
+
+class HamrError(Exception):
+    """Base of every error a caller can be shown. Subclasses fix `status` and `title`."""
+
+    status: int = 500
+    title: str = "Internal Server Error"
+
+    def __init__(self, detail: str, *, pointer: str | None = None, header: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.pointer = pointer
+        self.header = header
+
+    def violations(self) -> list[Violation]:
+        """The individual problems; most errors have exactly one."""
+        return [Violation(self.pointer or "", self.detail)]
+
+
+class ValidationFailed(HamrError):
+    """A request body broke one or more rules; all of them are reported at once."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, violations: list[Violation]):
+        super().__init__("; ".join(v.detail for v in violations))
+        self._violations = violations
+
+    def violations(self) -> list[Violation]:
+        return list(self._violations)
+
+
+class Forbidden(HamrError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(HamrError):
+    status = 404
+    title = "Not Found"
+
+
+class InvalidInput(HamrError):
+    """An operator's input (CLI or settings) that cannot be accepted."""
+
+    status = 400
+    title = "Bad Request"

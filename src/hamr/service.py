@@ -1,0 +1,220 @@
+"""Use cases: read and upsert a connection, manage orgs and keys, read history.
+
+The service owns the unit of work; the API and the CLI call it and never touch storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+
+from hamr.domain.errors import InvalidInput, NotFound, ValidationFailed
+from hamr.domain.keys import generate_secret, hash_secret, hashes_match
+from hamr.domain.model import (
+    Connection,
+    ConnectionChange,
+    HistoryEntry,
+    KeyKind,
+    KeyRecord,
+    Org,
+    Principal,
+    StoredCredential,
+    next_modified_at,
+)
+from hamr.domain.ports import ReadView, UnitOfWork
+from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+
+
+def system_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+class CredentialCache:
+    """Credentials by hash, so that the hot path authenticates without touching storage.
+
+    Only hits are cached (a key created a moment ago must work at once); the whole cache is
+    dropped whenever the credentials epoch moves, which every revocation does.
+    """
+
+    def __init__(self, view: ReadView, max_entries: int = 100_000):
+        self._view = view
+        self._max_entries = max_entries
+        self._entries: dict[str, StoredCredential] = {}
+        self._epoch = view.credentials_epoch()
+
+    def lookup(self, secret_hash: str) -> StoredCredential | None:
+        found = self._entries.get(secret_hash)
+        if found is None:
+            found = self._view.credential(secret_hash)
+            if found is None:
+                return None
+            if len(self._entries) >= self._max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[secret_hash] = found
+        return found if hashes_match(found.secret_hash, secret_hash) else None
+
+    def refresh(self) -> None:
+        """Drop everything if credentials changed anywhere (another process, the CLI)."""
+        epoch = self._view.credentials_epoch()
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self.clear()
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class HamrService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        view: ReadView,
+        datacenters: frozenset[str],
+        clock: Clock = system_clock_us,
+    ):
+        self._unit_of_work = unit_of_work
+        self._view = view
+        self.datacenters = datacenters
+        self._clock = clock
+        self.credentials = CredentialCache(view)
+
+    # -- the API's use cases -------------------------------------------------------------
+
+    def identify(self, secret: str, kind: KeyKind) -> Principal | None:
+        """The principal a presented secret proves, or None if it proves nothing."""
+        found = self.credentials.lookup(hash_secret(secret))
+        if found is None or found.kind is not kind:
+            return None
+        return Principal(org=found.org, key_id=found.key_id)
+
+    def read_connection(self, org: Org) -> Connection:
+        connection = self._view.connection(org.uuid)
+        if connection is None:
+            raise NotFound(
+                f"Organization {org.uuid} has no HAMR connection yet; "
+                "create one with POST /api/v2/hamr."
+            )
+        return connection
+
+    def upsert_connection(self, principal: Principal, change: ConnectionChange) -> Connection:
+        """Store the change and its history row in one transaction; return what was stored."""
+        problems = connection_violations(
+            {
+                "target_org_uuid": change.target_org_uuid,
+                "target_org_datacenter": change.target_org_datacenter,
+            },
+            principal.org,
+            self.datacenters,
+        )
+        if problems:
+            raise ValidationFailed(problems)
+        org_uuid = principal.org.uuid
+        with self._unit_of_work() as uow:
+            before = uow.repository.get_connection_for_update(org_uuid)
+            now = self._clock()
+            previous = before.modified_at_us if before else None
+            after = Connection.from_change(org_uuid, change, next_modified_at(now, previous))
+            uow.repository.save_connection(after)
+            uow.repository.add_history(after, before, principal.key_id, now)
+            uow.commit()
+        logger.info(
+            "connection changed",
+            extra={
+                "org": org_uuid,
+                "status_before": int(before.hamr_status) if before else None,
+                "status_after": int(after.hamr_status),
+                "modified_by": after.modified_by,
+                "key_id": principal.key_id,
+            },
+        )
+        return after
+
+    # -- the operator's use cases ----------------------------------------------------------
+
+    def create_org(
+        self, name: str, datacenter: str, org_uuid: str | None = None
+    ) -> tuple[Org, str, str]:
+        """A new organization with one API key and one application key (secrets returned once)."""
+        name = name.strip()
+        if not name or len(name) > MAX_TEXT_LENGTH:
+            raise InvalidInput(f"the name must be 1 to {MAX_TEXT_LENGTH} characters long")
+        if datacenter not in self.datacenters:
+            raise InvalidInput(
+                f"unknown datacenter {datacenter!r}; use one of: {', '.join(sorted(self.datacenters))}"
+            )
+        if org_uuid is not None and not is_uuid(org_uuid):
+            raise InvalidInput(f"{org_uuid!r} is not a UUID")
+        org = Org(uuid=(org_uuid or str(uuidlib.uuid4())).lower(), name=name, datacenter=datacenter)
+        with self._unit_of_work() as uow:
+            if uow.repository.get_org(org.uuid) is not None:
+                raise InvalidInput(f"an organization with UUID {org.uuid} already exists")
+            uow.repository.add_org(org, self._clock())
+            api_key = self._issue(uow, org.uuid, KeyKind.API)[1]
+            app_key = self._issue(uow, org.uuid, KeyKind.APP)[1]
+            uow.commit()
+        return org, api_key, app_key
+
+    def find_org_by_name(self, name: str) -> Org | None:
+        with self._unit_of_work() as uow:
+            return uow.repository.find_org_by_name(name)
+
+    def list_orgs(self) -> list[Org]:
+        with self._unit_of_work() as uow:
+            return uow.repository.list_orgs()
+
+    def create_key(self, org_uuid: str, kind: KeyKind) -> tuple[KeyRecord, str]:
+        """A new credential for an existing org; the secret is returned once and never kept."""
+        with self._unit_of_work() as uow:
+            org = self._require_org(uow, org_uuid)
+            issued = self._issue(uow, org.uuid, kind)
+            uow.commit()
+        return issued
+
+    def list_keys(self, org_uuid: str) -> list[KeyRecord]:
+        with self._unit_of_work() as uow:
+            org = self._require_org(uow, org_uuid)
+            return uow.repository.list_keys(org.uuid)
+
+    def revoke_key(self, key_id: str) -> KeyRecord:
+        """Revoke a credential; every server refuses it within a second (see CredentialCache)."""
+        with self._unit_of_work() as uow:
+            key = uow.repository.get_key(key_id)
+            if key is None:
+                raise NotFound(f"no key with id {key_id}")
+            if not key.revoked:
+                uow.repository.revoke_key(key_id, self._clock())
+                uow.repository.bump_credentials_epoch()
+            uow.commit()
+            revoked = uow.repository.get_key(key_id)
+        self.credentials.clear()
+        assert revoked is not None
+        return revoked
+
+    def history(self, org_uuid: str) -> list[HistoryEntry]:
+        with self._unit_of_work() as uow:
+            org = self._require_org(uow, org_uuid)
+            return uow.repository.list_history(org.uuid)
+
+    def _require_org(self, uow: UnitOfWork, org_uuid: str) -> Org:
+        org = uow.repository.get_org(org_uuid.lower())
+        if org is None:
+            raise NotFound(f"no organization with UUID {org_uuid}")
+        return org
+
+    def _issue(self, uow: UnitOfWork, org_uuid: str, kind: KeyKind) -> tuple[KeyRecord, str]:
+        secret = generate_secret(kind)
+        record = KeyRecord(
+            id=str(uuidlib.uuid4()),
+            org_uuid=org_uuid,
+            kind=kind,
+            created_at_us=self._clock(),
+            revoked_at_us=None,
+        )
+        uow.repository.add_key(record, hash_secret(secret))
+        return record, secret

@@ -1,0 +1,55 @@
+"""Opening a store: the engine, migrations, the unit-of-work factory and the read view."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from hamr.domain.errors import InvalidInput
+from hamr.store import migrate
+from hamr.store.engine import create_engine
+from hamr.store.repository import SqlUnitOfWork
+from hamr.store.views import SqlReadView
+
+logger = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be opened or migrated; the message says which and why."""
+
+
+class SqlStore:
+    """Everything the service needs from one database, built once per process."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.view = SqlReadView(engine)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def close(self) -> None:
+        self.view.close()
+        self.engine.dispose()
+
+
+def open_store(database_url: str) -> SqlStore:
+    """Open and migrate the database, or fail with one clear sentence."""
+    try:
+        make_url(database_url)
+    except ArgumentError as error:
+        raise InvalidInput(f"{database_url!r} is not a database URL: {error}") from None
+    engine = create_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+        return SqlStore(engine)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        reason = str(error.orig) if getattr(error, "orig", None) else str(error).splitlines()[0]
+        raise StoreUnavailable(f"cannot open database {_redacted(database_url)}: {reason}") from None
+
+
+def _redacted(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=True)
