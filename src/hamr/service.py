@@ -145,9 +145,8 @@ class HamrService:
         if not name or len(name) > MAX_TEXT_LENGTH:
             raise InvalidInput(f"the name must be 1 to {MAX_TEXT_LENGTH} characters long")
         if datacenter not in self.datacenters:
-            raise InvalidInput(
-                f"unknown datacenter {datacenter!r}; use one of: {', '.join(sorted(self.datacenters))}"
-            )
+            allowed = ", ".join(sorted(self.datacenters))
+            raise InvalidInput(f"unknown datacenter {datacenter!r}; use one of: {allowed}")
         if org_uuid is not None and not is_uuid(org_uuid):
             raise InvalidInput(f"{org_uuid!r} is not a UUID")
         org = Org(uuid=(org_uuid or str(uuidlib.uuid4())).lower(), name=name, datacenter=datacenter)
@@ -160,9 +159,9 @@ class HamrService:
             uow.commit()
         return org, api_key, app_key
 
-    def find_org_by_name(self, name: str) -> Org | None:
+    def get_org(self, org_uuid: str) -> Org | None:
         with self._unit_of_work() as uow:
-            return uow.repository.find_org_by_name(name)
+            return uow.repository.get_org(org_uuid.lower())
 
     def list_orgs(self) -> list[Org]:
         with self._unit_of_work() as uow:

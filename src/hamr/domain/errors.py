@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One thing wrong with a request: where (a JSON pointer) and what to do about it."""
+    """One thing wrong with a request: where (a JSON pointer, "" for the whole document)
+    and what to do about it."""
 
-    pointer: str
+    pointer: str | None
     detail: str
 
 
@@ -27,7 +28,7 @@ class HamrError(Exception):
 
     def violations(self) -> list[Violation]:
         """The individual problems; most errors have exactly one."""
-        return [Violation(self.pointer or "", self.detail)]
+        return [Violation(self.pointer, self.detail)]
 
 
 class ValidationFailed(HamrError):

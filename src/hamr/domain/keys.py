@@ -8,7 +8,7 @@ import secrets
 
 from hamr.domain.model import KeyKind
 
-TOKEN_PREFIX = "hamr_"
+TOKEN_PREFIX = "hamr_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def generate_secret(kind: KeyKind) -> str:

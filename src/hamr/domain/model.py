@@ -23,7 +23,7 @@ class KeyKind(enum.StrEnum):
 
     API = "api"
     APP = "app"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,9 @@ class Connection:
     target_org_uuid: str
 
     @classmethod
-    def from_change(cls, org_uuid: str, change: ConnectionChange, modified_at_us: int) -> Connection:
+    def from_change(
+        cls, org_uuid: str, change: ConnectionChange, modified_at_us: int
+    ) -> Connection:
         return cls(
             org_uuid=org_uuid,
             hamr_status=change.hamr_status,
@@ -142,7 +144,7 @@ def format_timestamp(microseconds: int) -> str:
 
 
 def next_modified_at(now_us: int, previous_us: int | None) -> int:
-    """A timestamp strictly after the previous one, even if the clock stood still or stepped back."""
+    """A timestamp strictly after the previous one, even if the clock stalled or stepped back."""
     if previous_us is None or now_us > previous_us:
         return now_us
     return previous_us + 1

@@ -30,10 +30,6 @@ class SqlRepository:
     def list_orgs(self) -> list[Org]:
         return [_org(r) for r in self._db.execute(sa.select(orgs).order_by(orgs.c.name))]
 
-    def find_org_by_name(self, name: str) -> Org | None:
-        row = self._db.execute(sa.select(orgs).where(orgs.c.name == name).limit(1)).first()
-        return _org(row) if row else None
-
     def add_key(self, key: KeyRecord, secret_hash: str) -> None:
         self._db.execute(
             keys.insert().values(
@@ -55,7 +51,9 @@ class SqlRepository:
         return [_key(r) for r in self._db.execute(query)]
 
     def revoke_key(self, key_id: str, revoked_at_us: int) -> None:
-        self._db.execute(keys.update().where(keys.c.id == key_id).values(revoked_at_us=revoked_at_us))
+        self._db.execute(
+            keys.update().where(keys.c.id == key_id).values(revoked_at_us=revoked_at_us)
+        )
 
     def get_connection_for_update(self, org_uuid: str) -> Connection | None:
         query = sa.select(connections).where(connections.c.org_uuid == org_uuid).with_for_update()
@@ -147,7 +145,9 @@ class SqlUnitOfWork:
         self._transaction.commit()
 
 
-_KEY_COLUMNS = sa.select(keys.c.id, keys.c.org_uuid, keys.c.kind, keys.c.created_at_us, keys.c.revoked_at_us)
+_KEY_COLUMNS = sa.select(
+    keys.c.id, keys.c.org_uuid, keys.c.kind, keys.c.created_at_us, keys.c.revoked_at_us
+)
 
 
 def _org(row: Any) -> Org:
@@ -166,7 +166,16 @@ def _key(row: Any) -> KeyRecord:
 
 def connection_from_row(row: tuple[Any, ...]) -> Connection:
     """Rows in the column order of the `connections` table."""
-    org_uuid, status, is_primary, modified_at_us, modified_by, target_dc, target_name, target_uuid = row
+    (
+        org_uuid,
+        status,
+        is_primary,
+        modified_at_us,
+        modified_by,
+        target_dc,
+        target_name,
+        target_uuid,
+    ) = row
     return Connection(
         org_uuid=org_uuid,
         hamr_status=HamrStatus(status),

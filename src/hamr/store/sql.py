@@ -47,8 +47,14 @@ def open_store(database_url: str) -> SqlStore:
         return SqlStore(engine)
     except SQLAlchemyError as error:
         engine.dispose()
-        reason = str(error.orig) if getattr(error, "orig", None) else str(error).splitlines()[0]
-        raise StoreUnavailable(f"cannot open database {_redacted(database_url)}: {reason}") from None
+        raise StoreUnavailable(
+            f"cannot open database {_redacted(database_url)}: {describe(error)}"
+        ) from None
+
+
+def describe(error: SQLAlchemyError) -> str:
+    """The driver's own one-line reason, without SQLAlchemy's SQL echo and links."""
+    return str(getattr(error, "orig", None) or error).splitlines()[0]
 
 
 def _redacted(database_url: str) -> str:

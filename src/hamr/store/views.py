@@ -37,7 +37,14 @@ class SqlReadView:
             dialect,
         )
         self._credential_by_hash = _Prepared(
-            sa.select(keys.c.id, keys.c.kind, keys.c.secret_hash, orgs.c.uuid, orgs.c.name, orgs.c.datacenter)
+            sa.select(
+                keys.c.id,
+                keys.c.kind,
+                keys.c.secret_hash,
+                orgs.c.uuid,
+                orgs.c.name,
+                orgs.c.datacenter,
+            )
             .join(orgs, orgs.c.uuid == keys.c.org_uuid)
             .where(keys.c.secret_hash == sa.bindparam("value"), keys.c.revoked_at_us.is_(None)),
             dialect,

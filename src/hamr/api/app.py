@@ -1,0 +1,99 @@
+"""The application factory: everything a server needs is built here, from settings, per call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import CapacityLimiter
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hamr.api.errors import InternalError, MethodNotAllowed, error_response
+from hamr.api.routes import hamr_connection
+from hamr.api.state import AppState
+from hamr.domain.errors import HamrError, NotFound
+from hamr.service import HamrService
+from hamr.settings import Settings
+from hamr.store.sql import open_store
+
+logger = logging.getLogger(__name__)
+
+HAMR_PATH = "/api/v2/hamr"
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Open (and migrate) the store and wire the service; fails here, not on the first request."""
+    store = open_store(settings.database_url)
+    service = HamrService(store.unit_of_work, store.view, settings.datacenters)
+    # SQLite has one writer at a time; queueing writes in-process beats waiting on its lock.
+    state = AppState(settings, store, service, writer=CapacityLimiter(1))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        poller = asyncio.create_task(_watch_credentials(state))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            store.close()
+
+    app = Starlette(
+        routes=[Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"])],
+        exception_handlers={
+            HamrError: _hamr_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.hamr = state
+    return app
+
+
+async def _watch_credentials(state: AppState) -> None:
+    """Revocations made by other processes (the CLI, other servers) reach this one's cache."""
+    while True:
+        await asyncio.sleep(state.settings.credentials_poll_seconds)
+        try:
+            state.service.credentials.refresh()
+        except Exception:
+            logger.exception("could not check for revoked credentials")
+
+
+async def _hamr_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HamrError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allowed = ", ".join(sorted((exc.headers or {}).get("Allow", "").split(", ")))
+        return error_response(
+            MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; use {allowed}."
+            ),
+            headers={"Allow": allowed},
+        )
+    return error_response(
+        NotFound(f"There is no {request.url.path}; the HAMR API is served at {HAMR_PATH}.")
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """The last line: Starlette re-raises after this, so the server logs the traceback."""
+    logger.error("unexpected error", extra={"method": request.method, "path": request.url.path})
+    return error_response(
+        InternalError(
+            "The server hit an unexpected error and could not complete the request. "
+            "Its log has the details."
+        )
+    )

@@ -1,0 +1,55 @@
+"""The one place where errors become JSON:API responses."""
+
+from __future__ import annotations
+
+import pydantic_core
+from starlette.responses import Response
+
+from hamr.domain.errors import HamrError
+
+JSON = "application/json"
+
+
+class PayloadTooLarge(HamrError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class UnsupportedMediaType(HamrError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class MethodNotAllowed(HamrError):
+    status = 405
+    title = "Method Not Allowed"
+
+
+class InternalError(HamrError):
+    status = 500
+    title = "Internal Server Error"
+
+
+def error_document(error: HamrError) -> dict[str, object]:
+    items = []
+    for violation in error.violations():
+        item: dict[str, object] = {
+            "status": str(error.status),
+            "title": error.title,
+            "detail": violation.detail,
+        }
+        if error.header is not None:
+            item["source"] = {"header": error.header}
+        elif violation.pointer is not None:
+            item["source"] = {"pointer": violation.pointer}
+        items.append(item)
+    return {"errors": items}
+
+
+def error_response(error: HamrError, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        pydantic_core.to_json(error_document(error)),
+        status_code=error.status,
+        media_type=JSON,
+        headers=headers,
+    )

@@ -1,0 +1,39 @@
+"""The two HAMR operations. GET stays on the event loop (a cached auth lookup and one
+primary-key read); POST's durable write goes to the single writer thread."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hamr.api.auth import authenticate
+from hamr.api.body import read_json_body
+from hamr.api.errors import JSON
+from hamr.api.schemas import connection_document, parse_connection_request
+from hamr.api.state import AppState
+
+
+async def hamr_connection(request: Request) -> Response:
+    """One route for both methods, so that a 405 lists every allowed method."""
+    if request.method == "POST":
+        return await post_connection(request)
+    return await get_connection(request)
+
+
+async def get_connection(request: Request) -> Response:
+    state: AppState = request.app.state.hamr
+    principal = authenticate(request.headers, state.service)
+    connection = state.service.read_connection(principal.org)
+    return Response(connection_document(connection), media_type=JSON)
+
+
+async def post_connection(request: Request) -> Response:
+    state: AppState = request.app.state.hamr
+    principal = authenticate(request.headers, state.service)
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    change = parse_connection_request(body, principal.org, state.service.datacenters)
+    connection = await anyio.to_thread.run_sync(
+        state.service.upsert_connection, principal, change, limiter=state.writer
+    )
+    return Response(connection_document(connection), media_type=JSON)

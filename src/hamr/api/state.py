@@ -1,0 +1,19 @@
+"""What one application instance holds for its lifetime, built by the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from anyio import CapacityLimiter
+
+from hamr.service import HamrService
+from hamr.settings import Settings
+from hamr.store.sql import SqlStore
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    store: SqlStore
+    service: HamrService
+    writer: CapacityLimiter

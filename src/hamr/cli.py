@@ -1,0 +1,312 @@
+"""The `hamr` command. Without a verb it serves; every verb takes --database.
+
+Operator mistakes (unknown org, bad datacenter, unreachable database) print one line on stderr
+and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from hamr.domain.errors import HamrError
+from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, format_timestamp
+from hamr.service import HamrService
+from hamr.settings import LOG_LEVELS, Settings, SettingsError
+from hamr.store.sql import StoreUnavailable, describe, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+database_option = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env HAMR_DATABASE_URL; default sqlite:///./hamr.db]",
+)
+
+
+class OperatorError(click.ClickException):
+    exit_code = 2
+
+
+def operator_errors(command: F) -> F:
+    """Turn the errors an operator can cause into one line and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (HamrError, StoreUnavailable, SettingsError) as error:
+            raise OperatorError(str(error)) from None
+        except SQLAlchemyError as error:
+            raise OperatorError(f"database error: {describe(error)}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_service(ctx: click.Context, database_url: str | None) -> HamrService:
+    settings = Settings.load(database_url=database_url)
+    store = open_store(settings.database_url)
+    ctx.call_on_close(store.close)
+    return HamrService(store.unit_of_work, store.view, settings.datacenters)
+
+
+def emit(as_json: bool, payload: object, text: str) -> None:
+    click.echo(json.dumps(payload, indent=2) if as_json else text)
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(package_name="hamr")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """hamr: a self-hosted HAMR organization connection API and control plane."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [env HAMR_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, help="Port to listen on [env HAMR_PORT; default 8080]")
+@database_option
+@click.option(
+    "--datacenters",
+    help="Space- or comma-separated datacenters partners may be in [env HAMR_DATACENTERS]",
+)
+@click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS), help="[env HAMR_LOG_LEVEL; default info]"
+)
+@click.option(
+    "--demo", is_flag=True, help="Create two demo orgs with keys and print how to call them."
+)
+@operator_errors
+def serve(
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    datacenters: str | None,
+    log_level: str | None,
+    demo: bool,
+) -> None:
+    """Serve the HAMR API (the default verb)."""
+    import uvicorn
+
+    from hamr.api import create_app
+    from hamr.demo import ensure_demo, instructions
+    from hamr.logs import configure_logging
+
+    settings = Settings.load(
+        host=host,
+        port=port,
+        database_url=database_url,
+        datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
+        log_level=log_level,
+    )
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    if demo:
+        demo_orgs = ensure_demo(app.state.hamr.service)
+        click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
+        sys.stdout.flush()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+@main.group()
+def org() -> None:
+    """Create and list organizations."""
+
+
+@org.command("create")
+@click.option("--name", required=True, help="The organization's name.")
+@click.option("--datacenter", required=True, help="The organization's own datacenter, e.g. us1.")
+@click.option("--uuid", "org_uuid", help="Use this UUID instead of a random one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+@click.pass_context
+@operator_errors
+def org_create(
+    ctx: click.Context,
+    name: str,
+    datacenter: str,
+    org_uuid: str | None,
+    as_json: bool,
+    database_url: str | None,
+) -> None:
+    """Create an organization with an API key and an application key (shown once)."""
+    created, api_key, app_key = open_service(ctx, database_url).create_org(
+        name, datacenter, org_uuid
+    )
+    payload = {
+        "uuid": created.uuid,
+        "name": created.name,
+        "datacenter": created.datacenter,
+        "api_key": api_key,
+        "app_key": app_key,
+    }
+    text = "\n".join(f"{field:<11} {value}" for field, value in payload.items())
+    emit(as_json, payload, text + "\nThe keys are shown only now; store them safely.")
+
+
+@org.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@database_option
+@click.pass_context
+@operator_errors
+def org_list(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
+    """List organizations."""
+    orgs = open_service(ctx, database_url).list_orgs()
+    payload = [{"uuid": o.uuid, "name": o.name, "datacenter": o.datacenter} for o in orgs]
+    emit(as_json, payload, "\n".join(f"{o.uuid}  {o.datacenter:<8} {o.name}" for o in orgs))
+
+
+@main.group()
+def key() -> None:
+    """Create, list and revoke API and application keys."""
+
+
+@key.command("create")
+@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
+@click.option("--type", "kind", type=click.Choice(["api", "app"]), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+@click.pass_context
+@operator_errors
+def key_create(
+    ctx: click.Context, org_uuid: str, kind: str, as_json: bool, database_url: str | None
+) -> None:
+    """Create a key (the secret is shown once)."""
+    record, secret = open_service(ctx, database_url).create_key(org_uuid, KeyKind(kind))
+    _print_secret(as_json, record, secret)
+
+
+@key.command("list")
+@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@database_option
+@click.pass_context
+@operator_errors
+def key_list(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
+    """List an organization's keys and tokens (never their secrets)."""
+    records = open_service(ctx, database_url).list_keys(org_uuid)
+    emit(
+        as_json,
+        [_key_json(r) for r in records],
+        "\n".join(
+            f"{r.id}  {r.kind.value:<5} created {format_timestamp(r.created_at_us)}"
+            + (f"  revoked {format_timestamp(r.revoked_at_us)}" if r.revoked_at_us else "")
+            for r in records
+        ),
+    )
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@database_option
+@click.pass_context
+@operator_errors
+def key_revoke(ctx: click.Context, key_id: str, database_url: str | None) -> None:
+    """Revoke a key or token; running servers refuse it within a second."""
+    record = open_service(ctx, database_url).revoke_key(key_id)
+    click.echo(f"revoked {record.kind.value} key {record.id}")
+
+
+@main.group()
+def token() -> None:
+    """Create bearer tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+@click.pass_context
+@operator_errors
+def token_create(
+    ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None
+) -> None:
+    """Create a token for `Authorization: Bearer <token>` (shown once)."""
+    record, secret = open_service(ctx, database_url).create_key(org_uuid, KeyKind.TOKEN)
+    _print_secret(as_json, record, secret)
+
+
+@main.command()
+@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@database_option
+@click.pass_context
+@operator_errors
+def history(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
+    """Print every accepted change to an organization's connection, oldest first."""
+    entries = open_service(ctx, database_url).history(org_uuid)
+    emit(as_json, [_history_json(e) for e in entries], "\n".join(map(_history_line, entries)))
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@database_option
+@operator_errors
+def db_upgrade(database_url: str | None) -> None:
+    """Apply any pending schema migrations."""
+    from hamr.store.migrate import current_revision
+
+    store = open_store(Settings.load(database_url=database_url).database_url)
+    try:
+        click.echo(f"database schema at revision {current_revision(store.engine)}")
+    finally:
+        store.close()
+
+
+def _print_secret(as_json: bool, record: KeyRecord, secret: str) -> None:
+    payload = {**_key_json(record), "key": secret}
+    text = f"id   {record.id}\nkey  {secret}\nThe key is shown only now; store it safely."
+    emit(as_json, payload, text)
+
+
+def _key_json(record: KeyRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "org_uuid": record.org_uuid,
+        "type": record.kind.value,
+        "created_at": format_timestamp(record.created_at_us),
+        "revoked_at": format_timestamp(record.revoked_at_us) if record.revoked_at_us else None,
+    }
+
+
+def _history_json(entry: HistoryEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "org_uuid": entry.org_uuid,
+        "recorded_at": format_timestamp(entry.recorded_at_us),
+        "modified_by": entry.modified_by,
+        "key_id": entry.key_id,
+        "before": entry.before,
+        "after": entry.after,
+    }
+
+
+def _history_line(entry: HistoryEntry) -> str:
+    before = entry.before["hamr_status"] if entry.before else "-"
+    after = entry.after
+    return (
+        f"{format_timestamp(entry.recorded_at_us)}  status {before} -> {after['hamr_status']}  "
+        f"primary={str(after['is_primary']).lower()}  target {after['target_org_uuid']} "
+        f"({after['target_org_datacenter']})  by {entry.modified_by}  key {entry.key_id}"
+    )
