@@ -1,0 +1,248 @@
+"""Real servers on real sockets: `hamr serve` runs as a subprocess on a free port against a
+real SQLite file; orgs and keys are made through the same service the CLI uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.v2.api.high_availability_multi_region_api import (
+    HighAvailabilityMultiRegionApi,
+)
+from jsonschema import Draft202012Validator
+from jsonschema.validators import validator_for
+
+from hamr.domain.model import Connection, HistoryEntry
+from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.service import HamrService
+from hamr.store.sql import SqlStore, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(
+    *args: str, database_url: str | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run `hamr ARGS` exactly as a user would (through the installed package)."""
+    command = [PYTHON, "-m", "hamr", *args]
+    if database_url is not None:
+        command += ["--database", database_url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+class HamrServer:
+    """One `hamr serve` process; its combined output goes to a log file tests can read."""
+
+    def __init__(self, database_url: str, log_path: Path, *extra: str):
+        self.database_url = database_url
+        self.log_path = log_path
+        self.extra = extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HamrServer:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "hamr",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--database",
+                    self.database_url,
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hamr serve exited early:\n{self.log()}")
+            try:
+                httpx.get(f"{self.url}/api/v2/hamr", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"hamr serve did not answer within 30 s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass(frozen=True)
+class OrgKeys:
+    uuid: str
+    name: str
+    datacenter: str
+    api_key: str
+    app_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"DD-API-KEY": self.api_key, "DD-APPLICATION-KEY": self.app_key}
+
+
+class Admin:
+    """The operator's view of a database, for making orgs and checking what is stored."""
+
+    def __init__(self, store: SqlStore):
+        self.store = store
+        self.service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
+
+    def create_org(self, datacenter: str = "us1", name: str | None = None) -> OrgKeys:
+        org, api_key, app_key = self.service.create_org(
+            name or f"org-{uuid.uuid4().hex[:8]}", datacenter
+        )
+        return OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
+
+    def connection(self, org_uuid: str) -> Connection | None:
+        return self.store.view.connection(org_uuid)
+
+    def history(self, org_uuid: str) -> list[HistoryEntry]:
+        return self.service.history(org_uuid)
+
+    def snapshot(self, org_uuid: str) -> tuple[Connection | None, int]:
+        """What a rejected request must leave untouched."""
+        return self.connection(org_uuid), len(self.history(org_uuid))
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return sqlite_url(tmp_path_factory.mktemp("db") / "hamr.db")
+
+
+@pytest.fixture(scope="session")
+def admin(database_url: str) -> Iterator[Admin]:
+    store = open_store(database_url)
+    yield Admin(store)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def server(
+    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    running = HamrServer(database_url, tmp_path_factory.mktemp("log") / "server.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def org(admin: Admin) -> OrgKeys:
+    """A fresh us1 organization with its keys."""
+    return admin.create_org("us1")
+
+
+@pytest.fixture
+def partner(admin: Admin) -> OrgKeys:
+    """A fresh eu1 organization, to be `org`'s partner."""
+    return admin.create_org("eu1")
+
+
+@pytest.fixture
+def http(server: HamrServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def hamr_api(server: HamrServer) -> Iterator[Callable[..., HighAvailabilityMultiRegionApi]]:
+    """The official Python client, pointed at the test server with an org's credentials."""
+    clients: list[ApiClient] = []
+
+    def make(
+        org: OrgKeys | None = None,
+        *,
+        api_key: str | None = None,
+        app_key: str | None = None,
+        token: str | None = None,
+    ) -> HighAvailabilityMultiRegionApi:
+        configuration = Configuration(host=server.url, access_token=token)
+        if org is not None or api_key is not None:
+            configuration.api_key["apiKeyAuth"] = api_key or (org.api_key if org else "")
+            configuration.api_key["appKeyAuth"] = app_key or (org.app_key if org else "")
+        configuration.unstable_operations["get_hamr_org_connection"] = True
+        configuration.unstable_operations["create_hamr_org_connection"] = True
+        client = ApiClient(configuration)
+        clients.append(client)
+        return HighAvailabilityMultiRegionApi(client)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def connection_body(org: OrgKeys, partner: OrgKeys, **attributes: Any) -> dict[str, Any]:
+    """A valid POST body from `org` naming `partner`; keyword arguments override attributes."""
+    return {
+        "data": {
+            "id": org.uuid,
+            "type": "hamr_org_connections",
+            "attributes": {
+                "hamr_status": 2,
+                "is_primary": True,
+                "modified_by": "sre@example.com",
+                "target_org_datacenter": partner.datacenter,
+                "target_org_name": partner.name,
+                "target_org_uuid": partner.uuid,
+                **attributes,
+            },
+        }
+    }
+
+
+@pytest.fixture(scope="session")
+def contract() -> dict[str, Any]:
+    """The wire contract, ../shared/spec/hamr-v2.openapi.yaml."""
+    with SPEC.open() as spec:
+        return yaml.safe_load(spec)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def schema_validator(contract: dict[str, Any]) -> Callable[[str], Draft202012Validator]:
+    """A JSON Schema validator for one of the contract's component schemas."""
+
+    def make(name: str) -> Draft202012Validator:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": contract["components"]}
+        cls = validator_for(schema, default=Draft202012Validator)
+        return cls(schema)  # type: ignore[no-any-return]
+
+    return make
