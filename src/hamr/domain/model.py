@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 
 class HamrStatus(enum.IntEnum):
@@ -139,8 +139,7 @@ class HistoryEntry:
 def format_timestamp(microseconds: int) -> str:
     """RFC 3339 in UTC with microseconds and `Z`, as Datadog writes `modified_at`."""
     seconds, micros = divmod(microseconds, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
 
 
 def next_modified_at(now_us: int, previous_us: int | None) -> int:
