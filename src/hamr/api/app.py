@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
     return app
 
@@ -89,11 +90,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    """The last line: Starlette re-raises after this, so the server logs the traceback."""
+    """The last line: Starlette re-raises after this, so the server logs the traceback and
+    then drops the connection, which the response announces so clients do not reuse it."""
     logger.error("unexpected error", extra={"method": request.method, "path": request.url.path})
     return error_response(
         InternalError(
             "The server hit an unexpected error and could not complete the request. "
             "Its log has the details."
-        )
+        ),
+        headers={"Connection": "close"},
     )

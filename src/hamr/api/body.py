@@ -22,16 +22,23 @@ async def read_json_body(request: Request, limit: int) -> bytes:
             f"The body must be JSON: send `Content-Type: application/json` ({got}).",
             header="Content-Type",
         )
-    too_large = PayloadTooLarge(
-        f"The body is larger than {limit} bytes; a HAMR connection needs far less.",
-        header="Content-Length",
-    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit, header="Content-Length")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit, pointer="")
     return bytes(body)
+
+
+def _too_large(
+    limit: int, *, header: str | None = None, pointer: str | None = None
+) -> PayloadTooLarge:
+    """Blame Content-Length when it announced the size, else the body (the whole document)."""
+    return PayloadTooLarge(
+        f"The body is larger than {limit} bytes; a HAMR connection needs far less.",
+        header=header,
+        pointer=pointer,
+    )

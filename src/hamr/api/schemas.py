@@ -65,7 +65,7 @@ def parse_connection_request(
 ) -> ConnectionChange:
     """The change a POST body asks for, or ValidationFailed listing every mistake in it."""
     try:
-        document = pydantic_core.from_json(body)
+        document = pydantic_core.from_json(body, allow_inf_nan=False)
     except ValueError as error:
         raise ValidationFailed(
             [Violation("", f"The body is not valid JSON ({error}); send a JSON object.")]

@@ -33,11 +33,11 @@ def is_uuid(value: str) -> bool:
 def connection_violations(
     attributes: Mapping[str, object], caller: Org, datacenters: frozenset[str]
 ) -> list[Violation]:
-    """Check the partner fields against the caller. Values that are not strings are left
-    to the schema, so that a body with several mistakes gets every one reported once."""
+    """Check the partner fields against the caller. Values of the wrong shape (not a string,
+    blank, too long) are left to the schema, so that each mistake is reported exactly once."""
     problems: list[Violation] = []
-    target_uuid = attributes.get("target_org_uuid")
-    if isinstance(target_uuid, str) and target_uuid:
+    target_uuid = _well_formed_text(attributes.get("target_org_uuid"))
+    if target_uuid is not None:
         if not is_uuid(target_uuid):
             problems.append(
                 Violation(
@@ -54,8 +54,8 @@ def connection_violations(
                     "name the partner organization in the other datacenter.",
                 )
             )
-    target_dc = attributes.get("target_org_datacenter")
-    if isinstance(target_dc, str) and target_dc:
+    target_dc = _well_formed_text(attributes.get("target_org_datacenter"))
+    if target_dc is not None:
         if target_dc not in datacenters:
             allowed = ", ".join(sorted(datacenters))
             problems.append(
@@ -74,3 +74,10 @@ def connection_violations(
                 )
             )
     return problems
+
+
+def _well_formed_text(value: object) -> str | None:
+    """The value if it is a non-blank string of allowed length; the schema reports the rest."""
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_TEXT_LENGTH:
+        return value
+    return None

@@ -1,0 +1,425 @@
+"""Every bad POST body is refused with one JSON:API error per mistake, each naming its field by
+JSON pointer and saying what is allowed, and nothing is stored; harmless extras are ignored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+
+PATH = "/api/v2/hamr"
+ATTRIBUTES = "/data/attributes"
+TEXT_FIELDS = ("modified_by", "target_org_name", "target_org_uuid", "target_org_datacenter")
+ATTRIBUTE_NAMES = (
+    "hamr_status",
+    "is_primary",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+)
+
+# What each field's error detail must say about what is allowed (any one of these).
+HINTS: dict[str, tuple[str, ...]] = {
+    "": ("JSON object",),
+    "/data": ("must be an object",),
+    "/data/id": ("UUID",),
+    "/data/type": ('"hamr_org_connections"',),
+    ATTRIBUTES: ("must be an object",),
+    f"{ATTRIBUTES}/hamr_status": ("integer 0 to 5",),
+    f"{ATTRIBUTES}/is_primary": ("true or false",),
+    f"{ATTRIBUTES}/modified_by": ("1 to 255 characters",),
+    f"{ATTRIBUTES}/target_org_name": ("1 to 255 characters",),
+    f"{ATTRIBUTES}/target_org_uuid": ("UUID",),
+    # Naming your own datacenter is refused for a different reason than an unknown one.
+    f"{ATTRIBUTES}/target_org_datacenter": (
+        "one of: ap1, ap2, eu1, uk1, us1",
+        "must be in another datacenter",
+    ),
+}
+
+Body = dict[str, Any]
+Mutation = Callable[[Body, OrgKeys], None]
+
+
+def without(*path: str) -> Mutation:
+    """Delete the member at `path` (e.g. "data", "attributes", "hamr_status")."""
+
+    def mutate(body: Body, _caller: OrgKeys) -> None:
+        parent: Any = body
+        for part in path[:-1]:
+            parent = parent[part]
+        del parent[path[-1]]
+
+    return mutate
+
+
+def setting(value: Any, *path: str) -> Mutation:
+    """Set the member at `path`; a callable value is given the caller first."""
+
+    def mutate(body: Body, caller: OrgKeys) -> None:
+        parent: Any = body
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = value(caller) if callable(value) else value
+
+    return mutate
+
+
+def attribute(name: str, value: Any) -> Mutation:
+    return setting(value, "data", "attributes", name)
+
+
+def post(http: httpx.Client, caller: OrgKeys, body: Any) -> httpx.Response:
+    return http.post(PATH, json=body, headers=caller.headers)
+
+
+def assert_errors(response: httpx.Response, status: int, pointers: list[str]) -> list[Any]:
+    """`status`, and exactly one JSON:API error item per expected pointer, each complete."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    document = response.json()
+    assert set(document) == {"errors"}
+    items = document["errors"]
+    assert sorted(item.get("source", {}).get("pointer") for item in items) == sorted(pointers), (
+        items
+    )
+    for item in items:
+        assert item["status"] == str(status)
+        assert isinstance(item["title"], str)
+        assert item["title"]
+        assert isinstance(item["detail"], str)
+        assert item["detail"].strip()
+        assert set(item["source"]) == {"pointer"}
+        if status == 400:
+            hints = HINTS[item["source"]["pointer"]]
+            assert any(hint in item["detail"] for hint in hints), item
+    return list(items)
+
+
+PRIOR = ["no_connection_yet", "connection_stored"]
+
+
+def _prepare(http: httpx.Client, caller: OrgKeys, partner: OrgKeys, prior: str) -> OrgKeys:
+    if prior == "connection_stored":
+        stored = post(http, caller, connection_body(caller, partner, hamr_status=1))
+        assert stored.status_code == 200, stored.text
+    return caller
+
+
+@pytest.fixture(scope="module")
+def partner(admin: Admin) -> OrgKeys:
+    """One eu1 partner for the whole module: no test here changes it."""
+    return admin.create_org("eu1")
+
+
+@pytest.fixture(scope="module")
+def http(server: HamrServer) -> Iterator[httpx.Client]:
+    """One client for the module (making one per test costs more than the tests)."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module", params=PRIOR)
+def caller(
+    request: pytest.FixtureRequest, admin: Admin, http: httpx.Client, partner: OrgKeys
+) -> OrgKeys:
+    """A us1 org, with or without a stored connection (so "nothing changed" means something),
+    shared by the tests that expect a refusal: each checks its own request changed nothing."""
+    return _prepare(http, admin.create_org("us1"), partner, request.param)
+
+
+@pytest.fixture(params=PRIOR)
+def fresh_caller(
+    request: pytest.FixtureRequest, http: httpx.Client, org: OrgKeys, partner: OrgKeys
+) -> OrgKeys:
+    """A fresh us1 org, with or without a stored connection, for requests that must succeed."""
+    return _prepare(http, org, partner, request.param)
+
+
+MISSING = [
+    pytest.param(without("data"), "/data", id="missing-data"),
+    pytest.param(without("data", "id"), "/data/id", id="missing-data.id"),
+    pytest.param(without("data", "type"), "/data/type", id="missing-data.type"),
+    pytest.param(without("data", "attributes"), ATTRIBUTES, id="missing-data.attributes"),
+    *(
+        pytest.param(
+            without("data", "attributes", name), f"{ATTRIBUTES}/{name}", id=f"missing-{name}"
+        )
+        for name in ATTRIBUTE_NAMES
+    ),
+]
+
+WRONG_SHAPES = [
+    pytest.param(setting(None, "data"), "/data", id="data-null"),
+    pytest.param(setting([], "data"), "/data", id="data-array"),
+    pytest.param(setting("x", "data"), "/data", id="data-string"),
+    pytest.param(setting(None, "data", "attributes"), ATTRIBUTES, id="attributes-null"),
+    pytest.param(setting([1], "data", "attributes"), ATTRIBUTES, id="attributes-array"),
+    pytest.param(setting(42, "data", "id"), "/data/id", id="data.id-number"),
+    pytest.param(setting(None, "data", "id"), "/data/id", id="data.id-null"),
+    pytest.param(setting("", "data", "id"), "/data/id", id="data.id-empty"),
+    pytest.param(setting("foo", "data", "type"), "/data/type", id="type-foo"),
+    pytest.param(setting("HAMR_ORG_CONNECTIONS", "data", "type"), "/data/type", id="type-upper"),
+    pytest.param(setting(None, "data", "type"), "/data/type", id="type-null"),
+]
+
+BAD_VALUES = [
+    *(
+        pytest.param(attribute("hamr_status", value), f"{ATTRIBUTES}/hamr_status", id=name)
+        for name, value in [
+            ("hamr_status-string-4", "4"),
+            ("hamr_status-true", True),
+            ("hamr_status-4.5", 4.5),
+            ("hamr_status-null", None),
+            ("hamr_status--1", -1),
+            ("hamr_status-6", 6),
+            ("hamr_status-huge", 2**70),
+        ]
+    ),
+    *(
+        pytest.param(attribute("is_primary", value), f"{ATTRIBUTES}/is_primary", id=name)
+        for name, value in [
+            ("is_primary-string-true", "true"),
+            ("is_primary-1", 1),
+            ("is_primary-null", None),
+        ]
+    ),
+    *(
+        pytest.param(attribute(field, value), f"{ATTRIBUTES}/{field}", id=f"{field}-{name}")
+        for field in TEXT_FIELDS
+        for name, value in [
+            ("empty", ""),
+            ("blank", " \t "),
+            ("256-chars", "a" * 256),
+            ("number", 7),
+            ("null", None),
+        ]
+    ),
+    pytest.param(
+        attribute("target_org_uuid", "not-a-uuid"),
+        f"{ATTRIBUTES}/target_org_uuid",
+        id="target_org_uuid-not-a-uuid",
+    ),
+    pytest.param(
+        attribute("target_org_uuid", "660f9511f3ac52e5b827557766551111"),
+        f"{ATTRIBUTES}/target_org_uuid",
+        id="target_org_uuid-without-hyphens",
+    ),
+    pytest.param(
+        attribute("target_org_uuid", lambda caller: caller.uuid),
+        f"{ATTRIBUTES}/target_org_uuid",
+        id="target_org_uuid-own",
+    ),
+    pytest.param(
+        attribute("target_org_uuid", lambda caller: caller.uuid.upper()),
+        f"{ATTRIBUTES}/target_org_uuid",
+        id="target_org_uuid-own-upper-case",
+    ),
+    pytest.param(
+        attribute("target_org_datacenter", "mars"),
+        f"{ATTRIBUTES}/target_org_datacenter",
+        id="target_org_datacenter-mars",
+    ),
+    pytest.param(
+        attribute("target_org_datacenter", "EU1"),
+        f"{ATTRIBUTES}/target_org_datacenter",
+        id="target_org_datacenter-upper-case",
+    ),
+    pytest.param(
+        attribute("target_org_datacenter", "us1"),
+        f"{ATTRIBUTES}/target_org_datacenter",
+        id="target_org_datacenter-own",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "pointer"), MISSING + WRONG_SHAPES + BAD_VALUES)
+def test_one_mistake_is_one_400_naming_its_field(
+    http: httpx.Client,
+    admin: Admin,
+    caller: OrgKeys,
+    partner: OrgKeys,
+    mutate: Mutation,
+    pointer: str,
+) -> None:
+    body = connection_body(caller, partner)
+    mutate(body, caller)
+    before = admin.snapshot(caller.uuid)
+
+    response = post(http, caller, body)
+
+    [item] = assert_errors(response, 400, [pointer])
+    assert item["title"] == "Bad Request"
+    assert admin.snapshot(caller.uuid) == before
+
+
+def test_own_uuid_and_own_datacenter_details_say_why(
+    http: httpx.Client, caller: OrgKeys, partner: OrgKeys
+) -> None:
+    """Naming yourself as partner is refused with a reason, not a bare "invalid"."""
+    body = connection_body(
+        caller, partner, target_org_uuid=caller.uuid, target_org_datacenter="us1"
+    )
+    items = assert_errors(
+        post(http, caller, body),
+        400,
+        [f"{ATTRIBUTES}/target_org_uuid", f"{ATTRIBUTES}/target_org_datacenter"],
+    )
+    details = {item["source"]["pointer"]: item["detail"] for item in items}
+    assert "own organization" in details[f"{ATTRIBUTES}/target_org_uuid"]
+    assert "another datacenter" in details[f"{ATTRIBUTES}/target_org_datacenter"]
+
+
+def test_several_mistakes_are_all_reported_each_with_its_pointer(
+    http: httpx.Client, admin: Admin, caller: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(
+        caller,
+        partner,
+        hamr_status="4",
+        is_primary="yes",
+        modified_by="",
+        target_org_uuid="not-a-uuid",
+        target_org_datacenter="mars",
+    )
+    del body["data"]["attributes"]["target_org_name"]
+    del body["data"]["id"]
+    body["data"]["type"] = "foo"
+    before = admin.snapshot(caller.uuid)
+
+    items = assert_errors(
+        post(http, caller, body),
+        400,
+        [
+            "/data/id",
+            "/data/type",
+            *(f"{ATTRIBUTES}/{name}" for name in ATTRIBUTE_NAMES),
+        ],
+    )
+    assert len({item["detail"] for item in items}) == len(items)
+    assert admin.snapshot(caller.uuid) == before
+
+
+def test_mistakes_at_every_level_are_reported_together(
+    http: httpx.Client, admin: Admin, caller: OrgKeys
+) -> None:
+    before = admin.snapshot(caller.uuid)
+    body = {"data": {"id": 7, "type": "foo", "attributes": "none"}}
+    assert_errors(post(http, caller, body), 400, ["/data/id", "/data/type", ATTRIBUTES])
+    assert admin.snapshot(caller.uuid) == before
+
+
+def test_validation_comes_before_the_ownership_check(
+    http: httpx.Client, admin: Admin, caller: OrgKeys, partner: OrgKeys
+) -> None:
+    """A body that is both malformed and aimed at another org gets the 400 for its mistakes."""
+    body = connection_body(caller, partner, hamr_status=9)
+    body["data"]["id"] = partner.uuid
+    before = admin.snapshot(caller.uuid)
+    assert_errors(post(http, caller, body), 400, [f"{ATTRIBUTES}/hamr_status"])
+    assert admin.snapshot(caller.uuid) == before
+
+
+@pytest.mark.parametrize(
+    "data_id",
+    [
+        pytest.param(lambda _c, p: p.uuid, id="partner-uuid"),
+        pytest.param(lambda _c, p: p.uuid.upper(), id="partner-uuid-upper-case"),
+        pytest.param(lambda _c, _p: "00000000-0000-4000-8000-000000000000", id="unknown-uuid"),
+        pytest.param(lambda _c, _p: "not-a-uuid", id="not-a-uuid"),
+        pytest.param(lambda c, _p: f" {c.uuid}", id="own-uuid-with-space"),
+    ],
+)
+def test_data_id_of_another_org_is_403(
+    http: httpx.Client,
+    admin: Admin,
+    caller: OrgKeys,
+    partner: OrgKeys,
+    data_id: Callable[[OrgKeys, OrgKeys], str],
+) -> None:
+    body = connection_body(caller, partner)
+    body["data"]["id"] = data_id(caller, partner)
+    before = (admin.snapshot(caller.uuid), admin.snapshot(partner.uuid))
+
+    [item] = assert_errors(post(http, caller, body), 403, ["/data/id"])
+
+    assert item["title"] == "Forbidden"
+    assert caller.uuid in item["detail"]
+    assert "own connection" in item["detail"]
+    assert (admin.snapshot(caller.uuid), admin.snapshot(partner.uuid)) == before
+
+
+def _accepted(http: httpx.Client, admin: Admin, caller: OrgKeys, body: Body) -> dict[str, Any]:
+    """POST `body`, expect 200, and check the stored connection and history moved with it."""
+    _, history_before = admin.snapshot(caller.uuid)
+    response = post(http, caller, body)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    stored, history_after = admin.snapshot(caller.uuid)
+    assert history_after == history_before + 1
+    assert stored is not None
+    assert stored.attributes() == data["attributes"]
+    assert data["id"] == caller.uuid
+    return dict(data["attributes"])
+
+
+def test_unknown_members_are_ignored(
+    http: httpx.Client, admin: Admin, fresh_caller: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(fresh_caller, partner, favourite_colour="teal", modified_at="1970-01-01")
+    body["data"]["relationships"] = {"owner": {"data": None}}
+    body["meta"] = {"anything": [1, 2, 3]}
+    body["included"] = []
+
+    attributes = _accepted(http, admin, fresh_caller, body)
+
+    assert "favourite_colour" not in attributes
+    assert attributes["modified_at"] != "1970-01-01"
+    assert set(attributes) == {*ATTRIBUTE_NAMES, "modified_at"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("modified_by", "m" * 255, id="modified_by-255-ascii"),
+        pytest.param("target_org_name", "n" * 255, id="target_org_name-255-ascii"),
+        pytest.param("modified_by", "é" * 255, id="modified_by-255-non-ascii"),
+        pytest.param("target_org_name", "名" * 255, id="target_org_name-255-non-ascii"),
+        pytest.param("modified_by", " x ", id="modified_by-padded-kept-as-sent"),
+    ],
+)
+def test_strings_up_to_255_characters_are_accepted(
+    http: httpx.Client,
+    admin: Admin,
+    fresh_caller: OrgKeys,
+    partner: OrgKeys,
+    field: str,
+    value: str,
+) -> None:
+    attributes = _accepted(
+        http, admin, fresh_caller, connection_body(fresh_caller, partner, **{field: value})
+    )
+    assert attributes[field] == value
+
+
+def test_every_status_and_both_roles_are_accepted(
+    http: httpx.Client, admin: Admin, fresh_caller: OrgKeys, partner: OrgKeys
+) -> None:
+    for status in range(6):
+        for primary in (True, False):
+            body = connection_body(fresh_caller, partner, hamr_status=status, is_primary=primary)
+            attributes = _accepted(http, admin, fresh_caller, body)
+            assert (attributes["hamr_status"], attributes["is_primary"]) == (status, primary)
+
+
+def test_own_uuid_in_upper_case_is_accepted_as_data_id(
+    http: httpx.Client, admin: Admin, fresh_caller: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(fresh_caller, partner)
+    body["data"]["id"] = fresh_caller.uuid.upper()
+    _accepted(http, admin, fresh_caller, body)
