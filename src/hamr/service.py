@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hamr.domain.errors import InvalidInput, NotFound, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret, hashes_match
 from hamr.domain.model import (
+    AppliedChange,
     Connection,
     ConnectionChange,
     HistoryEntry,
@@ -29,6 +30,7 @@ from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
+Upsert = tuple[Principal, ConnectionChange]
 
 
 def system_clock_us() -> int:
@@ -102,8 +104,8 @@ class HamrService:
             )
         return connection
 
-    def upsert_connection(self, principal: Principal, change: ConnectionChange) -> Connection:
-        """Store the change and its history row in one transaction; return what was stored."""
+    def check_change(self, principal: Principal, change: ConnectionChange) -> None:
+        """Raise ValidationFailed if the change breaks a partner rule for this caller."""
         problems = connection_violations(
             {
                 "target_org_uuid": change.target_org_uuid,
@@ -114,26 +116,46 @@ class HamrService:
         )
         if problems:
             raise ValidationFailed(problems)
-        org_uuid = principal.org.uuid
+
+    def upsert_connection(self, principal: Principal, change: ConnectionChange) -> Connection:
+        """Store the change and its history row in one transaction; return what was stored."""
+        return self.upsert_connections([(principal, change)])[0]
+
+    def upsert_connections(self, upserts: Sequence[Upsert]) -> list[Connection]:
+        """Store several changes, each with its history row, in one transaction: one commit
+        (one fsync) for many concurrent requests. Every change is checked before any is written,
+        so callers that batch should check each with `check_change` first."""
+        for principal, change in upserts:
+            self.check_change(principal, change)
+        applied: list[AppliedChange] = []
         with self._unit_of_work() as uow:
-            before = uow.repository.get_connection_for_update(org_uuid)
-            now = self._clock()
-            previous = before.modified_at_us if before else None
-            after = Connection.from_change(org_uuid, change, next_modified_at(now, previous))
-            uow.repository.save_connection(after)
-            uow.repository.add_history(after, before, principal.key_id, now)
+            current = uow.repository.lock_connections({p.org.uuid for p, _ in upserts})
+            for principal, change in upserts:
+                org_uuid = principal.org.uuid
+                before = current.get(org_uuid)
+                now = self._clock()
+                previous = before.modified_at_us if before else None
+                after = Connection.from_change(org_uuid, change, next_modified_at(now, previous))
+                current[org_uuid] = after
+                applied.append(AppliedChange(principal.key_id, before, after, now))
+            # An org written twice in one batch is saved once, as its last write.
+            uow.repository.save_connections(
+                list({c.after.org_uuid: c.after for c in applied}.values())
+            )
+            uow.repository.add_history(applied)
             uow.commit()
-        logger.info(
-            "connection changed",
-            extra={
-                "org": org_uuid,
-                "status_before": int(before.hamr_status) if before else None,
-                "status_after": int(after.hamr_status),
-                "modified_by": after.modified_by,
-                "key_id": principal.key_id,
-            },
-        )
-        return after
+        for done in applied:
+            logger.info(
+                "connection changed",
+                extra={
+                    "org": done.after.org_uuid,
+                    "status_before": int(done.before.hamr_status) if done.before else None,
+                    "status_after": int(done.after.hamr_status),
+                    "modified_by": done.after.modified_by,
+                    "key_id": done.key_id,
+                },
+            )
+        return [done.after for done in applied]
 
     # -- the operator's use cases ----------------------------------------------------------
 

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from starlette.routing import Route
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
 from hamr.api.routes import hamr_connection
 from hamr.api.state import AppState
+from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
 from hamr.service import HamrService
 from hamr.settings import Settings
@@ -31,15 +31,16 @@ def create_app(settings: Settings) -> Starlette:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
-    # SQLite has one writer at a time; queueing writes in-process beats waiting on its lock.
-    state = AppState(settings, store, service, writer=CapacityLimiter(1))
+    state = AppState(settings, store, service, writer=GroupCommitWriter(service))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_credentials(state))
+        state.writer.start()
         try:
             yield
         finally:
+            await state.writer.stop()
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller

@@ -1,9 +1,8 @@
 """The two HAMR operations. GET stays on the event loop (a cached auth lookup and one
-primary-key read); POST's durable write goes to the single writer thread."""
+primary-key read); POST's durable write goes through the group-commit writer."""
 
 from __future__ import annotations
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,7 +32,5 @@ async def post_connection(request: Request) -> Response:
     principal = authenticate(request.headers, state.service)
     body = await read_json_body(request, state.settings.max_body_bytes)
     change = parse_connection_request(body, principal.org, state.service.datacenters)
-    connection = await anyio.to_thread.run_sync(
-        state.service.upsert_connection, principal, change, limiter=state.writer
-    )
+    connection = await state.writer.write(principal, change)
     return Response(connection_document(connection), media_type=JSON)

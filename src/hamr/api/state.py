@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anyio import CapacityLimiter
-
+from hamr.api.writer import GroupCommitWriter
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import SqlStore
@@ -16,4 +15,4 @@ class AppState:
     settings: Settings
     store: SqlStore
     service: HamrService
-    writer: CapacityLimiter
+    writer: GroupCommitWriter

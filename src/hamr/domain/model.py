@@ -109,6 +109,16 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """One accepted change: what the connection was, what it became, and who made it."""
+
+    key_id: str
+    before: Connection | None
+    after: Connection
+    recorded_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRecord:
     """A credential as stored: never the secret, only its hash."""
 

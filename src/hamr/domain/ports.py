@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
-from hamr.domain.model import Connection, HistoryEntry, KeyRecord, Org, StoredCredential
+from hamr.domain.model import (
+    AppliedChange,
+    Connection,
+    HistoryEntry,
+    KeyRecord,
+    Org,
+    StoredCredential,
+)
 
 
 class Repository(Protocol):
@@ -20,16 +28,12 @@ class Repository(Protocol):
     def list_keys(self, org_uuid: str) -> list[KeyRecord]: ...
     def revoke_key(self, key_id: str, revoked_at_us: int) -> None: ...
 
-    def get_connection_for_update(self, org_uuid: str) -> Connection | None: ...
-    def save_connection(self, connection: Connection) -> None: ...
+    def lock_connections(self, org_uuids: Collection[str]) -> dict[str, Connection]:
+        """Lock these orgs against concurrent writers until commit; return their connections."""
+        ...
 
-    def add_history(
-        self,
-        connection: Connection,
-        before: Connection | None,
-        key_id: str,
-        recorded_at_us: int,
-    ) -> None: ...
+    def save_connections(self, connections: Sequence[Connection]) -> None: ...
+    def add_history(self, changes: Sequence[AppliedChange]) -> None: ...
     def list_history(self, org_uuid: str) -> list[HistoryEntry]: ...
 
     def bump_credentials_epoch(self) -> None: ...

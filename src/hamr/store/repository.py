@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from hamr.domain.model import Connection, HamrStatus, HistoryEntry, KeyKind, KeyRecord, Org
+from hamr.domain.model import (
+    AppliedChange,
+    Connection,
+    HamrStatus,
+    HistoryEntry,
+    KeyKind,
+    KeyRecord,
+    Org,
+)
 from hamr.store.tables import CREDENTIALS_EPOCH, connections, epochs, history, keys, orgs
 
 
@@ -55,39 +66,31 @@ class SqlRepository:
             keys.update().where(keys.c.id == key_id).values(revoked_at_us=revoked_at_us)
         )
 
-    def get_connection_for_update(self, org_uuid: str) -> Connection | None:
-        query = sa.select(connections).where(connections.c.org_uuid == org_uuid).with_for_update()
-        row = self._db.execute(query).first()
-        return connection_from_row(tuple(row)) if row else None
+    def lock_connections(self, org_uuids: Collection[str]) -> dict[str, Connection]:
+        # Lock the org rows, which always exist, so that two writers of an org's first
+        # connection queue too (SQLite has no FOR UPDATE: BEGIN IMMEDIATE serializes it).
+        self._db.execute(_LOCK_ORGS, {"uuids": list(org_uuids)})
+        rows = self._db.execute(_CONNECTIONS_OF, {"uuids": list(org_uuids)})
+        return {row[0]: connection_from_row(tuple(row)) for row in rows}
 
-    def save_connection(self, connection: Connection) -> None:
-        values = {
-            "hamr_status": int(connection.hamr_status),
-            "is_primary": connection.is_primary,
-            "modified_at_us": connection.modified_at_us,
-            "modified_by": connection.modified_by,
-            "target_org_datacenter": connection.target_org_datacenter,
-            "target_org_name": connection.target_org_name,
-            "target_org_uuid": connection.target_org_uuid,
-        }
-        updated = self._db.execute(
-            connections.update().where(connections.c.org_uuid == connection.org_uuid).values(values)
-        )
-        if updated.rowcount == 0:
-            self._db.execute(connections.insert().values(org_uuid=connection.org_uuid, **values))
+    def save_connections(self, saved: Sequence[Connection]) -> None:
+        upsert = _UPSERT_CONNECTIONS[self._db.dialect.name]
+        self._db.execute(upsert, [_connection_values(c) for c in saved])
 
-    def add_history(
-        self, connection: Connection, before: Connection | None, key_id: str, recorded_at_us: int
-    ) -> None:
+    def add_history(self, changes: Sequence[AppliedChange]) -> None:
         self._db.execute(
-            history.insert().values(
-                org_uuid=connection.org_uuid,
-                key_id=key_id,
-                modified_by=connection.modified_by,
-                recorded_at_us=recorded_at_us,
-                before=before.attributes() if before else None,
-                after=connection.attributes(),
-            )
+            _INSERT_HISTORY,
+            [
+                {
+                    "org_uuid": c.after.org_uuid,
+                    "key_id": c.key_id,
+                    "modified_by": c.after.modified_by,
+                    "recorded_at_us": c.recorded_at_us,
+                    "before": c.before.attributes() if c.before else None,
+                    "after": c.after.attributes(),
+                }
+                for c in changes
+            ],
         )
 
     def list_history(self, org_uuid: str) -> list[HistoryEntry]:
@@ -143,6 +146,51 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self._transaction.commit()
+
+
+# Built once: a statement object reused keeps SQLAlchemy's compiled-statement cache warm.
+_LOCK_ORGS = (
+    sa.select(orgs.c.uuid)
+    .where(orgs.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+    .with_for_update()
+)
+_CONNECTIONS_OF = sa.select(connections).where(
+    connections.c.org_uuid.in_(sa.bindparam("uuids", expanding=True))
+)
+_INSERT_HISTORY = history.insert()
+_CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "org_uuid"]
+
+
+def _sqlite_upsert() -> sa.Insert:
+    insert = sqlite_insert(connections)
+    return insert.on_conflict_do_update(
+        index_elements=[connections.c.org_uuid],
+        set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
+    )
+
+
+def _postgresql_upsert() -> sa.Insert:
+    insert = postgresql_insert(connections)
+    return insert.on_conflict_do_update(
+        index_elements=[connections.c.org_uuid],
+        set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
+    )
+
+
+_UPSERT_CONNECTIONS = {"sqlite": _sqlite_upsert(), "postgresql": _postgresql_upsert()}
+
+
+def _connection_values(connection: Connection) -> dict[str, object]:
+    return {
+        "org_uuid": connection.org_uuid,
+        "hamr_status": int(connection.hamr_status),
+        "is_primary": connection.is_primary,
+        "modified_at_us": connection.modified_at_us,
+        "modified_by": connection.modified_by,
+        "target_org_datacenter": connection.target_org_datacenter,
+        "target_org_name": connection.target_org_name,
+        "target_org_uuid": connection.target_org_uuid,
+    }
 
 
 _KEY_COLUMNS = sa.select(

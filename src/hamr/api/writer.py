@@ -1,0 +1,67 @@
+"""Group commit: POSTs that arrive while a commit is in flight are written together in the next
+one, so that a durable write costs one fsync per batch instead of one per request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import anyio.to_thread
+
+from hamr.domain.model import Connection, ConnectionChange, Principal
+from hamr.service import HamrService, Upsert
+
+MAX_BATCH = 256
+
+
+class GroupCommitWriter:
+    """One writer task feeding one thread: SQLite has a single writer anyway, and queueing here
+    beats waiting on its lock."""
+
+    def __init__(self, service: HamrService, max_batch: int = MAX_BATCH):
+        self._service = service
+        self._max_batch = max_batch
+        self._pending: list[tuple[Upsert, asyncio.Future[Connection]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hamr-group-commit")
+
+    async def stop(self) -> None:
+        """Called after the server has drained its requests, so nothing is left pending."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def write(self, principal: Principal, change: ConnectionChange) -> Connection:
+        """Return once the change is committed to disk (or raise why it was not)."""
+        self._service.check_change(principal, change)
+        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        self._pending.append(((principal, change), future))
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[Connection]]]) -> None:
+        try:
+            stored = await anyio.to_thread.run_sync(
+                self._service.upsert_connections, [upsert for upsert, _ in batch]
+            )
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), connection in zip(batch, stored, strict=True):
+            if not future.done():  # the client may have gone; its write still stands
+                future.set_result(connection)
