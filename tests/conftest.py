@@ -62,7 +62,16 @@ class HamrServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> HamrServer:
+    def start(self, attempts: int = 3) -> HamrServer:
+        """Start and wait until it answers; a free port taken meanwhile is retried elsewhere."""
+        for _ in range(attempts):
+            if self._launch():
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"hamr serve could not bind a port:\n{self.log()}")
+
+    def _launch(self) -> bool:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -82,10 +91,12 @@ class HamrServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log():
+                    return False
                 raise RuntimeError(f"hamr serve exited early:\n{self.log()}")
             try:
                 httpx.get(f"{self.url}/api/v2/hamr", timeout=1)
-                return self
+                return True
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError(f"hamr serve did not answer within 30 s:\n{self.log()}")

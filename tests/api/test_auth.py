@@ -22,6 +22,7 @@ PATH = "/api/v2/hamr"
 API = "DD-API-KEY"
 APP = "DD-APPLICATION-KEY"
 AUTHORIZATION = "Authorization"
+AUTHZ = AUTHORIZATION
 REVOCATION_DEADLINE_S = 1.0
 
 
@@ -97,8 +98,8 @@ CASES: list[tuple[str, Callable[[Credentials], dict[str, str]], str]] = [
     ("Basic only", lambda c: {AUTHORIZATION: "Basic dXNlcjpwYXNzd29yZA=="}, AUTHORIZATION),
     ("token as DD-API-KEY", lambda c: {API: c.token, APP: c.org.app_key}, API),
     ("token as DD-APPLICATION-KEY", lambda c: {API: c.org.api_key, APP: c.token}, APP),
-    ("API key as bearer token", lambda c: {AUTHORIZATION: f"Bearer {c.org.api_key}"}, AUTHORIZATION),
-    ("application key as bearer token", lambda c: {AUTHORIZATION: f"Bearer {c.org.app_key}"}, AUTHORIZATION),
+    ("API key as bearer token", lambda c: {AUTHZ: f"Bearer {c.org.api_key}"}, AUTHZ),
+    ("application key as bearer token", lambda c: {AUTHZ: f"Bearer {c.org.app_key}"}, AUTHZ),
 ]  # fmt: skip
 
 

@@ -41,7 +41,13 @@ def open_store(database_url: str) -> SqlStore:
         make_url(database_url)
     except ArgumentError as error:
         raise InvalidInput(f"{database_url!r} is not a database URL: {error}") from None
-    engine = create_engine(database_url)
+    try:
+        engine = create_engine(database_url)
+    except ImportError as error:
+        driver = make_url(database_url).drivername
+        raise StoreUnavailable(
+            f"the database driver for {driver!r} is not installed ({error.msg})"
+        ) from None
     try:
         migrate.upgrade(engine)
         return SqlStore(engine)

@@ -1,0 +1,244 @@
+"""An acknowledged write survives kill -9 and restarts; concurrent writes are neither lost nor
+interleaved: each org's history is one unbroken chain in modified_at order."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.domain.model import HistoryEntry, KeyKind
+from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.service import HamrService
+from hamr.store.sql import SqlStore, open_store
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url
+
+PATH = "/api/v2/hamr"
+WRITES = 30
+
+
+@dataclass
+class Deployment:
+    """A database of our own, the service over it, and the server currently running on it."""
+
+    database_url: str
+    tmp_path: Path
+    store: SqlStore
+    service: HamrService
+    server: HamrServer | None = None
+    starts: int = 0
+
+    def start(self) -> HamrServer:
+        self.starts += 1
+        log = self.tmp_path / f"server-{self.starts}.log"
+        self.server = HamrServer(self.database_url, log).start()
+        return self.server
+
+    def create_org(self, name: str, datacenter: str) -> OrgKeys:
+        org, api_key, app_key = self.service.create_org(name, datacenter)
+        return OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
+
+    def history(self, org_uuid: str) -> list[HistoryEntry]:
+        return self.service.history(org_uuid)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    url = sqlite_url(tmp_path / "durable.db")
+    store = open_store(url)
+    service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
+    running = Deployment(url, tmp_path, store, service)
+    yield running
+    if running.server is not None:
+        running.server.stop()
+    store.close()
+
+
+def post(
+    client: httpx.Client, org: OrgKeys, partner: OrgKeys, index: int, **extra: Any
+) -> httpx.Response:
+    body = connection_body(
+        org, partner, hamr_status=index % 6, is_primary=index % 2 == 0, modified_by=f"w{index}@x"
+    )
+    return client.post(PATH, json=body, headers=org.headers, **extra)
+
+
+def assert_unbroken_chain(entries: list[HistoryEntry]) -> None:
+    """Each change starts from the previous one's result; modified_at strictly increases."""
+    assert entries[0].before is None
+    for previous, entry in pairwise(entries):
+        assert entry.before == previous.after
+    stamps = [str(entry.after["modified_at"]) for entry in entries]
+    assert all(a < b for a, b in pairwise(stamps)), stamps
+
+
+def test_acknowledged_writes_survive_kill_9(deployment: Deployment) -> None:
+    org = deployment.create_org("Durable", "us1")
+    partner = deployment.create_org("Durable Backup", "eu1")
+    server = deployment.start()
+
+    acknowledged: list[httpx.Response] = []
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for index in range(WRITES):
+            response = post(client, org, partner, index)
+            assert response.status_code == 200, response.text
+            acknowledged.append(response)
+
+    server.stop(signal.SIGKILL)
+    assert server.process is not None
+    assert server.process.returncode == -signal.SIGKILL
+
+    restarted = deployment.start()
+    with httpx.Client(base_url=restarted.url, timeout=10) as client:
+        read = client.get(PATH, headers=org.headers)
+    assert read.status_code == 200, read.text
+    assert read.content == acknowledged[-1].content  # byte for byte the last acknowledged state
+
+    entries = deployment.history(org.uuid)
+    assert len(entries) == WRITES
+    assert [e.modified_by for e in entries] == [f"w{i}@x" for i in range(WRITES)]
+    assert [e.after for e in entries] == [r.json()["data"]["attributes"] for r in acknowledged]
+    assert_unbroken_chain(entries)
+    assert deployment.history(partner.uuid) == []
+
+
+def test_kill_9_mid_stream_loses_no_acknowledged_write(deployment: Deployment) -> None:
+    org = deployment.create_org("Streaming", "us1")
+    partner = deployment.create_org("Streaming Backup", "eu1")
+    server = deployment.start()
+
+    acknowledged: list[httpx.Response] = []
+    refused: list[httpx.Response] = []
+    enough = threading.Event()
+    stop = threading.Event()
+
+    def writer() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            index = 0
+            while not stop.is_set():
+                try:
+                    response = post(client, org, partner, index)
+                except httpx.TransportError:
+                    return  # the server died under this request: not acknowledged
+                if response.status_code != 200:
+                    refused.append(response)
+                    return
+                acknowledged.append(response)
+                index += 1
+                if index >= 10:
+                    enough.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert enough.wait(timeout=30), "the writer did not get 10 writes acknowledged"
+    server.stop(signal.SIGKILL)
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert refused == []
+
+    deployment.start()
+    entries = deployment.history(org.uuid)
+    # every acknowledged write is there, in order; at most the one in flight besides
+    assert len(acknowledged) <= len(entries) <= len(acknowledged) + 1
+    assert [e.after for e in entries[: len(acknowledged)]] == [
+        r.json()["data"]["attributes"] for r in acknowledged
+    ]
+    assert_unbroken_chain(entries)
+    assert deployment.server is not None
+    with httpx.Client(base_url=deployment.server.url, timeout=10) as client:
+        read = client.get(PATH, headers=org.headers)
+    assert read.status_code == 200
+    assert read.json()["data"]["attributes"] == entries[-1].after
+
+
+def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment) -> None:
+    org = deployment.create_org("Restart", "us1")
+    partner = deployment.create_org("Restart Backup", "eu1")
+    token_record, token = deployment.service.create_key(org.uuid, KeyKind.TOKEN)
+    server = deployment.start()
+
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        writes = [post(client, org, partner, index) for index in range(3)]
+        writes.append(post(client, partner, org, 4))
+        before_org = client.get(PATH, headers=org.headers)
+        before_partner = client.get(PATH, headers=partner.headers)
+    assert all(w.status_code == 200 for w in writes)
+
+    server.stop(signal.SIGTERM)
+    assert server.process is not None
+    # a graceful stop (uvicorn re-raises the signal once it has shut down)
+    assert server.process.returncode in (0, -signal.SIGTERM), server.log()
+    assert "shutdown complete" in server.log().lower()
+    deployment.service.revoke_key(token_record.id)  # while no server runs
+
+    restarted = deployment.start()
+    with httpx.Client(base_url=restarted.url, timeout=10) as client:
+        after_org = client.get(PATH, headers=org.headers)
+        after_partner = client.get(PATH, headers=partner.headers)
+        revoked = client.get(PATH, headers={"Authorization": f"Bearer {token}"})
+        further = post(client, org, partner, 5)
+    assert after_org.status_code == 200
+    assert after_org.content == before_org.content == writes[2].content
+    assert after_partner.content == before_partner.content == writes[3].content
+    assert revoked.status_code == 403
+    assert further.status_code == 200
+    assert (
+        further.json()["data"]["attributes"]["modified_at"]
+        > (after_org.json()["data"]["attributes"]["modified_at"])
+    )
+
+    entries = deployment.history(org.uuid)
+    assert [e.modified_by for e in entries] == ["w0@x", "w1@x", "w2@x", "w5@x"]
+    assert_unbroken_chain(entries)
+    assert len(deployment.history(partner.uuid)) == 1
+
+
+def test_concurrent_posts_from_several_orgs(
+    server: HamrServer, admin: Admin, http: httpx.Client
+) -> None:
+    orgs = [admin.create_org("us1") for _ in range(4)]
+    partner = admin.create_org("eu1")
+    jobs = [(org, index) for index in range(5) for org in orgs]  # 20 writes, interleaved
+    start = threading.Barrier(len(jobs))
+
+    def write(job: tuple[OrgKeys, int]) -> tuple[OrgKeys, httpx.Response]:
+        org, index = job
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            start.wait(timeout=30)
+            return org, post(client, org, partner, index)
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        results = list(pool.map(write, jobs))
+
+    statuses = [response.status_code for _, response in results]
+    assert all(status < 500 for status in statuses), statuses
+    acknowledged: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for org, response in results:
+        if response.status_code == 200:
+            acknowledged[org.uuid].append(response.json())
+    assert sum(map(len, acknowledged.values())) == statuses.count(200)
+    assert statuses.count(200) == len(jobs), statuses  # nothing here is worth refusing
+
+    for org in orgs:
+        entries = admin.history(org.uuid)
+        assert len(entries) == len(acknowledged[org.uuid])
+        assert_unbroken_chain(entries)
+        # each acknowledged response is exactly one history row
+        assert sorted(str(e.after["modified_at"]) for e in entries) == sorted(
+            str(doc["data"]["attributes"]["modified_at"]) for doc in acknowledged[org.uuid]
+        )
+        final = http.get(PATH, headers=org.headers)
+        assert final.status_code == 200
+        assert final.json() in acknowledged[org.uuid]
+        assert final.json()["data"]["attributes"] == entries[-1].after
+    assert admin.history(partner.uuid) == []

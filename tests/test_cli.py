@@ -1,0 +1,574 @@
+"""The `hamr` command, run as an operator runs it: a subprocess on a fresh SQLite file.
+
+Each invocation costs a Python start-up, so independent invocations run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.v2.api.high_availability_multi_region_api import (
+    HighAvailabilityMultiRegionApi,
+)
+from datadog_api_client.v2.model.hamr_org_connection_attributes_request import (
+    HamrOrgConnectionAttributesRequest,
+)
+from datadog_api_client.v2.model.hamr_org_connection_data_request import (
+    HamrOrgConnectionDataRequest,
+)
+from datadog_api_client.v2.model.hamr_org_connection_request import HamrOrgConnectionRequest
+from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
+from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnectionType
+
+from hamr.demo import BACKUP, PRODUCTION
+from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.service import HamrService
+from hamr.store.sql import open_store
+from tests.conftest import PYTHON, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+
+API_KEY = re.compile(r"^[0-9a-f]{32}$")
+APP_KEY = re.compile(r"^[0-9a-f]{40}$")
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+ORG_FIELDS = {"uuid", "name", "datacenter", "api_key", "app_key"}
+KEY_FIELDS = {"id", "org_uuid", "type", "created_at", "revoked_at"}
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
+UNREACHABLE = "sqlite:////nonexistent-dir/x.db"
+DUPLICATE = PRODUCTION.uuid.upper()  # same org, other spelling
+
+Result = subprocess.CompletedProcess[str]
+Cli = Callable[..., Result]
+
+
+def parallel(cli: Cli, *invocations: Sequence[str]) -> list[Result]:
+    """Run independent invocations side by side; results in the order given."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: cli(*args), invocations))
+
+
+def ok(result: Result) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def ok_json(result: Result) -> Any:
+    return json.loads(ok(result))  # the whole of stdout is exactly one JSON document
+
+
+def assert_operator_error(result: Result, *fragments: str) -> str:
+    """Status 2, exactly one line on stderr, nothing on stdout, no traceback; returns the line."""
+    assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def org_args(name: str, datacenter: str, *extra: str) -> tuple[str, ...]:
+    return ("org", "create", "--name", name, "--datacenter", datacenter, "--json", *extra)
+
+
+def as_org(result: Result) -> OrgKeys:
+    return OrgKeys(**ok_json(result))
+
+
+def text_fields(stdout: str, names: set[str]) -> dict[str, str]:
+    """`name   value` lines of a text-mode listing."""
+    pairs = [line.split(None, 1) for line in stdout.splitlines() if line.strip()]
+    return {pair[0]: pair[1] for pair in pairs if pair[0] in names and len(pair) == 2}
+
+
+def official_api(url: str, org: OrgKeys) -> tuple[ApiClient, HighAvailabilityMultiRegionApi]:
+    configuration = Configuration(host=url)
+    configuration.api_key["apiKeyAuth"] = org.api_key
+    configuration.api_key["appKeyAuth"] = org.app_key
+    configuration.unstable_operations["get_hamr_org_connection"] = True
+    configuration.unstable_operations["create_hamr_org_connection"] = True
+    client = ApiClient(configuration)
+    return client, HighAvailabilityMultiRegionApi(client)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """`hamr ARGS --database <a fresh SQLite file>`."""
+    url = sqlite_url(tmp_path / "cli.db")
+
+    def run(*args: str) -> Result:
+        return run_cli(*args, database_url=url)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def shared_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return sqlite_url(tmp_path_factory.mktemp("cli-shared") / "shared.db")
+
+
+@pytest.fixture(scope="module")
+def shared_server(shared_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HamrServer]:
+    """One server on a database the tests also drive through the CLI."""
+    running = HamrServer(shared_db, tmp_path_factory.mktemp("cli-log") / "server.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def shared_cli(shared_db: str, shared_server: HamrServer) -> Cli:
+    def run(*args: str) -> Result:
+        return run_cli(*args, database_url=shared_db)
+
+    return run
+
+
+# -- org -------------------------------------------------------------------------------------
+
+
+def test_org_create_json_text_uuid_and_list(cli: Cli) -> None:
+    chosen = str(uuid.uuid4())
+    ok(cli("db", "upgrade"))  # so that the concurrent creates below do not race the migration
+    as_json, as_text, with_uuid = parallel(
+        cli,
+        org_args("Acme", "us1"),
+        ("org", "create", "--name", "Text Org", "--datacenter", "ap1"),
+        org_args("Chosen", "eu1", "--uuid", chosen.upper()),
+    )
+
+    created = ok_json(as_json)
+    assert isinstance(created, dict)
+    assert set(created) == ORG_FIELDS
+    assert created["name"] == "Acme"
+    assert created["datacenter"] == "us1"
+    assert str(uuid.UUID(created["uuid"])) == created["uuid"]
+    assert API_KEY.match(created["api_key"])
+    assert APP_KEY.match(created["app_key"])
+
+    text = ok(as_text)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    fields = text_fields(text, ORG_FIELDS)
+    assert set(fields) == ORG_FIELDS
+    assert fields["name"] == "Text Org"
+    assert fields["datacenter"] == "ap1"
+    assert API_KEY.match(fields["api_key"])
+    assert APP_KEY.match(fields["app_key"])
+    assert "shown only now" in text
+
+    chosen_org = as_org(with_uuid)
+    assert chosen_org.uuid == chosen  # stored lowercased
+    assert len({created["api_key"], fields["api_key"], chosen_org.api_key}) == 3
+    assert len({created["app_key"], fields["app_key"], chosen_org.app_key}) == 3
+
+    listed_json, listed_text = parallel(cli, ("org", "list", "--json"), ("org", "list"))
+    expected = [
+        {"uuid": created["uuid"], "name": "Acme", "datacenter": "us1"},
+        {"uuid": fields["uuid"], "name": "Text Org", "datacenter": "ap1"},
+        {"uuid": chosen, "name": "Chosen", "datacenter": "eu1"},
+    ]
+    assert sorted(ok_json(listed_json), key=str) == sorted(expected, key=str)
+    lines = ok(listed_text).strip().splitlines()
+    assert len(lines) == 3
+    for org in expected:
+        (line,) = [line for line in lines if line.startswith(org["uuid"])]
+        assert org["datacenter"] in line.split()
+        assert line.endswith(org["name"])
+    for secret in (created["api_key"], created["app_key"], fields["api_key"], fields["app_key"]):
+        assert secret not in listed_json.stdout + listed_text.stdout
+
+
+# -- keys and tokens -------------------------------------------------------------------------
+
+
+def test_key_and_token_lifecycle_never_shows_secrets_again(cli: Cli) -> None:
+    org = as_org(cli(*org_args("Acme", "us1")))
+    api_json, app_text, token_json, token_text = parallel(
+        cli,
+        ("key", "create", "--org", org.uuid, "--type", "api", "--json"),
+        ("key", "create", "--org", org.uuid, "--type", "app"),
+        ("token", "create", "--org", org.uuid, "--json"),
+        ("token", "create", "--org", org.uuid),
+    )
+
+    api = ok_json(api_json)
+    assert set(api) == KEY_FIELDS | {"key"}
+    assert api["org_uuid"] == org.uuid
+    assert api["type"] == "api"
+    assert api["revoked_at"] is None
+    assert TIMESTAMP.match(api["created_at"])
+    assert API_KEY.match(api["key"])
+    uuid.UUID(api["id"])
+
+    app = text_fields(ok(app_text), {"id", "key"})
+    assert APP_KEY.match(app["key"])
+    assert "shown only now" in app_text.stdout
+
+    token = ok_json(token_json)
+    assert set(token) == KEY_FIELDS | {"key"}
+    assert token["type"] == "token"
+    assert token["key"].startswith("hamr_")
+    assert len(token["key"]) >= 40
+    token2 = text_fields(ok(token_text), {"id", "key"})
+    assert token2["key"].startswith("hamr_")
+
+    secrets = [org.api_key, org.app_key, api["key"], app["key"], token["key"], token2["key"]]
+    assert len(set(secrets)) == len(secrets)
+
+    stdout = ok(cli("key", "revoke", app["id"]))
+    assert stdout.strip() == f"revoked app key {app['id']}"
+
+    listed_json, listed_text, revoked_again = parallel(
+        cli,
+        ("key", "list", "--org", org.uuid, "--json"),
+        ("key", "list", "--org", org.uuid),
+        ("key", "revoke", app["id"]),  # revoking twice is harmless
+    )
+    assert ok(revoked_again).strip() == f"revoked app key {app['id']}"
+    for secret in secrets:
+        assert secret not in listed_json.stdout
+        assert secret not in listed_text.stdout
+    listed = {k["id"]: k for k in ok_json(listed_json)}
+    assert all(set(k) == KEY_FIELDS for k in listed.values())
+    assert sorted(k["type"] for k in listed.values()) == [
+        "api",
+        "api",
+        "app",
+        "app",
+        "token",
+        "token",
+    ]
+    assert {api["id"], app["id"], token["id"], token2["id"]} <= set(listed)
+    assert {k["org_uuid"] for k in listed.values()} == {org.uuid}
+    assert TIMESTAMP.match(listed[app["id"]]["revoked_at"])
+    assert [i for i, k in listed.items() if k["revoked_at"] is not None] == [app["id"]]
+
+    text_lines = ok(listed_text).strip().splitlines()
+    assert len(text_lines) == 6
+    for key_id, record in listed.items():
+        (line,) = [line for line in text_lines if line.startswith(key_id)]
+        assert record["type"] in line.split()
+        assert ("revoked" in line) == (key_id == app["id"])
+
+
+# -- against a running server ----------------------------------------------------------------
+
+
+def test_org_create_keys_work_with_the_official_client(
+    shared_cli: Cli, shared_server: HamrServer
+) -> None:
+    org, partner = map(
+        as_org,
+        parallel(shared_cli, org_args("Client Org", "us1"), org_args("Client Partner", "eu1")),
+    )
+    client, api = official_api(shared_server.url, org)
+    with client:
+        created = api.create_hamr_org_connection(
+            body=HamrOrgConnectionRequest(
+                data=HamrOrgConnectionDataRequest(
+                    attributes=HamrOrgConnectionAttributesRequest(
+                        hamr_status=HamrOrgConnectionStatus.PASSIVE,
+                        is_primary=False,
+                        modified_by="ops@example.com",
+                        target_org_datacenter=partner.datacenter,
+                        target_org_name=partner.name,
+                        target_org_uuid=partner.uuid,
+                    ),
+                    id=org.uuid,
+                    type=HamrOrgConnectionType.HAMR_ORG_CONNECTIONS,
+                )
+            )
+        )
+        read = api.get_hamr_org_connection()
+    assert read.to_dict() == created.to_dict()
+    assert read.data.id == org.uuid
+    assert read.data.attributes.hamr_status == HamrOrgConnectionStatus.PASSIVE
+    assert read.data.attributes.is_primary is False
+    assert read.data.attributes.target_org_uuid == partner.uuid
+    assert read.data.attributes.modified_by == "ops@example.com"
+
+
+def test_history_after_posts_through_a_server(shared_cli: Cli, shared_server: HamrServer) -> None:
+    org, partner = map(
+        as_org, parallel(shared_cli, org_args("Primary", "us1"), org_args("Backup", "eu1"))
+    )
+    empty, token_result = parallel(
+        shared_cli,
+        ("history", "--org", org.uuid, "--json"),
+        ("token", "create", "--org", org.uuid, "--json"),
+    )
+    assert ok_json(empty) == []
+    token = ok_json(token_result)
+
+    with httpx.Client(base_url=shared_server.url, timeout=10) as http:
+        bearer = {"Authorization": f"Bearer {token['key']}"}
+        for status, headers in ((1, org.headers), (2, bearer), (4, org.headers)):
+            body = connection_body(org, partner, hamr_status=status, modified_by=f"s{status}@x.io")
+            response = http.post("/api/v2/hamr", json=body, headers=headers)
+            assert response.status_code == 200, response.text
+        final = http.get("/api/v2/hamr", headers=bearer).json()
+
+    as_json, as_text, keys, partner_history = parallel(
+        shared_cli,
+        ("history", "--org", org.uuid, "--json"),
+        ("history", "--org", org.uuid),
+        ("key", "list", "--org", org.uuid, "--json"),
+        ("history", "--org", partner.uuid, "--json"),
+    )
+    entries = ok_json(as_json)
+    assert [e["after"]["hamr_status"] for e in entries] == [1, 2, 4]
+    assert entries[0]["before"] is None
+    assert [e["before"]["hamr_status"] for e in entries[1:]] == [1, 2]
+    assert [e["modified_by"] for e in entries] == ["s1@x.io", "s2@x.io", "s4@x.io"]
+    assert {e["org_uuid"] for e in entries} == {org.uuid}
+    assert all(TIMESTAMP.match(e["recorded_at"]) for e in entries)
+    assert [e["recorded_at"] for e in entries] == sorted(e["recorded_at"] for e in entries)
+    assert entries[-1]["after"]["target_org_uuid"] == partner.uuid
+    assert entries[-1]["after"]["modified_at"] == final["data"]["attributes"]["modified_at"]
+    app_key_ids = {k["id"] for k in ok_json(keys) if k["type"] == "app"}
+    assert entries[0]["key_id"] in app_key_ids
+    assert entries[1]["key_id"] == token["id"]
+    for secret in (org.api_key, org.app_key, token["key"]):
+        assert secret not in as_json.stdout
+        assert secret not in as_text.stdout
+
+    lines = ok(as_text).strip().splitlines()
+    assert len(lines) == 3
+    assert "status - -> 1" in lines[0]
+    assert "status 1 -> 2" in lines[1]
+    assert "status 2 -> 4" in lines[2]
+    assert all(partner.uuid in line and "(eu1)" in line for line in lines)
+    assert token["id"] in lines[1]
+
+    assert ok_json(partner_history) == []
+
+
+# -- db, help, version -----------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "cli.db"
+    assert not path.exists()
+    first = ok(cli("db", "upgrade"))
+    assert re.fullmatch(r"database schema at revision \S+\n", first)
+    with sqlite3.connect(path) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"orgs", "keys", "connections", "history"} <= tables
+    assert ok(cli("db", "upgrade")) == first
+
+
+def test_help_and_version() -> None:
+    help_result, version_result = parallel(run_cli, ("--help",), ("--version",))
+    stdout = ok(help_result)
+    for verb in ("serve", "org", "key", "token", "history", "db"):
+        assert re.search(rf"^\s+{verb}\b", stdout, re.MULTILINE), verb
+    printed = ok(version_result).strip()
+    assert len(printed.splitlines()) == 1
+    assert printed.endswith(f"version {version('hamr')}")
+
+
+# -- operator errors: status 2, one line, no traceback ---------------------------------------
+
+# (case id, arguments, database: "db" for the prepared one or a URL, fragments of the message)
+ERROR_CASES: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
+    ("key create, unknown org", ("key", "create", "--org", UNKNOWN, "--type", "api"), "db",
+     (UNKNOWN,)),
+    ("key list, unknown org", ("key", "list", "--org", UNKNOWN, "--json"), "db", (UNKNOWN,)),
+    ("token create, unknown org", ("token", "create", "--org", UNKNOWN), "db", (UNKNOWN,)),
+    ("history, unknown org", ("history", "--org", UNKNOWN), "db", (UNKNOWN,)),
+    ("key revoke, unknown key id", ("key", "revoke", UNKNOWN), "db", (UNKNOWN,)),
+    ("org create, bad datacenter", ("org", "create", "--name", "X", "--datacenter", "mars1"),
+     "db", ("mars1",)),
+    ("org create, bad --uuid",
+     ("org", "create", "--name", "X", "--datacenter", "us1", "--uuid", "not-a-uuid"),
+     "db", ("not-a-uuid", "UUID")),
+    ("org create, duplicate --uuid",
+     ("org", "create", "--name", "Again", "--datacenter", "eu1", "--uuid", DUPLICATE),
+     "db", (PRODUCTION.uuid, "exists")),
+    ("org list, unreachable database", ("org", "list"), UNREACHABLE, ("nonexistent-dir",)),
+    ("db upgrade, unreachable database", ("db", "upgrade"), UNREACHABLE, ("nonexistent-dir",)),
+    ("serve, unreachable database", ("serve", "--port", "0"), UNREACHABLE,
+     ("nonexistent-dir",)),
+    ("malformed URL ://", ("org", "list"), "://", ()),
+    ("malformed URL, no scheme", ("key", "list", "--org", UNKNOWN), "not a url", ()),
+    ("malformed URL, unknown dialect", ("org", "list"), "bogus://x", ("bogus",)),
+    # A well-formed URL whose driver is not installed is an operator mistake as well.
+    ("URL whose driver is not installed", ("org", "list"),
+     "postgresql+psycopg2://u:secret@127.0.0.1:1/x", ()),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def error_results(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, Result], OrgKeys, Callable[..., Result]]:
+    """Every error case, run once side by side on a database holding one org."""
+    url = sqlite_url(tmp_path_factory.mktemp("cli-errors") / "errors.db")
+
+    def run(*args: str, database: str = url) -> Result:
+        return run_cli(*args, database_url=url if database == "db" else database)
+
+    existing = as_org(run(*org_args("Existing", "us1", "--uuid", PRODUCTION.uuid)))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            case: pool.submit(run, *args, database=database)
+            for case, args, database, _ in ERROR_CASES
+        }
+        results = {case: future.result() for case, future in futures.items()}
+    return results, existing, run
+
+
+@pytest.mark.parametrize(
+    ("case", "fragments"),
+    [(case, fragments) for case, _, _, fragments in ERROR_CASES],
+    ids=[case for case, *_ in ERROR_CASES],
+)
+def test_operator_error(
+    error_results: tuple[dict[str, Result], OrgKeys, Callable[..., Result]],
+    case: str,
+    fragments: tuple[str, ...],
+) -> None:
+    results, _, _ = error_results
+    line = assert_operator_error(results[case], *fragments)
+    assert "secret" not in line  # a database password is never echoed
+
+
+def test_failed_commands_changed_nothing(
+    error_results: tuple[dict[str, Result], OrgKeys, Callable[..., Result]],
+) -> None:
+    _, existing, run = error_results
+    orgs, keys = parallel(
+        run, ("org", "list", "--json"), ("key", "list", "--org", existing.uuid, "--json")
+    )
+    assert ok_json(orgs) == [{"uuid": PRODUCTION.uuid, "name": "Existing", "datacenter": "us1"}]
+    listed = ok_json(keys)
+    assert sorted(k["type"] for k in listed) == ["api", "app"]
+    assert all(k["revoked_at"] is None for k in listed)
+
+
+# -- serve --demo ----------------------------------------------------------------------------
+
+
+def curl_commands(log: str) -> list[list[str]]:
+    """Each printed curl command as its lines, continuation backslashes removed."""
+    lines = log.splitlines()
+    commands: list[list[str]] = []
+    for index, line in enumerate(lines):
+        if line.strip().startswith("curl "):
+            command = [line.strip()]
+            while command[-1].endswith("\\"):
+                command[-1] = command[-1][:-1].strip()
+                index += 1
+                command.append(lines[index].strip())
+            commands.append(command)
+    return commands
+
+
+def curl_url(command: list[str]) -> str:
+    found = re.search(r'"(http[^"]+)"', command[0])
+    assert found is not None, command
+    return found.group(1)
+
+
+def curl_headers(command: list[str]) -> dict[str, str]:
+    found = [re.fullmatch(r'-H "([^:]+): (.*)"', line) for line in command]
+    return {m.group(1): m.group(2) for m in found if m}
+
+
+def demo_keys(log: str) -> tuple[list[str], list[str]]:
+    api = re.findall(r"^\s*DD-API-KEY\s+(\S+)\s*$", log, re.MULTILINE)
+    app = re.findall(r"^\s*DD-APPLICATION-KEY\s+(\S+)\s*$", log, re.MULTILINE)
+    return api, app
+
+
+def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "demo.db")
+    demo = HamrServer(url, tmp_path / "demo.log", "--demo").start()
+    try:
+        log = demo.log()
+        assert PRODUCTION.uuid in log
+        assert BACKUP.uuid in log
+        api_keys, app_keys = demo_keys(log)
+        assert len(api_keys) == len(app_keys) == 2
+        assert all(API_KEY.match(k) for k in api_keys)
+        assert all(APP_KEY.match(k) for k in app_keys)
+
+        commands = curl_commands(log)
+        (get_command,) = [c for c in commands if "-X POST" not in c[0]]
+        (post_command,) = [c for c in commands if "-X POST" in c[0]]
+
+        # The GET, exactly as printed.
+        assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
+        get_headers = curl_headers(get_command)
+        assert get_headers == {"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]}
+        response = httpx.get(curl_url(get_command), headers=get_headers, timeout=10)
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert data["id"] == PRODUCTION.uuid
+        assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
+        assert data["attributes"]["hamr_status"] == 4
+
+        # The failover POST, exactly as printed.
+        body = next(line for line in post_command if line.startswith("-d '"))[4:-1]
+        posted = httpx.post(
+            curl_url(post_command), content=body, headers=curl_headers(post_command), timeout=10
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["data"]["id"] == BACKUP.uuid
+        assert posted.json()["data"]["attributes"]["hamr_status"] == 4
+
+        # The Python snippet, exactly as printed.
+        lines = log.splitlines()
+        first = next(i for i, line in enumerate(lines) if "from datadog_api_client import" in line)
+        last = next(i for i, line in enumerate(lines) if "get_hamr_org_connection())" in line)
+        snippet = textwrap.dedent("\n".join(lines[first : last + 1]))
+        assert f'Configuration(host="{demo.url}")' in snippet
+        ran = subprocess.run(
+            [PYTHON, "-W", "ignore", "-c", snippet],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert PRODUCTION.uuid in ran.stdout
+        assert BACKUP.uuid in ran.stdout
+    finally:
+        demo.stop()
+
+    # A second start issues new keys and leaves the stored data alone.
+    again = HamrServer(url, tmp_path / "again.log", "--demo").start()
+    try:
+        new_api, new_app = demo_keys(again.log())
+        assert len(new_api) == 2
+        assert not set(new_api) & set(api_keys)
+        response = httpx.get(
+            f"{again.url}/api/v2/hamr",
+            headers={"DD-API-KEY": new_api[1], "DD-APPLICATION-KEY": new_app[1]},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert response.json() == posted.json()  # the failover survived; not re-seeded
+    finally:
+        again.stop()
+    store = open_store(url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
+        assert len(service.history(PRODUCTION.uuid)) == 1  # the seed only
+        assert len(service.history(BACKUP.uuid)) == 2  # the seed and the printed failover
+        assert len(service.list_keys(PRODUCTION.uuid)) == 4  # a fresh pair per start
+    finally:
+        store.close()
