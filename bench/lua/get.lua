@@ -1,0 +1,15 @@
+-- GET /api/v2/hamr, rotating over many orgs' keys (so the auth cache and the read both work).
+package.path = package.path .. ";" .. os.getenv("HAMR_BENCH_LUA") .. "/?.lua"
+local keys = require("keys")
+require("report")
+local orgs = keys.load(os.getenv("HAMR_BENCH_SAMPLE"))
+local i = math.random(#orgs)
+
+request = function()
+  i = i % #orgs + 1
+  local org = orgs[i]
+  return wrk.format("GET", "/api/v2/hamr", {
+    ["DD-API-KEY"] = org.api,
+    ["DD-APPLICATION-KEY"] = org.app,
+  })
+end

@@ -1,0 +1,185 @@
+"""The benchmark harness: hamr against the same-run ceiling (bare Starlette) and a peer (Prism).
+
+    python bench/run.py           # 1 000, 100 000 and 1 000 000 orgs; writes docs/benchmarks.md
+    python bench/run.py --quick   # small scales, short rounds; prints the table (< 5 minutes)
+
+Each server runs pinned to core 0 and wrk to core 1. Every figure is the median of several
+interleaved rounds, with the spread (min-max) beside it, so a noisy neighbour shows instead of
+hiding in one number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import seed
+from loadgen import Load, install_wrk, run_wrk
+from report import Figure, render
+from servers import Server, ceiling_command, hamr_command, prism_command
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class Plan:
+    scales: tuple[int, ...]
+    rounds: int
+    seconds: int
+    connections: int
+    post_seconds: int
+    sample_size: int
+
+
+FULL = Plan(
+    scales=(1_000, 100_000, 1_000_000),
+    rounds=3,
+    seconds=10,
+    connections=32,
+    post_seconds=10,
+    sample_size=20_000,
+)
+QUICK = Plan(
+    scales=(1_000, 20_000), rounds=3, seconds=3, connections=32, post_seconds=3, sample_size=2_000
+)
+SMOKE = Plan(scales=(50,), rounds=1, seconds=1, connections=4, post_seconds=1, sample_size=50)
+
+
+@dataclass
+class Results:
+    """Every measured sample, by name, to be reduced to median and spread."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, value: float) -> None:
+        self.samples.setdefault(name, []).append(value)
+
+    def figure(self, name: str) -> Figure:
+        values = self.samples.get(name, [])
+        if not values:
+            return Figure(name, None, None, None)
+        return Figure(name, statistics.median(values), min(values), max(values))
+
+
+def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
+    results = Results()
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    sample = workdir / "sample.txt"
+    peers = [("ceiling", ceiling_command(BENCH))]
+    if with_prism:
+        peers.append(
+            (
+                "prism",
+                prism_command(BENCH, ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"),
+            )
+        )
+    for scale in plan.scales:
+        started = time.monotonic()
+        seed.seed(database_url, scale)
+        seed.write_sample(sample, scale, plan.sample_size)
+        results.add(f"seed_seconds@{scale}", time.monotonic() - started)
+        get = Load(BENCH / "lua" / "get.lua", sample, plan.connections, plan.seconds)
+        post = Load(BENCH / "lua" / "post.lua", sample, plan.connections, plan.post_seconds)
+        for _ in range(plan.rounds):
+            for name, command in peers if scale == plan.scales[0] else []:
+                with Server(command) as server:
+                    run_wrk(server.url, get.warmup())
+                    out = run_wrk(server.url, get)
+                    results.add(f"{name}_get_rps", out.rps)
+                    results.add(f"{name}_get_p99_ms", out.p99_ms)
+            with Server(hamr_command(database_url)) as server:
+                run_wrk(server.url, get.warmup())
+                out = run_wrk(server.url, get)
+                results.add(f"hamr_get_rps@{scale}", out.rps)
+                results.add(f"hamr_get_p50_ms@{scale}", out.p50_ms)
+                results.add(f"hamr_get_p99_ms@{scale}", out.p99_ms)
+                results.add(f"hamr_get_errors@{scale}", out.errors)
+                out = run_wrk(server.url, post)
+                results.add(f"hamr_post_rps@{scale}", out.rps)
+                results.add(f"hamr_post_p50_ms@{scale}", out.p50_ms)
+                results.add(f"hamr_post_p99_ms@{scale}", out.p99_ms)
+                results.add(f"hamr_post_errors@{scale}", out.errors)
+                results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
+        with Server(hamr_command(database_url)) as server:
+            run_wrk(server.url, get.warmup())
+            for kind, load in (("get", get), ("post", post)):
+                max_rps = results.figure(f"hamr_{kind}_rps@{scale}").median or 1.0
+                out = run_wrk(server.url, load.paced(0.8 * max_rps))
+                results.add(f"hamr_{kind}_paced_rps@{scale}", out.rps)
+                results.add(f"hamr_{kind}_paced_p99_ms@{scale}", out.p99_ms)
+            results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
+    return results
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = []
+    for package in ("hamr", "starlette", "uvicorn", "sqlalchemy", "pydantic"):
+        try:
+            from importlib.metadata import version
+
+            versions.append(f"{package} {version(package)}")
+        except Exception:  # a missing version is reported, not fatal
+            versions.append(f"{package} ?")
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return (
+        f"{platform.node()} · {cpu} · {len(__import__('os').sched_getaffinity(0))} cores · "
+        f"Python {platform.python_version()} · {', '.join(versions)} · {wrk.strip()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small scales and short rounds")
+    mode.add_argument(
+        "--smoke", action="store_true", help="a seconds-long run that only proves the harness works"
+    )
+    parser.add_argument("--no-prism", action="store_true", help="skip the Prism peer")
+    parser.add_argument(
+        "--output", type=Path, help=f"write the report here (default: {DOCS} for a full run)"
+    )
+    args = parser.parse_args()
+    plan = SMOKE if args.smoke else QUICK if args.quick else FULL
+    install_wrk()
+    if (
+        not args.no_prism
+        and shutil.which("npm")
+        and not (BENCH / "node_modules" / ".bin" / "prism").exists()
+    ):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
+    with tempfile.TemporaryDirectory(prefix="hamr-bench-") as workdir:
+        results = measure(plan, Path(workdir), with_prism=not args.no_prism)
+    command = "python bench/run.py" + (
+        " --quick" if args.quick else " --smoke" if args.smoke else ""
+    )
+    text = render(results.figure, plan.scales, machine(), command)
+    print(text)
+    output = args.output or (DOCS if plan is FULL else None)
+    if output:
+        output.write_text(text)
+        print(f"written to {output}")
+
+
+if __name__ == "__main__":
+    main()

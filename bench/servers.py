@@ -1,0 +1,101 @@
+"""Starting the servers under test, each pinned to core 0, and reading their memory."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+SERVER_CORE = "0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def hamr_command(database_url: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "hamr",
+        "serve",
+        "--database",
+        database_url,
+        "--log-level",
+        "warning",
+    ]
+
+
+def ceiling_command(bench: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "ceiling:app",
+        "--app-dir",
+        str(bench),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def prism_command(bench: Path, spec: Path) -> list[str]:
+    return [str(bench / "node_modules" / ".bin" / "prism"), "mock", str(spec), "-h", "127.0.0.1"]
+
+
+class Server:
+    """A server process on a free port; the port flag is appended as each program spells it."""
+
+    def __init__(self, command: list[str]):
+        self.port = free_port()
+        flag = "-p" if "prism" in command[0] else "--port"
+        self.command = ["taskset", "-c", SERVER_CORE, *command, flag, str(self.port)]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"{' '.join(self.command)} exited:\n{error}")
+            try:
+                httpx.get(f"{self.url}/api/v2/hamr", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{' '.join(self.command)} did not answer within 60 s")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process (uvicorn serves in-process: one PID)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")

@@ -1,0 +1,40 @@
+"""The benchmark harness must not rot: a seconds-long run seeds, measures and reports.
+
+This asserts that figures were produced, never how large they are: speed is measured by
+`python bench/run.py` and written to docs/benchmarks.md, not judged in tests.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    completed = subprocess.run(
+        [sys.executable, "bench/run.py", "--smoke", "--no-prism", "--output", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    text = report.read_text()
+    assert text in completed.stdout
+    assert re.search(rf"\| ceiling: .* \| {NUMBER} \({NUMBER}–{NUMBER}\) \|", text)
+    row = re.search(r"^\| 50 \| (.*) \|$", text, re.MULTILINE)
+    assert row is not None, text
+    cells = row.group(1).split(" | ")
+    get_rps, post_rps, rss = cells[0], cells[4], cells[7]
+    for cell in (get_rps, post_rps, rss):
+        assert re.fullmatch(rf"{NUMBER} \({NUMBER}–{NUMBER}\)", cell), cell
+    assert float(get_rps.split()[0].replace(",", "")) > 0
+    assert "| GET ≥ 0.6 × ceiling | " in text
+    assert "| RSS < 150 MB at 50 orgs | " in text
