@@ -10,8 +10,9 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
 
+from hamr.caches import ConnectionCache, CredentialCache
 from hamr.domain.errors import InvalidInput, NotFound, ValidationFailed
-from hamr.domain.keys import generate_secret, hash_secret, hashes_match
+from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.model import (
     AppliedChange,
     Connection,
@@ -21,7 +22,6 @@ from hamr.domain.model import (
     KeyRecord,
     Org,
     Principal,
-    StoredCredential,
     next_modified_at,
 )
 from hamr.domain.ports import ReadView, UnitOfWork
@@ -37,41 +37,6 @@ def system_clock_us() -> int:
     return time.time_ns() // 1000
 
 
-class CredentialCache:
-    """Credentials by hash, so that the hot path authenticates without touching storage.
-
-    Only hits are cached (a key created a moment ago must work at once); the whole cache is
-    dropped whenever the credentials epoch moves, which every revocation does.
-    """
-
-    def __init__(self, view: ReadView, max_entries: int = 100_000):
-        self._view = view
-        self._max_entries = max_entries
-        self._entries: dict[str, StoredCredential] = {}
-        self._epoch = view.credentials_epoch()
-
-    def lookup(self, secret_hash: str) -> StoredCredential | None:
-        found = self._entries.get(secret_hash)
-        if found is None:
-            found = self._view.credential(secret_hash)
-            if found is None:
-                return None
-            if len(self._entries) >= self._max_entries:
-                del self._entries[next(iter(self._entries))]
-            self._entries[secret_hash] = found
-        return found if hashes_match(found.secret_hash, secret_hash) else None
-
-    def refresh(self) -> None:
-        """Drop everything if credentials changed anywhere (another process, the CLI)."""
-        epoch = self._view.credentials_epoch()
-        if epoch != self._epoch:
-            self._epoch = epoch
-            self.clear()
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
 class HamrService:
     def __init__(
         self,
@@ -85,6 +50,7 @@ class HamrService:
         self.datacenters = datacenters
         self._clock = clock
         self.credentials = CredentialCache(view)
+        self.connections = ConnectionCache(view)
 
     # -- the API's use cases -------------------------------------------------------------
 
@@ -96,13 +62,18 @@ class HamrService:
         return Principal(org=found.org, key_id=found.key_id)
 
     def read_connection(self, org: Org) -> Connection:
-        connection = self._view.connection(org.uuid)
+        connection = self.connections.get(org.uuid)
         if connection is None:
             raise NotFound(
                 f"Organization {org.uuid} has no HAMR connection yet; "
                 "create one with POST /api/v2/hamr."
             )
         return connection
+
+    def refresh_caches(self) -> None:
+        """Notice what other processes changed (revocations, connections); call periodically."""
+        self.credentials.refresh()
+        self.connections.refresh()
 
     def check_change(self, principal: Principal, change: ConnectionChange) -> None:
         """Raise ValidationFailed if the change breaks a partner rule for this caller."""

@@ -394,6 +394,9 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broken]:
             assert client.get(PATH).status_code == 200
         with contextlib.closing(sqlite3.connect(db)) as connection, connection:
             connection.execute("DROP TABLE connections")
+        # The server drops its caches when it notices another connection's change, within
+        # one poll interval (HAMR_CREDENTIALS_POLL_SECONDS, 0.25 s); give it four.
+        time.sleep(1.0)
         yield Broken(server, org, partner, db)
     finally:
         server.stop()

@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        poller = asyncio.create_task(_watch_credentials(state))
+        poller = asyncio.create_task(_watch_storage(state))
         state.writer.start()
         try:
             yield
@@ -60,14 +60,15 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-async def _watch_credentials(state: AppState) -> None:
-    """Revocations made by other processes (the CLI, other servers) reach this one's cache."""
+async def _watch_storage(state: AppState) -> None:
+    """What other processes change (revocations by the CLI, writes by other servers) reaches
+    this one's caches within one poll interval."""
     while True:
         await asyncio.sleep(state.settings.credentials_poll_seconds)
         try:
-            state.service.credentials.refresh()
+            state.service.refresh_caches()
         except Exception:
-            logger.exception("could not check for revoked credentials")
+            logger.exception("could not check storage for changes")
 
 
 async def _hamr_error(_request: Request, exc: Exception) -> Response:

@@ -62,6 +62,7 @@ class GroupCommitWriter:
                 if not future.done():
                     future.set_exception(error)
             return
+        self._service.connections.remember(stored)
         for (_, future), connection in zip(batch, stored, strict=True):
             if not future.done():  # the client may have gone; its write still stands
                 future.set_result(connection)

@@ -31,6 +31,7 @@ class _Prepared:
 class SqlReadView:
     def __init__(self, engine: Engine):
         dialect = engine.dialect
+        self._is_sqlite = dialect.name == "sqlite"
         self._connection = engine.raw_connection()
         self._connection_by_org = _Prepared(
             sa.select(connections).where(connections.c.org_uuid == sa.bindparam("value")),
@@ -54,11 +55,13 @@ class SqlReadView:
         )
 
     def connection(self, org_uuid: str) -> Connection | None:
-        row = self._fetch_one(self._connection_by_org, org_uuid)
+        row = self._fetch_one(self._connection_by_org.sql, self._connection_by_org.params(org_uuid))
         return connection_from_row(row) if row else None
 
     def credential(self, secret_hash: str) -> StoredCredential | None:
-        row = self._fetch_one(self._credential_by_hash, secret_hash)
+        row = self._fetch_one(
+            self._credential_by_hash.sql, self._credential_by_hash.params(secret_hash)
+        )
         if row is None:
             return None
         key_id, kind, stored_hash, org_uuid, name, datacenter = row
@@ -70,16 +73,22 @@ class SqlReadView:
         )
 
     def credentials_epoch(self) -> int:
-        row = self._fetch_one(self._epoch, CREDENTIALS_EPOCH)
+        row = self._fetch_one(self._epoch.sql, self._epoch.params(CREDENTIALS_EPOCH))
         return int(row[0]) if row else 0
+
+    def change_counter(self) -> int | None:
+        if not self._is_sqlite:
+            return None
+        row = self._fetch_one("PRAGMA data_version", ())
+        return int(row[0]) if row else None
 
     def close(self) -> None:
         self._connection.close()
 
-    def _fetch_one(self, prepared: _Prepared, value: object) -> tuple[Any, ...] | None:
+    def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
         cursor = self._connection.cursor()
         try:
-            cursor.execute(prepared.sql, prepared.params(value))
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         finally:
             cursor.close()

@@ -1,0 +1,93 @@
+"""In-memory caches for the hot path, each bounded and each told when storage changed.
+
+Both live on the event loop's thread: reads fill them, the group-commit writer and the
+periodic refresh update them, and none of these interleave.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from hamr.domain.keys import hashes_match
+from hamr.domain.model import Connection, StoredCredential
+from hamr.domain.ports import ReadView
+
+V = TypeVar("V")
+
+
+class _Bounded(Generic[V]):
+    """A dict that forgets its oldest entry when full (recent pollers stay, idle ones go)."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self.entries: dict[str, V] = {}
+
+    def put(self, key: str, value: V) -> None:
+        if key not in self.entries and len(self.entries) >= self.max_entries:
+            del self.entries[next(iter(self.entries))]
+        self.entries[key] = value
+
+
+class CredentialCache:
+    """Credentials by hash, so that the hot path authenticates without touching storage.
+
+    Only hits are cached (a key created a moment ago must work at once); the whole cache is
+    dropped whenever the credentials epoch moves, which every revocation does.
+    """
+
+    def __init__(self, view: ReadView, max_entries: int = 100_000):
+        self._view = view
+        self._cache: _Bounded[StoredCredential] = _Bounded(max_entries)
+        self._epoch = view.credentials_epoch()
+
+    def lookup(self, secret_hash: str) -> StoredCredential | None:
+        found = self._cache.entries.get(secret_hash)
+        if found is None:
+            found = self._view.credential(secret_hash)
+            if found is None:
+                return None
+            self._cache.put(secret_hash, found)
+        return found if hashes_match(found.secret_hash, secret_hash) else None
+
+    def refresh(self) -> None:
+        """Drop everything if credentials changed anywhere (another process, the CLI)."""
+        epoch = self._view.credentials_epoch()
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self.clear()
+
+    def clear(self) -> None:
+        self._cache.entries.clear()
+
+
+class ConnectionCache:
+    """Connections by org, so that automation polling its connection is served from memory.
+
+    This process's writes are remembered as they commit, so it reads its own writes at once.
+    Writes by other connections are noticed through the store's change counter at the next
+    refresh, which drops the cache. A store that has no such counter gets no caching.
+    """
+
+    def __init__(self, view: ReadView, max_entries: int = 50_000):
+        self._view = view
+        self._cache: _Bounded[Connection] = _Bounded(max_entries)
+        self._counter = view.change_counter()
+
+    def get(self, org_uuid: str) -> Connection | None:
+        found = self._cache.entries.get(org_uuid)
+        if found is None:
+            found = self._view.connection(org_uuid)
+            if found is not None and self._counter is not None:
+                self._cache.put(org_uuid, found)
+        return found
+
+    def remember(self, connections: list[Connection]) -> None:
+        if self._counter is not None:
+            for connection in connections:
+                self._cache.put(connection.org_uuid, connection)
+
+    def refresh(self) -> None:
+        counter = self._view.change_counter()
+        if counter != self._counter:
+            self._counter = counter
+            self._cache.entries.clear()
