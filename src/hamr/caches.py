@@ -15,7 +15,7 @@ from hamr.domain.ports import ReadView
 V = TypeVar("V")
 
 
-class _Bounded(Generic[V]):
+class BoundedDict(Generic[V]):
     """A dict that forgets its oldest entry when full (recent pollers stay, idle ones go)."""
 
     def __init__(self, max_entries: int):
@@ -37,7 +37,7 @@ class CredentialCache:
 
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
-        self._cache: _Bounded[StoredCredential] = _Bounded(max_entries)
+        self._cache: BoundedDict[StoredCredential] = BoundedDict(max_entries)
         self._epoch = view.credentials_epoch()
 
     def lookup(self, secret_hash: str) -> StoredCredential | None:
@@ -70,7 +70,7 @@ class ConnectionCache:
 
     def __init__(self, view: ReadView, max_entries: int = 50_000):
         self._view = view
-        self._cache: _Bounded[Connection] = _Bounded(max_entries)
+        self._cache: BoundedDict[Connection] = BoundedDict(max_entries)
         self._counter = view.change_counter()
 
     def get(self, org_uuid: str) -> Connection | None:

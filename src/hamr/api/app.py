@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
 from hamr.api.routes import hamr_connection
+from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
 from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
@@ -31,7 +32,9 @@ def create_app(settings: Settings) -> Starlette:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
-    state = AppState(settings, store, service, writer=GroupCommitWriter(service))
+    state = AppState(
+        settings, store, service, writer=GroupCommitWriter(service), documents=DocumentCache()
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

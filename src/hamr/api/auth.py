@@ -5,7 +5,7 @@ Every refusal is a 403 whose `source.header` names the header to fix.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from collections.abc import Iterable
 
 from hamr.domain.errors import Forbidden
 from hamr.domain.model import KeyKind, Principal
@@ -21,11 +21,14 @@ _HOW = (
 )
 
 
-def authenticate(headers: Headers, service: HamrService) -> Principal:
-    authorization = headers.get("authorization")
+def authenticate(raw_headers: Iterable[tuple[bytes, bytes]], service: HamrService) -> Principal:
+    """The caller's principal, from the ASGI scope's raw headers (read in one pass: this is
+    on every request's path)."""
+    headers = _credential_headers(raw_headers)
+    authorization = headers.get(b"authorization")
     if authorization is not None and authorization[:7].lower() == "bearer ":
         return _bearer(authorization[7:].strip(), service)
-    api_key = headers.get("dd-api-key")
+    api_key = headers.get(b"dd-api-key")
     if api_key is None:
         header = AUTHORIZATION if authorization is not None else API_KEY
         raise Forbidden(f"No credentials were sent; {_HOW}.", header=header)
@@ -34,7 +37,7 @@ def authenticate(headers: Headers, service: HamrService) -> Principal:
         raise Forbidden(
             f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.", header=API_KEY
         )
-    app_key = headers.get("dd-application-key")
+    app_key = headers.get(b"dd-application-key")
     if app_key is None:
         raise Forbidden(
             f"{APP_KEY} is missing; send an application key of the same organization "
@@ -65,3 +68,15 @@ def _bearer(token: str, service: HamrService) -> Principal:
             header=AUTHORIZATION,
         )
     return principal
+
+
+_CREDENTIAL_HEADERS = frozenset((b"authorization", b"dd-api-key", b"dd-application-key"))
+
+
+def _credential_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
+    """The first value of each credential header (ASGI servers lower-case header names)."""
+    found: dict[bytes, str] = {}
+    for name, value in raw_headers:
+        if name in _CREDENTIAL_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found

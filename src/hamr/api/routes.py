@@ -1,5 +1,5 @@
-"""The two HAMR operations. GET stays on the event loop (a cached auth lookup and one
-primary-key read); POST's durable write goes through the group-commit writer."""
+"""The two HAMR operations. GET stays on the event loop (cached credentials, a cached or
+primary-key read, a cached body); POST's durable write goes through the group-commit writer."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ async def hamr_connection(request: Request) -> Response:
 
 async def get_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = authenticate(request.headers, state.service)
+    principal = authenticate(request.scope["headers"], state.service)
     connection = state.service.read_connection(principal.org)
-    return Response(connection_document(connection), media_type=JSON)
+    return Response(state.documents.encode(connection), media_type=JSON)
 
 
 async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = authenticate(request.headers, state.service)
+    principal = authenticate(request.scope["headers"], state.service)
     body = await read_json_body(request, state.settings.max_body_bytes)
     change = parse_connection_request(body, principal.org, state.service.datacenters)
     connection = await state.writer.write(principal, change)

@@ -10,6 +10,7 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
+from hamr.caches import BoundedDict
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
 from hamr.domain.model import Connection, ConnectionChange, HamrStatus, Org
 from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations
@@ -107,6 +108,22 @@ def connection_document(connection: Connection) -> bytes:
             }
         }
     )
+
+
+class DocumentCache:
+    """Encoded GET bodies by org, reused while the connection they encode is still the one
+    being served (the same object from the service's cache), so polling costs no encoding."""
+
+    def __init__(self, max_entries: int = 50_000):
+        self._cache: BoundedDict[tuple[Connection, bytes]] = BoundedDict(max_entries)
+
+    def encode(self, connection: Connection) -> bytes:
+        cached = self._cache.entries.get(connection.org_uuid)
+        if cached is not None and cached[0] is connection:
+            return cached[1]
+        document = connection_document(connection)
+        self._cache.put(connection.org_uuid, (connection, document))
+        return document
 
 
 def _raw_attributes(document: Any) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hamr.api.schemas import DocumentCache
 from hamr.api.writer import GroupCommitWriter
 from hamr.service import HamrService
 from hamr.settings import Settings
@@ -16,3 +17,4 @@ class AppState:
     store: SqlStore
     service: HamrService
     writer: GroupCommitWriter
+    documents: DocumentCache
