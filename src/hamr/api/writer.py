@@ -36,8 +36,9 @@ class GroupCommitWriter:
                 await self._task
 
     async def write(self, principal: Principal, change: ConnectionChange) -> Connection:
-        """Return once the change is committed to disk (or raise why it was not)."""
-        self._service.check_change(principal, change)
+        """Return once the change is committed to disk (or raise why it was not). The change
+        must already pass `HamrService.check_change`, as parsed requests do: one that does not
+        would fail its whole batch."""
         future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
         self._pending.append(((principal, change), future))
         self._wakeup.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
@@ -13,14 +14,20 @@ BUSY_TIMEOUT_MS = 30_000
 def create_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, json_serializer=_to_json)
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        json_serializer=_to_json,
     )
     sa.event.listen(engine, "connect", _configure_sqlite)
     sa.event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+def _to_json(value: Any) -> str:
+    """History rows are JSON; pydantic-core's encoder is several times faster than json's."""
+    return pydantic_core.to_json(value).decode()
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -68,8 +68,10 @@ class SqlRepository:
 
     def lock_connections(self, org_uuids: Collection[str]) -> dict[str, Connection]:
         # Lock the org rows, which always exist, so that two writers of an org's first
-        # connection queue too (SQLite has no FOR UPDATE: BEGIN IMMEDIATE serializes it).
-        self._db.execute(_LOCK_ORGS, {"uuids": list(org_uuids)})
+        # connection queue too. SQLite has no row locks: its BEGIN IMMEDIATE already holds
+        # the only write lock there is.
+        if self._db.dialect.name != "sqlite":
+            self._db.execute(_LOCK_ORGS, {"uuids": list(org_uuids)})
         rows = self._db.execute(_CONNECTIONS_OF, {"uuids": list(org_uuids)})
         return {row[0]: connection_from_row(tuple(row)) for row in rows}
 
