@@ -25,9 +25,9 @@ class Load:
         """The same load held near `rps` requests per second instead of flat out."""
         return replace(self, pace_rps=rps)
 
-    def warmup(self) -> Load:
-        """A short unmeasured run, so that caches and pages are warm as in steady service."""
-        return replace(self, seconds=1)
+    def warmup(self, seconds: int) -> Load:
+        """An unmeasured run, so that caches and pages are warm as in steady service."""
+        return replace(self, seconds=seconds)
 
 
 @dataclass(frozen=True)

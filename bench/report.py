@@ -48,7 +48,9 @@ def render(figure: Lookup, scales: tuple[int, ...], machine: str, command: str) 
     lines = [
         "# Benchmarks",
         "",
-        f"Reproduce with `{command}` (full run: `python bench/run.py`). Measured "
+        f"Reproduce with `{command}`"
+        + ("" if command == "python bench/run.py" else " (full run: `python bench/run.py`)")
+        + ". Measured "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on: {machine}.",
         "",
         "Each server is pinned to core 0 and wrk to core 1. Figures are medians of interleaved "

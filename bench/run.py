@@ -41,6 +41,7 @@ class Plan:
     connections: int
     post_seconds: int
     sample_size: int
+    warmup_seconds: int
 
 
 FULL = Plan(
@@ -50,11 +51,26 @@ FULL = Plan(
     connections=32,
     post_seconds=10,
     sample_size=20_000,
+    warmup_seconds=6,
 )
 QUICK = Plan(
-    scales=(1_000, 20_000), rounds=3, seconds=3, connections=32, post_seconds=3, sample_size=2_000
+    scales=(1_000, 20_000),
+    rounds=3,
+    seconds=3,
+    connections=32,
+    post_seconds=3,
+    sample_size=2_000,
+    warmup_seconds=1,
 )
-SMOKE = Plan(scales=(50,), rounds=1, seconds=1, connections=4, post_seconds=1, sample_size=50)
+SMOKE = Plan(
+    scales=(50,),
+    rounds=1,
+    seconds=1,
+    connections=4,
+    post_seconds=1,
+    sample_size=50,
+    warmup_seconds=1,
+)
 
 
 @dataclass
@@ -95,12 +111,12 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
         for _ in range(plan.rounds):
             for name, command in peers if scale == plan.scales[0] else []:
                 with Server(command) as server:
-                    run_wrk(server.url, get.warmup())
+                    run_wrk(server.url, get.warmup(plan.warmup_seconds))
                     out = run_wrk(server.url, get)
                     results.add(f"{name}_get_rps", out.rps)
                     results.add(f"{name}_get_p99_ms", out.p99_ms)
             with Server(hamr_command(database_url)) as server:
-                run_wrk(server.url, get.warmup())
+                run_wrk(server.url, get.warmup(plan.warmup_seconds))
                 out = run_wrk(server.url, get)
                 results.add(f"hamr_get_rps@{scale}", out.rps)
                 results.add(f"hamr_get_p50_ms@{scale}", out.p50_ms)
@@ -113,7 +129,7 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
                 results.add(f"hamr_post_errors@{scale}", out.errors)
                 results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
         with Server(hamr_command(database_url)) as server:
-            run_wrk(server.url, get.warmup())
+            run_wrk(server.url, get.warmup(plan.warmup_seconds))
             for kind, load in (("get", get), ("post", post)):
                 max_rps = results.figure(f"hamr_{kind}_rps@{scale}").median or 1.0
                 out = run_wrk(server.url, load.paced(0.8 * max_rps))
@@ -177,8 +193,24 @@ def main() -> None:
     print(text)
     output = args.output or (DOCS if plan is FULL else None)
     if output:
-        output.write_text(text)
+        write_report(output, text)
         print(f"written to {output}")
+
+
+START, END = "<!-- measured: start -->", "<!-- measured: end -->"
+
+
+def write_report(path: Path, measured: str) -> None:
+    """Replace the measured part of the report, keeping what people wrote around it (the
+    tuning log with its before/after figures)."""
+    block = f"{START}\n{measured.rstrip()}\n{END}"
+    existing = path.read_text() if path.exists() else ""
+    if START in existing and END in existing:
+        head, _, rest = existing.partition(START)
+        _, _, tail = rest.partition(END)
+        path.write_text(head + block + tail)
+    else:
+        path.write_text(block + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
     credentials_poll_seconds: float = 0.25
+    gc_period_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -40,6 +41,8 @@ class Settings:
             raise SettingsError("max body bytes must be positive")
         if self.credentials_poll_seconds <= 0:
             raise SettingsError("credentials poll seconds must be positive")
+        if self.gc_period_seconds <= 0:
+            raise SettingsError("gc period seconds must be positive")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
@@ -64,7 +67,7 @@ def _parse(name: str, raw: str) -> object:
     try:
         if name in ("port", "max_body_bytes"):
             return int(raw)
-        if name == "credentials_poll_seconds":
+        if name in ("credentials_poll_seconds", "gc_period_seconds"):
             return float(raw)
     except ValueError:
         raise SettingsError(f"HAMR_{name.upper()} must be a number, not {raw!r}") from None

@@ -26,8 +26,10 @@ def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
-    text = report.read_text()
-    assert text in completed.stdout
+    written = report.read_text()
+    assert written.startswith("<!-- measured: start -->\n")
+    text = written.removeprefix("<!-- measured: start -->\n").partition("<!-- measured: end -->")[0]
+    assert text.strip() in completed.stdout
     assert re.search(rf"\| ceiling: .* \| {NUMBER} \({NUMBER}–{NUMBER}\) \|", text)
     row = re.search(r"^\| 50 \| (.*) \|$", text, re.MULTILINE)
     assert row is not None, text

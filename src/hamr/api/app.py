@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hamr.api.collector import scheduled_full_collections
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
 from hamr.api.routes import hamr_connection
 from hamr.api.schemas import DocumentCache
@@ -41,7 +42,8 @@ def create_app(settings: Settings) -> Starlette:
         poller = asyncio.create_task(_watch_storage(state))
         state.writer.start()
         try:
-            yield
+            async with scheduled_full_collections(settings.gc_period_seconds):
+                yield
         finally:
             await state.writer.stop()
             poller.cancel()
