@@ -29,6 +29,9 @@ from hamr.domain.model import Connection, HistoryEntry
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
+from tests.postgres import PostgresServer
+from tests.postgres import binaries as postgres_binaries
+from tests.postgres import required as postgres_required
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
@@ -156,8 +159,27 @@ def sqlite_url(path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return sqlite_url(tmp_path_factory.mktemp("db") / "hamr.db")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; skipped without binaries unless
+    HAMR_REQUIRE_POSTGRES=1 (as in CI), when their absence fails."""
+    bindir = postgres_binaries()
+    if bindir is None:
+        if postgres_required():
+            pytest.fail("HAMR_REQUIRE_POSTGRES=1 but initdb/pg_ctl were not found")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    server = PostgresServer(bindir, free_port()).init()
+    server.create_database()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The whole API suite runs once per backend."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path_factory.mktemp("db") / "hamr.db")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.url
 
 
 @pytest.fixture(scope="session")

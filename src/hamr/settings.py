@@ -25,6 +25,7 @@ class Settings:
     datacenters: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_DATACENTERS))
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
+    db_pool_size: int = 5
     credentials_poll_seconds: float = 0.25
     gc_period_seconds: float = 30.0
 
@@ -37,6 +38,8 @@ class Settings:
             raise SettingsError(
                 f"log level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
             )
+        if self.db_pool_size < 2:
+            raise SettingsError("db pool size must be at least 2 (one reader, one writer)")
         if self.max_body_bytes <= 0:
             raise SettingsError("max body bytes must be positive")
         if self.credentials_poll_seconds <= 0:
@@ -65,7 +68,7 @@ class Settings:
 def _parse(name: str, raw: str) -> object:
     """Environment values are text; convert them to the setting's type."""
     try:
-        if name in ("port", "max_body_bytes"):
+        if name in ("port", "max_body_bytes", "db_pool_size"):
             return int(raw)
         if name in ("credentials_poll_seconds", "gc_period_seconds"):
             return float(raw)

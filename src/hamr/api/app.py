@@ -31,7 +31,7 @@ HAMR_PATH = "/api/v2/hamr"
 
 def create_app(settings: Settings) -> Starlette:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
     state = AppState(
         settings, store, service, writer=GroupCommitWriter(service), documents=DocumentCache()

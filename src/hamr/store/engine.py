@@ -11,10 +11,18 @@ from sqlalchemy.engine import Engine, make_url
 BUSY_TIMEOUT_MS = 30_000
 
 
-def create_engine(database_url: str) -> Engine:
+def create_engine(database_url: str, pool_size: int = 5) -> Engine:
     url = make_url(database_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, json_serializer=_to_json)
+        return sa.create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_pre_ping=True,
+            json_serializer=_to_json,
+        )
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},

@@ -154,6 +154,7 @@ class SqlUnitOfWork:
 _LOCK_ORGS = (
     sa.select(orgs.c.uuid)
     .where(orgs.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+    .order_by(orgs.c.uuid)  # one lock order for every writer: batches cannot deadlock
     .with_for_update()
 )
 _CONNECTIONS_OF = sa.select(connections).where(

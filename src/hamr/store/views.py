@@ -33,6 +33,10 @@ class SqlReadView:
         dialect = engine.dialect
         self._is_sqlite = dialect.name == "sqlite"
         self._connection = engine.raw_connection()
+        if not self._is_sqlite:
+            # Each read its own transaction: an idle open one would hold locks that block
+            # migrations and vacuum. (SQLite's is set up so by the engine.)
+            self._connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
         self._connection_by_org = _Prepared(
             sa.select(connections).where(connections.c.org_uuid == sa.bindparam("value")),
             dialect,
