@@ -29,9 +29,7 @@ from hamr.domain.model import Connection, HistoryEntry
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
-from tests.postgres import PostgresServer
-from tests.postgres import binaries as postgres_binaries
-from tests.postgres import required as postgres_required
+from tests.postgres import PostgresServer, binaries_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
@@ -162,12 +160,7 @@ def sqlite_url(path: Path) -> str:
 def postgres() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session; skipped without binaries unless
     HAMR_REQUIRE_POSTGRES=1 (as in CI), when their absence fails."""
-    bindir = postgres_binaries()
-    if bindir is None:
-        if postgres_required():
-            pytest.fail("HAMR_REQUIRE_POSTGRES=1 but initdb/pg_ctl were not found")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    server = PostgresServer(bindir, free_port()).init()
+    server = PostgresServer(binaries_or_skip(), free_port()).init()
     server.create_database()
     yield server
     server.destroy()

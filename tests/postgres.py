@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REQUIRE_ENV = "HAMR_REQUIRE_POSTGRES"
 
 
@@ -28,6 +30,16 @@ def required() -> bool:
     return os.environ.get(REQUIRE_ENV) == "1"
 
 
+def binaries_or_skip() -> Path:
+    """The binaries, or a skip with the reason; a failure instead when CI requires them."""
+    bindir = binaries()
+    if bindir is None:
+        if required():
+            pytest.fail(f"{REQUIRE_ENV}=1 but initdb/pg_ctl were not found")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    return bindir
+
+
 class PostgresServer:
     def __init__(self, bindir: Path, port: int):
         self.bindir = bindir
@@ -42,7 +54,10 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://hamr@127.0.0.1:{self.port}/hamr"
+        return self.url_for("hamr")
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://hamr@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *command: str) -> None:
         subprocess.run(

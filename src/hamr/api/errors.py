@@ -47,6 +47,8 @@ def error_document(error: HamrError) -> dict[str, object]:
 
 
 def error_response(error: HamrError, headers: dict[str, str] | None = None) -> Response:
+    if error.retry_after_seconds is not None:
+        headers = {**(headers or {}), "Retry-After": str(error.retry_after_seconds)}
     return Response(
         pydantic_core.to_json(error_document(error)),
         status_code=error.status,

@@ -19,6 +19,7 @@ class HamrError(Exception):
 
     status: int = 500
     title: str = "Internal Server Error"
+    retry_after_seconds: int | None = None
 
     def __init__(self, detail: str, *, pointer: str | None = None, header: str | None = None):
         super().__init__(detail)
@@ -53,6 +54,14 @@ class Forbidden(HamrError):
 class NotFound(HamrError):
     status = 404
     title = "Not Found"
+
+
+class Unavailable(HamrError):
+    """Storage cannot be reached; nothing was changed, and the same request may succeed later."""
+
+    status = 503
+    title = "Service Unavailable"
+    retry_after_seconds = 1
 
 
 class InvalidInput(HamrError):

@@ -21,6 +21,8 @@ def create_engine(database_url: str, pool_size: int = 5) -> Engine:
             pool_size=pool_size,
             max_overflow=0,
             pool_pre_ping=True,
+            pool_timeout=5,
+            connect_args={"connect_timeout": 5},
             json_serializer=_to_json,
         )
     engine = sa.create_engine(

@@ -20,6 +20,7 @@ from hamr.domain.model import (
     KeyRecord,
     Org,
 )
+from hamr.store.outage import raise_if_outage
 from hamr.store.tables import CREDENTIALS_EPOCH, connections, epochs, history, keys, orgs
 
 
@@ -129,8 +130,12 @@ class SqlUnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> Self:
-        self._connection = self._engine.connect()
-        self._transaction = self._connection.begin()
+        try:
+            self._connection = self._engine.connect()
+            self._transaction = self._connection.begin()
+        except sa.exc.DBAPIError as error:
+            raise_if_outage(error, self._engine.dialect)
+            raise
         self.repository = SqlRepository(self._connection)
         return self
 
@@ -143,8 +148,13 @@ class SqlUnitOfWork:
         try:
             if self._transaction.is_active:
                 self._transaction.rollback()
+        except sa.exc.DBAPIError:
+            if exc is None:
+                raise
         finally:
             self._connection.close()
+        if isinstance(exc, sa.exc.DBAPIError):
+            raise_if_outage(exc, self._engine.dialect)
 
     def commit(self) -> None:
         self._transaction.commit()

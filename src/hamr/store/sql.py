@@ -49,6 +49,13 @@ def open_store(database_url: str, pool_size: int = 5) -> SqlStore:
             f"the database driver for {driver!r} is not installed ({error.msg})"
         ) from None
     try:
+        current = migrate.current_revision(engine)
+        if current is not None and not migrate.is_known(current):
+            engine.dispose()
+            raise StoreUnavailable(
+                f"the database schema (revision {current}) is newer than this hamr "
+                f"(which knows up to {migrate.head_revision()}); upgrade hamr before serving it"
+            )
         migrate.upgrade(engine)
         return SqlStore(engine)
     except SQLAlchemyError as error:

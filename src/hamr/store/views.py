@@ -10,8 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from hamr.domain.model import Connection, KeyKind, Org, StoredCredential
+from hamr.store.outage import is_outage, raise_if_outage
 from hamr.store.repository import connection_from_row
 from hamr.store.tables import CREDENTIALS_EPOCH, connections, epochs, keys, orgs
 
@@ -31,12 +33,9 @@ class _Prepared:
 class SqlReadView:
     def __init__(self, engine: Engine):
         dialect = engine.dialect
+        self._engine = engine
         self._is_sqlite = dialect.name == "sqlite"
-        self._connection = engine.raw_connection()
-        if not self._is_sqlite:
-            # Each read its own transaction: an idle open one would hold locks that block
-            # migrations and vacuum. (SQLite's is set up so by the engine.)
-            self._connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        self._connection: PoolProxiedConnection | None = self._connect()
         self._connection_by_org = _Prepared(
             sa.select(connections).where(connections.c.org_uuid == sa.bindparam("value")),
             dialect,
@@ -87,13 +86,37 @@ class SqlReadView:
         return int(row[0]) if row else None
 
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
+
+    def _connect(self) -> PoolProxiedConnection:
+        connection = self._engine.raw_connection()
+        if not self._is_sqlite:
+            # Each read its own transaction: an idle open one would hold locks that block
+            # migrations and vacuum. (SQLite's is set up so by the engine.)
+            connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        return connection
 
     def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
-        cursor = self._connection.cursor()
+        """One row on the long-lived connection; a lost connection is dropped, reported as an
+        outage, and replaced on the next call, so the server recovers by itself."""
         try:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+            if self._connection is None:
+                self._connection = self._connect()
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except Exception as error:
+            if is_outage(error, self._engine.dialect):
+                self._discard_connection()
+                raise_if_outage(error, self._engine.dialect)
+            raise
         return tuple(row) if row is not None else None
+
+    def _discard_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection = None

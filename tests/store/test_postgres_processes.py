@@ -1,0 +1,144 @@
+"""Several hamr processes on one PostgreSQL behave as one service, and ride out an outage."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.service import HamrService
+from hamr.settings import Settings
+from hamr.store.sql import open_store
+from tests.conftest import HamrServer, OrgKeys, connection_body, free_port
+from tests.postgres import PostgresServer, binaries_or_skip
+
+PATH = "/api/v2/hamr"
+
+
+def make_orgs(database_url: str, datacenter: str, count: int) -> list[OrgKeys]:
+    store = open_store(database_url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, Settings().datacenters)
+        made = [service.create_org(f"pg {uuid.uuid4().hex[:6]}", datacenter) for _ in range(count)]
+    finally:
+        store.close()
+    return [OrgKeys(o.uuid, o.name, o.datacenter, api, app) for o, api, app in made]
+
+
+def fresh_database(postgres: PostgresServer) -> str:
+    name = f"hamr_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    return postgres.url_for(name)
+
+
+def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_path: Path) -> None:
+    database_url = fresh_database(postgres)
+    orgs = make_orgs(database_url, "us1", 10)
+    (partner,) = make_orgs(database_url, "eu1", 1)
+    servers = [HamrServer(database_url, tmp_path / f"s{i}.log").start() for i in range(2)]
+    try:
+        with httpx.Client(timeout=30) as client:
+            first, second = servers
+            body = connection_body(orgs[0], partner, hamr_status=1)
+            written = client.post(first.url + PATH, json=body, headers=orgs[0].headers)
+            assert written.status_code == 200
+            read = client.get(second.url + PATH, headers=orgs[0].headers)
+            assert read.json() == written.json()
+
+            plan = list(zip(itertools.cycle(servers), itertools.cycle(orgs), range(200)))
+
+            def post(step: tuple[HamrServer, OrgKeys, int]) -> tuple[str, httpx.Response]:
+                server, org, n = step
+                body = connection_body(org, partner, hamr_status=n % 6)
+                return org.uuid, client.post(server.url + PATH, json=body, headers=org.headers)
+
+            with ThreadPoolExecutor(max_workers=20) as pool:
+                results = list(pool.map(post, plan))
+
+        assert [r.status_code for _, r in results if r.status_code >= 500] == []
+        acknowledged: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for org_uuid, response in results:
+            if response.status_code == 200:
+                acknowledged[org_uuid].append(response.json())
+        assert sum(len(v) for v in acknowledged.values()) == 200
+        check = open_store(database_url)
+        try:
+            service = HamrService(check.unit_of_work, check.view, Settings().datacenters)
+            with httpx.Client(timeout=10) as client:
+                for org in orgs:
+                    history = service.history(org.uuid)
+                    expected = 21 if org is orgs[0] else 20
+                    assert len(history) == expected
+                    stamps = [h.after["modified_at"] for h in history]
+                    assert stamps == sorted(stamps)
+                    assert len(set(stamps)) == len(stamps)
+                    last = max(
+                        acknowledged[org.uuid],
+                        key=lambda d: d["data"]["attributes"]["modified_at"],
+                    )
+                    for server in servers:
+                        got = client.get(server.url + PATH, headers=org.headers).json()
+                        assert got == last
+        finally:
+            check.close()
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def own_postgres() -> Any:
+    """A server of the test's own, to be stopped and started under a running hamr."""
+    server = PostgresServer(binaries_or_skip(), free_port()).init()
+    server.create_database()
+    yield server
+    server.destroy()
+
+
+def test_an_outage_gives_503s_and_the_server_recovers(
+    own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    database_url = own_postgres.url
+    (org,) = make_orgs(database_url, "us1", 1)
+    (partner,) = make_orgs(database_url, "eu1", 1)
+    server = HamrServer(database_url, tmp_path / "server.log").start()
+    acknowledged = 0
+    try:
+        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+            for n in range(5):
+                body = connection_body(org, partner, hamr_status=n % 6)
+                assert client.post(PATH, json=body).status_code == 200
+                acknowledged += 1
+
+            own_postgres.stop()
+            for response in (client.get(PATH), client.post(PATH, json=body)):
+                assert response.status_code == 503
+                assert response.headers["retry-after"] == "1"
+                (error,) = response.json()["errors"]
+                assert error["status"] == "503"
+                assert "unreachable" in error["detail"]
+
+            own_postgres.start()
+            deadline = time.monotonic() + 15
+            while (response := client.get(PATH)).status_code != 200:
+                assert response.status_code == 503
+                assert time.monotonic() < deadline, "hamr did not recover"
+                time.sleep(0.2)
+            body = connection_body(org, partner, hamr_status=4)
+            assert client.post(PATH, json=body).status_code == 200
+            acknowledged += 1
+    finally:
+        server.stop()
+    store = open_store(database_url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, Settings().datacenters)
+        assert len(service.history(org.uuid)) == acknowledged
+    finally:
+        store.close()
