@@ -274,6 +274,18 @@ def db_upgrade(database_url: str | None) -> None:
         store.close()
 
 
+@db.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="Database to copy from.")
+@click.option("--to", "target", required=True, metavar="URL", help="Empty database to copy to.")
+@operator_errors
+def db_copy(source: str, target: str) -> None:
+    """Copy all orgs, keys, connections and history into an empty database (verified)."""
+    from hamr.store.copy import copy_database
+
+    counts = copy_database(source, target)
+    click.echo("copied " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
 def _print_secret(as_json: bool, record: KeyRecord, secret: str) -> None:
     payload = {**_key_json(record), "key": secret}
     text = f"id   {record.id}\nkey  {secret}\nThe key is shown only now; store it safely."

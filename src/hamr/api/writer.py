@@ -8,10 +8,12 @@ import contextlib
 
 import anyio.to_thread
 
+from hamr.domain.errors import WriteConflict
 from hamr.domain.model import Connection, ConnectionChange, Principal
 from hamr.service import HamrService, Upsert
 
 MAX_BATCH = 256
+CONFLICT_RETRIES = 5
 
 
 class GroupCommitWriter:
@@ -55,9 +57,7 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[Connection]]]) -> None:
         try:
-            stored = await anyio.to_thread.run_sync(
-                self._service.upsert_connections, [upsert for upsert, _ in batch]
-            )
+            stored = await self._upsert_retrying([upsert for upsert, _ in batch])
         except Exception as error:
             for _, future in batch:
                 if not future.done():
@@ -67,3 +67,16 @@ class GroupCommitWriter:
         for (_, future), connection in zip(batch, stored, strict=True):
             if not future.done():  # the client may have gone; its write still stands
                 future.set_result(connection)
+
+    async def _upsert_retrying(self, upserts: list[Upsert]) -> list[Connection]:
+        """Another process's batch may collide with this one (PostgreSQL deadlock or
+        serialization failure); the transaction was rolled back whole, so run it again."""
+        attempt = 1
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(self._service.upsert_connections, upserts)
+            except WriteConflict:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                await asyncio.sleep(0.005 * attempt)
+                attempt += 1

@@ -64,6 +64,11 @@ class Unavailable(HamrError):
     retry_after_seconds = 1
 
 
+class WriteConflict(Unavailable):
+    """Concurrent writers collided (a deadlock or serialization failure); the write was rolled
+    back whole and is safe to run again."""
+
+
 class InvalidInput(HamrError):
     """An operator's input (CLI or settings) that cannot be accepted."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hamr.domain.errors import Unavailable
+from hamr.domain.errors import Unavailable, WriteConflict
 
 _MESSAGE = "The database is unreachable; nothing was changed. Retry shortly."
 
@@ -23,6 +23,14 @@ def is_outage(error: BaseException, dialect: sa.Dialect) -> bool:
     return isinstance(error, dbapi.OperationalError | dbapi.InterfaceError)
 
 
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+
+
 def raise_if_outage(error: BaseException, dialect: sa.Dialect) -> None:
+    """Raise the domain's view of a database error that is not the query's fault."""
+    original = getattr(error, "orig", error)
+    if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
+        raise WriteConflict("Concurrent writes collided; retry.") from error
     if is_outage(error, dialect):
         raise Unavailable(_MESSAGE) from error

@@ -1,0 +1,89 @@
+"""`hamr db copy` moves everything between SQLite and PostgreSQL, and back, losing nothing."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from hamr.domain.model import KeyKind
+from hamr.service import HamrService
+from hamr.settings import Settings
+from hamr.store.sql import open_store
+from tests.conftest import HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+from tests.postgres import PostgresServer
+
+PATH = "/api/v2/hamr"
+
+
+def everything(database_url: str) -> tuple[object, ...]:
+    """All that a copy must carry, in comparable form."""
+    store = open_store(database_url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, Settings().datacenters)
+        orgs = service.list_orgs()
+        return (
+            orgs,
+            [service.list_keys(o.uuid) for o in orgs],
+            [store.view.connection(o.uuid) for o in orgs],
+            [service.history(o.uuid) for o in orgs],
+            store.view.credentials_epoch(),
+        )
+    finally:
+        store.close()
+
+
+def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path) -> None:
+    origin = sqlite_url(tmp_path / "origin.db")
+    store = open_store(origin)
+    try:
+        service = HamrService(store.unit_of_work, store.view, Settings().datacenters)
+        made = [service.create_org(f"copy {i}", dc) for i, dc in enumerate(["us1", "eu1"] * 3)]
+        service.revoke_key(service.list_keys(made[0][0].uuid)[0].id)
+        service.create_key(made[1][0].uuid, KeyKind.TOKEN)
+    finally:
+        store.close()
+    org, partner = (OrgKeys(o.uuid, o.name, o.datacenter, a, b) for o, a, b in made[2:4])
+    server = HamrServer(origin, tmp_path / "origin.log").start()
+    try:
+        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+            for status in (1, 2, 4):
+                body = connection_body(org, partner, hamr_status=status)
+                assert client.post(PATH, json=body).status_code == 200
+    finally:
+        server.stop()
+
+    name = f"copy_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    middle, back = postgres.url_for(name), sqlite_url(tmp_path / "back.db")
+    for source, target in ((origin, middle), (middle, back)):
+        result = run_cli("db", "copy", "--from", source, "--to", target)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == (
+            "copied 6 orgs, 13 keys, 1 connections, 3 history, 1 epochs"
+        ), result.stdout
+        assert everything(target) == everything(origin)
+
+    # The copy serves: the keys work and history goes on from where it was.
+    server = HamrServer(middle, tmp_path / "middle.log").start()
+    try:
+        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+            assert client.get(PATH).json()["data"]["attributes"]["hamr_status"] == 4
+            body = connection_body(org, partner, hamr_status=5)
+            assert client.post(PATH, json=body).status_code == 200
+    finally:
+        server.stop()
+    assert len(everything(middle)[3][2]) == 4  # type: ignore[index]
+
+
+def test_copy_refuses_a_target_that_has_data(tmp_path: Path) -> None:
+    first, second = sqlite_url(tmp_path / "a.db"), sqlite_url(tmp_path / "b.db")
+    for url in (first, second):
+        created = run_cli("org", "create", "--name", "x", "--datacenter", "us1", database_url=url)
+        assert created.returncode == 0
+    result = run_cli("db", "copy", "--from", first, "--to", second)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Error: the target database already holds organizations; copy into an empty one"
+    )
