@@ -16,7 +16,7 @@ import pytest
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
-from tests.conftest import HamrServer, OrgKeys, connection_body, free_port
+from tests.conftest import HamrServer, OrgKeys, connection_body, free_port, run_cli
 from tests.postgres import PostgresServer, binaries_or_skip
 
 PATH = "/api/v2/hamr"
@@ -142,3 +142,11 @@ def test_an_outage_gives_503s_and_the_server_recovers(
         assert len(service.history(org.uuid)) == acknowledged
     finally:
         store.close()
+
+
+def test_db_upgrade_on_postgresql(postgres: PostgresServer) -> None:
+    database_url = fresh_database(postgres)
+    for _ in range(2):  # a second upgrade finds nothing to do
+        result = run_cli("db", "upgrade", database_url=database_url)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "database schema at revision 0001"
