@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hamr.api.collector import scheduled_full_collections
+from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
-from hamr.api.routes import hamr_connection
+from hamr.api.routes import hamr_connection, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
 from hamr.api.writer import GroupCommitWriter
@@ -27,6 +29,7 @@ from hamr.store.sql import open_store
 logger = logging.getLogger(__name__)
 
 HAMR_PATH = "/api/v2/hamr"
+GZIP_MINIMUM_BYTES = 256
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -52,7 +55,12 @@ def create_app(settings: Settings) -> Starlette:
             store.close()
 
     app = Starlette(
-        routes=[Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"])],
+        routes=[
+            Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
+            Route("/api/v1/validate", validate_api_key, methods=["GET"]),
+        ],
+        # The official Python client asks for gzip; HAMR documents are just above this size.
+        middleware=[Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES)],
         exception_handlers={
             HamrError: _hamr_error,
             HTTPException: _http_error,

@@ -1,10 +1,15 @@
-"""Reading a request body safely: JSON content types only, never more than the limit."""
+"""Reading a request body safely: JSON content types only, gzip or deflate content encodings,
+never more than the limit (before or after decompression, so a gzip bomb stops at the limit)."""
 
 from __future__ import annotations
+
+import zlib
+from typing import Any
 
 from starlette.requests import Request
 
 from hamr.api.errors import PayloadTooLarge, UnsupportedMediaType
+from hamr.domain.errors import ValidationFailed, Violation
 
 
 def is_json(content_type: str) -> bool:
@@ -25,12 +30,63 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, header="Content-Length")
+    decoder = _decoder(request.headers.get("content-encoding"))
     body = bytearray()
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        body += decoder.decompress(chunk, limit + 1 - len(body)) if decoder else chunk
+        if len(body) > limit or (decoder and decoder.unconsumed_tail):
             raise _too_large(limit, pointer="")
+    if decoder is not None:
+        body += decoder.flush()
+        if not decoder.eof:
+            raise ValidationFailed(
+                [Violation("", "The body ends before its compressed stream does; send all of it.")]
+            )
     return bytes(body)
+
+
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _decoder(content_encoding: str | None) -> _CheckedDecoder | None:
+    """A streaming decompressor for the declared encoding, None for an uncompressed body."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return None
+    if encoding not in _ENCODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {content_encoding!r} is not supported; send the body plain, "
+            "or compressed with gzip or deflate.",
+            header="Content-Encoding",
+        )
+    return _CheckedDecoder(zlib.decompressobj(_ENCODINGS[encoding]), encoding)
+
+
+class _CheckedDecoder:
+    """zlib's decompressor, with corrupt input reported as the client's mistake (400)."""
+
+    def __init__(self, inner: Any, encoding: str):
+        self._inner = inner
+        self._encoding = encoding
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        try:
+            return bytes(self._inner.decompress(data, max(max_length, 1)))
+        except zlib.error:
+            raise ValidationFailed(
+                [Violation("", f"The body is not valid {self._encoding} data.")]
+            ) from None
+
+    def flush(self) -> bytes:
+        return bytes(self._inner.flush())
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return bytes(self._inner.unconsumed_tail)
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._inner.eof)
 
 
 def _too_large(

@@ -11,6 +11,7 @@ from hamr.api.body import read_json_body
 from hamr.api.errors import JSON
 from hamr.api.schemas import connection_document, parse_connection_request
 from hamr.api.state import AppState
+from hamr.domain.model import KeyKind
 
 
 async def hamr_connection(request: Request) -> Response:
@@ -34,3 +35,12 @@ async def post_connection(request: Request) -> Response:
     change = parse_connection_request(body, principal.org, state.service.datacenters)
     connection = await state.writer.write(principal, change)
     return Response(connection_document(connection), media_type=JSON)
+
+
+async def validate_api_key(request: Request) -> Response:
+    """`GET /api/v1/validate`, as Datadog's: is this DD-API-KEY valid? (No application key.)"""
+    state: AppState = request.app.state.hamr
+    api_key = request.headers.get("dd-api-key")
+    if api_key and state.service.identify(api_key.strip(), KeyKind.API) is not None:
+        return Response(b'{"valid":true}', media_type=JSON)
+    return Response(b'{"errors":["Forbidden"]}', status_code=403, media_type=JSON)
