@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import pydantic_core
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,7 +18,8 @@ from starlette.routing import Route
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
-from hamr.api.routes import hamr_connection, validate_api_key
+from hamr.api.openapi import openapi_document
+from hamr.api.routes import hamr_connection, openapi, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
 from hamr.api.writer import GroupCommitWriter
@@ -37,7 +39,12 @@ def create_app(settings: Settings) -> Starlette:
     store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
     state = AppState(
-        settings, store, service, writer=GroupCommitWriter(service), documents=DocumentCache()
+        settings,
+        store,
+        service,
+        writer=GroupCommitWriter(service),
+        documents=DocumentCache(),
+        openapi=pydantic_core.to_json(openapi_document()),
     )
 
     @contextlib.asynccontextmanager
@@ -58,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
             Route("/api/v1/validate", validate_api_key, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         # The official Python client asks for gzip; HAMR documents are just above this size.
         middleware=[Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES)],

@@ -44,3 +44,9 @@ async def validate_api_key(request: Request) -> Response:
     if api_key and state.service.identify(api_key.strip(), KeyKind.API) is not None:
         return Response(b'{"valid":true}', media_type=JSON)
     return Response(b'{"errors":["Forbidden"]}', status_code=403, media_type=JSON)
+
+
+async def openapi(request: Request) -> Response:
+    """hamr's OpenAPI document, built once per app from the models it validates with."""
+    state: AppState = request.app.state.hamr
+    return Response(state.openapi, media_type=JSON)

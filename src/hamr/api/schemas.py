@@ -18,14 +18,15 @@ from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations
 RESOURCE_TYPE = "hamr_org_connections"
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")]
+Status = Annotated[int, Field(ge=0, le=5, json_schema_extra={"enum": [int(s) for s in HamrStatus]})]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-class ConnectionAttributesIn(_Strict):
-    hamr_status: Annotated[int, Field(ge=0, le=5)]
+class HamrOrgConnectionAttributesRequest(_Strict):
+    hamr_status: Status
     is_primary: bool
     modified_by: Text
     target_org_datacenter: Text
@@ -33,14 +34,36 @@ class ConnectionAttributesIn(_Strict):
     target_org_uuid: Text
 
 
-class ConnectionDataIn(_Strict):
-    attributes: ConnectionAttributesIn
+class HamrOrgConnectionDataRequest(_Strict):
+    attributes: HamrOrgConnectionAttributesRequest
     id: Annotated[str, Field(min_length=1)]
     type: Literal["hamr_org_connections"]
 
 
-class ConnectionRequest(_Strict):
-    data: ConnectionDataIn
+class HamrOrgConnectionRequest(_Strict):
+    data: HamrOrgConnectionDataRequest
+
+
+# The response side, as served (the body itself is encoded directly, for speed; tests check
+# that what is served validates against these and against the contract).
+class HamrOrgConnectionAttributesResponse(BaseModel):
+    hamr_status: Status
+    is_primary: bool
+    modified_at: str
+    modified_by: str
+    target_org_datacenter: str
+    target_org_name: str
+    target_org_uuid: str
+
+
+class HamrOrgConnectionDataResponse(BaseModel):
+    attributes: HamrOrgConnectionAttributesResponse
+    id: str
+    type: Literal["hamr_org_connections"]
+
+
+class HamrOrgConnectionResponse(BaseModel):
+    data: HamrOrgConnectionDataResponse
 
 
 _STATUS_NAMES = ", ".join(f"{s.value} {s.name}" for s in HamrStatus)
@@ -72,9 +95,9 @@ def parse_connection_request(
             [Violation("", f"The body is not valid JSON ({error}); send a JSON object.")]
         ) from None
     problems: list[Violation] = []
-    request: ConnectionRequest | None = None
+    request: HamrOrgConnectionRequest | None = None
     try:
-        request = ConnectionRequest.model_validate(document)
+        request = HamrOrgConnectionRequest.model_validate(document)
     except pydantic.ValidationError as error:
         problems = [_violation(e, datacenters) for e in error.errors(include_url=False)]
     problems += connection_violations(_raw_attributes(document), caller, datacenters)

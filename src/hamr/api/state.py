@@ -18,3 +18,4 @@ class AppState:
     service: HamrService
     writer: GroupCommitWriter
     documents: DocumentCache
+    openapi: bytes

@@ -1,0 +1,135 @@
+"""hamr's own OpenAPI document, built from the pydantic models the server validates with, so
+that what is published cannot drift from what is enforced. Served at `GET /openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from hamr import __version__
+from hamr.api.schemas import HamrOrgConnectionRequest, HamrOrgConnectionResponse
+
+REF = "#/components/schemas/{model}"
+JSON_API_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "detail": {"type": "string"},
+                    "meta": {"type": "object", "additionalProperties": {}},
+                    "source": {
+                        "type": "object",
+                        "properties": {
+                            "header": {"type": "string"},
+                            "parameter": {"type": "string"},
+                            "pointer": {"type": "string"},
+                        },
+                    },
+                    "status": {"type": "string"},
+                    "title": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+API_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "array", "items": {"type": "string"}}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "JSONAPIErrorResponse": JSON_API_ERROR,
+        "APIErrorResponse": API_ERROR,
+    }
+    for model in (HamrOrgConnectionRequest, HamrOrgConnectionResponse):
+        schemas.update(_component_schemas(model))
+    ok = _json("OK", "HamrOrgConnectionResponse")
+    errors = {
+        "400": _json("Bad Request", "JSONAPIErrorResponse"),
+        "403": _json("Forbidden", "JSONAPIErrorResponse"),
+        "413": _json("Payload Too Large (hamr: body over 64 KiB)", "JSONAPIErrorResponse"),
+        "415": _json("Unsupported Media Type (hamr)", "JSONAPIErrorResponse"),
+        "429": _json("Too many requests", "APIErrorResponse"),
+        "500": _json("Internal Server Error", "JSONAPIErrorResponse"),
+        "503": _json("Database unreachable (hamr); see Retry-After", "JSONAPIErrorResponse"),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "hamr: HAMR organization connections", "version": __version__},
+        "security": [{"apiKeyAuth": [], "appKeyAuth": []}, {"AuthZ": []}],
+        "paths": {
+            "/api/v2/hamr": {
+                "get": {
+                    "operationId": "GetHamrOrgConnection",
+                    "summary": "Get HAMR organization connection",
+                    "responses": {
+                        "200": ok,
+                        **_pick(errors, "400", "403", "429", "500", "503"),
+                        "404": _json("Not Found", "JSONAPIErrorResponse"),
+                    },
+                },
+                "post": {
+                    "operationId": "CreateHamrOrgConnection",
+                    "summary": "Create or update HAMR organization connection",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _ref("HamrOrgConnectionRequest")}
+                        },
+                    },
+                    "responses": {"200": ok, **errors},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "DD-API-KEY"},
+                "appKeyAuth": {"type": "apiKey", "in": "header", "name": "DD-APPLICATION-KEY"},
+                "AuthZ": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": schemas,
+        },
+    }
+
+
+def _component_schemas(model: type[BaseModel]) -> dict[str, Any]:
+    """The model and the models it nests, in OpenAPI 3.0 terms."""
+    schema = model.model_json_schema(ref_template=REF)
+    found: dict[str, Any] = schema.pop("$defs", {})
+    found[model.__name__] = schema
+    return {name: _openapi30(part) for name, part in found.items()}
+
+
+def _openapi30(schema: Any) -> Any:
+    """JSON Schema as pydantic writes it, made OpenAPI 3.0: `const` becomes a one-value
+    `enum`, and pydantic's generated titles go."""
+    if isinstance(schema, list):
+        return [_openapi30(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: _openapi30(value) for key, value in schema.items() if key != "title"}
+    if "const" in converted:
+        converted["enum"] = [converted.pop("const")]
+    if "properties" in schema:  # a property named "title" is a property, not a title
+        converted["properties"] = {k: _openapi30(v) for k, v in schema["properties"].items()}
+    return converted
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _pick(responses: dict[str, Any], *codes: str) -> dict[str, Any]:
+    return {code: responses[code] for code in codes}
