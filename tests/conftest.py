@@ -34,6 +34,9 @@ from tests.postgres import PostgresServer, binaries_or_skip
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
 PYTHON = sys.executable
+GENEROUS_RATE_LIMITS = ",".join(
+    f"{bucket}=1000000/60" for bucket in ("hamr_get", "hamr_post", "hamr_unauthenticated")
+)
 
 
 def free_port() -> int:
@@ -55,10 +58,19 @@ def run_cli(
 class HamrServer:
     """One `hamr serve` process; its combined output goes to a log file tests can read."""
 
-    def __init__(self, database_url: str, log_path: Path, *extra: str):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+    ):
         self.database_url = database_url
         self.log_path = log_path
         self.extra = extra
+        # Suites send many requests from one org and one address; rate limit tests pass their
+        # own limits (flags override this bucket by bucket) or an environment without it.
+        self.env = {**os.environ, "HAMR_RATE_LIMITS": GENEROUS_RATE_LIMITS} if env is None else env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -88,6 +100,7 @@ class HamrServer:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -96,7 +109,7 @@ class HamrServer:
                     return False
                 raise RuntimeError(f"hamr serve exited early:\n{self.log()}")
             try:
-                httpx.get(f"{self.url}/api/v2/hamr", timeout=1)
+                httpx.get(f"{self.url}/healthz", timeout=1)
                 return True
             except httpx.TransportError:
                 time.sleep(0.05)

@@ -7,6 +7,7 @@ and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,7 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from hamr.domain.errors import HamrError
 from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, format_timestamp
 from hamr.service import HamrService
-from hamr.settings import LOG_LEVELS, Settings, SettingsError
+from hamr.settings import (
+    DEFAULT_RATE_LIMITS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+    Source,
+    parse_rate_limits,
+)
 from hamr.store.sql import StoreUnavailable, describe, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,29 +79,87 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(serve)
 
 
+def serve_options(command: F) -> F:
+    """The options of `serve`, shared with `config` (which shows what they would amount to)."""
+    options = [
+        click.option("--host", help="Address to listen on [env HAMR_HOST; default 127.0.0.1]"),
+        click.option("--port", type=int, help="Port to listen on [env HAMR_PORT; default 8080]"),
+        database_option,
+        click.option(
+            "--datacenters",
+            help="Space- or comma-separated datacenters partners may be in [env HAMR_DATACENTERS]",
+        ),
+        click.option(
+            "--rate-limit",
+            "rate_limits",
+            multiple=True,
+            metavar="NAME=AMOUNT/SECONDS",
+            help="Override one bucket's limit (hamr_get, hamr_post, hamr_unauthenticated), or "
+            "NAME=off; repeatable [env HAMR_RATE_LIMITS, comma-separated; default "
+            + ",".join(map(str, DEFAULT_RATE_LIMITS))
+            + "]",
+        ),
+        click.option(
+            "--rate-limit-storage",
+            metavar="URL",
+            help="memory:// or redis://host:port/db to share limits between processes "
+            "[env HAMR_RATE_LIMIT_STORAGE; default memory://]",
+        ),
+        click.option(
+            "--metrics/--no-metrics",
+            default=None,
+            help="Serve Prometheus metrics [env HAMR_METRICS=on|off; default on]",
+        ),
+        click.option(
+            "--metrics-port",
+            type=int,
+            help="Serve /metrics on this port instead of the API's [env HAMR_METRICS_PORT]",
+        ),
+        click.option(
+            "--log-level", type=click.Choice(LOG_LEVELS), help="[env HAMR_LOG_LEVEL; default info]"
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(LOG_FORMATS),
+            help="[env HAMR_LOG_FORMAT; default json]",
+        ),
+        click.option(
+            "--shutdown-grace",
+            "shutdown_grace_seconds",
+            type=int,
+            metavar="SECONDS",
+            help="On SIGTERM, how long in-flight requests may take to finish "
+            "[env HAMR_SHUTDOWN_GRACE_SECONDS; default 10]",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def load_serve_settings(
+    datacenters: str | None, rate_limits: tuple[str, ...], **options: Any
+) -> tuple[Settings, dict[str, Source]]:
+    """Settings from `serve`'s options over HAMR_* over defaults, with where each came from."""
+    return Settings.load_with_sources(
+        datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
+        # Flags override HAMR_RATE_LIMITS bucket by bucket, not as a whole.
+        rate_limits=(
+            parse_rate_limits([os.environ.get("HAMR_RATE_LIMITS", ""), *rate_limits])
+            if rate_limits
+            else None
+        ),
+        **options,
+    )
+
+
 @main.command()
-@click.option("--host", help="Address to listen on [env HAMR_HOST; default 127.0.0.1]")
-@click.option("--port", type=int, help="Port to listen on [env HAMR_PORT; default 8080]")
-@database_option
-@click.option(
-    "--datacenters",
-    help="Space- or comma-separated datacenters partners may be in [env HAMR_DATACENTERS]",
-)
-@click.option(
-    "--log-level", type=click.Choice(LOG_LEVELS), help="[env HAMR_LOG_LEVEL; default info]"
-)
+@serve_options
 @click.option(
     "--demo", is_flag=True, help="Create two demo orgs with keys and print how to call them."
 )
 @operator_errors
-def serve(
-    host: str | None,
-    port: int | None,
-    database_url: str | None,
-    datacenters: str | None,
-    log_level: str | None,
-    demo: bool,
-) -> None:
+def serve(demo: bool, **options: Any) -> None:
     """Serve the HAMR API (the default verb)."""
     import uvicorn
 
@@ -100,14 +167,8 @@ def serve(
     from hamr.demo import ensure_demo, instructions
     from hamr.logs import configure_logging
 
-    settings = Settings.load(
-        host=host,
-        port=port,
-        database_url=database_url,
-        datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
-        log_level=log_level,
-    )
-    configure_logging(settings.log_level)
+    settings, _sources = load_serve_settings(**options)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     if demo:
         demo_orgs = ensure_demo(app.state.hamr.service)
@@ -118,11 +179,29 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
-        access_log=False,
+        access_log=False,  # hamr writes its own, with the request id and org
         server_header=False,
         lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     uvicorn.Server(config).run()
+
+
+@main.command()
+@serve_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@operator_errors
+def config(as_json: bool, **options: Any) -> None:
+    """Print the settings `serve` would use with these options, and where each came from
+    (flag, env or default). Passwords in URLs are redacted."""
+    settings, sources = load_serve_settings(**options)
+    shown = settings.redacted()
+    payload = {name: {"value": value, "source": sources[name]} for name, value in shown.items()}
+    width = max(map(len, shown))
+    text = "\n".join(
+        f"{name:<{width}}  {value}  ({sources[name]})" for name, value in shown.items()
+    )
+    emit(as_json, payload, text)
 
 
 @main.group()

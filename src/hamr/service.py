@@ -11,7 +11,7 @@ import uuid as uuidlib
 from collections.abc import Callable, Sequence
 
 from hamr.caches import ConnectionCache, CredentialCache
-from hamr.domain.errors import InvalidInput, NotFound, ValidationFailed
+from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.model import (
     AppliedChange,
@@ -22,6 +22,7 @@ from hamr.domain.model import (
     KeyRecord,
     Org,
     Principal,
+    Statistics,
     next_modified_at,
 )
 from hamr.domain.ports import ReadView, UnitOfWork
@@ -74,6 +75,19 @@ class HamrService:
         """Notice what other processes changed (revocations, connections); call periodically."""
         self.credentials.refresh()
         self.connections.refresh()
+
+    def statistics(self) -> Statistics:
+        """Stored state by the numbers, for metrics (blocking: call from a worker thread)."""
+        return self._view.statistics()
+
+    def readiness(self) -> str | None:
+        """Why this server cannot serve right now, or None if it can (blocking)."""
+        try:
+            if not self._view.schema_is_current():
+                return "the database schema is not at this hamr's revision; run `hamr db upgrade`"
+        except Unavailable:
+            return "the database is unreachable"
+        return None
 
     def check_change(self, principal: Principal, change: ConnectionChange) -> None:
         """Raise ValidationFailed if the change breaks a partner rule for this caller."""

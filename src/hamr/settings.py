@@ -4,17 +4,69 @@ defaults. Invalid values fail at start-up with a sentence naming the setting."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from hamr.domain.rules import DEFAULT_DATACENTERS
 
 DEFAULT_DATABASE_URL = "sqlite:///./hamr.db"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("json", "text")
+Source = Literal["flag", "env", "default"]
 
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names it and says what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """`amount` requests per `period` seconds in one bucket; windows start on multiples of the
+    period (a 60 s period resets on the minute), as Datadog's do."""
+
+    name: str
+    amount: int
+    period: int
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.amount}/{self.period}"
+
+
+# Buckets: the two HAMR operations per organization, and refused credentials per client address.
+RATE_LIMIT_BUCKETS = ("hamr_get", "hamr_post", "hamr_unauthenticated")
+DEFAULT_RATE_LIMITS = (
+    RateLimit("hamr_get", 1000, 60),
+    RateLimit("hamr_post", 100, 60),
+    RateLimit("hamr_unauthenticated", 100, 60),
+)
+_RATE_LIMIT = re.compile(r"^\s*(\w+)\s*=\s*(?:(\d+)\s*/\s*(\d+)|(off))\s*$")
+
+
+def parse_rate_limits(specs: list[str] | tuple[str, ...]) -> tuple[RateLimit, ...]:
+    """`NAME=AMOUNT/SECONDS` (or `NAME=off`) overriding the defaults bucket by bucket."""
+    limits = {limit.name: limit for limit in DEFAULT_RATE_LIMITS}
+    for spec in (part for item in specs for part in item.split(",") if part.strip()):
+        match = _RATE_LIMIT.match(spec)
+        if match is None:
+            raise SettingsError(
+                f"rate limit {spec.strip()!r} must look like NAME=AMOUNT/SECONDS "
+                "(e.g. hamr_get=1000/60) or NAME=off"
+            )
+        name, amount, period, off = match.groups()
+        if name not in RATE_LIMIT_BUCKETS:
+            raise SettingsError(
+                f"rate limit bucket {name!r} is unknown; use {', '.join(RATE_LIMIT_BUCKETS)}"
+            )
+        if off:
+            limits.pop(name, None)
+            continue
+        if int(amount) < 1 or int(period) < 1:
+            raise SettingsError(f"rate limit {spec.strip()!r} needs an amount and period ≥ 1")
+        limits[name] = RateLimit(name, int(amount), int(period))
+    return tuple(limits[name] for name in RATE_LIMIT_BUCKETS if name in limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,57 +77,128 @@ class Settings:
     datacenters: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_DATACENTERS))
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
+    log_format: str = "json"
     db_pool_size: int = 5
     credentials_poll_seconds: float = 0.25
     gc_period_seconds: float = 30.0
+    rate_limits: tuple[RateLimit, ...] = DEFAULT_RATE_LIMITS
+    rate_limit_storage: str = "memory://"
+    metrics: bool = True
+    metrics_port: int = 0
+    shutdown_grace_seconds: int = 10
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
+        for name in ("port", "metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"{_words(name)} must be between 0 and 65535")
         if not self.datacenters:
             raise SettingsError("datacenters must name at least one datacenter")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(
                 f"log level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
             )
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"log format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
         if self.db_pool_size < 2:
             raise SettingsError("db pool size must be at least 2 (one reader, one writer)")
-        if self.max_body_bytes <= 0:
-            raise SettingsError("max body bytes must be positive")
-        if self.credentials_poll_seconds <= 0:
-            raise SettingsError("credentials poll seconds must be positive")
-        if self.gc_period_seconds <= 0:
-            raise SettingsError("gc period seconds must be positive")
+        for name in ("max_body_bytes", "credentials_poll_seconds", "gc_period_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_words(name)} must be positive")
+        if self.shutdown_grace_seconds < 0:
+            raise SettingsError("shutdown grace seconds must not be negative")
+        scheme = urlsplit(self.rate_limit_storage).scheme
+        if scheme not in ("memory", "redis", "rediss"):
+            raise SettingsError(
+                "rate limit storage must be memory:// or a redis://host:port URL, "
+                f"not {redact_url(self.rate_limit_storage)!r}"
+            )
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
         """Flags given as None fall back to HAMR_<NAME> in the environment, then the default."""
+        return cls.load_with_sources(environ, **flags)[0]
+
+    @classmethod
+    def load_with_sources(
+        cls, environ: Mapping[str, str] | None = None, **flags: object
+    ) -> tuple[Settings, dict[str, Source]]:
+        """The settings, and where each came from (for `hamr config`)."""
         environ = os.environ if environ is None else environ
+        unknown = set(flags) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
         values: dict[str, object] = {}
+        sources: dict[str, Source] = {}
         for setting in fields(cls):
             flag = flags.get(setting.name)
             raw = environ.get(f"HAMR_{setting.name.upper()}")
             if flag is not None:
-                values[setting.name] = flag
+                values[setting.name], sources[setting.name] = flag, "flag"
             elif raw is not None and raw.strip():
                 values[setting.name] = _parse(setting.name, raw.strip())
-        unknown = set(flags) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown settings: {sorted(unknown)}")
-        return cls(**values)  # type: ignore[arg-type]
+                sources[setting.name] = "env"
+            else:
+                sources[setting.name] = "default"
+        return cls(**values), sources  # type: ignore[arg-type]
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text, with passwords in URLs replaced: safe to print or log."""
+        shown: dict[str, str] = {}
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if setting.name in ("database_url", "rate_limit_storage"):
+                shown[setting.name] = redact_url(value)
+            elif setting.name == "datacenters":
+                shown[setting.name] = ",".join(sorted(value))
+            elif setting.name == "rate_limits":
+                shown[setting.name] = ",".join(map(str, value)) or "off"
+            elif isinstance(value, bool):
+                shown[setting.name] = "on" if value else "off"
+            else:
+                shown[setting.name] = str(value)
+        return shown
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+_INTEGERS = frozenset(
+    ("port", "metrics_port", "max_body_bytes", "db_pool_size", "shutdown_grace_seconds")
+)
+_FLOATS = frozenset(("credentials_poll_seconds", "gc_period_seconds"))
+_SWITCHES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
 
 def _parse(name: str, raw: str) -> object:
     """Environment values are text; convert them to the setting's type."""
+    variable = f"HAMR_{name.upper()}"
     try:
-        if name in ("port", "max_body_bytes", "db_pool_size"):
+        if name in _INTEGERS:
             return int(raw)
-        if name in ("credentials_poll_seconds", "gc_period_seconds"):
+        if name in _FLOATS:
             return float(raw)
     except ValueError:
-        raise SettingsError(f"HAMR_{name.upper()} must be a number, not {raw!r}") from None
+        raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
+    if name == "metrics":
+        if raw.lower() not in _SWITCHES:
+            raise SettingsError(f"{variable} must be on or off, not {raw!r}")
+        return _SWITCHES[raw.lower()]
+    if name == "rate_limits":
+        return parse_rate_limits([raw])
     if name == "datacenters":
         return frozenset(raw.replace(",", " ").split())
-    if name == "log_level":
+    if name in ("log_level", "log_format"):
         return raw.lower()
     return raw

@@ -444,8 +444,19 @@ def test_a_broken_database_is_a_500_that_hides_internals(
     assert log.count(failures) == logged_before + 2, log
     assert "Traceback (most recent call last)" in log
     assert "no such table: connections" in log
-    assert 'unexpected error {"method":"GET","path":"/api/v2/hamr"}' in log
-    assert 'unexpected error {"method":"POST","path":"/api/v2/hamr"}' in log
+    unexpected = [
+        record
+        for record in map(json.loads, log.splitlines())
+        if record["message"] == "unexpected error"
+    ]
+    assert [(r["level"], r["method"], r["path"]) for r in unexpected[-2:]] == [
+        ("error", "GET", PATH),
+        ("error", "POST", PATH),
+    ]
+    # The log line names the request the client saw, by the id echoed to it.
+    assert {r["request_id"] for r in unexpected[-2:]} == {
+        response.headers["X-Request-Id"] for response in responses
+    }
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:

@@ -18,10 +18,14 @@ from starlette.routing import Route
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
+from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
+from hamr.api.probes import healthz, metrics, readyz
+from hamr.api.ratelimit import Quota, RateLimiter
 from hamr.api.routes import hamr_connection, openapi, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
+from hamr.api.telemetry import RequestTelemetry
 from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
 from hamr.service import HamrService
@@ -38,6 +42,15 @@ def create_app(settings: Settings) -> Starlette:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
+    routes = [
+        Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
+        Route("/api/v1/validate", validate_api_key, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if settings.metrics and settings.metrics_port == 0:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
     state = AppState(
         settings,
         store,
@@ -45,30 +58,38 @@ def create_app(settings: Settings) -> Starlette:
         writer=GroupCommitWriter(service),
         documents=DocumentCache(),
         openapi=pydantic_core.to_json(openapi_document()),
+        limiter=RateLimiter(settings.rate_limits, settings.rate_limit_storage),
+        metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_storage(state))
         state.writer.start()
+        metrics_server = None
+        if state.metrics is not None and settings.metrics_port:
+            metrics_server = state.metrics.serve_apart(settings.host, settings.metrics_port)
         try:
             async with scheduled_full_collections(settings.gc_period_seconds):
                 yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             await state.writer.stop()
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             store.close()
+            logger.info("stopped; the database is closed")
 
     app = Starlette(
-        routes=[
-            Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
-            Route("/api/v1/validate", validate_api_key, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
+        routes=routes,
+        middleware=[
+            Middleware(RequestTelemetry, metrics=state.metrics),
+            # The official Python client asks for gzip; HAMR documents are just above this.
+            Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES),
         ],
-        # The official Python client asks for gzip; HAMR documents are just above this size.
-        middleware=[Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES)],
         exception_handlers={
             HamrError: _hamr_error,
             HTTPException: _http_error,
@@ -115,11 +136,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """The last line: Starlette re-raises after this, so the server logs the traceback and
     then drops the connection, which the response announces so clients do not reuse it."""
-    logger.error("unexpected error", extra={"method": request.method, "path": request.url.path})
+    logger.error(
+        "unexpected error",
+        extra={
+            "request_id": request.state.request_id,
+            "method": request.method,
+            "path": request.url.path,
+        },
+    )
+    # Sent from outside the middleware stack, so it adds what RequestTelemetry would have.
+    headers = {"Connection": "close", "X-Request-Id": request.state.request_id}
+    quota: Quota | None = getattr(request.state, "quota", None)
+    if quota is not None:
+        headers.update((name.decode(), value.decode()) for name, value in quota.headers())
     return error_response(
         InternalError(
             "The server hit an unexpected error and could not complete the request. "
             "Its log has the details."
         ),
-        headers={"Connection": "close"},
+        headers=headers,
     )

@@ -30,7 +30,20 @@ class InternalError(HamrError):
     title = "Internal Server Error"
 
 
+class TooManyRequests(HamrError):
+    """Over a rate limit. Datadog answers this one in its older error format (the contract's
+    APIErrorResponse), and clients wait as the X-RateLimit-* headers say."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self) -> None:
+        super().__init__("Too many requests")
+
+
 def error_document(error: HamrError) -> dict[str, object]:
+    if isinstance(error, TooManyRequests):
+        return {"errors": [error.detail]}
     items = []
     for violation in error.violations():
         item: dict[str, object] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hamr.api.auth import authenticate
+from hamr.api.admission import admit
 from hamr.api.body import read_json_body
 from hamr.api.errors import JSON
 from hamr.api.schemas import connection_document, parse_connection_request
@@ -23,14 +23,14 @@ async def hamr_connection(request: Request) -> Response:
 
 async def get_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = authenticate(request.scope["headers"], state.service)
+    principal = await admit(request, state, "hamr_get")
     connection = state.service.read_connection(principal.org)
     return Response(state.documents.encode(connection), media_type=JSON)
 
 
 async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = authenticate(request.scope["headers"], state.service)
+    principal = await admit(request, state, "hamr_post")
     body = await read_json_body(request, state.settings.max_body_bytes)
     change = parse_connection_request(body, principal.org, state.service.datacenters)
     connection = await state.writer.write(principal, change)

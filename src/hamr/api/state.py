@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hamr.api.metrics import Metrics
+from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
 from hamr.api.writer import GroupCommitWriter
 from hamr.service import HamrService
@@ -19,3 +21,5 @@ class AppState:
     writer: GroupCommitWriter
     documents: DocumentCache
     openapi: bytes
+    limiter: RateLimiter
+    metrics: Metrics | None

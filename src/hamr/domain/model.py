@@ -157,3 +157,11 @@ def next_modified_at(now_us: int, previous_us: int | None) -> int:
     if previous_us is None or now_us > previous_us:
         return now_us
     return previous_us + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """What monitoring reports about stored state."""
+
+    connections_by_status: dict[HamrStatus, int]
+    history_rows: int

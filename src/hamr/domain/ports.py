@@ -12,6 +12,7 @@ from hamr.domain.model import (
     HistoryEntry,
     KeyRecord,
     Org,
+    Statistics,
     StoredCredential,
 )
 
@@ -67,4 +68,13 @@ class ReadView(Protocol):
     def change_counter(self) -> int | None:
         """A number that moves whenever another connection commits to the store, or None
         where the store cannot tell cheaply (then nothing read from it may be cached)."""
+        ...
+
+    def statistics(self) -> Statistics:
+        """Counts for monitoring. Not the hot path: safe from any thread, on a connection of
+        its own."""
+        ...
+
+    def schema_is_current(self) -> bool:
+        """Whether the schema is at the revision this code expects (for readiness)."""
         ...

@@ -1,0 +1,111 @@
+"""Prometheus metrics: one registry per application, never the process-global one, so that
+tests and embedders can build as many apps as they like."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_wsgi_server
+from prometheus_client.registry import Collector
+
+from hamr.domain.errors import Unavailable
+from hamr.domain.model import HamrStatus
+from hamr.service import HamrService
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The API answers in well under a millisecond when cached and a few when it writes.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """The server's counters and histograms, plus stored state counted at scrape time."""
+
+    def __init__(self, service: HamrService, routes: frozenset[str]):
+        self.registry = CollectorRegistry()
+        self._routes = routes
+        self._requests = Counter(
+            "hamr_http_requests",
+            "HTTP requests answered, by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "hamr_http_request_duration_seconds",
+            "Time from request to the end of the response, by route and method.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._auth_failures = Counter(
+            "hamr_auth_failures",
+            "Requests refused for their credentials, by the header at fault.",
+            ["header"],
+            registry=self.registry,
+        )
+        self._rate_limited = Counter(
+            "hamr_rate_limited_requests",
+            "Requests refused with 429, by rate limit bucket.",
+            ["bucket"],
+            registry=self.registry,
+        )
+        self.registry.register(StoredStateCollector(service))
+        # Label lookups cost more than the increments; keep the children.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, path: str, method: str, status: int, seconds: float) -> None:
+        route = path if path in self._routes else "unmatched"
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(route, method, str(status)),
+                self._latency.labels(route, method),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def auth_failed(self, header: str | None) -> None:
+        self._auth_failures.labels(header or "unknown").inc()
+
+    def rate_limited(self, bucket: str) -> None:
+        self._rate_limited.labels(bucket).inc()
+
+    def exposition(self) -> bytes:
+        """The text format (blocking: counts stored state; call from a worker thread)."""
+        return generate_latest(self.registry)
+
+    def serve_apart(self, host: str, port: int) -> WSGIServer:
+        """Serve /metrics on a port of its own, in a daemon thread."""
+        server, _thread = start_wsgi_server(port, addr=host, registry=self.registry)
+        return server
+
+
+class StoredStateCollector(Collector):
+    """Connections by status and history rows, read from storage when scraped."""
+
+    def __init__(self, service: HamrService):
+        self._service = service
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            statistics = self._service.statistics()
+        except Unavailable:
+            logger.warning("cannot count stored state for metrics: the database is unreachable")
+            return
+        connections = GaugeMetricFamily(
+            "hamr_connections", "Stored HAMR connections, by status.", labels=["hamr_status"]
+        )
+        for status in HamrStatus:
+            count = statistics.connections_by_status.get(status, 0)
+            connections.add_metric([status.name], count)
+        yield connections
+        yield GaugeMetricFamily(
+            "hamr_history_rows", "Accepted changes recorded in history.", statistics.history_rows
+        )

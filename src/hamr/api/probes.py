@@ -1,0 +1,42 @@
+"""Endpoints for the platform rather than for HAMR clients: liveness, readiness and metrics.
+None of them needs keys."""
+
+from __future__ import annotations
+
+import pydantic_core
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hamr.api.errors import JSON
+from hamr.api.metrics import CONTENT_TYPE
+from hamr.api.state import AppState
+
+_ALIVE = pydantic_core.to_json({"status": "ok"})
+
+
+async def healthz(_request: Request) -> Response:
+    """The process is up and its event loop answers."""
+    return Response(_ALIVE, media_type=JSON)
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: the database answers at the expected schema revision, and the rate
+    limit storage answers. 503 names what is not."""
+    state: AppState = request.app.state.hamr
+    database = await run_in_threadpool(state.service.readiness)
+    limits = None if await state.limiter.reachable() else "the rate limit storage is unreachable"
+    checks = {"database": database or "ok", "rate_limit_storage": limits or "ok"}
+    ready = database is None and limits is None
+    return Response(
+        pydantic_core.to_json({"status": "ready" if ready else "unavailable", "checks": checks}),
+        status_code=200 if ready else 503,
+        media_type=JSON,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus' text format; stored state is counted off the event loop."""
+    state: AppState = request.app.state.hamr
+    assert state.metrics is not None  # the route exists only when metrics are on
+    return Response(await run_in_threadpool(state.metrics.exposition), media_type=CONTENT_TYPE)

@@ -1,0 +1,78 @@
+"""Per-request bookkeeping in one pass around the app: the request id, Datadog's rate-limit
+headers, metrics and the access log line.
+
+Routes leave what only they know in the request's state (`org`, `quota`); this reads it when
+the response starts, so error responses rendered by exception handlers carry it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hamr.api.metrics import Metrics
+from hamr.api.ratelimit import Quota
+
+access_log = logging.getLogger("hamr.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# A caller's own request id is echoed only if it is short and plain: it ends up in log lines.
+_USABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+
+class RequestTelemetry:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope["headers"])
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                quota: Quota | None = state.get("quota")
+                if quota is not None:
+                    headers += quota.headers()
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            seconds = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(scope["path"], scope["method"], status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "org": state.get("org"),
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                    },
+                )
+
+
+def _request_id(raw_headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in raw_headers:
+        if name == REQUEST_ID_HEADER and _USABLE_REQUEST_ID.match(value):
+            return value.decode("ascii")
+    return secrets.token_hex(16)
