@@ -124,6 +124,12 @@ def test_an_outage_gives_503s_and_the_server_recovers(
                 (error,) = response.json()["errors"]
                 assert error["status"] == "503"
                 assert "unreachable" in error["detail"]
+            # Readiness says so without keys; liveness and metrics still answer.
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["database"] == "the database is unreachable"
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/metrics").status_code == 200
 
             own_postgres.start()
             deadline = time.monotonic() + 15
@@ -134,6 +140,10 @@ def test_an_outage_gives_503s_and_the_server_recovers(
             body = connection_body(org, partner, hamr_status=4)
             assert client.post(PATH, json=body).status_code == 200
             acknowledged += 1
+            assert client.get("/readyz").json() == {
+                "status": "ready",
+                "checks": {"database": "ok", "rate_limit_storage": "ok"},
+            }
     finally:
         server.stop()
     store = open_store(database_url)
