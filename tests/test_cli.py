@@ -6,6 +6,7 @@ Each invocation costs a Python start-up, so independent invocations run side by 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -373,7 +374,7 @@ def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, tmp_path: Pat
 def test_help_and_version() -> None:
     help_result, version_result = parallel(run_cli, ("--help",), ("--version",))
     stdout = ok(help_result)
-    for verb in ("serve", "org", "key", "token", "history", "db"):
+    for verb in ("serve", "config", "org", "key", "token", "history", "db"):
         assert re.search(rf"^\s+{verb}\b", stdout, re.MULTILINE), verb
     printed = ok(version_result).strip()
     assert len(printed.splitlines()) == 1
@@ -402,6 +403,15 @@ ERROR_CASES: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("db upgrade, unreachable database", ("db", "upgrade"), UNREACHABLE, ("nonexistent-dir",)),
     ("serve, unreachable database", ("serve", "--port", "0"), UNREACHABLE,
      ("nonexistent-dir",)),
+    ("serve, malformed --rate-limit", ("serve", "--rate-limit", "hamr_get=lots"), "db",
+     ("hamr_get=lots", "NAME=AMOUNT/SECONDS")),
+    ("serve, unknown rate limit bucket", ("serve", "--rate-limit", "hamr_put=1/60"), "db",
+     ("hamr_put", "hamr_get")),
+    ("serve, unknown rate limit storage",
+     ("serve", "--rate-limit-storage", "memcached://u:hunter2@x:1"), "db",
+     ("memory://", "redis://", "u:***@x:1")),
+    ("config, zero rate limit", ("config", "--rate-limit", "hamr_post=0/60"), "db",
+     ("hamr_post=0/60",)),
     ("malformed URL ://", ("org", "list"), "://", ()),
     ("malformed URL, no scheme", ("key", "list", "--org", UNKNOWN), "not a url", ()),
     ("malformed URL, unknown dialect", ("org", "list"), "bogus://x", ("bogus",)),
@@ -572,3 +582,50 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert len(service.list_keys(PRODUCTION.uuid)) == 4  # a fresh pair per start
     finally:
         store.close()
+
+
+def test_config_shows_each_settings_value_and_source_with_secrets_redacted() -> None:
+    environment = {
+        **os.environ,
+        "HAMR_PORT": "9090",
+        "HAMR_RATE_LIMITS": "hamr_get=50/10",
+        "HAMR_METRICS": "off",
+        "HAMR_RATE_LIMIT_STORAGE": "redis://:hunter2@redis.internal:6379/0",
+    }
+    shown = run_cli(
+        "config",
+        "--json",
+        "--database",
+        "postgresql://hamr:s3cret@db.internal/hamr",
+        "--rate-limit",
+        "hamr_post=5/60",
+        env=environment,
+    )
+    settings = json.loads(ok(shown))
+    assert settings["database_url"] == {
+        "value": "postgresql://hamr:***@db.internal/hamr",
+        "source": "flag",
+    }
+    assert settings["port"] == {"value": "9090", "source": "env"}
+    assert settings["host"] == {"value": "127.0.0.1", "source": "default"}
+    assert settings["metrics"] == {"value": "off", "source": "env"}
+    # A flag overrides the environment's limits bucket by bucket.
+    assert settings["rate_limits"] == {
+        "value": "hamr_get=50/10,hamr_post=5/60,hamr_unauthenticated=100/60",
+        "source": "flag",
+    }
+    assert settings["rate_limit_storage"] == {
+        "value": "redis://:***@redis.internal:6379/0",
+        "source": "env",
+    }
+    assert "s3cret" not in shown.stdout
+    assert "hunter2" not in shown.stdout
+
+    text = ok(run_cli("config", env={**os.environ, "HAMR_LOG_FORMAT": "text"}))
+    assert re.search(r"^log_format\s+text\s+\(env\)$", text, re.MULTILINE), text
+    assert re.search(
+        r"^rate_limits\s+hamr_get=1000/60,hamr_post=100/60,hamr_unauthenticated=100/60"
+        r"\s+\(default\)$",
+        text,
+        re.MULTILINE,
+    ), text

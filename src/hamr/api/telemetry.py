@@ -17,12 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import Quota
+from hamr.domain.keys import TOKEN_PREFIX
 
 access_log = logging.getLogger("hamr.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A caller's own request id is echoed only if it is short and plain: it ends up in log lines.
 _USABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
+# Anything in a path that looks like a key or token (pasted into a URL by mistake) is masked.
+_SECRET_LIKE = re.compile(rf"[0-9a-fA-F]{{32,}}|{re.escape(TOKEN_PREFIX)}[\w-]+")
 
 
 class RequestTelemetry:
@@ -64,7 +67,7 @@ class RequestTelemetry:
                         "request_id": request_id,
                         "org": state.get("org"),
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": _SECRET_LIKE.sub("***", scope["path"]),
                         "status": status,
                         "duration_ms": round(seconds * 1000, 3),
                     },

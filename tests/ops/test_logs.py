@@ -1,0 +1,184 @@
+"""Logs a machine can read: one JSON line per request and one per accepted change, with the
+request id the client saw, and never a key, a token or a key's hash, whatever happens."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.domain.keys import hash_secret
+from hamr.domain.model import KeyKind
+from hamr.store.sql import open_store
+from tests.conftest import Admin, HamrServer, connection_body, sqlite_url
+
+PATH = "/api/v2/hamr"
+REQUEST_FIELDS = {"time", "level", "logger", "message", "request_id", "org", "method", "path"}
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> Iterator[Admin]:
+    store = open_store(sqlite_url(tmp_path / "hamr.db"))
+    yield Admin(store)
+    store.close()
+
+
+def records(server: HamrServer) -> list[dict[str, Any]]:
+    """The server's log, every line of which must be one JSON object."""
+    return [json.loads(line) for line in server.log().splitlines()]
+
+
+def wait_for_requests(server: HamrServer, count: int) -> list[dict[str, Any]]:
+    """A request's line is written as its response ends; give the last one a moment."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [r for r in records(server) if r["logger"] == "hamr.access"]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def test_no_secret_or_hash_ever_reaches_the_log(admin: Admin, tmp_path: Path) -> None:
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    _record, token = admin.service.create_key(org.uuid, KeyKind.TOKEN)
+    revoked, revoked_secret = admin.service.create_key(org.uuid, KeyKind.API)
+    admin.service.revoke_key(revoked.id)
+    secrets = [org.api_key, org.app_key, partner.api_key, partner.app_key, token, revoked_secret]
+    server = HamrServer(
+        admin.store.engine.url.render_as_string(),
+        tmp_path / "server.log",
+        "--log-level",
+        "debug",
+        "--rate-limit",
+        "hamr_post=6/3600",
+    ).start()
+    body = connection_body(org, partner, hamr_status=4)
+    wrong_partner = connection_body(org, org)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            bearer = {"Authorization": f"Bearer {token}"}
+            calls = [
+                client.get(PATH, headers=org.headers),  # 404: nothing yet
+                client.post(PATH, json=body, headers=org.headers),
+                client.post(PATH, json=body, headers=bearer),
+                client.get(PATH, headers=bearer),
+                client.post(PATH, json=wrong_partner, headers=org.headers),  # 400
+                client.post(
+                    PATH,
+                    content=gzip.compress(json.dumps(body).encode()),
+                    headers={
+                        **org.headers,
+                        "Content-Type": "application/json",
+                        "Content-Encoding": "gzip",
+                    },
+                ),
+                client.post(PATH, content=b"{", headers=org.headers),  # 415
+                client.get(PATH, headers={**org.headers, "DD-API-KEY": revoked_secret}),  # 403
+                client.get(PATH, headers={"DD-API-KEY": org.api_key}),  # 403: no app key
+                client.get(PATH, headers={"DD-API-KEY": org.api_key, "DD-APPLICATION-KEY": token}),
+                client.get(PATH, headers={"Authorization": f"Bearer {org.api_key}"}),
+                client.get(PATH, headers={**partner.headers, "DD-APPLICATION-KEY": org.app_key}),
+                client.get(f"{PATH}?api_key={org.api_key}&application_key={org.app_key}"),
+                client.post(PATH, json=body, headers=org.headers),
+                client.post(PATH, json=body, headers=org.headers),  # 429 (6 a window)
+                client.get("/api/v1/validate", headers={"DD-API-KEY": org.api_key}),
+                client.get("/api/v1/validate", headers={"DD-API-KEY": revoked_secret}),
+                client.put(PATH, json=body, headers=org.headers),  # 405
+                client.get(f"/api/v2/{org.api_key}", headers=org.headers),  # 404, key in path
+                client.get("/openapi.json"),
+                client.get("/healthz"),
+                client.get("/readyz"),
+                client.get("/metrics"),
+            ]
+    finally:
+        server.stop()
+    statuses = [response.status_code for response in calls]
+    assert {200, 400, 403, 404, 405, 415, 429} <= set(statuses), statuses
+
+    log = server.log()
+    # One line per request, and one for the readiness probe of the test's HamrServer.start().
+    assert log.count('"logger":"hamr.access"') == len(calls) + 1
+    for secret in secrets:
+        assert secret not in log
+        assert hash_secret(secret) not in log
+    # The one path that contains a key is logged with the key masked.
+    assert "/api/v2/***" in log
+
+
+def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    (key,) = [k for k in admin.service.list_keys(org.uuid) if k.kind is KeyKind.APP]
+    server = HamrServer(admin.store.engine.url.render_as_string(), tmp_path / "s.log").start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10, headers=org.headers) as client:
+            first = client.post(
+                PATH,
+                json=connection_body(org, partner, hamr_status=1, modified_by="a@example.com"),
+                headers={"X-Request-Id": "dr-drill-42"},
+            )
+            second = client.post(
+                PATH, json=connection_body(org, partner, hamr_status=4, modified_by="b@x.io")
+            )
+            refused = client.get(PATH, headers={"DD-API-KEY": "0" * 32})
+            unusable_id = client.get(PATH, headers={"X-Request-Id": "bad id\twith spaces"})
+        access = wait_for_requests(server, 4)
+    finally:
+        server.stop()
+
+    assert first.headers["x-request-id"] == "dr-drill-42"
+    generated = second.headers["x-request-id"]
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
+    assert unusable_id.headers["x-request-id"] != "bad id\twith spaces"
+
+    lines = {line["request_id"]: line for line in access}
+    posted = lines["dr-drill-42"]
+    assert set(posted) >= REQUEST_FIELDS
+    assert posted["level"] == "info"
+    assert (posted["org"], posted["method"], posted["path"], posted["status"]) == (
+        org.uuid,
+        "POST",
+        PATH,
+        200,
+    )
+    assert isinstance(posted["duration_ms"], float)
+    assert posted["duration_ms"] > 0
+    assert posted["time"].endswith("Z")
+    assert lines[refused.headers["x-request-id"]]["status"] == 403
+    assert lines[refused.headers["x-request-id"]]["org"] is None
+
+    changes = [r for r in records(server) if r["message"] == "connection changed"]
+    assert [
+        (c["org"], c["status_before"], c["status_after"], c["modified_by"], c["key_id"])
+        for c in changes
+    ] == [
+        (org.uuid, None, 1, "a@example.com", key.id),
+        (org.uuid, 1, 4, "b@x.io", key.id),
+    ]
+
+
+def test_text_format_for_people(admin: Admin, tmp_path: Path) -> None:
+    org = admin.create_org("us1")
+    server = HamrServer(
+        admin.store.engine.url.render_as_string(), tmp_path / "s.log", "--log-format", "text"
+    ).start()
+    try:
+        response = httpx.get(server.url + PATH, headers=org.headers)
+        assert response.status_code == 404
+        request_id = response.headers["x-request-id"]
+        deadline = time.monotonic() + 5
+        while request_id not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        server.stop()
+    (line,) = [line for line in server.log().splitlines() if request_id in line]
+    head, _, extras = line.partition(" {")
+    assert head.endswith(" INFO hamr.access request")
+    assert json.loads("{" + extras)["status"] == 404
+    assert not [line for line in server.log().splitlines() if line.startswith("{")]
