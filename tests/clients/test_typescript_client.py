@@ -1,0 +1,192 @@
+"""Datadog's official TypeScript client, `@datadog/datadog-api-client` from npm, pinned exactly
+in typescript/package.json and package-lock.json: the GET page's TypeScript example
+(typescript/get.ts) and the POST request written the same way (typescript/create.ts), run with
+tsx against hamr as the server.
+
+`npm ci` installs typescript/node_modules from the lock file, once per session and only when it
+is missing or was installed from another lock file or Node.js. Without node or npm these tests
+skip, unless HAMR_REQUIRE_NODE=1 (as in CI) makes that a failure."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.clients.conftest import (
+    CLIENTS,
+    GET_PAGE,
+    SEED_ORG_UUID,
+    SeedHamr,
+    assert_documented_connection_stored,
+    code_lines,
+    documented_response,
+    fenced_blocks,
+    replace_once,
+    run_example,
+    seed_page,
+)
+
+TYPESCRIPT = CLIENTS / "typescript"
+NODE_MODULES = TYPESCRIPT / "node_modules"
+# Written into node_modules after a successful `npm ci`, which deletes node_modules first.
+INSTALLED_FROM = NODE_MODULES / ".hamr-installed-from"
+CLIENT_PACKAGE = "@datadog/datadog-api-client"
+SUCCESS = "API called successfully. Returned data: "
+# Each run loads the whole client package, seconds of it, and what the client sends and reads
+# does not depend on the database behind hamr (the Python and curl examples run on both).
+ON_SQLITE = pytest.mark.parametrize("seed_hamr", ["sqlite"], indirect=True)
+
+
+def node_and_npm() -> tuple[str, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(tool for tool, path in (("node", node), ("npm", npm)) if not path)
+        reason = f"{missing} not found on PATH: Datadog's TypeScript client needs Node.js and npm"
+        if os.environ.get("HAMR_REQUIRE_NODE") == "1":
+            pytest.fail(f"{reason}, and HAMR_REQUIRE_NODE=1 (as in CI) requires them")
+        pytest.skip(reason)
+    return node, npm
+
+
+def installation_key(node: str) -> str:
+    """What node_modules must have been installed from: these manifests, this Node.js."""
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        digest.update((TYPESCRIPT / name).read_bytes())
+    runtime = subprocess.run(
+        [node, "-p", "[process.version, process.platform, process.arch].join(' ')"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    return f"{digest.hexdigest()} {runtime}\n"
+
+
+@pytest.fixture(scope="session")
+def tsx() -> Path:
+    """typescript/node_modules as the lock file pins it (running `npm ci` if it is missing or
+    stale), and the tsx that runs the examples."""
+    node, npm = node_and_npm()
+    wanted = installation_key(node)
+    # Another pytest process on the same checkout waits rather than install alongside.
+    with (TYPESCRIPT / "package-lock.json").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not INSTALLED_FROM.is_file() or INSTALLED_FROM.read_text() != wanted:
+            installed = subprocess.run(
+                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                cwd=TYPESCRIPT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if installed.returncode != 0:
+                pytest.fail(
+                    f"npm ci in {TYPESCRIPT} failed ({installed.returncode}):\n"
+                    f"{installed.stdout}\n{installed.stderr}"
+                )
+            INSTALLED_FROM.write_text(wanted)
+    pins = json.loads((TYPESCRIPT / "package.json").read_text())["devDependencies"]
+    client = json.loads((NODE_MODULES / CLIENT_PACKAGE / "package.json").read_text())
+    assert client["version"] == pins[CLIENT_PACKAGE]
+    return NODE_MODULES / ".bin" / "tsx"
+
+
+def run_typescript(tsx: Path, example: str, env: Mapping[str, str]) -> tuple[Any, str]:
+    """Run typescript/EXAMPLE: what it logged as returned data (None if nothing), and its
+    stderr."""
+    result = run_example([str(tsx), example], env, cwd=TYPESCRIPT)
+    # The documented `.catch(console.error)` reports a failed call on stderr and exits 0.
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    returned = [line for line in result.stdout.splitlines() if line.startswith(SUCCESS)]
+    if not returned:
+        return None, result.stderr
+    assert len(returned) == 1, result.stdout
+    return json.loads(returned[0].removeprefix(SUCCESS)), result.stderr
+
+
+def api_exception(stderr: str, status: int) -> Any:
+    """The error body of the ApiException the example's catch printed."""
+    assert f"ApiException [Error]: HTTP-Code: {status}\nMessage: " in stderr, stderr
+    (message,) = re.findall(r"^Message: (.*)$", stderr, re.MULTILINE)
+    return json.loads(message)
+
+
+def as_typescript(document: dict[str, Any]) -> dict[str, Any]:
+    """A response document as the TypeScript client's model serializes it: camelCase
+    attributes."""
+
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(word.capitalize() for word in rest)
+
+    data = document["data"]
+    attributes = {camel(name): value for name, value in data["attributes"].items()}
+    return {"data": {**data, "attributes": attributes}}
+
+
+def test_get_example_is_the_seeds_code_but_for_the_server() -> None:
+    (seed,) = fenced_blocks(seed_page(GET_PAGE), "typescript")
+    expected = replace_once(
+        seed,
+        "const configuration = client.createConfiguration();\n",
+        "const configuration = client.createConfiguration({\n"
+        "  baseServer: new client.BaseServerConfiguration(process.env.HAMR_URL!, {}),\n"
+        "});\n",
+    )
+    example = (TYPESCRIPT / "get.ts").read_text()
+    assert code_lines(example, "//") == code_lines(expected, "//")
+
+
+def test_packages_are_pinned_exactly_and_locked() -> None:
+    pins = json.loads((TYPESCRIPT / "package.json").read_text())["devDependencies"]
+    assert set(pins) == {CLIENT_PACKAGE, "tsx"}
+    lock = json.loads((TYPESCRIPT / "package-lock.json").read_text())
+    assert lock["packages"][""]["devDependencies"] == pins
+    for name, version in pins.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version} is not an exact pin"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+
+
+@ON_SQLITE
+def test_get_example_logs_the_documented_connection(tsx: Path, seed_hamr: SeedHamr) -> None:
+    modified_at = seed_hamr.post_documented_body().json()["data"]["attributes"]["modified_at"]
+
+    returned, stderr = run_typescript(tsx, "get.ts", seed_hamr.env())
+
+    assert returned == as_typescript(documented_response(modified_at)), stderr
+
+
+@ON_SQLITE
+def test_get_example_before_any_post_is_the_documented_404(tsx: Path, seed_hamr: SeedHamr) -> None:
+    stranger = seed_hamr.stranger
+
+    returned, stderr = run_typescript(tsx, "get.ts", seed_hamr.env(stranger))
+
+    assert returned is None
+    body = api_exception(stderr, 404)
+    assert body == seed_hamr.get(stranger).json()
+    (error,) = body["errors"]
+    assert (error["status"], error["title"]) == ("404", "Not Found")
+
+
+@ON_SQLITE
+def test_create_example_stores_the_documented_connection(tsx: Path, seed_hamr: SeedHamr) -> None:
+    history_before = len(seed_hamr.admin.history(SEED_ORG_UUID))
+
+    returned, stderr = run_typescript(tsx, "create.ts", seed_hamr.env())
+
+    assert returned is not None, stderr
+    modified_at = returned["data"]["attributes"]["modifiedAt"]
+    assert returned == as_typescript(documented_response(modified_at))
+    assert_documented_connection_stored(seed_hamr, history_before, modified_at)
