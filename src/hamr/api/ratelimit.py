@@ -49,8 +49,13 @@ class RateLimiter:
     """Counts requests per (bucket, caller) in fixed, calendar-aligned windows."""
 
     def __init__(self, limits: tuple[RateLimit, ...], storage_url: str):
-        self._items = {
-            limit.name: (limit, RateLimitItemPerSecond(limit.amount, limit.period))
+        # A counter's key: the library's key for the bucket's limit, the caller, the window.
+        # (The bucket's name is in it: two buckets with equal limits must not share counts.)
+        self._buckets = {
+            limit.name: (
+                limit,
+                RateLimitItemPerSecond(limit.amount, limit.period).key_for(limit.name) + "/",
+            )
             for limit in limits
         }
         self._storage_url = storage_url
@@ -67,14 +72,14 @@ class RateLimiter:
     async def count(self, bucket: str, caller: str) -> Quota | None:
         """Count one request; None if the bucket is off or its storage cannot be reached
         (requests are then let through rather than refused)."""
-        entry = self._items.get(bucket)
+        entry = self._buckets.get(bucket)
         if entry is None:
             return None
-        limit, item = entry
+        limit, prefix = entry
         now = time.time()
         window = int(now // limit.period)
         try:
-            used = await self.storage.incr(item.key_for(caller, str(window)), limit.period)
+            used = await self.storage.incr(f"{prefix}{caller}/{window}", limit.period)
         except StorageError as error:
             self._log_outage(error)
             return None
