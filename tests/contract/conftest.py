@@ -1,0 +1,136 @@
+"""A dedicated database and `hamr serve` for the property-based tests, one per backend, with
+the organization the contract's own example speaks for."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.domain.model import KeyKind
+from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.store.sql import open_store
+from tests.conftest import Admin, HamrServer, OrgKeys, sqlite_url
+from tests.postgres import PostgresServer
+
+PATH = "/api/v2/hamr"
+SEED = int(os.environ.get("HAMR_FUZZ_SEED", "20260113"))
+# The caller is the organization of the contract's request example, in a datacenter other than
+# the example's target (us1), so that the example itself is a valid request.
+ORG_UUID = "550e8400-e29b-41d4-a716-446655440000"
+ORG_DATACENTER = "eu1"
+PARTNER_DATACENTERS = tuple(dc for dc in DEFAULT_DATACENTERS if dc != ORG_DATACENTER)
+RFC3339_MICROS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def modified_at(document: dict[str, Any]) -> datetime:
+    value = document["data"]["attributes"]["modified_at"]
+    assert RFC3339_MICROS_Z.match(value), f"modified_at {value!r} is not RFC 3339 with µs and Z"
+    return datetime.fromisoformat(value)
+
+
+@dataclass
+class Ledger:
+    """What the fuzzed organization's GET must return: its last acknowledged POST (None: 404)."""
+
+    http: httpx.Client
+    headers: dict[str, str]
+    current: dict[str, Any] | None = None
+    accepted: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def read(self) -> httpx.Response:
+        return self.http.get(PATH, headers=self.headers)
+
+    def sync(self) -> None:
+        response = self.read()
+        assert response.status_code in (200, 404), response.text
+        self.current = response.json() if response.status_code == 200 else None
+
+    def acknowledged(self, document: dict[str, Any]) -> None:
+        """A POST returned 200 with `document`: it is now what GET returns."""
+        if self.current is not None:
+            assert modified_at(document) > modified_at(self.current), (
+                f"modified_at did not increase: {self.current} then {document}"
+            )
+        else:
+            modified_at(document)
+        self.current = document
+        self.accepted += 1
+        self.expect_unchanged()
+
+    def expect_unchanged(self) -> None:
+        response = self.read()
+        if self.current is None:
+            assert response.status_code == 404, response.text
+        else:
+            assert response.status_code == 200, response.text
+            assert response.json() == self.current
+
+    def count(self, label: str) -> None:
+        self.statuses[label] = self.statuses.get(label, 0) + 1
+
+
+@dataclass
+class Target:
+    """One `hamr serve` on a database of its own, and the organization the fuzzer speaks for."""
+
+    backend: str
+    server: HamrServer
+    admin: Admin
+    keys: OrgKeys
+    other: OrgKeys  # another organization, whose keys must not work for `keys`' org
+    token: str  # a valid bearer token of `keys`' organization
+    revoked: OrgKeys  # a revoked API key and a revoked application key of that organization
+    revoked_token: str
+    ledger: Ledger
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("contract") / "hamr.db")
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        name = f"contract_{uuid.uuid4().hex[:12]}"
+        postgres.create_database(name)
+        url = postgres.url_for(name)
+    store = open_store(url)
+    admin = Admin(store)
+    org, api_key, app_key = admin.service.create_org("Fuzzed Org", ORG_DATACENTER, ORG_UUID)
+    keys = OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
+    other = admin.create_org("us1", "Another Org")
+    token = admin.service.create_key(org.uuid, KeyKind.TOKEN)[1]
+    revoked = {}
+    for kind in (KeyKind.API, KeyKind.APP, KeyKind.TOKEN):
+        record, revoked[kind] = admin.service.create_key(org.uuid, kind)
+        admin.service.revoke_key(record.id)
+    revoked_keys = OrgKeys(
+        org.uuid, org.name, org.datacenter, revoked[KeyKind.API], revoked[KeyKind.APP]
+    )
+    server = HamrServer(url, tmp_path_factory.mktemp("log") / "server.log").start()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        ledger = Ledger(http, keys.headers)
+        ledger.sync()
+        yield Target(
+            request.param,
+            server,
+            admin,
+            keys,
+            other,
+            token,
+            revoked_keys,
+            revoked[KeyKind.TOKEN],
+            ledger,
+        )
+    server.stop()
+    store.close()
