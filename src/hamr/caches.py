@@ -40,8 +40,11 @@ class CredentialCache:
         self._cache: BoundedDict[StoredCredential] = BoundedDict(max_entries)
         self._epoch = view.credentials_epoch()
 
-    def lookup(self, secret_hash: str) -> StoredCredential | None:
+    def lookup(self, secret_hash: str, cached_only: bool = False) -> StoredCredential | None:
+        """The credential with this hash; with `cached_only`, None unless it is cached."""
         found = self._cache.entries.get(secret_hash)
+        if found is None and cached_only:
+            return None
         if found is None:
             found = self._view.credential(secret_hash)
             if found is None:

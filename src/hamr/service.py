@@ -55,9 +55,10 @@ class HamrService:
 
     # -- the API's use cases -------------------------------------------------------------
 
-    def identify(self, secret: str, kind: KeyKind) -> Principal | None:
-        """The principal a presented secret proves, or None if it proves nothing."""
-        found = self.credentials.lookup(hash_secret(secret))
+    def identify(self, secret: str, kind: KeyKind, cached_only: bool = False) -> Principal | None:
+        """The principal a presented secret proves, or None if it proves nothing (or, with
+        `cached_only`, nothing without asking storage)."""
+        found = self.credentials.lookup(hash_secret(secret), cached_only)
         if found is None or found.kind is not kind:
             return None
         return Principal(org=found.org, key_id=found.key_id)

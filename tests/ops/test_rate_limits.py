@@ -606,3 +606,23 @@ def test_requests_are_served_while_redis_does_not_answer(
         redis.resume()
 
     assert response.status_code == 404
+
+
+def test_buckets_with_equal_limits_count_apart(
+    database: Database, org: OrgKeys, partner: OrgKeys, tmp_path: Path
+) -> None:
+    """Regression: counters were once keyed by the limit alone, so hamr_get and hamr_post set
+    to the same amount and period shared one count per org."""
+    limits = f"hamr_get=3/{HOUR},hamr_post=3/{HOUR}"
+    server = start(database.url, tmp_path / "equal.log", env=environment(HAMR_RATE_LIMITS=limits))
+    try:
+        room_in_window(HOUR, 20)
+        with client_from(server) as http:
+            reads = [http.get(HAMR, headers=org.headers) for _ in range(3)]
+            write = http.post(HAMR, headers=org.headers, json=connection_body(org, partner))
+    finally:
+        server.stop()
+    assert [r.status_code for r in reads] == [404, 404, 404]
+    assert_quota(reads[-1], "hamr_get", 3, HOUR, remaining=0)
+    assert write.status_code == 200, write.text
+    assert_quota(write, "hamr_post", 3, HOUR, remaining=2)

@@ -21,18 +21,21 @@ _HOW = (
 )
 
 
-def authenticate(raw_headers: Iterable[tuple[bytes, bytes]], service: HamrService) -> Principal:
+def authenticate(
+    raw_headers: Iterable[tuple[bytes, bytes]], service: HamrService, cached_only: bool = False
+) -> Principal:
     """The caller's principal, from the ASGI scope's raw headers (read in one pass: this is
-    on every request's path)."""
+    on every request's path). With `cached_only`, credentials not in the in-memory cache are
+    refused too: a first pass that never touches storage."""
     headers = _credential_headers(raw_headers)
     authorization = headers.get(b"authorization")
     if authorization is not None and authorization[:7].lower() == "bearer ":
-        return _bearer(authorization[7:].strip(), service)
+        return _bearer(authorization[7:].strip(), service, cached_only)
     api_key = headers.get(b"dd-api-key")
     if api_key is None:
         header = AUTHORIZATION if authorization is not None else API_KEY
         raise Forbidden(f"No credentials were sent; {_HOW}.", header=header)
-    caller = service.identify(api_key.strip(), KeyKind.API)
+    caller = service.identify(api_key.strip(), KeyKind.API, cached_only)
     if caller is None:
         raise Forbidden(
             f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.", header=API_KEY
@@ -44,7 +47,7 @@ def authenticate(raw_headers: Iterable[tuple[bytes, bytes]], service: HamrServic
             f"alongside {API_KEY}.",
             header=APP_KEY,
         )
-    user = service.identify(app_key.strip(), KeyKind.APP)
+    user = service.identify(app_key.strip(), KeyKind.APP, cached_only)
     if user is None:
         raise Forbidden(
             f"{APP_KEY} is not a valid application key, or it has been revoked; {_HOW}.",
@@ -59,8 +62,8 @@ def authenticate(raw_headers: Iterable[tuple[bytes, bytes]], service: HamrServic
     return user
 
 
-def _bearer(token: str, service: HamrService) -> Principal:
-    principal = service.identify(token, KeyKind.TOKEN) if token else None
+def _bearer(token: str, service: HamrService, cached_only: bool) -> Principal:
+    principal = service.identify(token, KeyKind.TOKEN, cached_only) if token else None
     if principal is None:
         raise Forbidden(
             "The bearer token is not valid, or it has been revoked; "

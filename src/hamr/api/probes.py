@@ -21,13 +21,18 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to serve: the database answers at the expected schema revision, and the rate
-    limit storage answers. 503 names what is not."""
+    """Ready to serve when the database answers at the expected schema revision; 503 says
+    why not. The rate limit storage is reported but does not decide: without it requests are
+    served unlimited, and taking every process out of rotation for it would serve none."""
     state: AppState = request.app.state.hamr
     database = await run_in_threadpool(state.service.readiness)
-    limits = None if await state.limiter.reachable() else "the rate limit storage is unreachable"
-    checks = {"database": database or "ok", "rate_limit_storage": limits or "ok"}
-    ready = database is None and limits is None
+    limits = (
+        "ok"
+        if await state.limiter.reachable()
+        else "unreachable; requests are not being rate limited"
+    )
+    checks = {"database": database or "ok", "rate_limit_storage": limits}
+    ready = database is None
     return Response(
         pydantic_core.to_json({"status": "ready" if ready else "unavailable", "checks": checks}),
         status_code=200 if ready else 503,

@@ -21,6 +21,7 @@ from hamr.settings import RateLimit
 
 logger = logging.getLogger(__name__)
 
+REDIS_TIMEOUT_SECONDS = 0.5
 # Counting failures are logged at most this often, so that a Redis outage cannot flood the log.
 _OUTAGE_LOG_SECONDS = 10.0
 
@@ -86,6 +87,21 @@ class RateLimiter:
         reset = max(1, math.ceil((window + 1) * limit.period - now))
         return Quota(limit, max(0, limit.amount - used), reset, used > limit.amount)
 
+    async def exhausted(self, bucket: str, caller: str) -> bool:
+        """Whether the caller has used up this window's budget, without counting a request
+        (False when the bucket is off or its storage cannot be reached)."""
+        entry = self._buckets.get(bucket)
+        if entry is None:
+            return False
+        limit, prefix = entry
+        window = int(time.time() // limit.period)
+        try:
+            used = await self.storage.get(f"{prefix}{caller}/{window}")
+        except StorageError as error:
+            self._log_outage(error)
+            return False
+        return used >= limit.amount
+
     async def reachable(self) -> bool:
         """For readiness: can the storage be used?"""
         try:
@@ -108,6 +124,9 @@ def _open_storage(url: str) -> Storage:
     options: dict[str, float | str | bool] = {"wrap_exceptions": True}
     if url.startswith(("redis://", "rediss://")):
         options["implementation"] = "redispy"
+        # A Redis that stops answering must not hold requests: give up and let them through.
+        options["socket_timeout"] = REDIS_TIMEOUT_SECONDS
+        options["socket_connect_timeout"] = REDIS_TIMEOUT_SECONDS
     storage = storage_from_string(f"async+{url}", **options)
     assert isinstance(storage, Storage)
     return storage
