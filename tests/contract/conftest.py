@@ -45,6 +45,7 @@ class Ledger:
     current: dict[str, Any] | None = None
     accepted: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    turn: int = 0  # of the wrong credentials, taken in turn
 
     def read(self) -> httpx.Response:
         return self.http.get(PATH, headers=self.headers)
@@ -91,6 +92,41 @@ class Target:
     revoked: OrgKeys  # a revoked API key and a revoked application key of that organization
     revoked_token: str
     ledger: Ledger
+
+
+RATE_LIMIT = 3
+RATE_PERIOD = 86400
+TIGHT_RATE_LIMITS = tuple(
+    f"--rate-limit={bucket}={RATE_LIMIT}/{RATE_PERIOD}"
+    for bucket in ("hamr_get", "hamr_post", "hamr_unauthenticated")
+)
+
+
+@dataclass
+class Limited:
+    """A `hamr serve` that allows each organization (and each address, for refused
+    credentials) three requests a day per bucket."""
+
+    server: HamrServer
+    admin: Admin
+    keys: OrgKeys
+    requests: int = 0
+    admitted: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
+    url = sqlite_url(tmp_path_factory.mktemp("limited") / "hamr.db")
+    store = open_store(url)
+    admin = Admin(store)
+    org, api_key, app_key = admin.service.create_org("Limited Org", ORG_DATACENTER, ORG_UUID)
+    keys = OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
+    log = tmp_path_factory.mktemp("log") / "server.log"
+    server = HamrServer(url, log, *TIGHT_RATE_LIMITS).start()
+    yield Limited(server, admin, keys)
+    server.stop()
+    store.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -25,7 +25,6 @@ from typing import Any
 import pydantic_core
 import schemathesis
 import yaml
-from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 
 from hamr.api.openapi import openapi_document
@@ -35,10 +34,15 @@ from tests.contract.conftest import (
     ORG_UUID,
     PARTNER_DATACENTERS,
     PATH,
+    RATE_LIMIT,
+    RATE_PERIOD,
     SEED,
+    Limited,
     Target,
 )
 
+Case = schemathesis.Case[Any]
+Check = Callable[[Any, Any, Case], None]
 EXAMPLES = int(os.environ.get("HAMR_FUZZ_EXAMPLES", "300"))
 ATTRIBUTES = (
     "hamr_status",
@@ -52,7 +56,11 @@ CREDENTIAL_HEADERS = frozenset({"dd-api-key", "dd-application-key", "authorizati
 AUTH_HEADERS = {"DD-API-KEY", "DD-APPLICATION-KEY", "Authorization"}
 
 
-def settings(*, valid_keys: bool) -> schemathesis.Config:
+def settings(
+    *, positive: list[str], negative: list[str], made_up_credentials: bool = False
+) -> schemathesis.Config:
+    """Every check, with the statuses a schema-valid (`positive`) and a schema-violating
+    (`negative`) request may get."""
     return schemathesis.Config.from_dict(
         {
             "seed": SEED,
@@ -64,24 +72,26 @@ def settings(*, valid_keys: bool) -> schemathesis.Config:
                 "database": "none",
                 # With valid keys, the test sends them and nothing else; without, schemathesis
                 # also makes up credentials of its own.
-                "with-security-parameters": not valid_keys,
+                "with-security-parameters": made_up_credentials,
             },
             "checks": {
                 "enabled": True,
-                # With valid keys every schema-valid request is answered 200 (GET: 404 before
-                # the first POST), and every schema-violating one 400: the contract has no
-                # other status for a bad body. (Schemathesis' probes with a non-JSON
-                # Content-Type may get 415.) Without valid keys, everything is 403.
-                "positive_data_acceptance": {
-                    "expected-statuses": ["200", "404"] if valid_keys else ["403"]
-                },
-                "negative_data_rejection": {
-                    "expected-statuses": ["400", "415"] if valid_keys else ["403"]
-                },
+                "positive_data_acceptance": {"expected-statuses": positive},
+                "negative_data_rejection": {"expected-statuses": negative},
                 "max_response_time": 10.0,
             },
         }
     )
+
+
+# With valid keys every schema-valid request is answered 200 (GET: 404 before the first POST),
+# and every schema-violating one 400: the contract has no other status for a bad body.
+# (Schemathesis' probes with a non-JSON Content-Type, which are neither, may get a 415.)
+WITH_VALID_KEYS = settings(positive=["200", "404"], negative=["400"])
+# Without valid keys, everything is 403.
+WITHOUT_VALID_KEYS = settings(positive=["403"], negative=["403"], made_up_credentials=True)
+# Over a rate limit, everything is 429, except the few requests before the limit is reached.
+RATE_LIMITED = settings(positive=["200", "403", "404", "429"], negative=["400", "403", "429"])
 
 
 def contract_document() -> dict[str, Any]:
@@ -100,13 +110,12 @@ def contract_document() -> dict[str, Any]:
     return document
 
 
-contract = schemathesis.openapi.from_dict(contract_document(), config=settings(valid_keys=True))
+contract = schemathesis.openapi.from_dict(contract_document(), config=WITH_VALID_KEYS)
 contract_without_keys = schemathesis.openapi.from_dict(
-    contract_document(), config=settings(valid_keys=False)
+    contract_document(), config=WITHOUT_VALID_KEYS
 )
-served = schemathesis.openapi.from_dict(
-    copy.deepcopy(openapi_document()), config=settings(valid_keys=True)
-)
+contract_rate_limited = schemathesis.openapi.from_dict(contract_document(), config=RATE_LIMITED)
+served = schemathesis.openapi.from_dict(copy.deepcopy(openapi_document()), config=WITH_VALID_KEYS)
 
 
 def _pick(seed: object, choices: tuple[str, ...]) -> str:
@@ -120,7 +129,7 @@ def as_the_caller(_context: Any, case: Case) -> Case:
     say either that strings are not blank and at most 255 characters, which hamr requires;
     hamr's own document says so, and fuzzing with it covers those refusals. The replacement
     values are derived from the generated ones, so the run stays deterministic."""
-    body = case.body
+    body: Any = case.body
     if case.method.upper() != "POST" or not isinstance(body, dict):
         return case
     if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
@@ -149,7 +158,7 @@ def as_the_caller(_context: Any, case: Case) -> Case:
     return case
 
 
-for schema in (contract, contract_without_keys, served):
+for schema in (contract, contract_without_keys, contract_rate_limited, served):
     schema.hook("map_case")(as_the_caller)
 
 
@@ -170,7 +179,7 @@ def error_document(response: Any, *, auth: bool) -> None:
             assert item["source"]["header"] in AUTH_HEADERS, item
 
 
-def hamr_checks(target: Target, *, valid_keys: bool) -> Callable[[Any, Any, Case], None]:
+def hamr_checks(target: Target, *, valid_keys: bool) -> Check:
     ledger = target.ledger
 
     def check(_ctx: Any, response: Any, case: Case) -> None:
@@ -182,7 +191,8 @@ def hamr_checks(target: Target, *, valid_keys: bool) -> Callable[[Any, Any, Case
         if method == "POST" and status == 200:
             assert valid_keys, "a POST without valid credentials was accepted"
             document = response.json()
-            sent = case.body["data"]
+            sent: Any = case.body
+            sent = sent["data"]
             assert document["data"]["id"] == ORG_UUID
             assert document["data"]["type"] == "hamr_org_connections"
             got = document["data"]["attributes"]
@@ -286,18 +296,11 @@ SCENARIOS = tuple(WRONG_CREDENTIALS)
 def test_contract_without_valid_keys(case: Case, target: Target) -> None:
     """Everything is 403, whatever the body, and nothing changes. Each case gets the next
     of the wrong credentials in turn (a fixed order: the run stays deterministic)."""
-    name = SCENARIOS[target.ledger.statuses.get("wrong credentials", 0) % len(SCENARIOS)]
-    target.ledger.count("wrong credentials")
-    generated = {
-        key: value
-        for key, value in (case.headers or {}).items()
-        if key.lower() in CREDENTIAL_HEADERS
-    }
-    case.headers = {
-        key: value
-        for key, value in (case.headers or {}).items()
-        if key.lower() not in CREDENTIAL_HEADERS
-    }
+    name = SCENARIOS[target.ledger.turn % len(SCENARIOS)]
+    target.ledger.turn += 1
+    generated: dict[str, str] = {}
+    for key in [key for key in case.headers or {} if key.lower() in CREDENTIAL_HEADERS]:
+        generated[key] = case.headers.pop(key)
     headers = WRONG_CREDENTIALS[name](target, generated)
     response = case.call_and_validate(
         base_url=target.server.url,
@@ -308,9 +311,63 @@ def test_contract_without_valid_keys(case: Case, target: Target) -> None:
         assert response.status_code == 403, (name, response.status_code, response.text)
 
 
+# -- over the rate limits ----------------------------------------------------------------------
+
+
+def rate_limit_checks(limited: Limited, bucket: str) -> Check:
+    """Every HAMR response says where its caller stands (Datadog's X-RateLimit-* headers);
+    past the limit, it is a 429 in Datadog's older error format."""
+
+    def check(_ctx: Any, response: Any, case: Case) -> None:
+        if response.status_code == 405:  # refused by the router, before anyone is counted
+            return
+        headers = response.headers
+        assert headers["x-ratelimit-name"] == [bucket], headers
+        assert headers["x-ratelimit-limit"] == [str(RATE_LIMIT)], headers
+        assert headers["x-ratelimit-period"] == [str(RATE_PERIOD)], headers
+        remaining = int(headers["x-ratelimit-remaining"][0])
+        assert 0 <= int(headers["x-ratelimit-reset"][0]) <= RATE_PERIOD, headers
+        if response.status_code == 429:
+            assert remaining == 0, headers
+            assert response.json() == {"errors": ["Too many requests"]}
+            limited.throttled += 1
+        else:
+            admitted = limited.admitted[bucket] = limited.admitted.get(bucket, 0) + 1
+            # At most one calendar window may have begun during the run.
+            assert admitted <= 2 * RATE_LIMIT, (bucket, admitted, response.status_code)
+
+    return check
+
+
+@contract_rate_limited.parametrize()
+def test_contract_over_the_rate_limits(case: Case, limited: Limited) -> None:
+    """Valid keys and unknown ones in turn, against three requests a day per bucket: nearly
+    every answer is a 429 as the contract describes it, and a 429 changes nothing."""
+    limited.requests += 1
+    if limited.requests % 2:
+        headers, bucket = limited.keys.headers, f"hamr_{case.method.lower()}"
+    else:
+        headers = {"DD-API-KEY": "0" * 32, "DD-APPLICATION-KEY": "0" * 40}
+        bucket = "hamr_unauthenticated"
+    before = limited.admin.snapshot(ORG_UUID)
+    response = case.call_and_validate(
+        base_url=limited.server.url,
+        headers=headers,
+        additional_checks=[rate_limit_checks(limited, bucket)],
+    )
+    if response.status_code != 200 or case.method.upper() != "POST":
+        assert limited.admin.snapshot(ORG_UUID) == before
+
+
 def test_every_outcome_was_reached(target: Target) -> None:
     """The runs above (this module, in order) reached every outcome: accepted writes, refused
     bodies and credentials, the 404 before the first write, unsupported methods."""
     assert target.ledger.accepted >= EXAMPLES // 4
     for outcome in ("GET 404", "GET 200", "POST 200", "POST 400", "GET 403", "POST 403"):
         assert target.ledger.statuses.get(outcome, 0) > 0, (outcome, target.ledger.statuses)
+
+
+def test_every_rate_limit_was_reached(limited: Limited) -> None:
+    """The run over the rate limits (above) met all three buckets, and mostly their limits."""
+    assert set(limited.admitted) == {"hamr_get", "hamr_post", "hamr_unauthenticated"}
+    assert limited.throttled >= EXAMPLES // 2
