@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
-from tests.conftest import Admin
+from hamr.store.sql import open_store
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url
 
 
 def change(status: int, partner_uuid: str) -> ConnectionChange:
@@ -44,3 +53,49 @@ def test_one_org_written_twice_in_a_batch_chains_its_history(admin: Admin) -> No
         (1, 3),
     ]
     assert len(admin.history(second.uuid)) == 1
+
+
+def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
+    """Concurrent POSTs share one transaction; if the database refuses one of them (here a
+    trigger stands in for any constraint), the others are written again without it and
+    acknowledged, and only the refused one is answered 500."""
+    database = tmp_path / "hamr.db"
+    store = open_store(sqlite_url(database))
+    admin = Admin(store)
+    try:
+        partner = admin.create_org("eu1")
+        good = [admin.create_org("us1") for _ in range(11)]
+        odd = admin.create_org("us1")
+        with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+            connection.execute(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON history "
+                "WHEN NEW.modified_by = 'poison@example.com' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        server = HamrServer(sqlite_url(database), tmp_path / "server.log").start()
+        requests = [(org, connection_body(org, partner)) for org in good]
+        requests.insert(5, (odd, connection_body(odd, partner, modified_by="poison@example.com")))
+        try:
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+
+                def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
+                    org, body = item
+                    return http.post("/api/v2/hamr", json=body, headers=org.headers)
+
+                for _ in range(4):  # rounds, so that the odd one lands in shared batches
+                    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+                        responses = list(pool.map(send, requests))
+                    statuses = {
+                        org.uuid: r.status_code
+                        for (org, _), r in zip(requests, responses, strict=True)
+                    }
+                    assert statuses.pop(odd.uuid) == 500
+                    assert set(statuses.values()) == {200}
+        finally:
+            server.stop()
+        for org in good:
+            assert len(admin.history(org.uuid)) == 4
+        assert admin.connection(odd.uuid) is None
+        assert admin.history(odd.uuid) == []
+    finally:
+        store.close()

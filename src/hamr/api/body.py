@@ -21,6 +21,10 @@ def is_json(content_type: str) -> bool:
 
 async def read_json_body(request: Request, limit: int) -> bytes:
     content_type = request.headers.get("content-type")
+    if content_type is None and _announces_no_body(request):
+        raise ValidationFailed(
+            [Violation("", "The body is missing; send the connection as a JSON:API document.")]
+        )
     if content_type is None or not is_json(content_type):
         got = f"got {content_type!r}" if content_type else "none was sent"
         raise UnsupportedMediaType(
@@ -43,6 +47,14 @@ async def read_json_body(request: Request, limit: int) -> bytes:
                 [Violation("", "The body ends before its compressed stream does; send all of it.")]
             )
     return bytes(body)
+
+
+def _announces_no_body(request: Request) -> bool:
+    """No body at all (rather than one of the wrong type): the contract's 400, not a 415."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() == "0"
+    return "transfer-encoding" not in request.headers
 
 
 _ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

@@ -17,7 +17,10 @@ from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations
 
 RESOURCE_TYPE = "hamr_org_connections"
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")]
+# Not blank, and no NUL: PostgreSQL text cannot hold one, so neither backend accepts it.
+Text = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+]
 Status = Annotated[int, Field(ge=0, le=5, json_schema_extra={"enum": [int(s) for s in HamrStatus]})]
 
 
@@ -67,7 +70,7 @@ class HamrOrgConnectionResponse(BaseModel):
 
 
 _STATUS_NAMES = ", ".join(f"{s.value} {s.name}" for s in HamrStatus)
-_TEXT_RULE = f"must be a string of 1 to {MAX_TEXT_LENGTH} characters, not blank"
+_TEXT_RULE = f"must be a string of 1 to {MAX_TEXT_LENGTH} characters, not blank, without NUL"
 _ALLOWED = {
     "": "The body must be a JSON object with a `data` member.",
     "/data": "data must be an object with `id`, `type` and `attributes`.",

@@ -8,7 +8,7 @@ import contextlib
 
 import anyio.to_thread
 
-from hamr.domain.errors import WriteConflict
+from hamr.domain.errors import Unavailable, WriteConflict
 from hamr.domain.model import Connection, ConnectionChange, Principal
 from hamr.service import HamrService, Upsert
 
@@ -58,15 +58,28 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[Connection]]]) -> None:
         try:
             stored = await self._upsert_retrying([upsert for upsert, _ in batch])
+        except Unavailable as error:  # the database is away: every write fails alike
+            self._fail(batch, error)
+            return
         except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            if len(batch) == 1:
+                self._fail(batch, error)
+                return
+            # A write the database refuses must not fail those batched with it: write each
+            # alone, so that only the culprit gets the error.
+            for item in batch:
+                await self._commit([item])
             return
         self._service.connections.remember(stored)
         for (_, future), connection in zip(batch, stored, strict=True):
             if not future.done():  # the client may have gone; its write still stands
                 future.set_result(connection)
+
+    @staticmethod
+    def _fail(batch: list[tuple[Upsert, asyncio.Future[Connection]]], error: Exception) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
 
     async def _upsert_retrying(self, upserts: list[Upsert]) -> list[Connection]:
         """Another process's batch may collide with this one (PostgreSQL deadlock or
