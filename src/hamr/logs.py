@@ -37,15 +37,30 @@ class TextFormatter(logging.Formatter):
         return f"{head} {fields}" + (f"\n{tail}" if tail else "")
 
 
+class Rfc3339Clock:
+    """UTC timestamps with milliseconds, `2026-01-13T17:26:48.830Z`; the text up to the second
+    is built once per second, since every request's log line needs one."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._second_text = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+            self._second_text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, RFC 3339), level, logger, message, the record's
-    extras, and any traceback as one string. Every request writes one, so it is kept cheap:
-    pydantic-core encodes, and the time's text is built once per second."""
+    extras, and any traceback as one string."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._second = -1
-        self._second_text = ""
+        self._time = Rfc3339Clock()
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -58,14 +73,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return pydantic_core.to_json(entry, fallback=str).decode()
-
-    def _time(self, created: float) -> str:
-        second = int(created)
-        if second != self._second:
-            self._second = second
-            moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
-            self._second_text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
 
 
 def configure_logging(level: str, log_format: str = "json") -> None:

@@ -23,30 +23,36 @@ async def admit(request: Request, state: AppState, bucket: str) -> Principal:
     """The caller's principal, once its request is counted against `bucket`; raises Forbidden
     or TooManyRequests. What it learns goes in the request state for the response headers and
     the access log."""
-    headers = request.scope["headers"]
-    client = request.client.host if request.client else "unknown"
+    scope = request.scope
+    # The per-request state dict itself (RequestTelemetry reads it), not a Starlette State
+    # object around it: this runs on every request.
+    notes: dict[str, object] = scope["state"]
     try:
         try:
-            principal = authenticate(headers, state.service, cached_only=True)
+            principal = authenticate(scope["headers"], state.service, cached_only=True)
         except Forbidden:
-            if await state.limiter.exhausted(UNAUTHENTICATED, client):
+            if await state.limiter.exhausted(UNAUTHENTICATED, _client(request)):
                 raise
-            principal = authenticate(headers, state.service)
+            principal = authenticate(scope["headers"], state.service)
     except Forbidden as refused:
         if state.metrics is not None:
             state.metrics.auth_failed(refused.header)
-        await _count(request, state, UNAUTHENTICATED, client)
+        await _count(notes, state, UNAUTHENTICATED, _client(request))
         raise
-    request.state.org = principal.org.uuid
-    await _count(request, state, bucket, principal.org.uuid)
+    notes["org"] = principal.org.uuid
+    await _count(notes, state, bucket, principal.org.uuid)
     return principal
 
 
-async def _count(request: Request, state: AppState, bucket: str, caller: str) -> None:
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _count(notes: dict[str, object], state: AppState, bucket: str, caller: str) -> None:
     quota = await state.limiter.count(bucket, caller)
     if quota is None:
         return
-    request.state.quota = quota
+    notes["quota"] = quota
     if quota.exceeded:
         if state.metrics is not None:
             state.metrics.rate_limited(bucket)

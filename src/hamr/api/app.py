@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hamr.api.access_log import AccessLog
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
@@ -62,9 +63,12 @@ def create_app(settings: Settings) -> Starlette:
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
     )
 
+    access_log = AccessLog.from_logging(settings.log_format)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_storage(state))
+        flusher = asyncio.create_task(access_log.flush_periodically()) if access_log else None
         state.writer.start()
         metrics_server = None
         if state.metrics is not None and settings.metrics_port:
@@ -77,16 +81,20 @@ def create_app(settings: Settings) -> Starlette:
                 metrics_server.shutdown()
                 metrics_server.server_close()
             await state.writer.stop()
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, flusher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if access_log is not None:
+                access_log.flush()
             store.close()
             logger.info("stopped; the database is closed")
 
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestTelemetry, metrics=state.metrics),
+            Middleware(RequestTelemetry, metrics=state.metrics, access_log=access_log),
             # The official Python client asks for gzip; HAMR documents are just above this.
             Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES),
         ],

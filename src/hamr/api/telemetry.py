@@ -7,7 +7,6 @@ the response starts, so error responses rendered by exception handlers carry it 
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import time
@@ -15,11 +14,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hamr.api.access_log import AccessLog
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import Quota
 from hamr.domain.keys import TOKEN_PREFIX
-
-access_log = logging.getLogger("hamr.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A caller's own request id is echoed only if it is short and plain: it ends up in log lines.
@@ -29,9 +27,10 @@ _SECRET_LIKE = re.compile(rf"[0-9a-fA-F]{{32,}}|{re.escape(TOKEN_PREFIX)}[\w-]+"
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None):
+    def __init__(self, app: ASGIApp, metrics: Metrics | None, access_log: AccessLog | None):
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,17 +59,14 @@ class RequestTelemetry:
             seconds = time.perf_counter() - started
             if self.metrics is not None:
                 self.metrics.observe_request(scope["path"], scope["method"], status, seconds)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "org": state.get("org"),
-                        "method": scope["method"],
-                        "path": _SECRET_LIKE.sub("***", scope["path"]),
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                    },
+            if self.access_log is not None:
+                self.access_log.request(
+                    request_id,
+                    state.get("org"),
+                    scope["method"],
+                    _SECRET_LIKE.sub("***", scope["path"]),
+                    status,
+                    round(seconds * 1000, 3),
                 )
 
 
