@@ -241,6 +241,7 @@ class HamrMachine(RuleBasedStateMachine):
         attributes = body["data"]["attributes"]
         headers = {**me.keys.headers, **JSON_TYPE}
         content: bytes | None = None
+        expected = {REFUSALS[refusal]}
         match refusal:
             case "status 6":
                 attributes["hamr_status"] = 6
@@ -283,7 +284,14 @@ class HamrMachine(RuleBasedStateMachine):
             case "data.id of another org":
                 body["data"]["id"] = self.members[other].keys.uuid
             case "keys of another org":
-                headers = {**self.members[other].keys.headers, **JSON_TYPE}
+                them = self.members[other].keys
+                headers = {**them.headers, **JSON_TYPE}
+                if them.datacenter == attributes["target_org_datacenter"] or (
+                    them.uuid == attributes["target_org_uuid"].lower()
+                ):
+                    # The body is wrong for them as well: hamr checks it (400) before it
+                    # checks whose it is (403); either refusal will do.
+                    expected = {400, 403}
             case "no credentials":
                 headers = dict(JSON_TYPE)
             case "revoked token":
@@ -295,10 +303,10 @@ class HamrMachine(RuleBasedStateMachine):
         if content is None:
             content = json.dumps(body).encode()
         response = self.http.post(PATH, content=content, headers=headers)
-        assert response.status_code == REFUSALS[refusal], (refusal, response.text)
+        assert response.status_code in expected, (refusal, response.text)
         errors = response.json()["errors"]
         assert errors, response.text
-        assert all(item["status"] == str(REFUSALS[refusal]) for item in errors), errors
+        assert all(item["status"] == str(response.status_code) for item in errors), errors
 
     @rule(reader=orgs)
     def get_with_a_token(self, reader: int) -> None:
