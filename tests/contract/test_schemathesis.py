@@ -125,10 +125,10 @@ def _pick(seed: object, choices: tuple[str, ...]) -> str:
 def as_the_caller(_context: Any, case: Case) -> Case:
     """A schema-valid POST body is made valid for hamr too: no schema can say that `data.id` is
     the caller's organization, that the partner is in a known datacenter other than the
-    caller's, or that `target_org_uuid` is a UUID not the caller's own. The contract does not
-    say either that strings are not blank and at most 255 characters, which hamr requires;
-    hamr's own document says so, and fuzzing with it covers those refusals. The replacement
-    values are derived from the generated ones, so the run stays deterministic."""
+    caller's, or that `target_org_uuid` is a UUID not the caller's own. Nor does the contract
+    say that strings are 1 to 255 characters, not blank and without NUL, which hamr requires;
+    hamr's own document does, and fuzzing with it covers those refusals. The replacement values
+    are derived from the generated ones, so the run stays deterministic."""
     body: Any = case.body
     if case.method.upper() != "POST" or not isinstance(body, dict):
         return case
@@ -150,7 +150,8 @@ def as_the_caller(_context: Any, case: Case) -> Case:
     for name in ("modified_by", "target_org_name"):
         value = attributes.get(name)
         if isinstance(value, str):
-            # NUL is left to test_regressions: PostgreSQL cannot store it (a 500, for now).
+            # hamr refuses NUL on both backends, as PostgreSQL cannot store it (see
+            # test_regressions); the contract does not say so.
             value = value.replace("\x00", "")
             if not value.strip() or len(value) > MAX_TEXT_LENGTH:
                 value = (value.strip() or "sre@example.com")[:MAX_TEXT_LENGTH]

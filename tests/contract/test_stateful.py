@@ -46,8 +46,8 @@ ATTRIBUTES = (
 
 Document = dict[str, Any]
 
-# Free text as hamr accepts it: 1 to 255 characters, not blank, any Unicode. NUL is left to
-# test_regressions (PostgreSQL cannot store it).
+# Free text as hamr accepts it: 1 to 255 characters, not blank, any Unicode but NUL (which
+# PostgreSQL cannot store).
 text = st.text(
     st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=MAX_TEXT_LENGTH
 ).filter(str.strip)
@@ -93,6 +93,7 @@ REFUSALS = {
     "own uuid as partner": 400,
     "partner not a uuid": 400,
     "blank modified_by": 400,
+    "NUL in target_org_name": 400,
     "modified_by of 256 characters": 400,
     "empty target_org_name": 400,
     "no modified_by": 400,
@@ -267,6 +268,8 @@ class HamrMachine(RuleBasedStateMachine):
                 attributes["target_org_uuid"] = "not-a-uuid"
             case "blank modified_by":
                 attributes["modified_by"] = " \t "
+            case "NUL in target_org_name":
+                attributes["target_org_name"] += "\x00"
             case "modified_by of 256 characters":
                 attributes["modified_by"] = "x" * (MAX_TEXT_LENGTH + 1)
             case "empty target_org_name":
