@@ -9,8 +9,10 @@ from hamr.domain.errors import NotFound
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind, Org
 from hamr.service import HamrService
 
-PRODUCTION = Org("550e8400-e29b-41d4-a716-446655440000", "Production Org", "us1")
-BACKUP = Org("660f9511-f3ac-52e5-b827-557766551111", "Production Backup Org", "eu1")
+# The organizations of Datadog's documented examples, where those examples put them: its POST
+# body, sent by Production Org, names Production Backup Org in us1, so Production Org is not.
+PRODUCTION = Org("550e8400-e29b-41d4-a716-446655440000", "Production Org", "eu1")
+BACKUP = Org("660f9511-f3ac-52e5-b827-557766551111", "Production Backup Org", "us1")
 
 
 @dataclass(frozen=True, slots=True)
