@@ -1,0 +1,102 @@
+"""The options `hamr serve` takes (shared with `hamr config`, which shows what they amount to)
+and how they become Settings: flags over HAMR_* over defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from hamr.settings import (
+    DEFAULT_RATE_LIMITS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    Source,
+    parse_rate_limits,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+database_option = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env HAMR_DATABASE_URL; default sqlite:///./hamr.db]",
+)
+
+
+def serve_options(command: F) -> F:
+    """The options of `serve`, shared with `config` (which shows what they would amount to)."""
+    options = [
+        click.option("--host", help="Address to listen on [env HAMR_HOST; default 127.0.0.1]"),
+        click.option("--port", type=int, help="Port to listen on [env HAMR_PORT; default 8080]"),
+        database_option,
+        click.option(
+            "--datacenters",
+            help="Space- or comma-separated datacenters partners may be in [env HAMR_DATACENTERS]",
+        ),
+        click.option(
+            "--rate-limit",
+            "rate_limits",
+            multiple=True,
+            metavar="NAME=AMOUNT/SECONDS",
+            help="Override one bucket's limit (hamr_get, hamr_post, hamr_unauthenticated), or "
+            "NAME=off; repeatable [env HAMR_RATE_LIMITS, comma-separated; default "
+            + ",".join(map(str, DEFAULT_RATE_LIMITS))
+            + "]",
+        ),
+        click.option(
+            "--rate-limit-storage",
+            metavar="URL",
+            help="memory:// or redis://host:port/db to share limits between processes "
+            "[env HAMR_RATE_LIMIT_STORAGE; default memory://]",
+        ),
+        click.option(
+            "--metrics/--no-metrics",
+            default=None,
+            help="Serve Prometheus metrics [env HAMR_METRICS=on|off; default on]",
+        ),
+        click.option(
+            "--metrics-port",
+            type=int,
+            help="Serve /metrics on this port instead of the API's [env HAMR_METRICS_PORT]",
+        ),
+        click.option(
+            "--log-level", type=click.Choice(LOG_LEVELS), help="[env HAMR_LOG_LEVEL; default info]"
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(LOG_FORMATS),
+            help="[env HAMR_LOG_FORMAT; default json]",
+        ),
+        click.option(
+            "--shutdown-grace",
+            "shutdown_grace_seconds",
+            type=int,
+            metavar="SECONDS",
+            help="On SIGTERM, how long in-flight requests may take to finish "
+            "[env HAMR_SHUTDOWN_GRACE_SECONDS; default 10]",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def load_serve_settings(
+    datacenters: str | None, rate_limits: tuple[str, ...], **options: Any
+) -> tuple[Settings, dict[str, Source]]:
+    """Settings from `serve`'s options over HAMR_* over defaults, with where each came from."""
+    return Settings.load_with_sources(
+        datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
+        # Flags override HAMR_RATE_LIMITS bucket by bucket, not as a whole.
+        rate_limits=(
+            parse_rate_limits([os.environ.get("HAMR_RATE_LIMITS", ""), *rate_limits])
+            if rate_limits
+            else None
+        ),
+        **options,
+    )
