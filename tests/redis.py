@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import apt
+
 REQUIRE_ENV = "HAMR_REQUIRE_REDIS"
 PACKAGE = "redis-server"
 
@@ -28,32 +30,12 @@ def binary() -> Path | None:
     return Path(found) if found else None
 
 
-def install() -> str | None:
-    """Install Debian's redis-server if we can; None on success, else why not."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "redis-server is not installed (apt-get install redis-server)"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
-    installed = subprocess.run(
-        ["apt-get", "install", "-y", "-qq", PACKAGE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    if installed.returncode != 0:
-        last = (installed.stderr or installed.stdout).strip().splitlines()[-1:]
-        return f"apt-get install {PACKAGE} failed: {' '.join(last)}"
-    return None
-
-
 def binary_or_skip() -> Path:
     """redis-server, installed if need be; a skip with the reason, or a failure when CI
     requires it (HAMR_REQUIRE_REDIS=1)."""
     found = binary()
     if found is None:
-        problem = install()
+        problem = apt.install(PACKAGE)
         found = binary()
         if found is None:
             reason = problem or "apt-get installed redis-server but it is not on PATH"

@@ -197,10 +197,11 @@ def seed_hamr(
 
 def seed_page(name: str) -> str:
     """One of Datadog's documentation pages the examples come from (../shared/seeds/, or
-    HAMR_SEEDS); they are not part of this repository, so without them the text checks skip."""
+    HAMR_SEEDS). Like the contract beside them, they are required: a missing page fails the
+    check that the examples are still Datadog's, rather than skipping it."""
     path = SEEDS / name
     if not path.is_file():
-        pytest.skip(f"Datadog's documentation page {path} is not here (set HAMR_SEEDS)")
+        pytest.fail(f"Datadog's documentation page {path} is not here (set HAMR_SEEDS)")
     return path.read_text()
 
 
