@@ -34,6 +34,15 @@ from tests.postgres import PostgresServer, binaries_or_skip
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
 PYTHON = sys.executable
+# The contract's request attributes, in its order.
+ATTRIBUTE_NAMES = (
+    "hamr_status",
+    "is_primary",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+)
 GENEROUS_RATE_LIMITS = ",".join(
     f"{bucket}=1000000/60" for bucket in ("hamr_get", "hamr_post", "hamr_unauthenticated")
 )

@@ -9,19 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import ATTRIBUTE_NAMES, Admin, HamrServer, OrgKeys, connection_body
 
 PATH = "/api/v2/hamr"
 ATTRIBUTES = "/data/attributes"
 TEXT_FIELDS = ("modified_by", "target_org_name", "target_org_uuid", "target_org_datacenter")
-ATTRIBUTE_NAMES = (
-    "hamr_status",
-    "is_primary",
-    "modified_by",
-    "target_org_datacenter",
-    "target_org_name",
-    "target_org_uuid",
-)
 
 # What each field's error detail must say about what is allowed (any one of these).
 HINTS: dict[str, tuple[str, ...]] = {

@@ -29,7 +29,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from hamr.api.openapi import openapi_document
 from hamr.domain.rules import MAX_TEXT_LENGTH, is_uuid
-from tests.conftest import SPEC
+from tests.conftest import ATTRIBUTE_NAMES, SPEC
 from tests.contract.conftest import (
     ORG_UUID,
     PARTNER_DATACENTERS,
@@ -44,14 +44,6 @@ from tests.contract.conftest import (
 Case = schemathesis.Case[Any]
 Check = Callable[[Any, Any, Case], None]
 EXAMPLES = int(os.environ.get("HAMR_FUZZ_EXAMPLES", "300"))
-ATTRIBUTES = (
-    "hamr_status",
-    "is_primary",
-    "modified_by",
-    "target_org_datacenter",
-    "target_org_name",
-    "target_org_uuid",
-)
 CREDENTIAL_HEADERS = frozenset({"dd-api-key", "dd-application-key", "authorization"})
 AUTH_HEADERS = {"DD-API-KEY", "DD-APPLICATION-KEY", "Authorization"}
 
@@ -197,8 +189,8 @@ def hamr_checks(target: Target, *, valid_keys: bool) -> Check:
             assert document["data"]["id"] == ORG_UUID
             assert document["data"]["type"] == "hamr_org_connections"
             got = document["data"]["attributes"]
-            assert {name: got[name] for name in ATTRIBUTES} == {
-                name: sent["attributes"][name] for name in ATTRIBUTES
+            assert {name: got[name] for name in ATTRIBUTE_NAMES} == {
+                name: sent["attributes"][name] for name in ATTRIBUTE_NAMES
             }
             ledger.acknowledged(document)
         elif method == "GET" and status in (200, 404):

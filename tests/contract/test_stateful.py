@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS, MAX_TEXT_LENGTH
-from tests.conftest import Admin, HamrServer, OrgKeys
+from tests.conftest import ATTRIBUTE_NAMES, Admin, HamrServer, OrgKeys
 from tests.contract.conftest import PATH, modified_at
 
 EXAMPLES = int(os.environ.get("HAMR_STATEFUL_EXAMPLES", "30"))
@@ -35,14 +35,6 @@ STEPS = int(os.environ.get("HAMR_STATEFUL_STEPS", "40"))
 DATACENTERS = ("us1", "eu1", "us5", "us1")
 ORGS = len(DATACENTERS)
 JSON_TYPE = {"Content-Type": "application/json"}
-ATTRIBUTES = (
-    "hamr_status",
-    "is_primary",
-    "modified_by",
-    "target_org_datacenter",
-    "target_org_name",
-    "target_org_uuid",
-)
 
 Document = dict[str, Any]
 
@@ -175,10 +167,10 @@ class HamrMachine(RuleBasedStateMachine):
         data = document["data"]
         assert data["id"] == self.members[caller].keys.uuid
         assert data["type"] == "hamr_org_connections"
-        assert {name: data["attributes"][name] for name in ATTRIBUTES} == {
-            name: sent["data"]["attributes"][name] for name in ATTRIBUTES
+        assert {name: data["attributes"][name] for name in ATTRIBUTE_NAMES} == {
+            name: sent["data"]["attributes"][name] for name in ATTRIBUTE_NAMES
         }
-        assert set(data["attributes"]) == {*ATTRIBUTES, "modified_at"}
+        assert set(data["attributes"]) == {*ATTRIBUTE_NAMES, "modified_at"}
         previous = self.model[caller]
         if previous is not None:
             assert modified_at(document) > modified_at(previous)
