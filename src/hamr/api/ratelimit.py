@@ -87,14 +87,13 @@ class RateLimiter:
     async def count(self, bucket: str, caller: str) -> Quota | None:
         """Count one request; None if the bucket is off or its storage cannot be reached
         (requests are then let through rather than refused)."""
-        entry = self._buckets.get(bucket)
-        if entry is None:
-            return None
-        limit, prefix = entry
         now = time.time()
-        window = int(now // limit.period)
+        counter = self._counter(bucket, caller, now)
+        if counter is None:
+            return None
+        limit, key, window = counter
         try:
-            used = await self._incr(f"{prefix}{caller}/{window}", window, limit.period)
+            used = await self._incr(key, window, limit.period)
         except StorageError as error:
             self._log_outage(error)
             return None
@@ -104,17 +103,26 @@ class RateLimiter:
     async def exhausted(self, bucket: str, caller: str) -> bool:
         """Whether the caller has used up this window's budget, without counting a request
         (False when the bucket is off or its storage cannot be reached)."""
-        entry = self._buckets.get(bucket)
-        if entry is None:
+        counter = self._counter(bucket, caller, time.time())
+        if counter is None:
             return False
-        limit, prefix = entry
-        window = int(time.time() // limit.period)
+        limit, key, window = counter
         try:
-            used = await self._get(f"{prefix}{caller}/{window}", window, limit.period)
+            used = await self._get(key, window, limit.period)
         except StorageError as error:
             self._log_outage(error)
             return False
         return used >= limit.amount
+
+    def _counter(self, bucket: str, caller: str, now: float) -> tuple[RateLimit, str, int] | None:
+        """The bucket's limit, and the key and index of the caller's counter for the window
+        `now` falls in; None if the bucket is off."""
+        entry = self._buckets.get(bucket)
+        if entry is None:
+            return None
+        limit, prefix = entry
+        window = int(now // limit.period)
+        return limit, f"{prefix}{caller}/{window}", window
 
     async def reachable(self) -> bool:
         """For readiness: can the storage be used?"""
