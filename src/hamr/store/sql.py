@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hamr.domain.errors import InvalidInput
+from hamr.settings import redact_url
 from hamr.store import migrate
 from hamr.store.engine import create_engine
 from hamr.store.repository import SqlUnitOfWork
@@ -61,14 +62,10 @@ def open_store(database_url: str, pool_size: int = 5) -> SqlStore:
     except SQLAlchemyError as error:
         engine.dispose()
         raise StoreUnavailable(
-            f"cannot open database {_redacted(database_url)}: {describe(error)}"
+            f"cannot open database {redact_url(database_url)}: {describe(error)}"
         ) from None
 
 
 def describe(error: SQLAlchemyError) -> str:
     """The driver's own one-line reason, without SQLAlchemy's SQL echo and links."""
     return str(getattr(error, "orig", None) or error).splitlines()[0]
-
-
-def _redacted(database_url: str) -> str:
-    return make_url(database_url).render_as_string(hide_password=True)
