@@ -3,7 +3,6 @@ and how they become Settings: flags over HAMR_* over defaults."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,7 +14,6 @@ from hamr.settings import (
     LOG_LEVELS,
     Settings,
     Source,
-    parse_rate_limits,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,11 +90,6 @@ def load_serve_settings(
     """Settings from `serve`'s options over HAMR_* over defaults, with where each came from."""
     return Settings.load_with_sources(
         datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
-        # Flags override HAMR_RATE_LIMITS bucket by bucket, not as a whole.
-        rate_limits=(
-            parse_rate_limits([os.environ.get("HAMR_RATE_LIMITS", ""), *rate_limits])
-            if rate_limits
-            else None
-        ),
+        rate_limit_overrides=rate_limits,
         **options,
     )

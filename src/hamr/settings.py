@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -118,17 +118,26 @@ class Settings:
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
         """Flags given as None fall back to HAMR_<NAME> in the environment, then the default."""
-        return cls.load_with_sources(environ, **flags)[0]
+        return cls.load_with_sources(environ, rate_limit_overrides=(), **flags)[0]
 
     @classmethod
     def load_with_sources(
-        cls, environ: Mapping[str, str] | None = None, **flags: object
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        rate_limit_overrides: Sequence[str] = (),
+        **flags: object,
     ) -> tuple[Settings, dict[str, Source]]:
-        """The settings, and where each came from (for `hamr config`)."""
+        """The settings, and where each came from (for `hamr config`). Rate limit flags
+        (`NAME=AMOUNT/SECONDS`) override HAMR_RATE_LIMITS bucket by bucket, not as a whole."""
         environ = os.environ if environ is None else environ
         unknown = set(flags) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
+        if rate_limit_overrides:
+            flags["rate_limits"] = parse_rate_limits(
+                [environ.get("HAMR_RATE_LIMITS", ""), *rate_limit_overrides]
+            )
         values: dict[str, object] = {}
         sources: dict[str, Source] = {}
         for setting in fields(cls):
