@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from hamr.domain.keys import hashes_match
-from hamr.domain.model import Connection, StoredCredential
+from hamr.domain.model import Connection, Principal, StoredCredential
 from hamr.domain.ports import ReadView
 
 V = TypeVar("V")
@@ -38,6 +38,9 @@ class CredentialCache:
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
         self._cache: BoundedDict[StoredCredential] = BoundedDict(max_entries)
+        # What a request's credentials, all of them together and by digest, proved: a caller
+        # seen before costs one lookup instead of a hash, a lookup and a check per key.
+        self._proofs: BoundedDict[tuple[str, Principal]] = BoundedDict(max_entries)
         self._epoch = view.credentials_epoch()
 
     def lookup(self, secret_hash: str, cached_only: bool = False) -> StoredCredential | None:
@@ -52,6 +55,16 @@ class CredentialCache:
             self._cache.put(secret_hash, found)
         return found if hashes_match(found.secret_hash, secret_hash) else None
 
+    def proved(self, credentials_digest: str) -> Principal | None:
+        """Who these credentials proved to be, if they were checked since the last change."""
+        found = self._proofs.entries.get(credentials_digest)
+        if found is None or not hashes_match(found[0], credentials_digest):
+            return None
+        return found[1]
+
+    def remember_proof(self, credentials_digest: str, principal: Principal) -> None:
+        self._proofs.put(credentials_digest, (credentials_digest, principal))
+
     def refresh(self) -> None:
         """Drop everything if credentials changed anywhere (another process, the CLI)."""
         epoch = self._view.credentials_epoch()
@@ -61,6 +74,7 @@ class CredentialCache:
 
     def clear(self) -> None:
         self._cache.entries.clear()
+        self._proofs.entries.clear()
 
 
 class ConnectionCache:

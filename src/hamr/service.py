@@ -63,6 +63,14 @@ class HamrService:
             return None
         return Principal(org=found.org, key_id=found.key_id)
 
+    def recognise(self, credentials_digest: str) -> Principal | None:
+        """Who a request's credentials (all of them, by digest) proved to be when last
+        checked, if no credential has changed anywhere since; memory only."""
+        return self.credentials.proved(credentials_digest)
+
+    def remember(self, credentials_digest: str, principal: Principal) -> None:
+        self.credentials.remember_proof(credentials_digest, principal)
+
     def read_connection(self, org: Org) -> Connection:
         connection = self.connections.get(org.uuid)
         if connection is None:

@@ -2,24 +2,32 @@
 written in batches.
 
 Going through `logging` cost a GET more than the rest of its handling (a record, a formatter
-and a flushed write per request), so request lines skip it: each is encoded with pydantic-core
-into a buffer that is written, under the log handler's lock, every `FLUSH_SECONDS` and on
-shutdown. Whether they are written at all still follows the `hamr.access` logger's level.
+and a flushed write per request), so request lines skip it: a request leaves a tuple of its
+facts, and the batch is formatted and written under the log handler's lock every
+`FLUSH_SECONDS` (telemetry.py) and on shutdown. Encoded in a batch, a line costs a third
+of what the same work cost between two requests' network I/O, with cold caches. Whether lines
+are written at all still follows the `hamr.access` logger's level.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import re
 import time
+from json.encoder import encode_basestring as _json_string
 from typing import TextIO
 
-import pydantic_core
-
+from hamr.domain.keys import TOKEN_PREFIX
 from hamr.logs import Rfc3339Clock
 
 LOGGER = "hamr.access"
-FLUSH_SECONDS = 0.1
+_HEAD = f'"level":"info","logger":"{LOGGER}","message":"request"'
+# Anything in a path that looks like a key or token (pasted into a URL by mistake) is masked.
+_SECRET_LIKE = re.compile(rf"[0-9a-fA-F]{{32,}}|{re.escape(TOKEN_PREFIX)}[\w-]+")
+
+
+# When, request id, org, method, path, status, duration in seconds.
+_Facts = tuple[float, str, str | None, str, str, int, float]
 
 
 class AccessLog:
@@ -27,7 +35,7 @@ class AccessLog:
         self._handler = handler
         self._text = log_format == "text"
         self._time = Rfc3339Clock()
-        self._lines: list[str] = []
+        self._pending: list[_Facts] = []
 
     @classmethod
     def from_logging(cls, log_format: str) -> AccessLog | None:
@@ -47,29 +55,15 @@ class AccessLog:
         method: str,
         path: str,
         status: int,
-        duration_ms: float,
+        seconds: float,
     ) -> None:
-        fields = {
-            "request_id": request_id,
-            "org": org,
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": duration_ms,
-        }
-        now = self._time(time.time())
-        if self._text:
-            extras = pydantic_core.to_json(fields).decode()
-            self._lines.append(f"{now} INFO {LOGGER} request {extras}\n")
-        else:
-            head = {"time": now, "level": "info", "logger": LOGGER, "message": "request"}
-            self._lines.append(pydantic_core.to_json({**head, **fields}).decode() + "\n")
+        self._pending.append((time.time(), request_id, org, method, path, status, seconds))
 
     def flush(self) -> None:
-        if not self._lines:
+        if not self._pending:
             return
-        chunk = "".join(self._lines)
-        self._lines.clear()
+        pending, self._pending = self._pending, []
+        chunk = "".join(map(self._line, pending))
         self._handler.acquire()  # the lock other log lines are written under
         try:
             self._handler.stream.write(chunk)
@@ -77,8 +71,17 @@ class AccessLog:
         finally:
             self._handler.release()
 
-    async def flush_periodically(self) -> None:
-        """Runs for the server's lifetime; the last lines are flushed by whoever cancels it."""
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            self.flush()
+    def _line(self, facts: _Facts) -> str:
+        """One line, written out directly: the fields are fixed, and every string among them
+        goes through the json module's C string encoder."""
+        when, request_id, org, method, path, status, seconds = facts
+        fields = (
+            f'"request_id":{_json_string(request_id)},'
+            f'"org":{"null" if org is None else _json_string(org)},'
+            f'"method":{_json_string(method)},'
+            f'"path":{_json_string(_SECRET_LIKE.sub("***", path))},'
+            f'"status":{status},"duration_ms":{round(seconds * 1000, 3)}'
+        )
+        if self._text:
+            return f"{self._time(when)} INFO {LOGGER} request {{{fields}}}\n"
+        return f'{{"time":"{self._time(when)}",{_HEAD},{fields}}}\n'

@@ -8,7 +8,7 @@ instead of queries.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.types import Scope
 
 from hamr.api.auth import authenticate
 from hamr.api.errors import TooManyRequests
@@ -19,41 +19,44 @@ from hamr.domain.model import Principal
 UNAUTHENTICATED = "hamr_unauthenticated"
 
 
-async def admit(request: Request, state: AppState, bucket: str) -> Principal:
+async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
     """The caller's principal, once its request is counted against `bucket`; raises Forbidden
-    or TooManyRequests. What it learns goes in the request state for the response headers and
-    the access log."""
-    scope = request.scope
-    # The per-request state dict itself (RequestTelemetry reads it), not a Starlette State
-    # object around it: this runs on every request.
-    notes: dict[str, object] = scope["state"]
+    or TooManyRequests."""
     try:
         try:
             principal = authenticate(scope["headers"], state.service, cached_only=True)
         except Forbidden:
-            if await state.limiter.exhausted(UNAUTHENTICATED, _client(request)):
+            if await state.limiter.exhausted(UNAUTHENTICATED, _client(scope)):
                 raise
             principal = authenticate(scope["headers"], state.service)
     except Forbidden as refused:
         if state.metrics is not None:
             state.metrics.auth_failed(refused.header)
-        await _count(notes, state, UNAUTHENTICATED, _client(request))
+        await _count(scope, state, UNAUTHENTICATED, _client(scope))
         raise
-    notes["org"] = principal.org.uuid
-    await _count(notes, state, bucket, principal.org.uuid)
+    await count_request(scope, state, bucket, principal)
     return principal
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+async def count_request(scope: Scope, state: AppState, bucket: str, caller: Principal) -> None:
+    """Count an authenticated caller's request against `bucket`; raises TooManyRequests."""
+    scope["state"]["org"] = caller.org.uuid
+    await _count(scope, state, bucket, caller.org.uuid)
 
 
-async def _count(notes: dict[str, object], state: AppState, bucket: str, caller: str) -> None:
+async def _count(scope: Scope, state: AppState, bucket: str, caller: str) -> None:
+    """What the count says goes in the request state (the per-request dict itself, not a
+    Starlette State around it), where RequestTelemetry finds it for the response headers."""
     quota = await state.limiter.count(bucket, caller)
     if quota is None:
         return
-    notes["quota"] = quota
+    scope["state"]["quota"] = quota
     if quota.exceeded:
         if state.metrics is not None:
             state.metrics.rate_limited(bucket)
         raise TooManyRequests()
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hamr.api.access_log import AccessLog
+from hamr.api.cached_get import CachedGet
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import InternalError, MethodNotAllowed, error_response
@@ -23,10 +24,10 @@ from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.probes import healthz, metrics, readyz
 from hamr.api.ratelimit import Quota, RateLimiter
-from hamr.api.routes import hamr_connection, openapi, validate_api_key
+from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
-from hamr.api.telemetry import RequestTelemetry
+from hamr.api.telemetry import RequestTelemetry, flush_periodically
 from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
 from hamr.service import HamrService
@@ -35,7 +36,6 @@ from hamr.store.sql import open_store
 
 logger = logging.getLogger(__name__)
 
-HAMR_PATH = "/api/v2/hamr"
 GZIP_MINIMUM_BYTES = 256
 
 
@@ -68,7 +68,10 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_storage(state))
-        flusher = asyncio.create_task(access_log.flush_periodically()) if access_log else None
+        flushes = [
+            recorder.flush for recorder in (access_log, state.metrics) if recorder is not None
+        ]
+        flusher = asyncio.create_task(flush_periodically(flushes))
         state.writer.start()
         metrics_server = None
         if state.metrics is not None and settings.metrics_port:
@@ -82,12 +85,11 @@ def create_app(settings: Settings) -> Starlette:
                 metrics_server.server_close()
             await state.writer.stop()
             for task in (poller, flusher):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if access_log is not None:
-                access_log.flush()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for flush in flushes:
+                flush()
             store.close()
             logger.info("stopped; the database is closed")
 
@@ -95,6 +97,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestTelemetry, metrics=state.metrics, access_log=access_log),
+            Middleware(CachedGet, state=state),
             # The official Python client asks for gzip; HAMR documents are just above this.
             Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES),
         ],

@@ -5,6 +5,7 @@ Every refusal is a 403 whose `source.header` names the header to fix.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from hamr.domain.errors import Forbidden
@@ -21,33 +22,48 @@ _HOW = (
 )
 
 
+# Authorization, DD-API-KEY and DD-APPLICATION-KEY as sent (None: not sent).
+_Credentials = tuple[bytes | None, bytes | None, bytes | None]
+
+
 def authenticate(
     raw_headers: Iterable[tuple[bytes, bytes]], service: HamrService, cached_only: bool = False
 ) -> Principal:
     """The caller's principal, from the ASGI scope's raw headers (read in one pass: this is
-    on every request's path). With `cached_only`, credentials not in the in-memory cache are
+    on every request's path). Credentials that proved someone before are recognised by one
+    digest of them all; with `cached_only`, credentials not in the in-memory caches are
     refused too: a first pass that never touches storage."""
     headers = _credential_headers(raw_headers)
-    authorization = headers.get(b"authorization")
+    digest = hashlib.sha256(
+        b"\n".join(b"-" if value is None else b"+" + value for value in headers)
+    ).hexdigest()
+    principal = service.recognise(digest)
+    if principal is None:
+        principal = _prove(headers, service, cached_only)
+        service.remember(digest, principal)
+    return principal
+
+
+def _prove(headers: _Credentials, service: HamrService, cached_only: bool) -> Principal:
+    raw_authorization, raw_api_key, raw_app_key = headers
+    authorization = None if raw_authorization is None else raw_authorization.decode("latin-1")
     if authorization is not None and authorization[:7].lower() == "bearer ":
         return _bearer(authorization[7:].strip(), service, cached_only)
-    api_key = headers.get(b"dd-api-key")
-    if api_key is None:
+    if raw_api_key is None:
         header = AUTHORIZATION if authorization is not None else API_KEY
         raise Forbidden(f"No credentials were sent; {_HOW}.", header=header)
-    caller = service.identify(api_key.strip(), KeyKind.API, cached_only)
+    caller = service.identify(raw_api_key.decode("latin-1").strip(), KeyKind.API, cached_only)
     if caller is None:
         raise Forbidden(
             f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.", header=API_KEY
         )
-    app_key = headers.get(b"dd-application-key")
-    if app_key is None:
+    if raw_app_key is None:
         raise Forbidden(
             f"{APP_KEY} is missing; send an application key of the same organization "
             f"alongside {API_KEY}.",
             header=APP_KEY,
         )
-    user = service.identify(app_key.strip(), KeyKind.APP, cached_only)
+    user = service.identify(raw_app_key.decode("latin-1").strip(), KeyKind.APP, cached_only)
     if user is None:
         raise Forbidden(
             f"{APP_KEY} is not a valid application key, or it has been revoked; {_HOW}.",
@@ -73,13 +89,17 @@ def _bearer(token: str, service: HamrService, cached_only: bool) -> Principal:
     return principal
 
 
-_CREDENTIAL_HEADERS = frozenset((b"authorization", b"dd-api-key", b"dd-application-key"))
-
-
-def _credential_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
-    """The first value of each credential header (ASGI servers lower-case header names)."""
-    found: dict[bytes, str] = {}
+def _credential_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> _Credentials:
+    """The first values of Authorization, DD-API-KEY and DD-APPLICATION-KEY (ASGI servers
+    lower-case header names)."""
+    authorization = api_key = app_key = None
     for name, value in raw_headers:
-        if name in _CREDENTIAL_HEADERS and name not in found:
-            found[name] = value.decode("latin-1")
-    return found
+        if name == b"dd-api-key":
+            if api_key is None:
+                api_key = value
+        elif name == b"dd-application-key":
+            if app_key is None:
+                app_key = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    return authorization, api_key, app_key

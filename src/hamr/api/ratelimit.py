@@ -30,22 +30,47 @@ _OUTAGE_LOG_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket:
+    """A configured limit, with what every count against it shares, built once."""
+
+    limit: RateLimit
+    key_prefix: str
+    limit_header: tuple[bytes, bytes]
+    period_header: tuple[bytes, bytes]
+    name_header: tuple[bytes, bytes]
+
+    @classmethod
+    def of(cls, limit: RateLimit) -> Bucket:
+        # The library's key for the limit, then the bucket's name: two buckets with equal
+        # limits must not share counts.
+        prefix = RateLimitItemPerSecond(limit.amount, limit.period).key_for(limit.name) + "/"
+        return cls(
+            limit,
+            prefix,
+            (b"x-ratelimit-limit", b"%d" % limit.amount),
+            (b"x-ratelimit-period", b"%d" % limit.period),
+            (b"x-ratelimit-name", limit.name.encode()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Quota:
     """Where one caller stands in one bucket after a request was counted."""
 
-    limit: RateLimit
+    bucket: Bucket
     remaining: int
     reset_seconds: int
     exceeded: bool
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         """Datadog's rate-limit headers, as raw ASGI header pairs."""
+        bucket = self.bucket
         return [
-            (b"x-ratelimit-limit", str(self.limit.amount).encode()),
-            (b"x-ratelimit-period", str(self.limit.period).encode()),
-            (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(self.reset_seconds).encode()),
-            (b"x-ratelimit-name", self.limit.name.encode()),
+            bucket.limit_header,
+            bucket.period_header,
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset_seconds),
+            bucket.name_header,
         ]
 
 
@@ -53,15 +78,7 @@ class RateLimiter:
     """Counts requests per (bucket, caller) in fixed, calendar-aligned windows."""
 
     def __init__(self, limits: tuple[RateLimit, ...], storage_url: str):
-        # A counter's key: the library's key for the bucket's limit, the caller, the window.
-        # (The bucket's name is in it: two buckets with equal limits must not share counts.)
-        self._buckets = {
-            limit.name: (
-                limit,
-                RateLimitItemPerSecond(limit.amount, limit.period).key_for(limit.name) + "/",
-            )
-            for limit in limits
-        }
+        self._buckets = {limit.name: Bucket.of(limit) for limit in limits}
         self._storage_url = storage_url
         # In memory, counting is a dict update: done in place, without awaiting anything.
         self._memory = WindowCounts() if urlsplit(storage_url).scheme == "memory" else None
@@ -91,14 +108,15 @@ class RateLimiter:
         counter = self._counter(bucket, caller, now)
         if counter is None:
             return None
-        limit, key, window = counter
+        found, key, window = counter
         try:
-            used = await self._incr(key, window, limit.period)
+            used = await self._incr(key, window, found.limit.period)
         except StorageError as error:
             self._log_outage(error)
             return None
-        reset = max(1, math.ceil((window + 1) * limit.period - now))
-        return Quota(limit, max(0, limit.amount - used), reset, used > limit.amount)
+        amount = found.limit.amount
+        reset = max(1, math.ceil((window + 1) * found.limit.period - now))
+        return Quota(found, max(0, amount - used), reset, used > amount)
 
     async def exhausted(self, bucket: str, caller: str) -> bool:
         """Whether the caller has used up this window's budget, without counting a request
@@ -106,23 +124,22 @@ class RateLimiter:
         counter = self._counter(bucket, caller, time.time())
         if counter is None:
             return False
-        limit, key, window = counter
+        found, key, window = counter
         try:
-            used = await self._get(key, window, limit.period)
+            used = await self._get(key, window, found.limit.period)
         except StorageError as error:
             self._log_outage(error)
             return False
-        return used >= limit.amount
+        return used >= found.limit.amount
 
-    def _counter(self, bucket: str, caller: str, now: float) -> tuple[RateLimit, str, int] | None:
-        """The bucket's limit, and the key and index of the caller's counter for the window
-        `now` falls in; None if the bucket is off."""
-        entry = self._buckets.get(bucket)
-        if entry is None:
+    def _counter(self, bucket: str, caller: str, now: float) -> tuple[Bucket, str, int] | None:
+        """The bucket, and the key and index of the caller's counter for the window `now`
+        falls in; None if the bucket is off."""
+        found = self._buckets.get(bucket)
+        if found is None:
             return None
-        limit, prefix = entry
-        window = int(now // limit.period)
-        return limit, f"{prefix}{caller}/{window}", window
+        window = int(now // found.limit.period)
+        return found, f"{found.key_prefix}{caller}/{window}", window
 
     async def reachable(self) -> bool:
         """For readiness: can the storage be used?"""

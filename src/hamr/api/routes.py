@@ -13,6 +13,8 @@ from hamr.api.schemas import connection_document, parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.model import KeyKind
 
+HAMR_PATH = "/api/v2/hamr"
+
 
 async def hamr_connection(request: Request) -> Response:
     """One route for both methods, so that a 405 lists every allowed method."""
@@ -23,14 +25,14 @@ async def hamr_connection(request: Request) -> Response:
 
 async def get_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = await admit(request, state, "hamr_get")
+    principal = await admit(request.scope, state, "hamr_get")
     connection = state.service.read_connection(principal.org)
     return Response(state.documents.encode(connection), media_type=JSON)
 
 
 async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    principal = await admit(request, state, "hamr_post")
+    principal = await admit(request.scope, state, "hamr_post")
     body = await read_json_body(request, state.settings.max_body_bytes)
     change = parse_connection_request(body, principal.org, state.service.datacenters)
     connection = await state.writer.write(principal, change)
