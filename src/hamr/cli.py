@@ -82,7 +82,7 @@ def serve(demo: bool, **options: Any) -> None:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     if demo:
-        demo_orgs = ensure_demo(app.state.hamr.service)
+        demo_orgs = ensure_demo(app.state.service)
         click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
         sys.stdout.flush()
     config = uvicorn.Config(

@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hamr.api.access_log import AccessLog
 from hamr.api.cached_get import CachedGet
@@ -23,7 +24,7 @@ from hamr.api.errors import InternalError, MethodNotAllowed, error_response
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.probes import healthz, metrics, readyz
-from hamr.api.ratelimit import Quota, RateLimiter
+from hamr.api.ratelimit import RateLimiter
 from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
@@ -39,7 +40,20 @@ logger = logging.getLogger(__name__)
 GZIP_MINIMUM_BYTES = 256
 
 
-def create_app(settings: Settings) -> Starlette:
+class HamrApp:
+    """The ASGI application `create_app` builds: request telemetry around Starlette (whose
+    first middleware is the GET fast lane). Telemetry sits outside Starlette so that every
+    response, Starlette's own 500 included, carries the request id and rate limit headers."""
+
+    def __init__(self, state: AppState, asgi: ASGIApp):
+        self.state = state
+        self._asgi = asgi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def create_app(settings: Settings) -> HamrApp:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
@@ -96,7 +110,6 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestTelemetry, metrics=state.metrics, access_log=access_log),
             Middleware(CachedGet, state=state),
             # The official Python client asks for gzip; HAMR documents are just above this.
             Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES),
@@ -110,7 +123,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
-    return app
+    return HamrApp(state, RequestTelemetry(app, state.metrics, access_log))
 
 
 async def _watch_storage(state: AppState) -> None:
@@ -155,15 +168,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
             "path": request.url.path,
         },
     )
-    # Sent from outside the middleware stack, so it adds what RequestTelemetry would have.
-    headers = {"Connection": "close", "X-Request-Id": request.state.request_id}
-    quota: Quota | None = getattr(request.state, "quota", None)
-    if quota is not None:
-        headers.update((name.decode(), value.decode()) for name, value in quota.headers())
     return error_response(
         InternalError(
             "The server hit an unexpected error and could not complete the request. "
             "Its log has the details."
         ),
-        headers=headers,
+        headers={"Connection": "close"},
     )

@@ -34,8 +34,11 @@ def authenticate(
     digest of them all; with `cached_only`, credentials not in the in-memory caches are
     refused too: a first pass that never touches storage."""
     headers = _credential_headers(raw_headers)
+    authorization, api_key, app_key = headers
     digest = hashlib.sha256(
-        b"\n".join(b"-" if value is None else b"+" + value for value in headers)
+        (b"+" + authorization if authorization is not None else b"-")
+        + (b"\n+" + api_key if api_key is not None else b"\n-")
+        + (b"\n+" + app_key if app_key is not None else b"\n-")
     ).hexdigest()
     principal = service.recognise(digest)
     if principal is None:

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from limits import RateLimitItemPerSecond
@@ -53,9 +54,9 @@ class Bucket:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """Where one caller stands in one bucket after a request was counted."""
+class Quota(NamedTuple):
+    """Where one caller stands in one bucket after a request was counted (a tuple: one is
+    made per request)."""
 
     bucket: Bucket
     remaining: int
@@ -80,20 +81,9 @@ class RateLimiter:
     def __init__(self, limits: tuple[RateLimit, ...], storage_url: str):
         self._buckets = {limit.name: Bucket.of(limit) for limit in limits}
         self._storage_url = storage_url
-        # In memory, counting is a dict update: done in place, without awaiting anything.
         self._memory = WindowCounts() if urlsplit(storage_url).scheme == "memory" else None
         self._shared: Storage | None = None
         self._last_outage_log = -math.inf
-
-    async def _incr(self, key: str, window: int, period: int) -> int:
-        if self._memory is not None:
-            return self._memory.incr(key, window, period)
-        return await self._shared_storage().incr(key, period)
-
-    async def _get(self, key: str, window: int, period: int) -> int:
-        if self._memory is not None:
-            return self._memory.get(key, window, period)
-        return await self._shared_storage().get(key)
 
     def _shared_storage(self) -> Storage:
         """Built on first use, inside the running event loop (async Redis clients bind to it)."""
@@ -110,7 +100,10 @@ class RateLimiter:
             return None
         found, key, window = counter
         try:
-            used = await self._incr(key, window, found.limit.period)
+            if self._memory is not None:  # a dict update, done in place
+                used = self._memory.incr(key, window, found.limit.period)
+            else:
+                used = await self._shared_storage().incr(key, found.limit.period)
         except StorageError as error:
             self._log_outage(error)
             return None
@@ -126,7 +119,10 @@ class RateLimiter:
             return False
         found, key, window = counter
         try:
-            used = await self._get(key, window, found.limit.period)
+            if self._memory is not None:
+                used = self._memory.get(key, window, found.limit.period)
+            else:
+                used = await self._shared_storage().get(key)
         except StorageError as error:
             self._log_outage(error)
             return False
