@@ -20,7 +20,7 @@ from hamr.api.access_log import AccessLog
 from hamr.api.cached_get import CachedGet
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
-from hamr.api.errors import InternalError, MethodNotAllowed, error_response
+from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.probes import healthz, metrics, readyz
@@ -41,9 +41,9 @@ GZIP_MINIMUM_BYTES = 256
 
 
 class HamrApp:
-    """The ASGI application `create_app` builds: request telemetry around Starlette (whose
-    first middleware is the GET fast lane). Telemetry sits outside Starlette so that every
-    response, Starlette's own 500 included, carries the request id and rate limit headers."""
+    """The ASGI application `create_app` builds: request telemetry, around the GET fast lane,
+    around Starlette. Telemetry sits outside Starlette so that every response, Starlette's own
+    500 included, carries the request id and rate limit headers."""
 
     def __init__(self, state: AppState, asgi: ASGIApp):
         self.state = state
@@ -110,7 +110,6 @@ def create_app(settings: Settings) -> HamrApp:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(CachedGet, state=state),
             # The official Python client asks for gzip; HAMR documents are just above this.
             Middleware(GzipWhenAsked, minimum_size=GZIP_MINIMUM_BYTES),
         ],
@@ -123,7 +122,7 @@ def create_app(settings: Settings) -> HamrApp:
     )
     app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
-    return HamrApp(state, RequestTelemetry(app, state.metrics, access_log))
+    return HamrApp(state, RequestTelemetry(CachedGet(app, state), state.metrics, access_log))
 
 
 async def _watch_storage(state: AppState) -> None:
@@ -157,21 +156,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    """The last line: Starlette re-raises after this, so the server logs the traceback and
-    then drops the connection, which the response announces so clients do not reuse it."""
-    logger.error(
-        "unexpected error",
-        extra={
-            "request_id": request.state.request_id,
-            "method": request.method,
-            "path": request.url.path,
-        },
-    )
-    return error_response(
-        InternalError(
-            "The server hit an unexpected error and could not complete the request. "
-            "Its log has the details."
-        ),
-        headers={"Connection": "close"},
-    )
+async def _unexpected(request: Request, _exc: Exception) -> Response:
+    return unexpected_error_response(request.scope)  # Starlette re-raises after sending it

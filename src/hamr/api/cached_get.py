@@ -1,5 +1,5 @@
-"""`GET /api/v2/hamr` answered from memory: the hot path, without Starlette's router,
-exception wrappers, Request or Response objects.
+"""`GET /api/v2/hamr` answered from memory: the hot path, in front of Starlette (no router,
+exception wrappers, Request or Response objects).
 
 A GET whose credentials are already cached, and which does not ask for gzip, is counted and
 answered here. Everything else (unknown or refused credentials, gzip, every other route and
@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hamr.api.admission import count_request
 from hamr.api.auth import authenticate
 from hamr.api.compression import wants_gzip
-from hamr.api.errors import error_response
+from hamr.api.errors import error_response, unexpected_error_response
 from hamr.api.routes import HAMR_PATH
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, HamrError
@@ -51,6 +51,11 @@ class CachedGet:
         except HamrError as error:
             await error_response(error)(scope, receive, send)
             return
+        except Exception:
+            # Outside Starlette, so its last-resort handler is not around this lane: the same
+            # answer, given here.
+            await unexpected_error_response(scope)(scope, receive, send)
+            raise
         await send(
             {
                 "type": "http.response.start",

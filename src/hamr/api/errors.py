@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pydantic_core
 from starlette.responses import Response
+from starlette.types import Scope
 
 from hamr.domain.errors import HamrError
+
+logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 
@@ -67,4 +72,25 @@ def error_response(error: HamrError, headers: dict[str, str] | None = None) -> R
         status_code=error.status,
         media_type=JSON,
         headers=headers,
+    )
+
+
+def unexpected_error_response(scope: Scope) -> Response:
+    """Log an error nobody anticipated, and the 500 to answer it with. The caller re-raises
+    after sending it, so the server logs the traceback and drops the connection, which the
+    response announces so that clients do not reuse it."""
+    logger.error(
+        "unexpected error",
+        extra={
+            "request_id": scope["state"]["request_id"],
+            "method": scope["method"],
+            "path": scope["path"],
+        },
+    )
+    return error_response(
+        InternalError(
+            "The server hit an unexpected error and could not complete the request. "
+            "Its log has the details."
+        ),
+        headers={"Connection": "close"},
     )
