@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,6 +23,7 @@ class Load:
     connections: int
     seconds: int
     pace_rps: float | None = None
+    passes: int | None = None
 
     def paced(self, rps: float) -> Load:
         """The same load held near `rps` requests per second instead of flat out."""
@@ -28,6 +32,13 @@ class Load:
     def warmup(self, seconds: int) -> Load:
         """An unmeasured run, so that caches and pages are warm as in steady service."""
         return replace(self, seconds=seconds)
+
+    def passes_over_sample(self, passes: int, at_most_seconds: int) -> Load:
+        """An unmeasured run that ends once every org in the sample has been requested
+        `passes` times: a first request is not steady state (credentials and connections
+        are read from storage), and how many orgs a timed warm-up reaches depends on the
+        machine."""
+        return replace(self, seconds=at_most_seconds, passes=passes)
 
 
 @dataclass(frozen=True)
@@ -55,25 +66,31 @@ def run_wrk(url: str, load: Load) -> Outcome:
         # wrk's delay() hook: each connection waits this long before its next request, which
         # holds the whole load near the target rate (closed-loop pacing, wrk2 not being packaged).
         env["HAMR_BENCH_DELAY_MS"] = f"{1000 * load.connections / load.pace_rps:.3f}"
-    completed = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            LOAD_CORE,
-            "wrk",
-            "-t1",
-            f"-c{load.connections}",
-            f"-d{load.seconds}s",
-            "-s",
-            str(load.script),
-            f"{url}/api/v2/hamr",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    command = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        "wrk",
+        "-t1",
+        f"-c{load.connections}",
+        f"-d{load.seconds}s",
+        "-s",
+        str(load.script),
+        f"{url}/api/v2/hamr",
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        done = Path(scratch) / "done"
+        if load.passes:
+            env |= {"HAMR_BENCH_PASSES": str(load.passes), "HAMR_BENCH_DONE": str(done)}
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as wrk:
+            if load.passes:
+                while wrk.poll() is None and not done.exists():
+                    time.sleep(0.1)
+                wrk.send_signal(signal.SIGINT)  # wrk stops and reports, as at its -d
+            stdout, _ = wrk.communicate()
+    if wrk.returncode != 0:
+        raise subprocess.CalledProcessError(wrk.returncode, command, stdout)
+    figures = json.loads(stdout.strip().splitlines()[-1])
     seconds = figures["duration_us"] / 1e6
     return Outcome(
         rps=figures["requests"] / seconds,

@@ -3,6 +3,7 @@ package.path = package.path .. ";" .. os.getenv("HAMR_BENCH_LUA") .. "/?.lua"
 local keys = require("keys")
 require("report")
 local orgs = keys.load(os.getenv("HAMR_BENCH_SAMPLE"))
+keys.signal_after_passes(orgs)
 local i = math.random(#orgs)
 
 request = function()

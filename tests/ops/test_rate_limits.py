@@ -338,6 +338,34 @@ def test_the_bucket_is_the_organizations_whatever_its_credentials(
         assert_too_many(http.get(HAMR, headers=org.headers), "hamr_get", 5, HOUR)
 
 
+def test_both_get_lanes_count_in_one_bucket_and_refuse_alike(
+    limited: HamrServer, org: OrgKeys, database: Database
+) -> None:
+    """A GET with credentials new to the server is answered by the app, a repeat by the fast
+    lane in front of it (tests/api/test_cached_get.py): each request is counted once, and
+    the 429s look the same."""
+
+    def unseen() -> dict[str, str]:
+        app_key = database.admin.service.create_key(org.uuid, KeyKind.APP)[1]
+        return {"DD-API-KEY": org.api_key, "DD-APPLICATION-KEY": app_key}
+
+    room_in_window(HOUR, 20)
+    first, second = unseen(), unseen()
+    with client_from(limited) as http:
+        for remaining, headers in zip(
+            (4, 3, 2, 1, 0), [first, first, second, second, first], strict=True
+        ):
+            response = http.get(HAMR, headers=headers)
+            assert response.status_code == 404
+            assert_quota(response, "hamr_get", 5, HOUR, remaining)
+        by_lane = http.get(HAMR, headers=second)
+        by_app = http.get(HAMR, headers=unseen())
+    for refused in (by_lane, by_app):
+        assert_too_many(refused, "hamr_get", 5, HOUR)
+    assert by_lane.content == by_app.content
+    assert sorted(by_lane.headers) == sorted(by_app.headers)
+
+
 # Refused credentials ---------------------------------------------------------------------
 
 
