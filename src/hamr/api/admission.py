@@ -34,14 +34,9 @@ async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
             state.metrics.auth_failed(refused.header)
         await _count(scope, state, UNAUTHENTICATED, _client(scope))
         raise
-    await count_request(scope, state, bucket, principal)
+    scope["state"]["org"] = principal.org.uuid
+    await _count(scope, state, bucket, principal.org.uuid)
     return principal
-
-
-async def count_request(scope: Scope, state: AppState, bucket: str, caller: Principal) -> None:
-    """Count an authenticated caller's request against `bucket`; raises TooManyRequests."""
-    scope["state"]["org"] = caller.org.uuid
-    await _count(scope, state, bucket, caller.org.uuid)
 
 
 async def _count(scope: Scope, state: AppState, bucket: str, caller: str) -> None:

@@ -17,10 +17,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hamr.api.access_log import AccessLog
-from hamr.api.cached_get import CachedGet
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
+from hamr.api.fast_get import FastGet
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.probes import healthz, metrics, readyz
@@ -122,7 +122,7 @@ def create_app(settings: Settings) -> HamrApp:
     )
     app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
-    return HamrApp(state, RequestTelemetry(CachedGet(app, state), state.metrics, access_log))
+    return HamrApp(state, RequestTelemetry(FastGet(app, state), state.metrics, access_log))
 
 
 async def _watch_storage(state: AppState) -> None:

@@ -1,31 +1,28 @@
-"""`GET /api/v2/hamr` answered from memory: the hot path, in front of Starlette (no router,
-exception wrappers, Request or Response objects).
+"""`GET /api/v2/hamr` answered in front of Starlette: the hot path, without its router,
+exception wrappers, Request or Response objects.
 
-A GET whose credentials are already cached, and which does not ask for gzip, is counted and
-answered here. Everything else (unknown or refused credentials, gzip, every other route and
-method) passes to the app, which answers the same request the same way, only slower: the
-lane is an optimisation, never a second behaviour. RequestTelemetry, outside this layer, adds
-the request id and rate limit headers and logs the request either way.
+Every such GET that does not ask for gzip is admitted (credentials from memory when they were
+seen before, from storage otherwise; its rate limit counted), read and answered here. GETs
+asking for gzip (the official Python client's), HEAD, and every other route and method pass to
+the app, whose GET route gives the same answers through the same functions. RequestTelemetry,
+outside this layer, adds the request id and rate limit headers and logs the request either way.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hamr.api.admission import count_request
-from hamr.api.auth import authenticate
 from hamr.api.compression import wants_gzip
 from hamr.api.errors import error_response, unexpected_error_response
-from hamr.api.routes import HAMR_PATH
+from hamr.api.routes import HAMR_PATH, own_connection
 from hamr.api.state import AppState
-from hamr.domain.errors import Forbidden, HamrError
+from hamr.domain.errors import HamrError
 
-BUCKET = "hamr_get"
 # What Starlette's Response(media_type="application/json") sends, in its order.
 _CONTENT_TYPE = (b"content-type", b"application/json")
 
 
-class CachedGet:
+class FastGet:
     def __init__(self, app: ASGIApp, state: AppState):
         self.app = app
         self.state = state
@@ -39,15 +36,8 @@ class CachedGet:
         ):
             await self.app(scope, receive, send)
             return
-        state = self.state
         try:
-            principal = authenticate(scope["headers"], state.service, cached_only=True)
-        except Forbidden:
-            await self.app(scope, receive, send)  # storage is asked there, refusals counted
-            return
-        try:
-            await count_request(scope, state, BUCKET, principal)
-            body = state.documents.encode(state.service.read_connection(principal.org))
+            body = await own_connection(scope, self.state)
         except HamrError as error:
             await error_response(error)(scope, receive, send)
             return
