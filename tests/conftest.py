@@ -25,7 +25,7 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 from jsonschema import Draft202012Validator
 from jsonschema.validators import validator_for
 
-from hamr.domain.model import Connection, HistoryEntry
+from hamr.domain.model import Connection, HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
@@ -162,6 +162,12 @@ class Admin:
             name or f"org-{uuid.uuid4().hex[:8]}", datacenter
         )
         return OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
+
+    def unseen_credentials(self, org: OrgKeys) -> dict[str, str]:
+        """The org's API key with an application key issued just now: no server has them in
+        memory yet, so the first request with them is authenticated from storage."""
+        _record, app_key = self.service.create_key(org.uuid, KeyKind.APP)
+        return {"DD-API-KEY": org.api_key, "DD-APPLICATION-KEY": app_key}
 
     def connection(self, org_uuid: str) -> Connection | None:
         return self.store.view.connection(org_uuid)

@@ -341,25 +341,20 @@ def test_the_bucket_is_the_organizations_whatever_its_credentials(
 def test_both_get_lanes_count_in_one_bucket_and_refuse_alike(
     limited: HamrServer, org: OrgKeys, database: Database
 ) -> None:
-    """A GET with credentials new to the server is answered by the app, a repeat by the fast
-    lane in front of it (tests/api/test_cached_get.py): each request is counted once, and
-    the 429s look the same."""
-
-    def unseen() -> dict[str, str]:
-        app_key = database.admin.service.create_key(org.uuid, KeyKind.APP)[1]
-        return {"DD-API-KEY": org.api_key, "DD-APPLICATION-KEY": app_key}
-
+    """The fast lane answers GETs that do not ask for gzip, the app's route those that do
+    (tests/api/test_fast_get.py), and either reads credentials new to the server from storage:
+    each request is counted once, and the 429s look the same."""
+    lane = {**org.headers, "Accept-Encoding": "identity"}
+    app = {**org.headers, "Accept-Encoding": "gzip"}
+    unseen = {**database.admin.unseen_credentials(org), "Accept-Encoding": "identity"}
     room_in_window(HOUR, 20)
-    first, second = unseen(), unseen()
     with client_from(limited) as http:
-        for remaining, headers in zip(
-            (4, 3, 2, 1, 0), [first, first, second, second, first], strict=True
-        ):
+        for remaining, headers in zip((4, 3, 2, 1, 0), [lane, app, unseen, lane, app], strict=True):
             response = http.get(HAMR, headers=headers)
             assert response.status_code == 404
             assert_quota(response, "hamr_get", 5, HOUR, remaining)
-        by_lane = http.get(HAMR, headers=second)
-        by_app = http.get(HAMR, headers=unseen())
+        by_lane = http.get(HAMR, headers=lane)
+        by_app = http.get(HAMR, headers=app)
     for refused in (by_lane, by_app):
         assert_too_many(refused, "hamr_get", 5, HOUR)
     assert by_lane.content == by_app.content
