@@ -37,6 +37,8 @@ class SqlReadView:
         dialect = engine.dialect
         self._engine = engine
         self._is_sqlite = dialect.name == "sqlite"
+        # What this hamr's migrations end at: read from its scripts once, not on every probe.
+        self._head_revision = migrate.head_revision()
         self._connection: PoolProxiedConnection | None = self._connect()
         self._connection_by_org = _Prepared(
             sa.select(connections).where(connections.c.org_uuid == sa.bindparam("value")),
@@ -104,7 +106,7 @@ class SqlReadView:
 
     def schema_is_current(self) -> bool:
         rows = self._fetch_all_apart(_SCHEMA_REVISION)
-        return [revision for (revision,) in rows] == [migrate.head_revision()]
+        return [revision for (revision,) in rows] == [self._head_revision]
 
     def close(self) -> None:
         if self._connection is not None:
