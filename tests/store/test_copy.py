@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hamr.domain.model import KeyKind
 from hamr.service import HamrService
@@ -87,3 +88,47 @@ def test_copy_refuses_a_target_that_has_data(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "Error: the target database already holds organizations; copy into an empty one"
     )
+
+
+NOT_COPYABLE = [
+    ("missing file, absolute path", "ABSOLUTE", "{tmp}/old.db"),
+    ("missing file, relative path", "sqlite:///./old.db", "./old.db"),
+    ("missing file, URI filename", "sqlite:///file:old.db?uri=true", "old.db"),
+    ("in-memory database", "sqlite:///:memory:", "sqlite:///:memory:"),
+    ("no database at all", "sqlite://", "sqlite://"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [(source, named) for _, source, named in NOT_COPYABLE],
+    ids=[case for case, *_ in NOT_COPYABLE],
+)
+@pytest.mark.parametrize("target_exists", [False, True], ids=["new target", "existing target"])
+def test_copy_from_a_source_that_does_not_exist_fails_and_creates_nothing(
+    tmp_path: Path, source: str, named: str, target_exists: bool
+) -> None:
+    """open_store creates a missing SQLite file, so copying from a mistyped path used to make
+    an empty source and "copy" nothing; the operator must hear that the source is not there."""
+    target = tmp_path / "target" / "new.db"
+    target.parent.mkdir()
+    if target_exists:
+        created = run_cli("org", "create", "--name", "x", "--datacenter", "us1",
+                          database_url=sqlite_url(target))  # fmt: skip
+        assert created.returncode == 0, created.stderr
+    before = {path.name: path.read_bytes() for path in target.parent.iterdir()}
+    work = tmp_path / "work"
+    work.mkdir()
+    source = sqlite_url(work / "old.db") if source == "ABSOLUTE" else source
+
+    result = run_cli("db", "copy", "--from", source, "--to", sqlite_url(target), cwd=work)
+
+    assert result.returncode == 2, f"{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named.format(tmp=work) in lines[0], lines[0]
+    assert "--from must name an existing hamr database" in lines[0], lines[0]
+    assert result.stdout == ""
+    assert list(work.iterdir()) == []  # no source file, nor its -wal or -shm
+    assert {path.name: path.read_bytes() for path in target.parent.iterdir()} == before

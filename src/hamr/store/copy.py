@@ -6,7 +6,13 @@ and history keeps its order; the copy is one transaction on the target, verified
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.util import asbool
 
 from hamr.domain.errors import InvalidInput
 from hamr.store.sql import open_store
@@ -19,6 +25,7 @@ CHUNK = 5_000
 
 def copy_database(source_url: str, target_url: str) -> dict[str, int]:
     """Copy every row; return the row count of each table (equal on both sides)."""
+    require_existing_source(source_url)
     source, target = open_store(source_url), open_store(target_url)
     try:
         with source.engine.connect() as reader, target.engine.begin() as writer:
@@ -49,6 +56,42 @@ def copy_database(source_url: str, target_url: str) -> dict[str, int]:
     finally:
         source.close()
         target.close()
+
+
+def require_existing_source(source_url: str) -> None:
+    """Refuse a SQLite source that holds nothing before anything is opened: open_store creates
+    a missing file (as serving a new database should), so a mistyped --from would otherwise
+    leave an empty database behind and report a copy of nothing as success."""
+    try:
+        url = make_url(source_url)
+    except ArgumentError:
+        return  # open_store says what is wrong with it
+    if url.get_backend_name() != "sqlite":
+        return  # a PostgreSQL database that does not exist already fails at connect
+    path = _sqlite_file(url)
+    if path is None:
+        raise InvalidInput(
+            f"the source database {source_url} is an in-memory SQLite database, which holds "
+            "nothing to copy; --from must name an existing hamr database"
+        )
+    if not Path(path).exists():
+        raise InvalidInput(
+            f"the source database {path} does not exist; --from must name an existing hamr database"
+        )
+    if not Path(path).is_file():
+        raise InvalidInput(
+            f"the source database {path} is not a file; --from must name an existing hamr database"
+        )
+
+
+def _sqlite_file(url: URL) -> str | None:
+    """The file a SQLite URL opens (as the driver reads it), or None for an in-memory one."""
+    database = url.database or ""
+    if asbool(url.query.get("uri", False)) and database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        database = unquote(urlsplit(database).path)
+    return None if database in ("", ":memory:") else database
 
 
 def _count(connection: sa.Connection, table: sa.Table) -> int:
