@@ -6,10 +6,11 @@ periodic refresh update them, and none of these interleave.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from hamr.domain.keys import hashes_match
-from hamr.domain.model import Connection, Principal, StoredCredential
+from hamr.domain.model import Connection, Org, Principal, StoredCredential
 from hamr.domain.ports import ReadView
 
 V = TypeVar("V")
@@ -80,7 +81,8 @@ class CredentialCache:
 class ConnectionCache:
     """Connections by org, so that automation polling its connection is served from memory.
 
-    This process's writes are remembered as they commit, so it reads its own writes at once.
+    This process's writes are remembered as they commit, for every org that reads the written
+    connection (both sides of a pair), so it reads its own writes at once.
     Writes by other connections are noticed through the store's change counter at the next
     refresh, which drops the cache. A store that has no such counter gets no caching.
     """
@@ -103,8 +105,30 @@ class ConnectionCache:
             for connection in connections:
                 self._cache.put(connection.org_uuid, connection)
 
+    def forget(self, org_uuids: Iterable[str]) -> None:
+        for org_uuid in org_uuids:
+            self._cache.entries.pop(org_uuid, None)
+
     def refresh(self) -> None:
         counter = self._view.change_counter()
         if counter != self._counter:
             self._counter = counter
             self._cache.entries.clear()
+
+
+class OrgCache:
+    """Organizations by UUID, for naming a POST's target from hamr's records. Orgs are never
+    renamed or deleted, so an org found stays right; one not found is asked again next time
+    (it may be created meanwhile)."""
+
+    def __init__(self, view: ReadView, max_entries: int = 100_000):
+        self._view = view
+        self._cache: BoundedDict[Org] = BoundedDict(max_entries)
+
+    def get(self, org_uuid: str) -> Org | None:
+        found = self._cache.entries.get(org_uuid)
+        if found is None:
+            found = self._view.org(org_uuid)
+            if found is not None:
+                self._cache.put(org_uuid, found)
+        return found

@@ -12,6 +12,7 @@ from hamr.settings import (
     DEFAULT_RATE_LIMITS,
     LOG_FORMATS,
     LOG_LEVELS,
+    WIRE_MODES,
     Settings,
     Source,
 )
@@ -69,6 +70,12 @@ def serve_options(command: F) -> F:
             "--log-format",
             type=click.Choice(LOG_FORMATS),
             help="[env HAMR_LOG_FORMAT; default json]",
+        ),
+        click.option(
+            "--wire",
+            type=click.Choice(WIRE_MODES),
+            help="Response format: both (the contract's attributes and the live API's), live "
+            "(exactly as Datadog's live API answers) or contract [env HAMR_WIRE; default both]",
         ),
         click.option(
             "--shutdown-grace",

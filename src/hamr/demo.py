@@ -1,4 +1,5 @@
-"""`hamr serve --demo`: two partner organizations, connected, with keys to paste."""
+"""`hamr serve --demo`: two partner organizations, linked as Datadog's Disaster Recovery (DDR)
+set-up guide links them, with keys and commands to paste."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ import json
 from dataclasses import dataclass
 
 from hamr.domain.errors import NotFound
-from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind, Org
+from hamr.domain.model import HamrStatus, KeyKind, Org, RequestedChange
+from hamr.domain.rules import default_pointers
 from hamr.service import HamrService
 
 # The organizations of Datadog's documented examples, where those examples put them: its POST
 # body, sent by Production Org, names Production Backup Org in us1, so Production Org is not.
 PRODUCTION = Org("550e8400-e29b-41d4-a716-446655440000", "Production Org", "eu1")
 BACKUP = Org("660f9511-f3ac-52e5-b827-557766551111", "Production Backup Org", "us1")
+# What a drill walks the pair through, from rest and back: (status, what it means).
+DRILL = (
+    (HamrStatus.FAILOVER, "Start the failover"),
+    (HamrStatus.ACTIVE, "The failover is active: the backup serves"),
+    (HamrStatus.RECOVERY, "Start the recovery"),
+    (HamrStatus.PASSIVE, "Recovered: back at rest"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +32,18 @@ class DemoOrg:
 
 
 def ensure_demo(service: HamrService) -> list[DemoOrg]:
-    """Create the demo orgs and their connection if absent; issue a fresh key pair each start
-    (keys are only ever shown once, so earlier ones cannot be printed again)."""
-    demo = [_ensure_org(service, PRODUCTION), _ensure_org(service, BACKUP)]
-    _ensure_connection(service, demo[0], partner=BACKUP, status=HamrStatus.ACTIVE, primary=True)
-    _ensure_connection(
-        service, demo[1], partner=PRODUCTION, status=HamrStatus.PASSIVE, primary=False
-    )
-    return demo
+    """Create the demo orgs and link them if absent; issue a fresh key pair each start (keys
+    are only ever shown once, so earlier ones cannot be printed again)."""
+    production, backup = _ensure_org(service, PRODUCTION), _ensure_org(service, BACKUP)
+    try:
+        service.read_connection(production.org)
+    except NotFound:
+        principal = service.identify(production.app_key, KeyKind.APP)
+        assert principal is not None
+        # Linked as the DDR guide does it (one short POST from the primary), then at rest.
+        for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
+            service.write_connection(principal, _ddr_change(status, BACKUP, primary=True))
+    return [production, backup]
 
 
 def _ensure_org(service: HamrService, wanted: Org) -> DemoOrg:
@@ -42,31 +55,37 @@ def _ensure_org(service: HamrService, wanted: Org) -> DemoOrg:
     return DemoOrg(wanted, api_key, app_key)
 
 
-def _ensure_connection(
-    service: HamrService, demo: DemoOrg, partner: Org, status: HamrStatus, primary: bool
-) -> None:
-    try:
-        service.read_connection(demo.org)
-        return
-    except NotFound:
-        pass
-    principal = service.identify(demo.app_key, KeyKind.APP)
-    assert principal is not None
-    service.upsert_connection(
-        principal,
-        ConnectionChange(
-            hamr_status=status,
-            is_primary=primary,
-            modified_by="hamr-demo",
-            target_org_datacenter=partner.datacenter,
-            target_org_name=partner.name,
-            target_org_uuid=partner.uuid,
-        ),
+def _ddr_change(status: HamrStatus, target: Org, primary: bool) -> RequestedChange:
+    return RequestedChange(
+        hamr_status=status,
+        is_primary=primary,
+        modified_by="hamr-demo",
+        target_org_uuid=target.uuid,
+        target_org_name=None,
+        target_org_datacenter=None,
+        pointers=default_pointers(),
     )
 
 
+def ddr_body(caller: Org, target: Org, status: HamrStatus, primary: bool) -> dict[str, object]:
+    """The DDR guide's body: only the target's UUID, the status, who and which side."""
+    return {
+        "data": {
+            "type": "hamr_org_connections",
+            "id": caller.uuid,
+            "attributes": {
+                "TargetOrgUuid": target.uuid,
+                "HamrStatus": int(status),
+                "ModifiedBy": "you@example.com",
+                "IsPrimary": primary,
+            },
+        }
+    }
+
+
 def instructions(demo: list[DemoOrg], base_url: str) -> str:
-    """What a newcomer pastes: the keys, curl for GET and POST, and the official Python client."""
+    """What a newcomer pastes: the keys, the DDR guide's linking POST, a GET, the POSTs of a
+    failover drill, and the official Python client."""
     production, backup = demo
     lines = [
         "hamr demo organizations (keys are shown once; new ones are issued at each start):",
@@ -80,19 +99,24 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         ]
     lines += [
         "",
-        "Read Production Org's connection:",
+        "They are linked as Datadog's DDR set-up guide links two orgs, with one POST from the",
+        "primary (hamr did this already; sending it again is harmless while it is ONBOARDING",
+        "or at rest):",
+        "",
+        *_curl_post(base_url, production, ddr_body(production.org, backup.org, HamrStatus.ONBOARDING, primary=True)),
+        "",
+        "Both orgs read the pair's one connection; Production Org's side:",
         "",
         f'  curl -s "{base_url}/api/v2/hamr" \\',
         f'    -H "DD-API-KEY: {production.api_key}" \\',
         f'    -H "DD-APPLICATION-KEY: {production.app_key}"',
         "",
-        "Fail over: make Production Backup Org active:",
-        "",
-        f'  curl -s -X POST "{base_url}/api/v2/hamr" \\',
-        '    -H "Content-Type: application/json" \\',
-        f'    -H "DD-API-KEY: {backup.api_key}" \\',
-        f'    -H "DD-APPLICATION-KEY: {backup.app_key}" \\',
-        f"    -d '{json.dumps(_failover_body(backup.org, production.org))}'",
+        "A failover drill, from the backup org: FAILOVER, ACTIVE, RECOVERY, then PASSIVE again:",
+    ]
+    for status, meaning in DRILL:
+        body = ddr_body(backup.org, production.org, status, primary=False)
+        lines += ["", f"  # {int(status)} {status.name}: {meaning}", *_curl_post(base_url, backup, body)]
+    lines += [
         "",
         "With Datadog's official Python client (pip install datadog-api-client):",
         "",
@@ -112,18 +136,11 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
     return "\n".join(lines)
 
 
-def _failover_body(caller: Org, partner: Org) -> dict[str, object]:
-    return {
-        "data": {
-            "id": caller.uuid,
-            "type": "hamr_org_connections",
-            "attributes": {
-                "hamr_status": int(HamrStatus.ACTIVE),
-                "is_primary": False,
-                "modified_by": "you@example.com",
-                "target_org_datacenter": partner.datacenter,
-                "target_org_name": partner.name,
-                "target_org_uuid": partner.uuid,
-            },
-        }
-    }
+def _curl_post(base_url: str, sender: DemoOrg, body: dict[str, object]) -> list[str]:
+    return [
+        f'  curl -s -X POST "{base_url}/api/v2/hamr" \\',
+        '    -H "Content-Type: application/json" \\',
+        f'    -H "DD-API-KEY: {sender.api_key}" \\',
+        f'    -H "DD-APPLICATION-KEY: {sender.app_key}" \\',
+        f"    -d '{json.dumps(body)}'",
+    ]

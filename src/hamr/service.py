@@ -1,4 +1,4 @@
-"""Use cases: read and upsert a connection, manage orgs and keys, read history.
+"""Use cases: read and write a pair's connection, manage orgs, keys and pairs, read history.
 
 The service owns the unit of work; the API and the CLI call it and never touch storage.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from hamr.caches import ConnectionCache, CredentialCache
-from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
+from hamr.caches import ConnectionCache, CredentialCache, OrgCache
+from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed, Violation
 from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.model import (
     AppliedChange,
@@ -20,13 +20,15 @@ from hamr.domain.model import (
     HistoryEntry,
     KeyKind,
     KeyRecord,
+    Link,
     Org,
     Principal,
+    RequestedChange,
     Statistics,
-    next_modified_at,
 )
+from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, UnitOfWork
-from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
+from hamr.domain.rules import MAX_TEXT_LENGTH, is_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class HamrService:
         self._clock = clock
         self.credentials = CredentialCache(view)
         self.connections = ConnectionCache(view)
+        self.orgs = OrgCache(view)
 
     # -- the API's use cases -------------------------------------------------------------
 
@@ -98,58 +101,150 @@ class HamrService:
             return "the database is unreachable"
         return None
 
-    def check_change(self, principal: Principal, change: ConnectionChange) -> None:
-        """Raise ValidationFailed if the change breaks a partner rule for this caller."""
-        problems = connection_violations(
-            {
-                "target_org_uuid": change.target_org_uuid,
-                "target_org_datacenter": change.target_org_datacenter,
-            },
-            principal.org,
-            self.datacenters,
-        )
+    def resolve_change(
+        self, principal: Principal, requested: RequestedChange
+    ) -> tuple[ConnectionChange, list[str]]:
+        """The change to store for a type-checked request, and warnings for the caller. A target
+        hamr knows is named by its record (a differing name is ignored with a warning; a
+        differing datacenter is refused); an unknown target must be named in full."""
+        pointers = requested.pointers
+        target = self.orgs.get(requested.target_org_uuid)
+        if target is None:
+            return self._unknown_target(requested), []
+        problems: list[Violation] = []
+        given_datacenter = requested.target_org_datacenter
+        if given_datacenter is not None and given_datacenter != target.datacenter:
+            problems.append(
+                Violation(
+                    pointers["target_org_datacenter"],
+                    f"{_spelled(pointers, 'target_org_datacenter')} {given_datacenter!r} "
+                    f"contradicts hamr's record: {target.name} ({target.uuid}) is in "
+                    f"{target.datacenter}; send {target.datacenter!r} or leave it out.",
+                )
+            )
+        elif given_datacenter is None and target.datacenter == principal.org.datacenter:
+            problems.append(
+                Violation(
+                    pointers["target_org_uuid"],
+                    f"{target.name} ({target.uuid}) is in your own datacenter "
+                    f"({target.datacenter}); the partner must be in another datacenter.",
+                )
+            )
         if problems:
             raise ValidationFailed(problems)
-
-    def upsert_connection(self, principal: Principal, change: ConnectionChange) -> Connection:
-        """Store the change and its history row in one transaction; return what was stored."""
-        return self.upsert_connections([(principal, change)])[0]
-
-    def upsert_connections(self, upserts: Sequence[Upsert]) -> list[Connection]:
-        """Store several changes, each with its history row, in one transaction: one commit
-        (one fsync) for many concurrent requests. Every change is checked before any is written,
-        so callers that batch should check each with `check_change` first."""
-        for principal, change in upserts:
-            self.check_change(principal, change)
-        applied: list[AppliedChange] = []
-        with self._unit_of_work() as uow:
-            current = uow.repository.lock_connections({p.org.uuid for p, _ in upserts})
-            for principal, change in upserts:
-                org_uuid = principal.org.uuid
-                before = current.get(org_uuid)
-                now = self._clock()
-                previous = before.modified_at_us if before else None
-                after = Connection.from_change(org_uuid, change, next_modified_at(now, previous))
-                current[org_uuid] = after
-                applied.append(AppliedChange(principal.key_id, before, after, now))
-            # An org written twice in one batch is saved once, as its last write.
-            uow.repository.save_connections(
-                list({c.after.org_uuid: c.after for c in applied}.values())
+        warnings = []
+        given_name = requested.target_org_name
+        if given_name is not None and given_name != target.name:
+            warnings.append(
+                f"{_spelled(pointers, 'target_org_name')} {given_name!r} is not stored: hamr "
+                f"names {target.uuid} by its record, {target.name!r}."
             )
-            uow.repository.add_history(applied)
+        return _change(requested, target), warnings
+
+    def _unknown_target(self, requested: RequestedChange) -> ConnectionChange:
+        pointers = requested.pointers
+        missing = [
+            Violation(
+                pointers[name],
+                f"Missing required {_spelled(pointers, name)}: {requested.target_org_uuid} is "
+                f"not an organization this hamr knows, so name its {what} too.",
+            )
+            for name, what in (
+                ("target_org_datacenter", "datacenter"),
+                ("target_org_name", "name"),
+            )
+            if getattr(requested, name) is None
+        ]
+        if missing:
+            raise ValidationFailed(missing)
+        assert requested.target_org_name is not None
+        assert requested.target_org_datacenter is not None
+        named = Org(
+            requested.target_org_uuid, requested.target_org_name, requested.target_org_datacenter
+        )
+        return _change(requested, named)
+
+    def write_connection(self, principal: Principal, requested: RequestedChange) -> Connection:
+        """Resolve and store one change (for callers without a group-commit writer)."""
+        change, _warnings = self.resolve_change(principal, requested)
+        done = self.upsert_connections([(principal, change)])
+        self.remember_writes(done)
+        return done[0].view
+
+    def upsert_connections(self, upserts: Sequence[Upsert]) -> list[AppliedChange]:
+        """Store several resolved changes, each with its history row, in one transaction: one
+        commit (one fsync) for many concurrent requests. Each writes the caller's pair's one
+        connection; a change that would break up a pair or take a paired organization raises
+        Conflict, and nothing of the batch is stored."""
+        applied: list[AppliedChange] = []
+        new_members: list[tuple[str, str]] = []
+        with self._unit_of_work() as uow:
+            repository = uow.repository
+            involved = {p.org.uuid for p, _ in upserts} | {c.target_org_uuid for _, c in upserts}
+            known = repository.lock_orgs(involved)
+            links = repository.links_of(known)
+            for principal, change in upserts:
+                caller = principal.org
+                target = known.get(change.target_org_uuid)
+                current = links.get(caller.uuid)
+                now = self._clock()
+                after = plan_write(
+                    caller,
+                    change,
+                    target,
+                    current,
+                    links.get(target.uuid) if target else None,
+                    now,
+                    _new_id,
+                )
+                for member in after.members:
+                    if links.get(member) is None or links[member].id != after.id:
+                        new_members.append((member, after.id))
+                    links[member] = after
+                before = current.view_of(caller.uuid) if current else None
+                applied.append(AppliedChange(caller.uuid, principal.key_id, before, after, now))
+            # A connection written twice in one batch is saved once, as its last write.
+            repository.save_links(
+                list({c.after.id: c.after for c in applied}.values()), new_members
+            )
+            repository.add_history(applied)
             uow.commit()
         for done in applied:
             logger.info(
                 "connection changed",
                 extra={
-                    "org": done.after.org_uuid,
+                    "org": done.org_uuid,
+                    "connection": done.after.id,
                     "status_before": int(done.before.hamr_status) if done.before else None,
                     "status_after": int(done.after.hamr_status),
                     "modified_by": done.after.modified_by,
                     "key_id": done.key_id,
                 },
             )
-        return [done.after for done in applied]
+        return applied
+
+    def remember_writes(self, applied: Sequence[AppliedChange]) -> None:
+        """Committed writes, into the connection cache, for every side that reads them (call
+        on the thread that reads the cache)."""
+        self.connections.remember(
+            [done.after.view_of(member) for done in applied for member in done.after.members]
+        )
+
+    def unlink(self, org_uuid: str) -> Link:
+        """Dissolve the connection this org reads: neither side has one afterwards, and its
+        history keeps a row saying so."""
+        with self._unit_of_work() as uow:
+            org = self._require_org(uow, org_uuid)
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is None:
+                raise NotFound(f"organization {org.uuid} has no connection to unlink")
+            uow.repository.lock_orgs(link.members)
+            uow.repository.delete_link(link)
+            uow.repository.add_unlink_history(org.uuid, link, self._clock())
+            uow.commit()
+        self.connections.forget(link.members)
+        logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
+        return link
 
     # -- the operator's use cases ----------------------------------------------------------
 
@@ -212,9 +307,11 @@ class HamrService:
         return revoked
 
     def history(self, org_uuid: str) -> list[HistoryEntry]:
+        """What this org wrote, and every change to the connection it reads now, in order."""
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
-            return uow.repository.list_history(org.uuid)
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            return uow.repository.list_history(org.uuid, link.id if link else None)
 
     def _require_org(self, uow: UnitOfWork, org_uuid: str) -> Org:
         org = uow.repository.get_org(org_uuid.lower())
@@ -233,3 +330,24 @@ class HamrService:
         )
         uow.repository.add_key(record, hash_secret(secret))
         return record, secret
+
+
+def _new_id() -> str:
+    return str(uuidlib.uuid4())
+
+
+def _spelled(pointers: Mapping[str, str], name: str) -> str:
+    """The attribute's name as the client spelled it."""
+    return pointers[name].rsplit("/", 1)[-1]
+
+
+def _change(requested: RequestedChange, target: Org) -> ConnectionChange:
+    return ConnectionChange(
+        hamr_status=requested.hamr_status,
+        is_primary=requested.is_primary,
+        modified_by=requested.modified_by,
+        target_org_datacenter=target.datacenter,
+        target_org_name=target.name,
+        target_org_uuid=target.uuid,
+        target_pointer=requested.pointers["target_org_uuid"],
+    )

@@ -15,6 +15,9 @@ from hamr.domain.rules import DEFAULT_DATACENTERS
 DEFAULT_DATABASE_URL = "sqlite:///./hamr.db"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("json", "text")
+# How connection documents are written: both spellings (every client reads it), as Datadog's
+# live API writes them, or as its published contract does.
+WIRE_MODES = ("both", "live", "contract")
 Source = Literal["flag", "env", "default"]
 
 
@@ -86,6 +89,7 @@ class Settings:
     metrics: bool = True
     metrics_port: int = 0
     shutdown_grace_seconds: int = 10
+    wire: str = "both"
 
     def __post_init__(self) -> None:
         for name in ("port", "metrics_port"):
@@ -106,6 +110,8 @@ class Settings:
         for name in ("max_body_bytes", "credentials_poll_seconds", "gc_period_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_words(name)} must be positive")
+        if self.wire not in WIRE_MODES:
+            raise SettingsError(f"wire must be one of {', '.join(WIRE_MODES)}, not {self.wire!r}")
         if self.shutdown_grace_seconds < 0:
             raise SettingsError("shutdown grace seconds must not be negative")
         scheme = urlsplit(self.rate_limit_storage).scheme
@@ -208,6 +214,6 @@ def _parse(name: str, raw: str) -> object:
         return parse_rate_limits([raw])
     if name == "datacenters":
         return frozenset(raw.replace(",", " ").split())
-    if name in ("log_level", "log_format"):
+    if name in ("log_level", "log_format", "wire"):
         return raw.lower()
     return raw

@@ -29,6 +29,7 @@ from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_ke
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
 from hamr.api.telemetry import RequestTelemetry, flush_periodically
+from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
 from hamr.service import HamrService
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> HamrApp:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(store.unit_of_work, store.view, settings.datacenters)
+    wire = WireFormat.named(settings.wire)
     routes = [
         Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
         Route("/api/v1/validate", validate_api_key, methods=["GET"]),
@@ -71,8 +73,9 @@ def create_app(settings: Settings) -> HamrApp:
         store,
         service,
         writer=GroupCommitWriter(service),
-        documents=DocumentCache(),
-        openapi=pydantic_core.to_json(openapi_document()),
+        wire=wire,
+        documents=DocumentCache(wire),
+        openapi=pydantic_core.to_json(openapi_document(wire)),
         limiter=RateLimiter(settings.rate_limits, settings.rate_limit_storage),
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
     )
@@ -136,9 +139,10 @@ async def _watch_storage(state: AppState) -> None:
             logger.exception("could not check storage for changes")
 
 
-async def _hamr_error(_request: Request, exc: Exception) -> Response:
+async def _hamr_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HamrError)
-    return error_response(exc)
+    state: AppState = request.app.state.hamr
+    return error_response(exc, live=state.wire.live_errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from hamr.api.errors import InvalidApiKey
 from hamr.domain.errors import Forbidden
 from hamr.domain.model import KeyKind, Principal
 from hamr.service import HamrService
@@ -57,7 +58,7 @@ def _prove(headers: _Credentials, service: HamrService, cached_only: bool) -> Pr
         raise Forbidden(f"No credentials were sent; {_HOW}.", header=header)
     caller = service.identify(raw_api_key.decode("latin-1").strip(), KeyKind.API, cached_only)
     if caller is None:
-        raise Forbidden(
+        raise InvalidApiKey(
             f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.", header=API_KEY
         )
     if raw_app_key is None:

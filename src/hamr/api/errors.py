@@ -8,11 +8,19 @@ import pydantic_core
 from starlette.responses import Response
 from starlette.types import Scope
 
-from hamr.domain.errors import HamrError
+from hamr.domain.errors import Forbidden, HamrError
 
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+
+
+class InvalidApiKey(Forbidden):
+    """A DD-API-KEY that proves nobody. The contract answers 403 with a JSON:API error; the
+    live API answers 401 `{"errors": ["Unauthorized"]}`, which `--wire live` copies."""
+
+
+LIVE_UNAUTHORIZED = b'{"errors":["Unauthorized"]}'
 
 
 class PayloadTooLarge(HamrError):
@@ -64,7 +72,13 @@ def error_document(error: HamrError) -> dict[str, object]:
     return {"errors": items}
 
 
-def error_response(error: HamrError, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    error: HamrError, headers: dict[str, str] | None = None, *, live: bool = False
+) -> Response:
+    """The response for an error; with `live`, an invalid API key gets the live API's 401
+    (every other error keeps the contract's JSON:API shape in every wire mode)."""
+    if live and isinstance(error, InvalidApiKey):
+        return Response(LIVE_UNAUTHORIZED, status_code=401, media_type=JSON, headers=headers)
     if error.retry_after_seconds is not None:
         headers = {**(headers or {}), "Retry-After": str(error.retry_after_seconds)}
     return Response(

@@ -18,14 +18,13 @@ from hamr.api.routes import HAMR_PATH, own_connection
 from hamr.api.state import AppState
 from hamr.domain.errors import HamrError
 
-# What Starlette's Response(media_type="application/json") sends, in its order.
-_CONTENT_TYPE = (b"content-type", b"application/json")
-
 
 class FastGet:
     def __init__(self, app: ASGIApp, state: AppState):
         self.app = app
         self.state = state
+        # What Starlette's Response(media_type=...) sends for this wire format, in its order.
+        self._content_type = (b"content-type", state.wire.content_type.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -39,7 +38,7 @@ class FastGet:
         try:
             body = await own_connection(scope, self.state)
         except HamrError as error:
-            await error_response(error)(scope, receive, send)
+            await error_response(error, live=self.state.wire.live_errors)(scope, receive, send)
             return
         except Exception:
             # Outside Starlette, so its last-resort handler is not around this lane: the same
@@ -50,7 +49,7 @@ class FastGet:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-length", b"%d" % len(body)), _CONTENT_TYPE],
+                "headers": [(b"content-length", b"%d" % len(body)), self._content_type],
             }
         )
         await send({"type": "http.response.body", "body": body})

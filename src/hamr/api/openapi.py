@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from hamr import __version__
-from hamr.api.schemas import HamrOrgConnectionRequest, HamrOrgConnectionResponse
+from hamr.api.schemas import HamrOrgConnectionRequest, response_model
+from hamr.api.wire import JSON, WireFormat
 
 REF = "#/components/schemas/{model}"
 JSON_API_ERROR: dict[str, Any] = {
@@ -44,14 +45,16 @@ API_ERROR: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(wire: WireFormat) -> dict[str, Any]:
+    """The document for this wire mode: its response attributes and content type, and in
+    `live` the 401 an invalid API key gets there."""
     schemas: dict[str, Any] = {
         "JSONAPIErrorResponse": JSON_API_ERROR,
         "APIErrorResponse": API_ERROR,
     }
-    for model in (HamrOrgConnectionRequest, HamrOrgConnectionResponse):
+    for model in (HamrOrgConnectionRequest, response_model(wire)):
         schemas.update(_component_schemas(model))
-    ok = _json("OK", "HamrOrgConnectionResponse")
+    ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
         "403": _json("Forbidden", "JSONAPIErrorResponse"),
@@ -61,6 +64,9 @@ def openapi_document() -> dict[str, Any]:
         "500": _json("Internal Server Error", "JSONAPIErrorResponse"),
         "503": _json("Database unreachable (hamr); see Retry-After", "JSONAPIErrorResponse"),
     }
+    if wire.live_errors:
+        errors["401"] = _json("Unauthorized: DD-API-KEY is not valid (live API)", "APIErrorResponse")
+    auth = ("401",) if wire.live_errors else ()
     return {
         "openapi": "3.0.3",
         "info": {"title": "hamr: HAMR organization connections", "version": __version__},
@@ -72,7 +78,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Get HAMR organization connection",
                     "responses": {
                         "200": ok,
-                        **_pick(errors, "400", "403", "429", "500", "503"),
+                        **_pick(errors, "400", *auth, "403", "429", "500", "503"),
                         "404": _json("Not Found", "JSONAPIErrorResponse"),
                     },
                 },
@@ -80,6 +86,12 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "CreateHamrOrgConnection",
                     "summary": "Create or update HAMR organization connection",
                     "requestBody": {
+                        "description": (
+                            "hamr also accepts each attribute spelled as Datadog's live API "
+                            "spells it (HamrStatus, IsPrimary, ModifiedBy, TargetOrgDatacenter, "
+                            "TargetOrgName, TargetOrgUuid), and a body without the target's "
+                            "name and datacenter when it knows the target organization."
+                        ),
                         "required": True,
                         "content": {
                             "application/json": {"schema": _ref("HamrOrgConnectionRequest")}
@@ -127,8 +139,8 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF.format(model=name)}
 
 
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+def _json(description: str, schema: str, content_type: str = JSON) -> dict[str, Any]:
+    return {"description": description, "content": {content_type: {"schema": _ref(schema)}}}
 
 
 def _pick(responses: dict[str, Any], *codes: str) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from starlette.types import Scope
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
 from hamr.api.errors import JSON
-from hamr.api.schemas import connection_document, parse_connection_request
+from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.model import KeyKind
 
 HAMR_PATH = "/api/v2/hamr"
+# What hamr accepted but did not do as asked (a target's name that differs from its record).
+WARNING_HEADER = "X-Hamr-Warning"
 
 
 async def hamr_connection(request: Request) -> Response:
@@ -25,12 +27,13 @@ async def hamr_connection(request: Request) -> Response:
 
 
 async def get_connection(request: Request) -> Response:
-    return Response(await own_connection(request.scope, request.app.state.hamr), media_type=JSON)
+    state: AppState = request.app.state.hamr
+    return Response(await own_connection(request.scope, state), media_type=state.wire.content_type)
 
 
 async def own_connection(scope: Scope, state: AppState) -> bytes:
     """GET's work, for this route and for the fast lane in front of the app (fast_get.py):
-    admit the caller, then its connection's document, encoded."""
+    admit the caller, then its connection's document, encoded in the app's wire format."""
     principal = await admit(scope, state, "hamr_get")
     return state.documents.encode(state.service.read_connection(principal.org))
 
@@ -39,9 +42,13 @@ async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_post")
     body = await read_json_body(request, state.settings.max_body_bytes)
-    change = parse_connection_request(body, principal.org, state.service.datacenters)
+    requested = parse_connection_request(body, principal.org, state.service.datacenters)
+    change, warnings = state.service.resolve_change(principal, requested)
     connection = await state.writer.write(principal, change)
-    return Response(connection_document(connection), media_type=JSON)
+    headers = {WARNING_HEADER: " ".join(warnings)} if warnings else None
+    return Response(
+        state.wire.document(connection), media_type=state.wire.content_type, headers=headers
+    )
 
 
 async def validate_api_key(request: Request) -> Response:

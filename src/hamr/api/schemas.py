@@ -1,5 +1,9 @@
 """The request body's shape, checked strictly (a string "4" is not a status, "true" is not a
-boolean), with every mistake in a body turned into one violation naming its JSON pointer."""
+boolean), with every mistake in a body turned into one violation naming its JSON pointer.
+
+Each attribute may be spelled as the contract spells it (`hamr_status`) or as Datadog's live
+API does (`HamrStatus`); errors point at the spelling the client sent.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,17 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
+from hamr.api.wire import PASCAL_CASE, RESOURCE_TYPE, WireFormat
 from hamr.caches import BoundedDict
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
-from hamr.domain.model import Connection, ConnectionChange, HamrStatus, Org
-from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations
-
-RESOURCE_TYPE = "hamr_org_connections"
+from hamr.domain.model import Connection, HamrStatus, Org, RequestedChange
+from hamr.domain.rules import (
+    ATTRIBUTES,
+    FIELDS,
+    MAX_TEXT_LENGTH,
+    canonical_datacenter,
+    connection_violations,
+)
 
 # Not blank, and no NUL: PostgreSQL text cannot hold one, so neither backend accepts it.
 Text = Annotated[
@@ -29,6 +38,8 @@ class _Strict(BaseModel):
 
 
 class HamrOrgConnectionAttributesRequest(_Strict):
+    """The contract's request attributes (published in /openapi.json)."""
+
     hamr_status: Status
     is_primary: bool
     modified_by: Text
@@ -47,6 +58,28 @@ class HamrOrgConnectionRequest(_Strict):
     data: HamrOrgConnectionDataRequest
 
 
+class _AcceptedAttributes(_Strict):
+    """What hamr accepts beyond the contract: the target's name and datacenter may be left
+    out when hamr knows the target (Datadog's DDR set-up body sends neither)."""
+
+    hamr_status: Status
+    is_primary: bool
+    modified_by: Text
+    target_org_datacenter: Text | None = None
+    target_org_name: Text | None = None
+    target_org_uuid: Text
+
+
+class _AcceptedData(_Strict):
+    attributes: _AcceptedAttributes
+    id: Annotated[str, Field(min_length=1)]
+    type: Literal["hamr_org_connections"]
+
+
+class _AcceptedRequest(_Strict):
+    data: _AcceptedData
+
+
 # The response side, as served (the body itself is encoded directly, for speed; tests check
 # that what is served validates against these and against the contract).
 class HamrOrgConnectionAttributesResponse(BaseModel):
@@ -59,16 +92,47 @@ class HamrOrgConnectionAttributesResponse(BaseModel):
     target_org_uuid: str
 
 
-class HamrOrgConnectionDataResponse(BaseModel):
-    attributes: HamrOrgConnectionAttributesResponse
-    id: str
-    type: Literal["hamr_org_connections"]
+class LiveAttributesResponse(BaseModel):
+    """The attributes as Datadog's live API answers them."""
+
+    HamrStatus: Status
+    IsPrimary: bool
+    ModifiedAt: Annotated[str, Field(description="UTC, e.g. 2026-05-28 16:34:21.636477")]
+    ModifiedBy: str
+    OrgDatacenter: Annotated[str, Field(description="The caller's datacenter, e.g. eu1.prod.dog")]
+    TargetOrgDatacenter: Annotated[str, Field(description="e.g. us5.prod.dog")]
+    TargetOrgName: str
+    TargetOrgUuid: str
 
 
-class HamrOrgConnectionResponse(BaseModel):
-    data: HamrOrgConnectionDataResponse
+# The contract's attributes followed by the live API's (`--wire both`).
+BothAttributesResponse = pydantic.create_model(  # type: ignore[call-overload]
+    "BothAttributesResponse",
+    **{
+        name: (field.annotation, field)
+        for model in (HamrOrgConnectionAttributesResponse, LiveAttributesResponse)
+        for name, field in model.model_fields.items()
+    },
+)
 
 
+def response_model(wire: WireFormat) -> type[BaseModel]:
+    """The response document's model in this wire mode, for /openapi.json."""
+    attributes: type[BaseModel] = {
+        "contract": HamrOrgConnectionAttributesResponse,
+        "live": LiveAttributesResponse,
+        "both": BothAttributesResponse,
+    }[wire.mode]
+    data = pydantic.create_model(
+        "HamrOrgConnectionDataResponse",
+        attributes=(attributes, ...),
+        id=(str, ...),
+        type=(Literal["hamr_org_connections"], ...),
+    )
+    return pydantic.create_model("HamrOrgConnectionResponse", data=(data, ...))
+
+
+_OPTIONAL = ("target_org_datacenter", "target_org_name")
 _STATUS_NAMES = ", ".join(f"{s.value} {s.name}" for s in HamrStatus)
 _TEXT_RULE = f"must be a string of 1 to {MAX_TEXT_LENGTH} characters, not blank, without NUL"
 _ALLOWED = {
@@ -77,19 +141,19 @@ _ALLOWED = {
     "/data/id": "data.id must be your organization's UUID, as a string.",
     "/data/type": f'data.type must be the string "{RESOURCE_TYPE}".',
     "/data/attributes": "data.attributes must be an object with the connection's fields.",
-    "/data/attributes/hamr_status": f"hamr_status must be an integer 0 to 5 ({_STATUS_NAMES}).",
-    "/data/attributes/is_primary": "is_primary must be true or false (JSON booleans, not strings).",
-    "/data/attributes/modified_by": f"modified_by {_TEXT_RULE}.",
-    "/data/attributes/target_org_name": f"target_org_name {_TEXT_RULE}.",
-    "/data/attributes/target_org_uuid": (
-        f"target_org_uuid {_TEXT_RULE}: the partner organization's UUID."
-    ),
+}
+_ATTRIBUTE_RULES = {
+    "hamr_status": f"must be an integer 0 to 5 ({_STATUS_NAMES}).",
+    "is_primary": "must be true or false (JSON booleans, not strings).",
+    "modified_by": f"{_TEXT_RULE}.",
+    "target_org_name": f"{_TEXT_RULE}.",
+    "target_org_uuid": f"{_TEXT_RULE}: the partner organization's UUID.",
 }
 
 
 def parse_connection_request(
     body: bytes, caller: Org, datacenters: frozenset[str]
-) -> ConnectionChange:
+) -> RequestedChange:
     """The change a POST body asks for, or ValidationFailed listing every mistake in it."""
     try:
         document = pydantic_core.from_json(body, allow_inf_nan=False)
@@ -97,13 +161,22 @@ def parse_connection_request(
         raise ValidationFailed(
             [Violation("", f"The body is not valid JSON ({error}); send a JSON object.")]
         ) from None
-    problems: list[Violation] = []
-    request: HamrOrgConnectionRequest | None = None
+    attributes, pointers, problems = _unify_spellings(_raw_attributes(document))
+    request: _AcceptedRequest | None = None
     try:
-        request = HamrOrgConnectionRequest.model_validate(document)
+        request = _AcceptedRequest.model_validate(_with_attributes(document, attributes))
     except pydantic.ValidationError as error:
-        problems = [_violation(e, datacenters) for e in error.errors(include_url=False)]
-    problems += connection_violations(_raw_attributes(document), caller, datacenters)
+        problems += [_violation(e, datacenters, pointers) for e in error.errors(include_url=False)]
+    problems += [  # may be left out, but not sent as null
+        _violation(
+            {"loc": ("data", "attributes", name), "type": "string_type", "input": None},
+            datacenters,
+            pointers,
+        )
+        for name in _OPTIONAL
+        if name in attributes and attributes[name] is None
+    ]
+    problems += connection_violations(attributes, caller, datacenters, pointers)
     if problems or request is None:
         raise ValidationFailed(problems)
     data = request.data
@@ -113,41 +186,78 @@ def parse_connection_request(
             f"{caller.uuid}, and an organization can only change its own connection.",
             pointer="/data/id",
         )
-    attributes = data.attributes
-    return ConnectionChange(
-        hamr_status=HamrStatus(attributes.hamr_status),
-        is_primary=attributes.is_primary,
-        modified_by=attributes.modified_by,
-        target_org_datacenter=attributes.target_org_datacenter,
-        target_org_name=attributes.target_org_name,
-        target_org_uuid=attributes.target_org_uuid,
+    accepted = data.attributes
+    datacenter = accepted.target_org_datacenter
+    return RequestedChange(
+        hamr_status=HamrStatus(accepted.hamr_status),
+        is_primary=accepted.is_primary,
+        modified_by=accepted.modified_by,
+        target_org_uuid=accepted.target_org_uuid.lower(),
+        target_org_name=accepted.target_org_name,
+        target_org_datacenter=canonical_datacenter(datacenter) if datacenter else None,
+        pointers=pointers,
     )
 
 
-def connection_document(connection: Connection) -> bytes:
-    return pydantic_core.to_json(
-        {
-            "data": {
-                "attributes": connection.attributes(),
-                "id": connection.org_uuid,
-                "type": RESOURCE_TYPE,
-            }
-        }
+def _unify_spellings(
+    raw: dict[str, object],
+) -> tuple[dict[str, object], dict[str, str], list[Violation]]:
+    """The attributes under the contract's names, where each was (in the client's spelling),
+    and a violation for each attribute sent in both spellings with different values. An
+    attribute not sent is pointed at in the spelling the rest of the request used."""
+    pascal_style = any(PASCAL_CASE[name] in raw for name in FIELDS) and not any(
+        name in raw for name in FIELDS
     )
+    attributes: dict[str, object] = {}
+    pointers: dict[str, str] = {}
+    problems: list[Violation] = []
+    for name in FIELDS:
+        pascal = PASCAL_CASE[name]
+        sent_pascal = name not in raw and (pascal in raw or pascal_style)
+        spelled = pascal if sent_pascal else name
+        pointers[name] = f"{ATTRIBUTES}/{spelled}"
+        if name in raw and pascal in raw:
+            if not _same_json(raw[name], raw[pascal]):
+                problems.append(
+                    Violation(
+                        f"{ATTRIBUTES}/{pascal}",
+                        f"{name} and {pascal} are one attribute in two spellings, and they "
+                        f"disagree ({json.dumps(raw[name])} and {json.dumps(raw[pascal])}); "
+                        "send one spelling, or the same value in both.",
+                    )
+                )
+            attributes[name] = raw[name]
+        elif name in raw or pascal in raw:
+            attributes[name] = raw[name] if name in raw else raw[pascal]
+    return attributes, pointers, problems
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Equal as JSON values (Python's True == 1 is not JSON's)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _with_attributes(document: Any, attributes: dict[str, object]) -> Any:
+    """The document with its attributes replaced by the unified ones, for validation."""
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
+        return document
+    return {**document, "data": {**data, "attributes": attributes}}
 
 
 class DocumentCache:
     """Encoded GET bodies by org, reused while the connection they encode is still the one
     being served (the same object from the service's cache), so polling costs no encoding."""
 
-    def __init__(self, max_entries: int = 50_000):
+    def __init__(self, wire: WireFormat, max_entries: int = 50_000):
+        self.wire = wire
         self._cache: BoundedDict[tuple[Connection, bytes]] = BoundedDict(max_entries)
 
     def encode(self, connection: Connection) -> bytes:
         cached = self._cache.entries.get(connection.org_uuid)
         if cached is not None and cached[0] is connection:
             return cached[1]
-        document = connection_document(connection)
+        document = self.wire.document(connection)
         self._cache.put(connection.org_uuid, (connection, document))
         return document
 
@@ -158,14 +268,20 @@ def _raw_attributes(document: Any) -> dict[str, object]:
     return attributes if isinstance(attributes, dict) else {}
 
 
-def _violation(error: Any, datacenters: frozenset[str]) -> Violation:
+def _violation(error: Any, datacenters: frozenset[str], pointers: dict[str, str]) -> Violation:
     location = [str(part) for part in error["loc"]]
     pointer = "".join(f"/{part}" for part in location)
-    if pointer == "/data/attributes/target_org_datacenter":
-        allowed = f"target_org_datacenter must be one of: {', '.join(sorted(datacenters))}."
+    name = location[-1] if location else "body"
+    if pointer.startswith(f"{ATTRIBUTES}/") and len(location) == 3:
+        field = location[-1]
+        pointer = pointers.get(field, pointer)
+        name = pointer.rsplit("/", 1)[-1]
+        if field == "target_org_datacenter":
+            allowed = f"{name} must be one of: {', '.join(sorted(datacenters))}."
+        else:
+            allowed = f"{name} {_ATTRIBUTE_RULES.get(field, '')}".strip()
     else:
         allowed = _ALLOWED.get(pointer, "")
-    name = location[-1] if location else "body"
     if error["type"] == "missing":
         return Violation(pointer, f"Missing required {name}. {allowed}".strip())
     got = json.dumps(error["input"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
+from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.service import HamrService
 from hamr.settings import Settings
@@ -19,6 +20,7 @@ class AppState:
     store: SqlStore
     service: HamrService
     writer: GroupCommitWriter
+    wire: WireFormat
     documents: DocumentCache
     openapi: bytes
     limiter: RateLimiter

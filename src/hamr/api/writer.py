@@ -9,7 +9,7 @@ import contextlib
 import anyio.to_thread
 
 from hamr.domain.errors import Unavailable, WriteConflict
-from hamr.domain.model import Connection, ConnectionChange, Principal
+from hamr.domain.model import AppliedChange, Connection, ConnectionChange, Principal
 from hamr.service import HamrService, Upsert
 
 MAX_BATCH = 256
@@ -39,8 +39,8 @@ class GroupCommitWriter:
 
     async def write(self, principal: Principal, change: ConnectionChange) -> Connection:
         """Return once the change is committed to disk (or raise why it was not). The change
-        must already pass `HamrService.check_change`, as parsed requests do: one that does not
-        would fail its whole batch."""
+        comes from `HamrService.resolve_change`; one the store refuses (a pair conflict) fails
+        alone, not the batch it was in."""
         future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
         self._pending.append(((principal, change), future))
         self._wakeup.set()
@@ -70,10 +70,10 @@ class GroupCommitWriter:
             for item in batch:
                 await self._commit([item])
             return
-        self._service.connections.remember(stored)
-        for (_, future), connection in zip(batch, stored, strict=True):
+        self._service.remember_writes(stored)
+        for (_, future), done in zip(batch, stored, strict=True):
             if not future.done():  # the client may have gone; its write still stands
-                future.set_result(connection)
+                future.set_result(done.view)
 
     @staticmethod
     def _fail(batch: list[tuple[Upsert, asyncio.Future[Connection]]], error: Exception) -> None:
@@ -81,7 +81,7 @@ class GroupCommitWriter:
             if not future.done():
                 future.set_exception(error)
 
-    async def _upsert_retrying(self, upserts: list[Upsert]) -> list[Connection]:
+    async def _upsert_retrying(self, upserts: list[Upsert]) -> list[AppliedChange]:
         """Another process's batch may collide with this one (PostgreSQL deadlock or
         serialization failure); the transaction was rolled back whole, so run it again."""
         attempt = 1

@@ -51,6 +51,13 @@ class Forbidden(HamrError):
     title = "Forbidden"
 
 
+class Conflict(HamrError):
+    """The request contradicts what is stored (an organization already paired elsewhere)."""
+
+    status = 409
+    title = "Conflict"
+
+
 class NotFound(HamrError):
     status = 404
     title = "Not Found"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -52,8 +53,25 @@ class StoredCredential:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestedChange:
+    """A POST's attributes, type-checked but not yet resolved: the target's name and
+    datacenter may be left out when hamr knows the target. `pointers` say where each
+    attribute is (or would be) in the request, in the spelling the client used."""
+
+    hamr_status: HamrStatus
+    is_primary: bool
+    modified_by: str
+    target_org_uuid: str
+    target_org_name: str | None
+    target_org_datacenter: str | None
+    pointers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionChange:
-    """What a caller asks to store: the request attributes, already type-checked."""
+    """What a caller asks to store, type-checked and resolved: a target hamr knows is named by
+    its record, whatever the request said. `target_pointer` is where the request named the
+    target (in the client's spelling), for errors about it."""
 
     hamr_status: HamrStatus
     is_primary: bool
@@ -61,11 +79,17 @@ class ConnectionChange:
     target_org_datacenter: str
     target_org_name: str
     target_org_uuid: str
+    target_pointer: str = "/data/attributes/target_org_uuid"
+
+    @property
+    def target(self) -> Org:
+        return Org(self.target_org_uuid, self.target_org_name, self.target_org_datacenter)
 
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """A stored connection; `modified_at_us` is microseconds since the Unix epoch, UTC."""
+    """One organization's view of its connection: what GET answers it with.
+    `modified_at_us` is microseconds since the Unix epoch, UTC."""
 
     org_uuid: str
     hamr_status: HamrStatus
@@ -75,21 +99,7 @@ class Connection:
     target_org_datacenter: str
     target_org_name: str
     target_org_uuid: str
-
-    @classmethod
-    def from_change(
-        cls, org_uuid: str, change: ConnectionChange, modified_at_us: int
-    ) -> Connection:
-        return cls(
-            org_uuid=org_uuid,
-            hamr_status=change.hamr_status,
-            is_primary=change.is_primary,
-            modified_at_us=modified_at_us,
-            modified_by=change.modified_by,
-            target_org_datacenter=change.target_org_datacenter,
-            target_org_name=change.target_org_name,
-            target_org_uuid=change.target_org_uuid,
-        )
+    org_datacenter: str
 
     @property
     def modified_at(self) -> str:
@@ -109,13 +119,62 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
-class AppliedChange:
-    """One accepted change: what the connection was, what it became, and who made it."""
+class Link:
+    """A connection as stored: one per pair. `first` is the organization that made it;
+    `second` its partner: an organization of this hamr when `linked` (then both read this one
+    connection, each from its own side), else a target hamr does not know, as it was named (a
+    one-sided connection). Status and `modified_*` belong to the pair, shared by both sides."""
 
+    id: str
+    first: Org
+    second: Org
+    linked: bool
+    first_is_primary: bool
+    hamr_status: HamrStatus
+    modified_at_us: int
+    modified_by: str
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The organizations that read this connection."""
+        return (self.first.uuid, self.second.uuid) if self.linked else (self.first.uuid,)
+
+    def other(self, org_uuid: str) -> Org:
+        return self.second if org_uuid == self.first.uuid else self.first
+
+    def view_of(self, org_uuid: str) -> Connection:
+        if org_uuid == self.first.uuid:
+            own, other, primary = self.first, self.second, self.first_is_primary
+        else:
+            own, other, primary = self.second, self.first, not self.first_is_primary
+        return Connection(
+            org_uuid=org_uuid,
+            hamr_status=self.hamr_status,
+            is_primary=primary,
+            modified_at_us=self.modified_at_us,
+            modified_by=self.modified_by,
+            target_org_datacenter=other.datacenter,
+            target_org_name=other.name,
+            target_org_uuid=other.uuid,
+            org_datacenter=own.datacenter,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """One accepted change: the pair's connection as the writer saw it before (None if it had
+    none) and the connection it became, and which organization and key wrote it."""
+
+    org_uuid: str
     key_id: str
     before: Connection | None
-    after: Connection
+    after: Link
     recorded_at_us: int
+
+    @property
+    def view(self) -> Connection:
+        """What the writer is answered with."""
+        return self.after.view_of(self.org_uuid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +194,17 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One accepted change, as appended to the org's history."""
+    """One accepted change to a pair's connection: which organization and key wrote it, and
+    the connection before and after as the writer saw it (`after` is None for an unlink)."""
 
     id: int
     org_uuid: str
     key_id: str
+    connection_id: str | None
     modified_by: str
     recorded_at_us: int
     before: dict[str, object] | None
-    after: dict[str, object]
+    after: dict[str, object] | None
 
 
 def format_timestamp(microseconds: int) -> str:

@@ -13,15 +13,23 @@ from sqlalchemy.engine import Engine
 
 from hamr.domain.model import (
     AppliedChange,
-    Connection,
     HamrStatus,
     HistoryEntry,
     KeyKind,
     KeyRecord,
+    Link,
     Org,
 )
 from hamr.store.outage import raise_if_outage
-from hamr.store.tables import CREDENTIALS_EPOCH, connections, epochs, history, keys, orgs
+from hamr.store.tables import (
+    CREDENTIALS_EPOCH,
+    connection_members,
+    connections,
+    epochs,
+    history,
+    keys,
+    orgs,
+)
 
 
 class SqlRepository:
@@ -67,42 +75,75 @@ class SqlRepository:
             keys.update().where(keys.c.id == key_id).values(revoked_at_us=revoked_at_us)
         )
 
-    def lock_connections(self, org_uuids: Collection[str]) -> dict[str, Connection]:
-        # Lock the org rows, which always exist, so that two writers of an org's first
-        # connection queue too. SQLite has no row locks: its BEGIN IMMEDIATE already holds
-        # the only write lock there is.
-        if self._db.dialect.name != "sqlite":
-            self._db.execute(_LOCK_ORGS, {"uuids": list(org_uuids)})
-        rows = self._db.execute(_CONNECTIONS_OF, {"uuids": list(org_uuids)})
-        return {row[0]: connection_from_row(tuple(row)) for row in rows}
+    def lock_orgs(self, org_uuids: Collection[str]) -> dict[str, Org]:
+        # Lock the org rows, which always exist, so that two writers of one pair queue, as do
+        # two writers of an org's first connection. SQLite has no row locks: its BEGIN
+        # IMMEDIATE already holds the only write lock there is.
+        query = _LOCK_ORGS if self._db.dialect.name != "sqlite" else _ORGS_IN
+        return {row.uuid: _org(row) for row in self._db.execute(query, {"uuids": list(org_uuids)})}
 
-    def save_connections(self, saved: Sequence[Connection]) -> None:
-        upsert = _UPSERT_CONNECTIONS[self._db.dialect.name]
-        self._db.execute(upsert, [_connection_values(c) for c in saved])
+    def links_of(self, org_uuids: Collection[str]) -> dict[str, Link]:
+        rows = self._db.execute(LINKS_OF_MEMBERS, {"uuids": list(org_uuids)})
+        return {row[0]: link_from_row(tuple(row)[1:]) for row in rows}
+
+    def save_links(self, links: Sequence[Link], new_members: Sequence[tuple[str, str]]) -> None:
+        self._db.execute(
+            _UPSERT_CONNECTIONS[self._db.dialect.name], [_link_values(x) for x in links]
+        )
+        if new_members:
+            self._db.execute(
+                connection_members.insert(),
+                [{"org_uuid": org, "connection_id": link_id} for org, link_id in new_members],
+            )
+
+    def delete_link(self, link: Link) -> None:
+        self._db.execute(
+            connection_members.delete().where(connection_members.c.connection_id == link.id)
+        )
+        self._db.execute(connections.delete().where(connections.c.id == link.id))
 
     def add_history(self, changes: Sequence[AppliedChange]) -> None:
         self._db.execute(
             _INSERT_HISTORY,
             [
                 {
-                    "org_uuid": c.after.org_uuid,
+                    "org_uuid": c.org_uuid,
                     "key_id": c.key_id,
+                    "connection_id": c.after.id,
                     "modified_by": c.after.modified_by,
                     "recorded_at_us": c.recorded_at_us,
                     "before": c.before.attributes() if c.before else None,
-                    "after": c.after.attributes(),
+                    "after": c.view.attributes(),
                 }
                 for c in changes
             ],
         )
 
-    def list_history(self, org_uuid: str) -> list[HistoryEntry]:
-        query = sa.select(history).where(history.c.org_uuid == org_uuid).order_by(history.c.id)
+    def add_unlink_history(self, org_uuid: str, link: Link, recorded_at_us: int) -> None:
+        self._db.execute(
+            _INSERT_HISTORY,
+            {
+                "org_uuid": org_uuid,
+                "key_id": UNLINKED_BY,
+                "connection_id": link.id,
+                "modified_by": UNLINKED_BY,
+                "recorded_at_us": recorded_at_us,
+                "before": link.view_of(org_uuid).attributes(),
+                "after": None,
+            },
+        )
+
+    def list_history(self, org_uuid: str, connection_id: str | None) -> list[HistoryEntry]:
+        mine = history.c.org_uuid == org_uuid
+        if connection_id is not None:
+            mine = sa.or_(mine, history.c.connection_id == connection_id)
+        query = sa.select(history).where(mine).order_by(history.c.id)
         return [
             HistoryEntry(
                 id=r.id,
                 org_uuid=r.org_uuid,
                 key_id=r.key_id,
+                connection_id=r.connection_id,
                 modified_by=r.modified_by,
                 recorded_at_us=r.recorded_at_us,
                 before=r.before,
@@ -161,23 +202,47 @@ class SqlUnitOfWork:
 
 
 # Built once: a statement object reused keeps SQLAlchemy's compiled-statement cache warm.
-_LOCK_ORGS = (
-    sa.select(orgs.c.uuid)
+_ORGS_IN = (
+    sa.select(orgs)
     .where(orgs.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
     .order_by(orgs.c.uuid)  # one lock order for every writer: batches cannot deadlock
-    .with_for_update()
 )
-_CONNECTIONS_OF = sa.select(connections).where(
-    connections.c.org_uuid.in_(sa.bindparam("uuids", expanding=True))
-)
+_LOCK_ORGS = _ORGS_IN.with_for_update()
 _INSERT_HISTORY = history.insert()
-_CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "org_uuid"]
+# Who the history names for an unlink, which an operator does, with no key.
+UNLINKED_BY = "hamr pair unlink"
+
+# A member's connection with the creating org's record, in the column order link_from_row
+# reads (the member's uuid first). The read view compiles the same query for one org.
+_LINK_COLUMNS = (
+    connections.c.id,
+    connections.c.org_uuid,
+    orgs.c.name,
+    orgs.c.datacenter,
+    connections.c.target_org_uuid,
+    connections.c.target_org_name,
+    connections.c.target_org_datacenter,
+    connections.c.linked,
+    connections.c.org_is_primary,
+    connections.c.hamr_status,
+    connections.c.modified_at_us,
+    connections.c.modified_by,
+)
+LINKS_OF_MEMBER = (
+    sa.select(connection_members.c.org_uuid, *_LINK_COLUMNS)
+    .join(connections, connections.c.id == connection_members.c.connection_id)
+    .join(orgs, orgs.c.uuid == connections.c.org_uuid)
+)
+LINKS_OF_MEMBERS = LINKS_OF_MEMBER.where(
+    connection_members.c.org_uuid.in_(sa.bindparam("uuids", expanding=True))
+)
+_CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "id"]
 
 
 def _sqlite_upsert() -> sa.Insert:
     insert = sqlite_insert(connections)
     return insert.on_conflict_do_update(
-        index_elements=[connections.c.org_uuid],
+        index_elements=[connections.c.id],
         set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
     )
 
@@ -185,7 +250,7 @@ def _sqlite_upsert() -> sa.Insert:
 def _postgresql_upsert() -> sa.Insert:
     insert = postgresql_insert(connections)
     return insert.on_conflict_do_update(
-        index_elements=[connections.c.org_uuid],
+        index_elements=[connections.c.id],
         set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
     )
 
@@ -193,16 +258,18 @@ def _postgresql_upsert() -> sa.Insert:
 _UPSERT_CONNECTIONS = {"sqlite": _sqlite_upsert(), "postgresql": _postgresql_upsert()}
 
 
-def _connection_values(connection: Connection) -> dict[str, object]:
+def _link_values(link: Link) -> dict[str, object]:
     return {
-        "org_uuid": connection.org_uuid,
-        "hamr_status": int(connection.hamr_status),
-        "is_primary": connection.is_primary,
-        "modified_at_us": connection.modified_at_us,
-        "modified_by": connection.modified_by,
-        "target_org_datacenter": connection.target_org_datacenter,
-        "target_org_name": connection.target_org_name,
-        "target_org_uuid": connection.target_org_uuid,
+        "id": link.id,
+        "org_uuid": link.first.uuid,
+        "target_org_uuid": link.second.uuid,
+        "target_org_name": link.second.name,
+        "target_org_datacenter": link.second.datacenter,
+        "linked": link.linked,
+        "org_is_primary": link.first_is_primary,
+        "hamr_status": int(link.hamr_status),
+        "modified_at_us": link.modified_at_us,
+        "modified_by": link.modified_by,
     }
 
 
@@ -225,25 +292,29 @@ def _key(row: Any) -> KeyRecord:
     )
 
 
-def connection_from_row(row: tuple[Any, ...]) -> Connection:
-    """Rows in the column order of the `connections` table."""
+def link_from_row(row: tuple[Any, ...]) -> Link:
+    """Rows in the column order of `_LINK_COLUMNS`."""
     (
+        link_id,
         org_uuid,
+        org_name,
+        org_datacenter,
+        target_uuid,
+        target_name,
+        target_datacenter,
+        linked,
+        org_is_primary,
         status,
-        is_primary,
         modified_at_us,
         modified_by,
-        target_dc,
-        target_name,
-        target_uuid,
     ) = row
-    return Connection(
-        org_uuid=org_uuid,
+    return Link(
+        id=link_id,
+        first=Org(org_uuid, org_name, org_datacenter),
+        second=Org(target_uuid, target_name, target_datacenter),
+        linked=bool(linked),
+        first_is_primary=bool(org_is_primary),
         hamr_status=HamrStatus(status),
-        is_primary=bool(is_primary),
         modified_at_us=modified_at_us,
         modified_by=modified_by,
-        target_org_datacenter=target_dc,
-        target_org_name=target_name,
-        target_org_uuid=target_uuid,
     )

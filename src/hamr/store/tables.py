@@ -38,17 +38,30 @@ keys = Table(
     Column("revoked_at_us", BigInteger, nullable=True),
 )
 
+# One row per connection: a pair of this hamr's organizations, or an organization and a target
+# hamr does not know. `org_uuid` made it; `target_org_*` name the other side (the record's name
+# and datacenter when `linked`, as given otherwise); status and `modified_*` are the pair's.
 connections = Table(
     "connections",
     metadata,
-    Column("org_uuid", String(36), ForeignKey("orgs.uuid"), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("org_uuid", String(36), ForeignKey("orgs.uuid"), nullable=False, unique=True),
+    Column("target_org_uuid", String(255), nullable=False),
+    Column("target_org_name", String(255), nullable=False),
+    Column("target_org_datacenter", String(255), nullable=False),
+    Column("linked", Boolean, nullable=False),
+    Column("org_is_primary", Boolean, nullable=False),
     Column("hamr_status", SmallInteger, nullable=False),
-    Column("is_primary", Boolean, nullable=False),
     Column("modified_at_us", BigInteger, nullable=False),
     Column("modified_by", String(255), nullable=False),
-    Column("target_org_datacenter", String(255), nullable=False),
-    Column("target_org_name", String(255), nullable=False),
-    Column("target_org_uuid", String(255), nullable=False),
+)
+
+# Which organizations read which connection: each organization at most one (the primary key).
+connection_members = Table(
+    "connection_members",
+    metadata,
+    Column("org_uuid", String(36), ForeignKey("orgs.uuid"), primary_key=True),
+    Column("connection_id", String(36), ForeignKey("connections.id"), nullable=False, index=True),
 )
 
 history = Table(
@@ -57,11 +70,13 @@ history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("org_uuid", String(36), ForeignKey("orgs.uuid"), nullable=False),
     Column("key_id", String(36), nullable=False),
+    Column("connection_id", String(36), nullable=True),
     Column("modified_by", String(255), nullable=False),
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("before", JSON, nullable=True),
-    Column("after", JSON, nullable=False),
+    Column("after", JSON, nullable=True),
     Index("ix_history_org_uuid_id", "org_uuid", "id"),
+    Index("ix_history_connection_id_id", "connection_id", "id"),
 )
 
 # Counters that other processes poll to learn that something changed (e.g. a key was revoked).

@@ -16,8 +16,16 @@ from sqlalchemy.pool import PoolProxiedConnection
 from hamr.domain.model import Connection, HamrStatus, KeyKind, Org, Statistics, StoredCredential
 from hamr.store import migrate
 from hamr.store.outage import is_outage, raise_if_outage
-from hamr.store.repository import connection_from_row
-from hamr.store.tables import CREDENTIALS_EPOCH, connections, epochs, history, keys, orgs
+from hamr.store.repository import LINKS_OF_MEMBER, link_from_row
+from hamr.store.tables import (
+    CREDENTIALS_EPOCH,
+    connection_members,
+    connections,
+    epochs,
+    history,
+    keys,
+    orgs,
+)
 
 
 class _Prepared:
@@ -41,7 +49,13 @@ class SqlReadView:
         self._head_revision = migrate.head_revision()
         self._connection: PoolProxiedConnection | None = self._connect()
         self._connection_by_org = _Prepared(
-            sa.select(connections).where(connections.c.org_uuid == sa.bindparam("value")),
+            LINKS_OF_MEMBER.where(connection_members.c.org_uuid == sa.bindparam("value")),
+            dialect,
+        )
+        self._org_by_uuid = _Prepared(
+            sa.select(orgs.c.uuid, orgs.c.name, orgs.c.datacenter).where(
+                orgs.c.uuid == sa.bindparam("value")
+            ),
             dialect,
         )
         self._credential_by_hash = _Prepared(
@@ -70,7 +84,11 @@ class SqlReadView:
 
     def connection(self, org_uuid: str) -> Connection | None:
         row = self._fetch_one(self._connection_by_org.sql, self._connection_by_org.params(org_uuid))
-        return connection_from_row(row) if row else None
+        return link_from_row(row[1:]).view_of(org_uuid) if row else None
+
+    def org(self, org_uuid: str) -> Org | None:
+        row = self._fetch_one(self._org_by_uuid.sql, self._org_by_uuid.params(org_uuid))
+        return Org(*row) if row else None
 
     def credential(self, secret_hash: str) -> StoredCredential | None:
         row = self._fetch_one(
