@@ -5,9 +5,11 @@ Each invocation costs a Python start-up, so independent invocations run side by 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import textwrap
@@ -36,6 +38,7 @@ from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnecti
 
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.listen import CannotListen, listening_sockets
 from hamr.service import HamrService
 from hamr.store.sql import open_store
 from tests.conftest import PYTHON, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
@@ -629,3 +632,66 @@ def test_config_shows_each_settings_value_and_source_with_secrets_redacted() -> 
         text,
         re.MULTILINE,
     ), text
+
+
+# -- serve: where it cannot listen -----------------------------------------------------------
+
+NOT_HERE = "203.0.113.1"  # TEST-NET-3: for documentation, no machine has it
+
+
+def serve_on(tmp_path: Path, *args: str) -> Result:
+    return run_cli("serve", *args, database_url=sqlite_url(tmp_path / "x.db"))
+
+
+def unprivileged_port_start() -> int:
+    path = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    return int(path.read_text()) if path.exists() else 1024
+
+
+def test_serve_on_a_port_in_use_names_it_and_the_flag_that_picks_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve_on(tmp_path, "--port", str(port))
+    line = assert_operator_error(
+        result, f"127.0.0.1:{port}", "address already in use", f"port {port}", "--port"
+    )
+    assert "Errno" not in line
+    assert not (tmp_path / "x.db").exists()  # refused before the database was opened
+
+
+def test_serve_on_an_address_this_machine_lacks_names_it_and_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((NOT_HERE, 0))
+        except OSError:
+            pass
+        else:
+            pytest.skip(f"this machine has {NOT_HERE}")
+    result = serve_on(tmp_path, "--host", NOT_HERE, "--port", "8080")
+    assert_operator_error(result, f"{NOT_HERE}:8080", "address not available", "--host")
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 or unprivileged_port_start() <= 80,
+    reason="anyone here may listen on port 80",
+)
+def test_serve_on_a_privileged_port_as_a_user_says_to_pick_another(tmp_path: Path) -> None:
+    result = serve_on(tmp_path, "--port", "80")
+    assert_operator_error(result, "127.0.0.1:80", "permission denied", "--port")
+
+
+def test_a_privileged_port_refused_says_to_pick_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same as the test above for when it is skipped (tests running as root)."""
+
+    def refuse(_sock: socket.socket, _address: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "bind", refuse)
+    with pytest.raises(CannotListen) as refused:
+        listening_sockets("127.0.0.1", 80)
+    assert str(refused.value) == (
+        "cannot listen on 127.0.0.1:80: permission denied, ports below 1024 need root or "
+        "CAP_NET_BIND_SERVICE; pick one from 1024 up with --port (or HAMR_PORT)"
+    )

@@ -7,6 +7,7 @@ and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -72,13 +73,30 @@ def main(ctx: click.Context) -> None:
 @operator_errors
 def serve(demo: bool, **options: Any) -> None:
     """Serve the HAMR API (the default verb)."""
+    from hamr.listen import CannotListen, listening_sockets
+
+    settings, _sources = load_serve_settings(**options)
+    try:
+        # First, so a port in use is one line, before the database is opened or anything logged.
+        sockets = listening_sockets(settings.host, settings.port)
+    except CannotListen as error:
+        raise OperatorError(str(error)) from None
+    try:
+        _serve_on(sockets, settings, demo)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> None:
+    """Run uvicorn on sockets hamr made, so uvicorn never binds (nor fails to) itself."""
     import uvicorn
 
     from hamr.api import create_app
     from hamr.demo import ensure_demo, instructions
+    from hamr.listen import Server
     from hamr.logs import configure_logging
 
-    settings, _sources = load_serve_settings(**options)
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     if demo:
@@ -95,7 +113,7 @@ def serve(demo: bool, **options: Any) -> None:
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    uvicorn.Server(config).run()
+    Server(config).run(sockets=sockets)
 
 
 @main.command()
@@ -240,9 +258,28 @@ def token_create(
 @click.pass_context
 @operator_errors
 def history(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
-    """Print every accepted change to an organization's connection, oldest first."""
+    """Print every accepted change to the connection an organization reads (both sides' writes
+    to its pair), and its own earlier writes, oldest first."""
     entries = open_service(ctx, database_url).history(org_uuid)
     emit(as_json, [_history_json(e) for e in entries], "\n".join(map(_history_line, entries)))
+
+
+@main.group()
+def pair() -> None:
+    """Manage the pairs organizations are linked in."""
+
+
+@pair.command("unlink")
+@click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+@database_option
+@click.pass_context
+@operator_errors
+def pair_unlink(ctx: click.Context, org_uuid: str, database_url: str | None) -> None:
+    """Dissolve the connection this organization reads: neither side has one afterwards (the
+    history keeps it), and either may link anew. Running servers see it within a second."""
+    link = open_service(ctx, database_url).unlink(org_uuid)
+    sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
+    click.echo(f"unlinked {sides}")
 
 
 @main.group()
@@ -296,6 +333,7 @@ def _history_json(entry: HistoryEntry) -> dict[str, object]:
     return {
         "id": entry.id,
         "org_uuid": entry.org_uuid,
+        "connection_id": entry.connection_id,
         "recorded_at": format_timestamp(entry.recorded_at_us),
         "modified_by": entry.modified_by,
         "key_id": entry.key_id,
@@ -307,8 +345,14 @@ def _history_json(entry: HistoryEntry) -> dict[str, object]:
 def _history_line(entry: HistoryEntry) -> str:
     before = entry.before["hamr_status"] if entry.before else "-"
     after = entry.after
+    if after is None:
+        return (
+            f"{format_timestamp(entry.recorded_at_us)}  status {before} -> unlinked  "
+            f"by {entry.modified_by}  (org {entry.org_uuid})"
+        )
     return (
         f"{format_timestamp(entry.recorded_at_us)}  status {before} -> {after['hamr_status']}  "
         f"primary={str(after['is_primary']).lower()}  target {after['target_org_uuid']} "
-        f"({after['target_org_datacenter']})  by {entry.modified_by}  key {entry.key_id}"
+        f"({after['target_org_datacenter']})  by {entry.modified_by}  "
+        f"(org {entry.org_uuid}, key {entry.key_id})"
     )
