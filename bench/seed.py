@@ -1,5 +1,6 @@
-"""Bulk-seed a hamr database for benchmarks: N orgs, each with an API key, an application key
-and a connection, written straight into hamr's own (migrated) schema in large batches.
+"""Bulk-seed a hamr database for benchmarks: N orgs, each with an API key and an application
+key, linked in pairs (org 2k with org 2k+1, one connection per pair, both its members), written
+straight into hamr's own (migrated) schema in large batches.
 
 Secrets are derived from the org's index, so the load scripts can be handed a sample of them.
 """
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 
 from hamr.domain.keys import hash_secret
 from hamr.store.sql import open_store
-from hamr.store.tables import connections, keys, orgs
+from hamr.store.tables import connection_members, connections, keys, orgs
 
 BATCH = 20_000
 DATACENTERS = ("us1", "eu1")
@@ -47,18 +48,45 @@ def seed(database_url: str, count: int) -> None:
                 rows = list(_rows(range(first, min(first + BATCH, count))))
                 db.execute(orgs.insert(), [r[0] for r in rows])
                 db.execute(keys.insert(), [k for r in rows for k in r[1]])
-                db.execute(connections.insert(), [r[2] for r in rows])
+                pairs = [_pair(i, count) for i in range(first, min(first + BATCH, count))]
+                links = [link for link in pairs if link is not None]
+                if links:
+                    db.execute(connections.insert(), [link[0] for link in links])
+                    db.execute(connection_members.insert(), [m for link in links for m in link[1]])
     finally:
         store.close()
 
 
+def _pair(i: int, count: int) -> tuple[dict[str, object], list[dict[str, object]]] | None:
+    """The connection org i makes, if it is the even one of its pair, and its members (both,
+    or only org i while its partner is not seeded yet)."""
+    if i % 2:
+        return None
+    link_id = str(uuid.UUID(int=(1 << 64) + i))
+    linked = i + 1 < count
+    connection = {
+        "id": link_id,
+        "org_uuid": org_uuid(i),
+        "target_org_uuid": org_uuid(i + 1),
+        "target_org_name": f"bench org {i + 1}",
+        "target_org_datacenter": DATACENTERS[1],
+        "linked": linked,
+        "org_is_primary": True,
+        "hamr_status": 2,
+        "modified_at_us": time.time_ns() // 1000,
+        "modified_by": "bench",
+    }
+    members = [org_uuid(i), org_uuid(i + 1)] if linked else [org_uuid(i)]
+    return connection, [{"org_uuid": m, "connection_id": link_id} for m in members]
+
+
 def _rows(
     indexes: range,
-) -> Iterator[tuple[dict[str, object], list[dict[str, object]], dict[str, object]]]:
+) -> Iterator[tuple[dict[str, object], list[dict[str, object]]]]:
     now = time.time_ns() // 1000
     for i in indexes:
         uuid_ = org_uuid(i)
-        dc, partner_dc = DATACENTERS if i % 2 == 0 else DATACENTERS[::-1]
+        dc = DATACENTERS[i % 2]
         yield (
             {"uuid": uuid_, "name": f"bench org {i}", "datacenter": dc, "created_at_us": now},
             [
@@ -79,16 +107,6 @@ def _rows(
                     "revoked_at_us": None,
                 },
             ],
-            {
-                "org_uuid": uuid_,
-                "hamr_status": 2,
-                "is_primary": i % 2 == 0,
-                "modified_at_us": now,
-                "modified_by": "bench",
-                "target_org_datacenter": partner_dc,
-                "target_org_name": f"bench org {i ^ 1}",
-                "target_org_uuid": org_uuid(i ^ 1),
-            },
         )
 
 
