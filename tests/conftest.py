@@ -180,6 +180,13 @@ class Admin:
         return self.connection(org_uuid), len(self.history(org_uuid))
 
 
+def unknown_org(datacenter: str = "eu1", name: str | None = None) -> OrgKeys:
+    """An organization hamr does not know (as in the contract's own examples): a connection
+    naming it is one-sided, so any number of orgs may name it without pairing. No keys."""
+    org_uuid = str(uuid.uuid4())
+    return OrgKeys(org_uuid, name or f"elsewhere-{org_uuid[:8]}", datacenter, "", "")
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 

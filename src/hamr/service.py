@@ -231,8 +231,8 @@ class HamrService:
         )
 
     def unlink(self, org_uuid: str) -> Link:
-        """Dissolve the connection this org reads: neither side has one afterwards, and its
-        history keeps a row saying so."""
+        """Dissolve the connection this org reads: neither side has one afterwards, and the
+        pair's history, kept for both, ends with a row for each side saying so."""
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
@@ -240,7 +240,7 @@ class HamrService:
                 raise NotFound(f"organization {org.uuid} has no connection to unlink")
             uow.repository.lock_orgs(link.members)
             uow.repository.delete_link(link)
-            uow.repository.add_unlink_history(org.uuid, link, self._clock())
+            uow.repository.add_unlink_history(link, self._clock())
             uow.commit()
         self.connections.forget(link.members)
         logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
@@ -307,7 +307,7 @@ class HamrService:
         return revoked
 
     def history(self, org_uuid: str) -> list[HistoryEntry]:
-        """What this org wrote, and every change to the connection it reads now, in order."""
+        """Every change to the connections this org was in, and what it wrote, in order."""
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)

@@ -119,22 +119,28 @@ class SqlRepository:
             ],
         )
 
-    def add_unlink_history(self, org_uuid: str, link: Link, recorded_at_us: int) -> None:
+    def add_unlink_history(self, link: Link, recorded_at_us: int) -> None:
         self._db.execute(
             _INSERT_HISTORY,
-            {
-                "org_uuid": org_uuid,
-                "key_id": UNLINKED_BY,
-                "connection_id": link.id,
-                "modified_by": UNLINKED_BY,
-                "recorded_at_us": recorded_at_us,
-                "before": link.view_of(org_uuid).attributes(),
-                "after": None,
-            },
+            [
+                {
+                    "org_uuid": member,
+                    "key_id": UNLINKED_BY,
+                    "connection_id": link.id,
+                    "modified_by": UNLINKED_BY,
+                    "recorded_at_us": recorded_at_us,
+                    "before": link.view_of(member).attributes(),
+                    "after": None,
+                }
+                for member in link.members
+            ],
         )
 
     def list_history(self, org_uuid: str, connection_id: str | None) -> list[HistoryEntry]:
-        mine = history.c.org_uuid == org_uuid
+        # Every connection the org has a row in (it wrote there, or was unlinked from it) and
+        # the one it reads now: a pair's history stays whole for both sides after an unlink.
+        theirs = sa.select(history.c.connection_id).where(history.c.org_uuid == org_uuid)
+        mine = sa.or_(history.c.org_uuid == org_uuid, history.c.connection_id.in_(theirs))
         if connection_id is not None:
             mine = sa.or_(mine, history.c.connection_id == connection_id)
         query = sa.select(history).where(mine).order_by(history.c.id)
