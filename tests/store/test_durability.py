@@ -1,5 +1,6 @@
 """An acknowledged write survives kill -9 and restarts; concurrent writes are neither lost nor
-interleaved: each org's history is one unbroken chain in modified_at order."""
+interleaved: each connection's history is one unbroken chain in modified_at order, whichever
+side of a pair wrote it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from hamr.domain.model import HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url
+from tests.conftest import (
+    ATTRIBUTE_NAMES,
+    Admin,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    sqlite_url,
+)
 
 PATH = "/api/v2/hamr"
 WRITES = 30
@@ -72,12 +80,51 @@ def post(
     return client.post(PATH, json=body, headers=org.headers, **extra)
 
 
-def assert_unbroken_chain(entries: list[HistoryEntry]) -> None:
-    """Each change starts from the previous one's result; modified_at strictly increases."""
-    assert entries[0].before is None
-    for previous, entry in pairwise(entries):
-        assert entry.before == previous.after
-    stamps = [str(entry.after["modified_at"]) for entry in entries]
+def stored(response: httpx.Response) -> dict[str, Any]:
+    """The contract's attributes of a connection document: what history keeps of it (a
+    document carries the live API's spellings besides)."""
+    attributes = response.json()["data"]["attributes"]
+    return {name: attributes[name] for name in (*ATTRIBUTE_NAMES, "modified_at")}
+
+
+def seen_by_partner(attributes: dict[str, Any], writer: OrgKeys) -> dict[str, Any]:
+    """A pair's connection as `writer` sees it, from the other side: the same status and
+    modification, the other org primary, and `writer` the target."""
+    return {
+        **attributes,
+        "is_primary": not attributes["is_primary"],
+        "target_org_datacenter": writer.datacenter,
+        "target_org_name": writer.name,
+        "target_org_uuid": writer.uuid,
+    }
+
+
+def as_seen_by(
+    reader: OrgKeys, entry: HistoryEntry, partner: OrgKeys | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A history row's before and after from `reader`'s side of its pair with `partner`."""
+    if entry.org_uuid == reader.uuid:
+        return entry.before, entry.after
+    assert partner is not None, f"{entry} was written by another org than {reader.uuid}"
+    assert entry.org_uuid == partner.uuid, entry
+    before, after = entry.before, entry.after
+    return (
+        None if before is None else seen_by_partner(before, partner),
+        None if after is None else seen_by_partner(after, partner),
+    )
+
+
+def assert_unbroken_chain(
+    entries: list[HistoryEntry], reader: OrgKeys, partner: OrgKeys | None = None
+) -> None:
+    """Each change starts from the previous one's result, seen from `reader`'s side whichever
+    side of its pair with `partner` wrote it; modified_at strictly increases."""
+    views = [as_seen_by(reader, entry, partner) for entry in entries]
+    assert views[0][0] is None
+    for (_, previous), (before, _) in pairwise(views):
+        assert before == previous
+    stamps = [str(after["modified_at"]) for _, after in views if after is not None]
+    assert len(stamps) == len(views)
     assert all(a < b for a, b in pairwise(stamps)), stamps
 
 
@@ -100,15 +147,20 @@ def test_acknowledged_writes_survive_kill_9(deployment: Deployment) -> None:
     restarted = deployment.start()
     with httpx.Client(base_url=restarted.url, timeout=10) as client:
         read = client.get(PATH, headers=org.headers)
+        read_by_partner = client.get(PATH, headers=partner.headers)
     assert read.status_code == 200, read.text
     assert read.content == acknowledged[-1].content  # byte for byte the last acknowledged state
+    # The partner reads the pair's one connection, as last acknowledged, from its side.
+    assert read_by_partner.status_code == 200, read_by_partner.text
+    assert stored(read_by_partner) == seen_by_partner(stored(acknowledged[-1]), org)
 
     entries = deployment.history(org.uuid)
     assert len(entries) == WRITES
     assert [e.modified_by for e in entries] == [f"w{i}@x" for i in range(WRITES)]
-    assert [e.after for e in entries] == [r.json()["data"]["attributes"] for r in acknowledged]
-    assert_unbroken_chain(entries)
-    assert deployment.history(partner.uuid) == []
+    assert [e.after for e in entries] == [stored(r) for r in acknowledged]
+    assert_unbroken_chain(entries, org)
+    # Every row wrote the pair's connection: the partner's history is the same rows.
+    assert deployment.history(partner.uuid) == entries
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_write(deployment: Deployment) -> None:
@@ -150,15 +202,19 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(deployment: Deployment) -
     entries = deployment.history(org.uuid)
     # every acknowledged write is there, in order; at most the one in flight besides
     assert len(acknowledged) <= len(entries) <= len(acknowledged) + 1
-    assert [e.after for e in entries[: len(acknowledged)]] == [
-        r.json()["data"]["attributes"] for r in acknowledged
-    ]
-    assert_unbroken_chain(entries)
+    assert [e.after for e in entries[: len(acknowledged)]] == [stored(r) for r in acknowledged]
+    assert_unbroken_chain(entries, org)
+    assert deployment.history(partner.uuid) == entries
     assert deployment.server is not None
     with httpx.Client(base_url=deployment.server.url, timeout=10) as client:
         read = client.get(PATH, headers=org.headers)
+        read_by_partner = client.get(PATH, headers=partner.headers)
+    last = entries[-1].after
+    assert last is not None
     assert read.status_code == 200
-    assert read.json()["data"]["attributes"] == entries[-1].after
+    assert stored(read) == last
+    assert read_by_partner.status_code == 200
+    assert stored(read_by_partner) == seen_by_partner(last, org)
 
 
 def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment) -> None:
@@ -169,10 +225,12 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
 
     with httpx.Client(base_url=server.url, timeout=10) as client:
         writes = [post(client, org, partner, index) for index in range(3)]
-        writes.append(post(client, partner, org, 4))
+        writes.append(post(client, partner, org, 4))  # the other side writes the pair's one
         before_org = client.get(PATH, headers=org.headers)
         before_partner = client.get(PATH, headers=partner.headers)
     assert all(w.status_code == 200 for w in writes)
+    assert before_partner.content == writes[3].content
+    assert stored(before_org) == seen_by_partner(stored(writes[3]), partner)
 
     server.stop(signal.SIGTERM)
     assert server.process is not None
@@ -188,7 +246,7 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
         revoked = client.get(PATH, headers={"Authorization": f"Bearer {token}"})
         further = post(client, org, partner, 5)
     assert after_org.status_code == 200
-    assert after_org.content == before_org.content == writes[2].content
+    assert after_org.content == before_org.content
     assert after_partner.content == before_partner.content == writes[3].content
     assert revoked.status_code == 403
     assert further.status_code == 200
@@ -198,16 +256,25 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
     )
 
     entries = deployment.history(org.uuid)
-    assert [e.modified_by for e in entries] == ["w0@x", "w1@x", "w2@x", "w5@x"]
-    assert_unbroken_chain(entries)
-    assert len(deployment.history(partner.uuid)) == 1
+    assert [(e.org_uuid, e.modified_by) for e in entries] == [
+        (org.uuid, "w0@x"),
+        (org.uuid, "w1@x"),
+        (org.uuid, "w2@x"),
+        (partner.uuid, "w4@x"),
+        (org.uuid, "w5@x"),
+    ]
+    assert [e.after for e in entries] == [stored(w) for w in (*writes, further)]
+    assert_unbroken_chain(entries, org, partner)
+    assert deployment.history(partner.uuid) == entries  # one connection, one history
 
 
 def test_concurrent_posts_from_several_orgs(
     server: HamrServer, admin: Admin, http: httpx.Client
 ) -> None:
     orgs = [admin.create_org("us1") for _ in range(4)]
-    partner = admin.create_org("eu1")
+    # Each writer its own pair: a partner takes one connection, so a shared one would refuse
+    # all writers but the first.
+    partners = {org.uuid: admin.create_org("eu1") for org in orgs}
     jobs = [(org, index) for index in range(5) for org in orgs]  # 20 writes, interleaved
     start = threading.Barrier(len(jobs))
 
@@ -215,7 +282,7 @@ def test_concurrent_posts_from_several_orgs(
         org, index = job
         with httpx.Client(base_url=server.url, timeout=30) as client:
             start.wait(timeout=30)
-            return org, post(client, org, partner, index)
+            return org, post(client, org, partners[org.uuid], index)
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = list(pool.map(write, jobs))
@@ -230,15 +297,20 @@ def test_concurrent_posts_from_several_orgs(
     assert statuses.count(200) == len(jobs), statuses  # nothing here is worth refusing
 
     for org in orgs:
+        partner = partners[org.uuid]
         entries = admin.history(org.uuid)
         assert len(entries) == len(acknowledged[org.uuid])
-        assert_unbroken_chain(entries)
+        assert_unbroken_chain(entries, org)
         # each acknowledged response is exactly one history row
-        assert sorted(str(e.after["modified_at"]) for e in entries) == sorted(
+        assert sorted(str(e.after["modified_at"]) for e in entries if e.after) == sorted(
             str(doc["data"]["attributes"]["modified_at"]) for doc in acknowledged[org.uuid]
         )
         final = http.get(PATH, headers=org.headers)
         assert final.status_code == 200
         assert final.json() in acknowledged[org.uuid]
-        assert final.json()["data"]["attributes"] == entries[-1].after
-    assert admin.history(partner.uuid) == []
+        assert stored(final) == entries[-1].after
+        # The partner reads the same connection from its side, and shares its history.
+        final_by_partner = http.get(PATH, headers=partner.headers)
+        assert final_by_partner.status_code == 200
+        assert stored(final_by_partner) == seen_by_partner(stored(final), org)
+        assert admin.history(partner.uuid) == entries
