@@ -12,23 +12,23 @@ import httpx
 
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
 
 
-def change(status: int, partner_uuid: str) -> ConnectionChange:
+def change(status: int, partner: OrgKeys, is_primary: bool = False) -> ConnectionChange:
     return ConnectionChange(
         hamr_status=HamrStatus(status),
-        is_primary=False,
+        is_primary=is_primary,
         modified_by="batch@example.com",
-        target_org_datacenter="eu1",
-        target_org_name="partner",
-        target_org_uuid=partner_uuid,
+        target_org_datacenter=partner.datacenter,
+        target_org_name=partner.name,
+        target_org_uuid=partner.uuid,
     )
 
 
 def test_one_org_written_twice_in_a_batch_chains_its_history(admin: Admin) -> None:
     first, second = admin.create_org("us1"), admin.create_org("us1")
-    partner = admin.create_org("eu1")
+    partner = unknown_org("eu1")  # one-sided connections: both may name it
     caller_a = admin.service.identify(first.app_key, KeyKind.APP)
     caller_b = admin.service.identify(second.app_key, KeyKind.APP)
     assert caller_a is not None
@@ -36,23 +36,71 @@ def test_one_org_written_twice_in_a_batch_chains_its_history(admin: Admin) -> No
 
     stored = admin.service.upsert_connections(
         [
-            (caller_a, change(1, partner.uuid)),
-            (caller_b, change(2, partner.uuid)),
-            (caller_a, change(3, partner.uuid)),
+            (caller_a, change(1, partner)),
+            (caller_b, change(2, partner)),
+            (caller_a, change(3, partner)),
         ]
     )
 
-    assert [c.hamr_status for c in stored] == [1, 2, 3]
-    assert stored[0].modified_at_us < stored[2].modified_at_us
+    assert [c.view.hamr_status for c in stored] == [1, 2, 3]
+    assert stored[0].after.modified_at_us < stored[2].after.modified_at_us
+    assert stored[0].after.id == stored[2].after.id != stored[1].after.id
     final = admin.connection(first.uuid)
     assert final is not None
     assert final.hamr_status == HamrStatus.FAILOVER
     history = admin.history(first.uuid)
-    assert [(h.before and h.before["hamr_status"], h.after["hamr_status"]) for h in history] == [
-        (None, 1),
-        (1, 3),
-    ]
+    assert [h.before and h.before["hamr_status"] for h in history] == [None, 1]
+    assert [h.after and h.after["hamr_status"] for h in history] == [1, 3]
     assert len(admin.history(second.uuid)) == 1
+
+
+def test_both_sides_of_a_pair_written_in_one_batch_chain_one_history(admin: Admin) -> None:
+    """The pair's one connection, written by either side within one transaction, is saved
+    once as its last write, and its history chains through both sides' rows."""
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    caller_org = admin.service.identify(org.app_key, KeyKind.APP)
+    caller_partner = admin.service.identify(partner.app_key, KeyKind.APP)
+    assert caller_org is not None
+    assert caller_partner is not None
+
+    stored = admin.service.upsert_connections(
+        [
+            (caller_org, change(1, partner, is_primary=True)),
+            (caller_partner, change(2, org, is_primary=False)),
+            (caller_org, change(3, partner, is_primary=False)),
+        ]
+    )
+
+    assert len({c.after.id for c in stored}) == 1
+    assert [(c.org_uuid, c.view.hamr_status, c.view.is_primary) for c in stored] == [
+        (org.uuid, 1, True),
+        (partner.uuid, 2, False),
+        (org.uuid, 3, False),
+    ]
+    assert stored[0].after.modified_at_us < stored[1].after.modified_at_us
+    assert stored[1].after.modified_at_us < stored[2].after.modified_at_us
+    by_org, by_partner = admin.connection(org.uuid), admin.connection(partner.uuid)
+    assert by_org == stored[2].view
+    assert by_partner == stored[2].after.view_of(partner.uuid)
+    assert by_partner is not None
+    assert (by_partner.hamr_status, by_partner.is_primary) == (HamrStatus.FAILOVER, True)
+    assert (by_partner.target_org_uuid, by_partner.target_org_name) == (org.uuid, org.name)
+    history = admin.history(org.uuid)
+    assert history == admin.history(partner.uuid)
+    # Each row as its writer saw the connection: before it, and after.
+    assert [(h.org_uuid, h.before, h.after) for h in history] == [
+        (org.uuid, None, stored[0].view.attributes()),
+        (
+            partner.uuid,
+            stored[0].after.view_of(partner.uuid).attributes(),
+            stored[1].view.attributes(),
+        ),
+        (
+            org.uuid,
+            stored[1].after.view_of(org.uuid).attributes(),
+            stored[2].view.attributes(),
+        ),
+    ]
 
 
 def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
@@ -63,7 +111,7 @@ def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
     store = open_store(sqlite_url(database))
     admin = Admin(store)
     try:
-        partner = admin.create_org("eu1")
+        partner = unknown_org("eu1")  # one-sided connections: all may name it
         good = [admin.create_org("us1") for _ in range(11)]
         odd = admin.create_org("us1")
         with contextlib.closing(sqlite3.connect(database)) as connection, connection:
@@ -99,3 +147,39 @@ def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
         assert admin.history(odd.uuid) == []
     finally:
         store.close()
+
+
+def test_a_pair_conflict_in_a_batch_fails_alone(
+    server: HamrServer, admin: Admin, http: httpx.Client
+) -> None:
+    """A write that would take an organization already paired is refused with 409 alone: the
+    writes batched with it are acknowledged, and the pair it named is left as it was."""
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    paired = http.post("/api/v2/hamr", json=connection_body(org, partner), headers=org.headers)
+    assert paired.status_code == 200, paired.text
+    pair_before = admin.snapshot(org.uuid), admin.snapshot(partner.uuid)
+    elsewhere = unknown_org("eu1")  # one-sided connections: all the good ones may name it
+    good = [admin.create_org("us1") for _ in range(11)]
+    intruder = admin.create_org("us1")
+    requests = [(o, connection_body(o, elsewhere)) for o in good]
+    requests.insert(5, (intruder, connection_body(intruder, partner)))
+
+    def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
+        org, body = item
+        return http.post("/api/v2/hamr", json=body, headers=org.headers)
+
+    for _ in range(4):  # rounds, so that the intruder lands in shared batches
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            responses = list(pool.map(send, requests))
+        by_org = {org.uuid: r for (org, _), r in zip(requests, responses, strict=True)}
+        refused = by_org.pop(intruder.uuid)
+        assert refused.status_code == 409, refused.text
+        (error,) = refused.json()["errors"]
+        assert error["source"] == {"pointer": "/data/attributes/target_org_uuid"}
+        assert partner.uuid in error["detail"]
+        assert {r.status_code for r in by_org.values()} == {200}
+    for o in good:
+        assert len(admin.history(o.uuid)) == 4
+    assert admin.connection(intruder.uuid) is None
+    assert admin.history(intruder.uuid) == []
+    assert (admin.snapshot(org.uuid), admin.snapshot(partner.uuid)) == pair_before
