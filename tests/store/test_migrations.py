@@ -18,5 +18,5 @@ def test_serve_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         "Error: the database schema (revision 9999) is newer than this hamr "
-        "(which knows up to 0001); upgrade hamr before serving it"
+        "(which knows up to 0002); upgrade hamr before serving it"
     )
