@@ -16,10 +16,19 @@ import pytest
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
-from tests.conftest import HamrServer, OrgKeys, connection_body, free_port, run_cli
+from tests.conftest import (
+    ATTRIBUTE_NAMES,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    free_port,
+    run_cli,
+)
 from tests.postgres import PostgresServer, binaries_or_skip
 
 PATH = "/api/v2/hamr"
+# The contract's attributes of a connection document (it carries the live API's besides).
+CONTRACT = (*ATTRIBUTE_NAMES, "modified_at")
 
 
 def make_orgs(database_url: str, datacenter: str, count: int) -> list[OrgKeys]:
@@ -38,25 +47,46 @@ def fresh_database(postgres: PostgresServer) -> str:
     return postgres.url_for(name)
 
 
+def seen_by_partner(attributes: dict[str, Any], writer: OrgKeys) -> dict[str, Any]:
+    """The contract's attributes of a pair's connection as `writer` sees it, from the other
+    side: the same status and modification, the other org primary, and `writer` the target."""
+    return {
+        **{name: attributes[name] for name in CONTRACT},
+        "is_primary": not attributes["is_primary"],
+        "target_org_datacenter": writer.datacenter,
+        "target_org_name": writer.name,
+        "target_org_uuid": writer.uuid,
+    }
+
+
 def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_path: Path) -> None:
     database_url = fresh_database(postgres)
     orgs = make_orgs(database_url, "us1", 10)
-    (partner,) = make_orgs(database_url, "eu1", 1)
+    # Each org its own pair: a partner takes one connection, so a shared one would refuse all
+    # orgs but the first.
+    partners = dict(zip((o.uuid for o in orgs), make_orgs(database_url, "eu1", 10), strict=True))
     servers = [HamrServer(database_url, tmp_path / f"s{i}.log").start() for i in range(2)]
     try:
         with httpx.Client(timeout=30) as client:
             first, second = servers
+            partner = partners[orgs[0].uuid]
             body = connection_body(orgs[0], partner, hamr_status=1)
             written = client.post(first.url + PATH, json=body, headers=orgs[0].headers)
             assert written.status_code == 200
             read = client.get(second.url + PATH, headers=orgs[0].headers)
             assert read.json() == written.json()
+            # The partner reads the pair's connection through the other server too.
+            read = client.get(second.url + PATH, headers=partner.headers)
+            assert read.status_code == 200
+            assert {name: read.json()["data"]["attributes"][name] for name in CONTRACT} == (
+                seen_by_partner(written.json()["data"]["attributes"], orgs[0])
+            )
 
             plan = list(zip(itertools.cycle(servers), itertools.cycle(orgs), range(200)))
 
             def post(step: tuple[HamrServer, OrgKeys, int]) -> tuple[str, httpx.Response]:
                 server, org, n = step
-                body = connection_body(org, partner, hamr_status=n % 6)
+                body = connection_body(org, partners[org.uuid], hamr_status=n % 6)
                 return org.uuid, client.post(server.url + PATH, json=body, headers=org.headers)
 
             with ThreadPoolExecutor(max_workers=20) as pool:
@@ -73,10 +103,13 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
             service = HamrService(check.unit_of_work, check.view, Settings().datacenters)
             with httpx.Client(timeout=10) as client:
                 for org in orgs:
+                    partner = partners[org.uuid]
                     history = service.history(org.uuid)
                     expected = 21 if org is orgs[0] else 20
                     assert len(history) == expected
-                    stamps = [h.after["modified_at"] for h in history]
+                    assert service.history(partner.uuid) == history  # the pair's one history
+                    stamps = [h.after["modified_at"] for h in history if h.after is not None]
+                    assert len(stamps) == len(history)
                     assert stamps == sorted(stamps)
                     assert len(set(stamps)) == len(stamps)
                     last = max(
@@ -86,6 +119,10 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
                     for server in servers:
                         got = client.get(server.url + PATH, headers=org.headers).json()
                         assert got == last
+                        got = client.get(server.url + PATH, headers=partner.headers).json()
+                        assert {name: got["data"]["attributes"][name] for name in CONTRACT} == (
+                            seen_by_partner(last["data"]["attributes"], org)
+                        )
         finally:
             check.close()
     finally:
@@ -159,4 +196,4 @@ def test_db_upgrade_on_postgresql(postgres: PostgresServer) -> None:
     for _ in range(2):  # a second upgrade finds nothing to do
         result = run_cli("db", "upgrade", database_url=database_url)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "database schema at revision 0001"
+        assert result.stdout.strip() == "database schema at revision 0002"
