@@ -1,4 +1,5 @@
-"""Servers cache connections in memory; another process's write reaches them within a poll."""
+"""Servers cache connections in memory; another process's write reaches them within a poll,
+for both sides of the pair it wrote."""
 
 from __future__ import annotations
 
@@ -36,17 +37,50 @@ def test_a_write_through_one_server_is_read_through_another_within_a_second(
         with httpx.Client(headers=org.headers, timeout=10) as client:
             body = connection_body(org, partner, hamr_status=2)
             assert client.post(first.url + PATH, json=body).status_code == 200
-            cached = client.get(second.url + PATH).json()  # now in the second server's cache
+            # Now in the second server's cache, for both sides of the pair.
+            cached = client.get(second.url + PATH).json()
             assert cached["data"]["attributes"]["hamr_status"] == 2
+            cached = client.get(second.url + PATH, headers=partner.headers).json()
+            assert cached["data"]["attributes"]["hamr_status"] == 2
+            for server in (first, second):  # the partner's view, cached by both servers
+                assert client.get(server.url + PATH, headers=partner.headers).json() == cached
 
             body = connection_body(org, partner, hamr_status=3)
             written = client.post(first.url + PATH, json=body).json()
-            # The writer reads its own write at once.
+            # The writer reads its own write at once, and so does its partner on that server.
             assert client.get(first.url + PATH).json() == written
+            seen_by_partner = client.get(first.url + PATH, headers=partner.headers).json()
+            assert seen_by_partner["data"]["attributes"]["hamr_status"] == 3
+            shared = written["data"]["attributes"]["modified_at"]
+            assert seen_by_partner["data"]["attributes"]["modified_at"] == shared
+            assert seen_by_partner["data"]["attributes"]["target_org_uuid"] == org.uuid
             deadline = time.monotonic() + 1.0
-            while client.get(second.url + PATH).json() != written:
+            while (
+                client.get(second.url + PATH).json() != written
+                or client.get(second.url + PATH, headers=partner.headers).json() != seen_by_partner
+            ):
                 assert time.monotonic() < deadline, "the second server kept a stale connection"
                 time.sleep(0.02)
+
+            # The partner's write through the second server reaches the first one's cache.
+            body = connection_body(partner, org, hamr_status=4, is_primary=False)
+            response = client.post(second.url + PATH, json=body, headers=partner.headers)
+            assert response.status_code == 200, response.text
+            written = response.json()
+            shared = written["data"]["attributes"]["modified_at"]
+            deadline = time.monotonic() + 1.0
+            while (
+                client.get(first.url + PATH, headers=partner.headers).json() != written
+                or client.get(first.url + PATH).json()["data"]["attributes"]["modified_at"]
+                != shared
+            ):
+                assert time.monotonic() < deadline, "the first server kept a stale connection"
+                time.sleep(0.02)
+            seen_by_org = client.get(first.url + PATH).json()
+            assert client.get(second.url + PATH).json() == seen_by_org  # the writer's server
+            assert seen_by_org["data"]["attributes"]["hamr_status"] == 4
+            assert seen_by_org["data"]["attributes"]["is_primary"] is True
+            assert seen_by_org["data"]["attributes"]["target_org_uuid"] == partner.uuid
     finally:
         first.stop()
         second.stop()
