@@ -241,11 +241,16 @@ def test_key_and_token_lifecycle_never_shows_secrets_again(cli: Cli) -> None:
         ("key", "list", "--org", org.uuid),
         ("key", "revoke", app["id"]),  # revoking twice is harmless
     )
-    assert ok(revoked_again).strip() == f"revoked app key {app['id']}"
+    already = re.fullmatch(
+        rf"app key {app['id']} was already revoked at (\S+); nothing changed",
+        ok(revoked_again).strip(),
+    )
+    assert already is not None, revoked_again.stdout
     for secret in secrets:
         assert secret not in listed_json.stdout
         assert secret not in listed_text.stdout
     listed = {k["id"]: k for k in ok_json(listed_json)}
+    assert already.group(1) == listed[app["id"]]["revoked_at"]  # the first revocation's time
     assert all(set(k) == KEY_FIELDS for k in listed.values())
     assert sorted(k["type"] for k in listed.values()) == [
         "api",
@@ -357,7 +362,9 @@ def test_history_after_posts_through_a_server(shared_cli: Cli, shared_server: Ha
     assert all(partner.uuid in line and "(eu1)" in line for line in lines)
     assert token["id"] in lines[1]
 
-    assert ok_json(partner_history) == []
+    # One history per pair: the partner, linked by org's first POST, reads the same rows.
+    assert ok_json(partner_history) == entries
+    assert {e["connection_id"] for e in entries} == {entries[0]["connection_id"]}
 
 
 # -- db, help, version -----------------------------------------------------------------------
@@ -518,12 +525,13 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert len(api_keys) == len(app_keys) == 2
         assert all(API_KEY.match(k) for k in api_keys)
         assert all(APP_KEY.match(k) for k in app_keys)
+        backup_keys = {"DD-API-KEY": api_keys[1], "DD-APPLICATION-KEY": app_keys[1]}
 
         commands = curl_commands(log)
         (get_command,) = [c for c in commands if "-X POST" not in c[0]]
-        (post_command,) = [c for c in commands if "-X POST" in c[0]]
+        link_command, *drill = [c for c in commands if "-X POST" in c[0]]
 
-        # The GET, exactly as printed.
+        # The GET, exactly as printed: the pair linked the DDR way and left at rest.
         assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
         get_headers = curl_headers(get_command)
         assert get_headers == {"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]}
@@ -532,16 +540,38 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         data = response.json()["data"]
         assert data["id"] == PRODUCTION.uuid
         assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
-        assert data["attributes"]["hamr_status"] == 4
+        assert (data["attributes"]["HamrStatus"], data["attributes"]["IsPrimary"]) == (2, True)
+        backup_side = httpx.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
+        assert backup_side["data"]["attributes"]["HamrStatus"] == 2
+        assert backup_side["data"]["attributes"]["is_primary"] is False
 
-        # The failover POST, exactly as printed.
-        body = next(line for line in post_command if line.startswith("-d '"))[4:-1]
+        # The drill, exactly as printed, from the backup org; both sides follow each step.
+        assert len(drill) == 4
+        for command, status in zip(drill, (3, 4, 5, 2), strict=True):
+            body = next(line for line in command if line.startswith("-d '"))[4:-1]
+            assert curl_headers(command)["DD-API-KEY"] == api_keys[1]
+            posted = httpx.post(
+                curl_url(command), content=body, headers=curl_headers(command), timeout=10
+            )
+            assert posted.status_code == 200, posted.text
+            assert posted.json()["data"]["id"] == BACKUP.uuid
+            seen = httpx.get(curl_url(get_command), headers=get_headers, timeout=10).json()
+            assert seen["data"]["attributes"]["HamrStatus"] == status
+            assert seen["data"]["attributes"]["IsPrimary"] is True
+
+        # The DDR guide's linking POST, as printed: the primary's short body.
+        body = next(line for line in link_command if line.startswith("-d '"))[4:-1]
+        assert json.loads(body)["data"]["attributes"] == {
+            "TargetOrgUuid": BACKUP.uuid,
+            "HamrStatus": 1,
+            "ModifiedBy": "you@example.com",
+            "IsPrimary": True,
+        }
         posted = httpx.post(
-            curl_url(post_command), content=body, headers=curl_headers(post_command), timeout=10
+            curl_url(link_command), content=body, headers=curl_headers(link_command), timeout=10
         )
         assert posted.status_code == 200, posted.text
-        assert posted.json()["data"]["id"] == BACKUP.uuid
-        assert posted.json()["data"]["attributes"]["hamr_status"] == 4
+        assert posted.json()["data"]["attributes"]["target_org_name"] == BACKUP.name
 
         # The Python snippet, exactly as printed.
         lines = log.splitlines()
@@ -570,18 +600,19 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert not set(new_api) & set(api_keys)
         response = httpx.get(
             f"{again.url}/api/v2/hamr",
-            headers={"DD-API-KEY": new_api[1], "DD-APPLICATION-KEY": new_app[1]},
+            headers={"DD-API-KEY": new_api[0], "DD-APPLICATION-KEY": new_app[0]},
             timeout=10,
         )
         assert response.status_code == 200
-        assert response.json() == posted.json()  # the failover survived; not re-seeded
+        assert response.json() == posted.json()  # the last POST survived; not re-seeded
     finally:
         again.stop()
     store = open_store(url)
     try:
         service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
-        assert len(service.history(PRODUCTION.uuid)) == 1  # the seed only
-        assert len(service.history(BACKUP.uuid)) == 2  # the seed and the printed failover
+        # One history for the pair: the seed's two writes, the drill's four, the replayed link.
+        assert len(service.history(PRODUCTION.uuid)) == 7
+        assert service.history(BACKUP.uuid) == service.history(PRODUCTION.uuid)
         assert len(service.list_keys(PRODUCTION.uuid)) == 4  # a fresh pair per start
     finally:
         store.close()

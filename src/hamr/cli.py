@@ -228,8 +228,15 @@ def key_list(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str
 @operator_errors
 def key_revoke(ctx: click.Context, key_id: str, database_url: str | None) -> None:
     """Revoke a key or token; running servers refuse it within a second."""
-    record = open_service(ctx, database_url).revoke_key(key_id)
-    click.echo(f"revoked {record.kind.value} key {record.id}")
+    record, newly = open_service(ctx, database_url).revoke_key(key_id)
+    if newly:
+        click.echo(f"revoked {record.kind.value} key {record.id}")
+    else:
+        assert record.revoked_at_us is not None
+        click.echo(
+            f"{record.kind.value} key {record.id} was already revoked at "
+            f"{format_timestamp(record.revoked_at_us)}; nothing changed"
+        )
 
 
 @main.group()

@@ -87,6 +87,7 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
     """What a newcomer pastes: the keys, the DDR guide's linking POST, a GET, the POSTs of a
     failover drill, and the official Python client."""
     production, backup = demo
+    link = HamrStatus.ONBOARDING
     lines = [
         "hamr demo organizations (keys are shown once; new ones are issued at each start):",
         "",
@@ -100,10 +101,10 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
     lines += [
         "",
         "They are linked as Datadog's DDR set-up guide links two orgs, with one POST from the",
-        "primary (hamr did this already; sending it again is harmless while it is ONBOARDING",
-        "or at rest):",
+        "primary, then left at rest (PASSIVE). hamr did both already; sending this again puts",
+        "the pair back to ONBOARDING:",
         "",
-        *_curl_post(base_url, production, ddr_body(production.org, backup.org, HamrStatus.ONBOARDING, primary=True)),
+        *_curl_post(base_url, production, ddr_body(production.org, backup.org, link, True)),
         "",
         "Both orgs read the pair's one connection; Production Org's side:",
         "",
@@ -115,7 +116,8 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
     ]
     for status, meaning in DRILL:
         body = ddr_body(backup.org, production.org, status, primary=False)
-        lines += ["", f"  # {int(status)} {status.name}: {meaning}", *_curl_post(base_url, backup, body)]
+        lines += ["", f"  # {int(status)} {status.name}: {meaning}"]
+        lines += _curl_post(base_url, backup, body)
     lines += [
         "",
         "With Datadog's official Python client (pip install datadog-api-client):",

@@ -291,8 +291,9 @@ class HamrService:
             org = self._require_org(uow, org_uuid)
             return uow.repository.list_keys(org.uuid)
 
-    def revoke_key(self, key_id: str) -> KeyRecord:
-        """Revoke a credential; every server refuses it within a second (see CredentialCache)."""
+    def revoke_key(self, key_id: str) -> tuple[KeyRecord, bool]:
+        """Revoke a credential; every server refuses it within a second (see CredentialCache).
+        Returns the record and whether this call revoked it (False: it already was)."""
         with self._unit_of_work() as uow:
             key = uow.repository.get_key(key_id)
             if key is None:
@@ -304,7 +305,7 @@ class HamrService:
             revoked = uow.repository.get_key(key_id)
         self.credentials.clear()
         assert revoked is not None
-        return revoked
+        return revoked, not key.revoked
 
     def history(self, org_uuid: str) -> list[HistoryEntry]:
         """Every change to the connections this org was in, and what it wrote, in order."""

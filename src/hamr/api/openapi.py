@@ -65,7 +65,7 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
         "503": _json("Database unreachable (hamr); see Retry-After", "JSONAPIErrorResponse"),
     }
     if wire.live_errors:
-        errors["401"] = _json("Unauthorized: DD-API-KEY is not valid (live API)", "APIErrorResponse")
+        errors["401"] = _json("Unauthorized: DD-API-KEY is not valid (live)", "APIErrorResponse")
     auth = ("401",) if wire.live_errors else ()
     return {
         "openapi": "3.0.3",

@@ -31,7 +31,7 @@ def plan_write(
     if current is not None and current.linked and current.other(caller.uuid).uuid != target_uuid:
         raise _repointing_a_pair(caller, current, change)
     joining = None
-    if target_link is not None and target_link is not current:
+    if target_link is not None and (current is None or target_link.id != current.id):
         if current is None and target_link.other(target_uuid).uuid == caller.uuid:
             joining = target_link  # the target's one-sided connection names the caller
         else:

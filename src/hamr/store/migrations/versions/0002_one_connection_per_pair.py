@@ -39,7 +39,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     old = sa.table("connections", *(sa.column(name) for name in _OLD_COLUMNS))
     rows = {row.org_uuid: row for row in bind.execute(sa.select(old))}
-    records = {row.uuid: row for row in bind.execute(sa.text("SELECT uuid, name, datacenter FROM orgs"))}
+    found = bind.execute(sa.text("SELECT uuid, name, datacenter FROM orgs"))
+    records = {row.uuid: row for row in found}
     op.drop_table("connections")
     connections, members = _create_tables()
     links: list[dict[str, Any]] = []
@@ -112,14 +113,11 @@ def _create_tables() -> tuple[sa.Table, sa.Table]:
     members = op.create_table(
         "connection_members",
         sa.Column("org_uuid", sa.String(36), sa.ForeignKey("orgs.uuid"), primary_key=True),
-        sa.Column(
-            "connection_id", sa.String(36), sa.ForeignKey("connections.id"), nullable=False
-        ),
+        sa.Column("connection_id", sa.String(36), sa.ForeignKey("connections.id"), nullable=False),
     )
-    op.create_index(
-        "ix_connection_members_connection_id", "connection_members", ["connection_id"]
-    )
-    assert connections is not None and members is not None
+    op.create_index("ix_connection_members_connection_id", "connection_members", ["connection_id"])
+    assert connections is not None
+    assert members is not None
     return connections, members
 
 
