@@ -9,11 +9,42 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ATTRIBUTE_NAMES, Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import (
+    ATTRIBUTE_NAMES,
+    Admin,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    unknown_org,
+)
 
 PATH = "/api/v2/hamr"
 ATTRIBUTES = "/data/attributes"
 TEXT_FIELDS = ("modified_by", "target_org_name", "target_org_uuid", "target_org_datacenter")
+
+# What a response carries in the default wire format (`both`): the contract's attributes,
+# then the live API's.
+CONTRACT_ATTRIBUTES = (
+    "hamr_status",
+    "is_primary",
+    "modified_at",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+)
+LIVE_ATTRIBUTES = (
+    "HamrStatus",
+    "IsPrimary",
+    "ModifiedAt",
+    "ModifiedBy",
+    "OrgDatacenter",
+    "TargetOrgDatacenter",
+    "TargetOrgName",
+    "TargetOrgUuid",
+)
+# A target hamr does not know must be named in full.
+UNKNOWN_TARGET = "is not an organization this hamr knows"
 
 # What each field's error detail must say about what is allowed (any one of these).
 HINTS: dict[str, tuple[str, ...]] = {
@@ -25,15 +56,15 @@ HINTS: dict[str, tuple[str, ...]] = {
     f"{ATTRIBUTES}/hamr_status": ("integer 0 to 5",),
     f"{ATTRIBUTES}/is_primary": ("true or false",),
     f"{ATTRIBUTES}/modified_by": ("1 to 255 characters",),
-    f"{ATTRIBUTES}/target_org_name": ("1 to 255 characters",),
+    f"{ATTRIBUTES}/target_org_name": ("1 to 255 characters", UNKNOWN_TARGET),
     f"{ATTRIBUTES}/target_org_uuid": ("UUID",),
     # Naming your own datacenter is refused for a different reason than an unknown one.
     f"{ATTRIBUTES}/target_org_datacenter": (
         "one of: ap1, ap2, eu1, uk1, us1",
         "must be in another datacenter",
+        UNKNOWN_TARGET,
     ),
 }
-
 Body = dict[str, Any]
 Mutation = Callable[[Body, OrgKeys], None]
 
@@ -104,8 +135,15 @@ def _prepare(http: httpx.Client, caller: OrgKeys, partner: OrgKeys, prior: str) 
 
 
 @pytest.fixture(scope="module")
-def partner(admin: Admin) -> OrgKeys:
-    """One eu1 partner for the whole module: no test here changes it."""
+def partner() -> OrgKeys:
+    """One eu1 partner for the whole module, one hamr does not know: every caller here may
+    name it without pairing with it."""
+    return unknown_org("eu1")
+
+
+@pytest.fixture(scope="module")
+def known(admin: Admin) -> OrgKeys:
+    """An eu1 org hamr knows, which no test here connects to: writing its side is refused."""
     return admin.create_org("eu1")
 
 
@@ -275,11 +313,13 @@ def test_several_mistakes_are_all_reported_each_with_its_pointer(
         partner,
         hamr_status="4",
         is_primary="yes",
-        modified_by="",
+        target_org_name="",
         target_org_uuid="not-a-uuid",
         target_org_datacenter="mars",
     )
-    del body["data"]["attributes"]["target_org_name"]
+    # (Not the target's name: hamr needs it only for a target it does not know, and a
+    # target_org_uuid that is not a UUID names no target to know or not.)
+    del body["data"]["attributes"]["modified_by"]
     del body["data"]["id"]
     body["data"]["type"] = "foo"
     before = admin.snapshot(caller.uuid)
@@ -331,23 +371,46 @@ def test_data_id_of_another_org_is_403(
     http: httpx.Client,
     admin: Admin,
     caller: OrgKeys,
-    partner: OrgKeys,
+    known: OrgKeys,
     data_id: Callable[[OrgKeys, OrgKeys], str],
 ) -> None:
-    body = connection_body(caller, partner)
-    body["data"]["id"] = data_id(caller, partner)
-    before = (admin.snapshot(caller.uuid), admin.snapshot(partner.uuid))
+    """The partner named is one hamr knows, so a write would land on its side too: a 403
+    must leave both sides as they were."""
+    body = connection_body(caller, known)
+    body["data"]["id"] = data_id(caller, known)
+    before = (admin.snapshot(caller.uuid), admin.snapshot(known.uuid))
 
     [item] = assert_errors(post(http, caller, body), 403, ["/data/id"])
 
     assert item["title"] == "Forbidden"
     assert caller.uuid in item["detail"]
     assert "own connection" in item["detail"]
-    assert (admin.snapshot(caller.uuid), admin.snapshot(partner.uuid)) == before
+    assert (admin.snapshot(caller.uuid), admin.snapshot(known.uuid)) == before
+    assert before[1] == (None, 0)
+
+
+def contract_attributes(attributes: dict[str, Any], caller: OrgKeys) -> dict[str, Any]:
+    """The contract's seven attributes of a response in the default wire format, after
+    checking they come first, in order, followed by the live API's eight saying the same."""
+    assert tuple(attributes) == CONTRACT_ATTRIBUTES + LIVE_ATTRIBUTES, list(attributes)
+    contract = {name: attributes[name] for name in CONTRACT_ATTRIBUTES}
+    date, time = contract["modified_at"].removesuffix("Z").split("T")
+    assert {name: attributes[name] for name in LIVE_ATTRIBUTES} == {
+        "HamrStatus": contract["hamr_status"],
+        "IsPrimary": contract["is_primary"],
+        "ModifiedAt": f"{date} {time}",
+        "ModifiedBy": contract["modified_by"],
+        "OrgDatacenter": f"{caller.datacenter}.prod.dog",
+        "TargetOrgDatacenter": f"{contract['target_org_datacenter']}.prod.dog",
+        "TargetOrgName": contract["target_org_name"],
+        "TargetOrgUuid": contract["target_org_uuid"],
+    }
+    return contract
 
 
 def _accepted(http: httpx.Client, admin: Admin, caller: OrgKeys, body: Body) -> dict[str, Any]:
-    """POST `body`, expect 200, and check the stored connection and history moved with it."""
+    """POST `body`, expect 200, and check the stored connection and history moved with it.
+    Returns the response's contract attributes."""
     _, history_before = admin.snapshot(caller.uuid)
     response = post(http, caller, body)
     assert response.status_code == 200, response.text
@@ -355,24 +418,30 @@ def _accepted(http: httpx.Client, admin: Admin, caller: OrgKeys, body: Body) -> 
     stored, history_after = admin.snapshot(caller.uuid)
     assert history_after == history_before + 1
     assert stored is not None
-    assert stored.attributes() == data["attributes"]
+    attributes = contract_attributes(data["attributes"], caller)
+    assert stored.attributes() == attributes
     assert data["id"] == caller.uuid
-    return dict(data["attributes"])
+    return attributes
 
 
 def test_unknown_members_are_ignored(
     http: httpx.Client, admin: Admin, fresh_caller: OrgKeys, partner: OrgKeys
 ) -> None:
-    body = connection_body(fresh_caller, partner, favourite_colour="teal", modified_at="1970-01-01")
+    body = connection_body(
+        fresh_caller,
+        partner,
+        favourite_colour="teal",
+        modified_at="1970-01-01",
+    )
     body["data"]["relationships"] = {"owner": {"data": None}}
     body["meta"] = {"anything": [1, 2, 3]}
     body["included"] = []
 
     attributes = _accepted(http, admin, fresh_caller, body)
 
-    assert "favourite_colour" not in attributes
     assert attributes["modified_at"] != "1970-01-01"
     assert set(attributes) == {*ATTRIBUTE_NAMES, "modified_at"}
+    # and contract_attributes saw the live eight say the same, OrgDatacenter the caller's own
 
 
 @pytest.mark.parametrize(
