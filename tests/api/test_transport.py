@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
 
 PATH = "/api/v2/hamr"
 LIMIT = 64 * 1024
@@ -38,8 +38,9 @@ def caller(admin: Admin) -> OrgKeys:
 
 
 @pytest.fixture(scope="module")
-def partner(admin: Admin) -> OrgKeys:
-    return admin.create_org("eu1")
+def partner() -> OrgKeys:
+    """A partner hamr does not know: every caller here may name it without pairing with it."""
+    return unknown_org("eu1")
 
 
 def the_error(response: httpx.Response, status: int) -> dict[str, Any]:
