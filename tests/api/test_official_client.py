@@ -106,12 +106,44 @@ def test_bearer_token_reads_and_writes(
     assert admin.history(org.uuid)[-1].key_id == record.id
 
 
-def test_an_org_cannot_read_another_orgs_connection(
-    hamr_api: MakeApi, org: OrgKeys, partner: OrgKeys
+def test_the_partner_reads_the_pairs_connection_from_its_side(
+    hamr_api: MakeApi, org: OrgKeys, partner: OrgKeys, admin: Admin
 ) -> None:
+    """Both orgs of a pair read its one connection; a write by either side is seen by both."""
+    created = hamr_api(org).create_hamr_org_connection(body=request_for(org, partner))
+    seen = hamr_api(partner).get_hamr_org_connection()
+
+    assert seen.data.id == partner.uuid
+    attributes = seen.data.attributes
+    assert attributes.hamr_status == HamrOrgConnectionStatus.ACTIVE
+    assert attributes.is_primary is False
+    assert attributes.modified_by == "admin@example.com"
+    assert attributes.modified_at == created.data.attributes.modified_at
+    assert attributes.target_org_datacenter == "us1"
+    assert attributes.target_org_name == org.name
+    assert attributes.target_org_uuid == org.uuid
+
+    answered = hamr_api(partner).create_hamr_org_connection(
+        body=request_for(partner, org, status=3)
+    )
+    assert answered.data.attributes.is_primary is True  # as the partner asked this time
+    read = hamr_api(org).get_hamr_org_connection().data.attributes
+    assert read.hamr_status == HamrOrgConnectionStatus.FAILOVER
+    assert read.is_primary is False
+    assert read.modified_at == answered.data.attributes.modified_at
+    assert read.target_org_uuid == partner.uuid
+    stored = (admin.connection(org.uuid), admin.connection(partner.uuid))
+    assert [(c.hamr_status, c.is_primary) for c in stored if c] == [(3, False), (3, True)]
+
+
+def test_an_org_cannot_read_another_orgs_connection(
+    hamr_api: MakeApi, org: OrgKeys, partner: OrgKeys, admin: Admin
+) -> None:
+    """An org that is not in the pair sees no connection of its own."""
+    outsider = admin.create_org("eu1")
     hamr_api(org).create_hamr_org_connection(body=request_for(org, partner))
     with pytest.raises(NotFoundException):
-        hamr_api(partner).get_hamr_org_connection()
+        hamr_api(outsider).get_hamr_org_connection()
 
 
 def test_an_org_cannot_write_another_orgs_connection(
