@@ -1,18 +1,67 @@
-"""hamr serves its own OpenAPI document, and it agrees with the contract for HAMR operations."""
+"""hamr serves its own OpenAPI document, describing the wire format it runs with (`--wire`):
+with `contract` it agrees with the contract for HAMR operations; the default, `both`, is the
+contract with the live API's response attributes added; `live` is the live API's."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import OrgKeys, connection_body
+from tests.conftest import Admin, HamrServer, connection_body
 
 HAMR = "/api/v2/hamr"
 # What hamr documents beyond the contract, because it returns them: oversized and non-JSON
 # bodies, and an unreachable database; and for GET, the 500 the contract lists only for POST.
 EXTRA_CODES = {"get": {"500", "503"}, "post": {"413", "415", "503"}}
+# The live API's response attributes, in its order, with the shape each has there.
+STRING = {"type": "string"}
+LIVE_SHAPES = {
+    "HamrStatus": {"type": "integer", "enum": [0, 1, 2, 3, 4, 5]},
+    "IsPrimary": {"type": "boolean"},
+    "ModifiedAt": STRING,
+    "ModifiedBy": STRING,
+    "OrgDatacenter": STRING,
+    "TargetOrgDatacenter": STRING,
+    "TargetOrgName": STRING,
+    "TargetOrgUuid": STRING,
+}
+LIVE_ATTRIBUTES = tuple(LIVE_SHAPES)
+MakeServer = Callable[[str], HamrServer]
+
+
+@pytest.fixture(scope="module")
+def wire(
+    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MakeServer]:
+    """The server running in a `--wire` mode: the suite's own for `both` (the default), one
+    of this module's, started when first asked for, for `contract` and `live`."""
+    started: dict[str, HamrServer] = {}
+
+    def running(mode: str) -> HamrServer:
+        if mode == "both":
+            return server
+        if mode not in started:
+            log = tmp_path_factory.mktemp("log") / f"{mode}.log"
+            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
+        return started[mode]
+
+    yield running
+    for other in started.values():
+        other.stop()
+
+
+def openapi(server: HamrServer) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/openapi.json", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document: dict[str, Any] = response.json()
+    assert document["openapi"].startswith("3.")
+    return document
 
 
 def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +89,12 @@ def shape(schema: dict[str, Any], document: dict[str, Any]) -> Any:
     return found
 
 
-def body_shape(part: dict[str, Any], document: dict[str, Any]) -> Any:
-    return shape(part["content"]["application/json"]["schema"], document)
+def body_shape(part: dict[str, Any], document: dict[str, Any], content_type: str = "") -> Any:
+    """The shape of a request or response body; its content type must be `content_type`, or
+    application/json when none is given."""
+    (media_type,) = part["content"]
+    assert media_type == (content_type or "application/json")
+    return shape(part["content"][media_type]["schema"], document)
 
 
 def responses(operation: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
@@ -57,14 +110,14 @@ def contract_response(response: dict[str, Any], contract: dict[str, Any]) -> dic
     return response
 
 
-def test_openapi_json_agrees_with_the_contract(
-    http: httpx.Client, contract: dict[str, Any]
+def assert_agrees_with_the_contract(
+    served: dict[str, Any],
+    contract: dict[str, Any],
+    success: Callable[[Any], Any] = lambda theirs: theirs,
+    success_type: str = "",
 ) -> None:
-    response = http.get("/openapi.json")
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json"
-    served = response.json()
-    assert served["openapi"].startswith("3.")
+    """`served` documents what the contract does for HAMR, and the codes hamr adds; the
+    success bodies have the shape `success` makes of the contract's, as `success_type`."""
     assert served["components"]["securitySchemes"] == {
         name: {k: v for k, v in scheme.items() if k != "description"}
         for name, scheme in contract["components"]["securitySchemes"].items()
@@ -81,7 +134,11 @@ def test_openapi_json_agrees_with_the_contract(
             assert set(expected["responses"]) <= set(ours["responses"])
             for code, their_response in expected["responses"].items():
                 theirs = body_shape(contract_response(their_response, contract), contract)
-                assert body_shape(ours["responses"][code], served) == theirs, (method, code)
+                if code == "200":
+                    found = body_shape(ours["responses"][code], served, success_type)
+                    assert found == success(theirs), (method, code)
+                else:
+                    assert body_shape(ours["responses"][code], served) == theirs, (method, code)
             if "requestBody" in expected:
                 assert ours["requestBody"]["required"] is True
                 assert body_shape(ours["requestBody"], served) == body_shape(
@@ -89,22 +146,101 @@ def test_openapi_json_agrees_with_the_contract(
                 )
 
 
-def test_what_is_served_validates_against_the_served_document(
-    http: httpx.Client, org: OrgKeys, partner: OrgKeys
+def attributes_schema(served: dict[str, Any]) -> dict[str, Any]:
+    data = resolve(served["components"]["schemas"]["HamrOrgConnectionResponse"], served)
+    data = resolve(data["properties"]["data"], served)
+    return resolve(data["properties"]["attributes"], served)
+
+
+def with_attributes(shape_of_response: Any, attributes: dict[str, Any]) -> Any:
+    """A response shape whose attributes are exactly `attributes`, all required."""
+    changed = copy.deepcopy(shape_of_response)
+    target = changed["properties"]["data"]["properties"]["attributes"]
+    target["properties"] = attributes
+    target["required"] = sorted(attributes)
+    return changed
+
+
+def test_openapi_json_with_wire_contract_agrees_with_the_contract(
+    wire: MakeServer, contract: dict[str, Any]
 ) -> None:
-    served = http.get("/openapi.json").json()
+    assert_agrees_with_the_contract(openapi(wire("contract")), contract)
+
+
+def test_openapi_json_by_default_is_the_contracts_with_the_live_attributes_added(
+    wire: MakeServer, contract: dict[str, Any]
+) -> None:
+    """`both`: a response's attributes are the contract's seven then the live eight, each
+    required; everything else, the request included, is the contract's."""
+    served = openapi(wire("both"))
+
+    def plus_live(theirs: Any) -> Any:
+        attributes = theirs["properties"]["data"]["properties"]["attributes"]["properties"]
+        return with_attributes(theirs, {**attributes, **LIVE_SHAPES})
+
+    assert_agrees_with_the_contract(served, contract, plus_live)
+    contract_seven = list(attributes_schema(contract)["properties"])
+    assert len(contract_seven) == 7
+    assert list(attributes_schema(served)["properties"]) == [*contract_seven, *LIVE_ATTRIBUTES]
+    assert attributes_schema(served)["required"] == [*contract_seven, *LIVE_ATTRIBUTES]
+
+
+def test_openapi_json_with_wire_live_describes_the_live_api(
+    wire: MakeServer, contract: dict[str, Any]
+) -> None:
+    """`live`: the live eight alone, as application/vnd.api+json, and the 401 an invalid API
+    key gets there (on top of the codes hamr always adds)."""
+    served = openapi(wire("live"))
+    for method in ("get", "post"):
+        responses = served["paths"][HAMR][method]["responses"]
+        assert body_shape(responses["401"], served) == shape(
+            contract["components"]["schemas"]["APIErrorResponse"], contract
+        )
+        del responses["401"]
+    assert_agrees_with_the_contract(
+        served,
+        contract,
+        lambda theirs: with_attributes(theirs, LIVE_SHAPES),
+        "application/vnd.api+json",
+    )
+    assert list(attributes_schema(served)["properties"]) == list(LIVE_ATTRIBUTES)
+
+
+@pytest.mark.parametrize("mode", ["both", "contract", "live"])
+def test_what_is_served_validates_against_the_served_document(
+    wire: MakeServer, admin: Admin, mode: str
+) -> None:
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    running = wire(mode)
+    served = openapi(running)
+    operations = served["paths"][HAMR]
 
     def validator(name: str) -> Draft202012Validator:
         return Draft202012Validator(
             {"$ref": f"#/components/schemas/{name}", "components": served["components"]}
         )
 
-    body = connection_body(org, partner)
-    validator("HamrOrgConnectionRequest").validate(body)
-    written = http.post(HAMR, json=body, headers=org.headers)
-    validator("HamrOrgConnectionResponse").validate(written.json())
-    validator("HamrOrgConnectionResponse").validate(http.get(HAMR, headers=org.headers).json())
-    validator("JSONAPIErrorResponse").validate(http.get(HAMR).json())
-    bad = connection_body(org, partner, hamr_status=9)
-    assert list(validator("HamrOrgConnectionRequest").iter_errors(bad))
-    assert http.post(HAMR, json=bad, headers=org.headers).status_code == 400
+    def documented(response: httpx.Response, method: str, schema: str) -> None:
+        """Validates against `schema`, which the document names for its status and type."""
+        (content_type,) = operations[method]["responses"][str(response.status_code)]["content"]
+        assert response.headers["content-type"] == content_type
+        validator(schema).validate(response.json())
+
+    with httpx.Client(base_url=running.url, timeout=10) as http:
+        body = connection_body(org, partner)
+        validator("HamrOrgConnectionRequest").validate(body)
+        written = http.post(HAMR, json=body, headers=org.headers)
+        assert written.status_code == 200, written.text
+        documented(written, "post", "HamrOrgConnectionResponse")
+        documented(http.get(HAMR, headers=org.headers), "get", "HamrOrgConnectionResponse")
+        documented(http.get(HAMR, headers=partner.headers), "get", "HamrOrgConnectionResponse")
+        documented(http.get(HAMR), "get", "JSONAPIErrorResponse")
+        wrong_key = {**org.headers, "DD-API-KEY": "0" * 32}
+        refused = http.get(HAMR, headers=wrong_key)
+        assert refused.status_code == (401 if mode == "live" else 403)
+        documented(refused, "get", "APIErrorResponse" if mode == "live" else "JSONAPIErrorResponse")
+        bad = connection_body(org, partner, hamr_status=9)
+        assert list(validator("HamrOrgConnectionRequest").iter_errors(bad))
+        rejected = http.post(HAMR, json=bad, headers=org.headers)
+        assert rejected.status_code == 400
+        documented(rejected, "post", "JSONAPIErrorResponse")
