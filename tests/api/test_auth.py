@@ -4,7 +4,7 @@ changes nothing, and revoked credentials stop working on a running server within
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -16,7 +16,7 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 from jsonschema import Draft202012Validator
 
 from hamr.domain.model import KeyKind
-from tests.conftest import Admin, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
 
 PATH = "/api/v2/hamr"
 API = "DD-API-KEY"
@@ -35,7 +35,8 @@ class Credentials:
 
 @pytest.fixture
 def credentials(admin: Admin, org: OrgKeys, partner: OrgKeys, http: httpx.Client) -> Credentials:
-    """Two orgs with stored connections, so that a refused write has something to change."""
+    """Two orgs paired, their connection written from both sides, so that a refused write
+    has something to change."""
     for caller, target in ((org, partner), (partner, org)):
         response = http.post(PATH, json=connection_body(caller, target), headers=caller.headers)
         assert response.status_code == 200, response.text
@@ -133,6 +134,51 @@ def test_refused_with_the_culprit_header_and_nothing_changes(
     assert http.get(PATH, headers=org.headers).status_code == 200
 
 
+@pytest.fixture(scope="module")
+def live_server(
+    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    """A server answering as Datadog's live API does (`--wire live`)."""
+    log = tmp_path_factory.mktemp("log") / "live.log"
+    running = HamrServer(database_url, log, "--wire", "live").start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("headers_for", "culprit"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_the_live_wire_answers_an_invalid_api_key_with_its_401(
+    live_server: HamrServer,
+    admin: Admin,
+    credentials: Credentials,
+    error_validator: Draft202012Validator,
+    headers_for: Callable[[Credentials], dict[str, str]],
+    culprit: str,
+) -> None:
+    """With `--wire live`, a DD-API-KEY that was sent and is not valid gets the live API's
+    401; every other refusal is the same 403 as in the contract; nothing changes either way."""
+    org, other = credentials.org, credentials.other
+    before = admin.snapshot(org.uuid), admin.snapshot(other.uuid)
+    headers = headers_for(credentials)
+    unauthorized = culprit == API and API in headers
+
+    with httpx.Client(base_url=live_server.url, timeout=10) as live:
+        for response in (
+            live.get(PATH, headers=headers),
+            live.post(PATH, json=connection_body(org, other, hamr_status=3), headers=headers),
+        ):
+            if unauthorized:
+                assert response.status_code == 401, response.text
+                assert response.headers["content-type"] == "application/json"
+                assert response.json() == {"errors": ["Unauthorized"]}
+            else:
+                assert_forbidden(response, culprit, error_validator, headers)
+        assert live.get(PATH, headers=org.headers).status_code == 200
+
+    assert (admin.snapshot(org.uuid), admin.snapshot(other.uuid)) == before
+
+
 def test_the_official_client_sees_a_403_for_wrong_keys(
     hamr_api: Callable[..., HighAvailabilityMultiRegionApi], credentials: Credentials
 ) -> None:
@@ -160,6 +206,14 @@ def test_valid_bearer_token_reads_and_writes(
     assert len(admin.history(org.uuid)) == history_before + 1
     # the same state through the org's keys
     assert http.get(PATH, headers=org.headers).json() == read.json()
+    # and the partner reads the write on the pair's one connection, from its own side
+    theirs = http.get(PATH, headers=other.headers).json()["data"]
+    assert theirs["id"] == other.uuid
+    assert {name: theirs["attributes"][name] for name in ("hamr_status", "is_primary")} == {
+        "hamr_status": 5,
+        "is_primary": False,
+    }
+    assert theirs["attributes"]["modified_at"] == read.json()["data"]["attributes"]["modified_at"]
 
 
 def test_a_token_made_by_the_cli_works(
