@@ -1,5 +1,6 @@
 """Every kind of error the API returns, each provoked for real and held to the contract's
-JSONAPIErrorResponse; and the two success bodies held to HamrOrgConnectionResponse."""
+JSONAPIErrorResponse; and the two success bodies held to HamrOrgConnectionResponse (in the
+default wire format, the contract's attributes followed by the live API's)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,38 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from hamr.domain.model import KeyKind
-from tests.conftest import Admin, OrgKeys, connection_body
+from tests.conftest import Admin, OrgKeys, connection_body, unknown_org
 
 PATH = "/api/v2/hamr"
 JSON_TYPE = {"Content-Type": "application/json"}
 API, APP, AUTHORIZATION = "DD-API-KEY", "DD-APPLICATION-KEY", "Authorization"
+# The live API's spelling of the request attributes, which hamr accepts too: an error about
+# one of them points at it as the client spelled it.
+PASCAL_CASE = {
+    "hamr_status": "HamrStatus",
+    "is_primary": "IsPrimary",
+    "modified_by": "ModifiedBy",
+    "target_org_datacenter": "TargetOrgDatacenter",
+    "target_org_name": "TargetOrgName",
+    "target_org_uuid": "TargetOrgUuid",
+}
+RESPONSE_ATTRIBUTES = [
+    "hamr_status",
+    "is_primary",
+    "modified_at",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+    "HamrStatus",
+    "IsPrimary",
+    "ModifiedAt",
+    "ModifiedBy",
+    "OrgDatacenter",
+    "TargetOrgDatacenter",
+    "TargetOrgName",
+    "TargetOrgUuid",
+]
 
 
 @dataclass
@@ -36,7 +64,8 @@ class Case:
 
 def request_pointers(contract: dict[str, Any]) -> set[str]:
     """Every JSON pointer into the shape of a HamrOrgConnectionRequest document, from the
-    contract itself: "", "/data", "/data/attributes", "/data/attributes/hamr_status", ..."""
+    contract itself: "", "/data", "/data/attributes", "/data/attributes/hamr_status", ...;
+    and each attribute's in the live API's spelling: "/data/attributes/HamrStatus", ..."""
     schemas = contract["components"]["schemas"]
 
     def walk(schema: dict[str, Any], at: str) -> set[str]:
@@ -47,7 +76,10 @@ def request_pointers(contract: dict[str, Any]) -> set[str]:
             found |= walk(member, f"{at}/{name}")
         return found
 
-    return walk(schemas["HamrOrgConnectionRequest"], "")
+    found = walk(schemas["HamrOrgConnectionRequest"], "")
+    attributes = {pointer for pointer in found if pointer.startswith("/data/attributes/")}
+    assert {pointer.rsplit("/", 1)[1] for pointer in attributes} == set(PASCAL_CASE)
+    return found | {f"/data/attributes/{PASCAL_CASE[p.rsplit('/', 1)[1]]}" for p in attributes}
 
 
 def resolve(document: Any, pointer: str) -> Any:
@@ -105,6 +137,19 @@ def test_every_error_and_success_body_follows_the_contract(
     del invalid["data"]["attributes"]["modified_by"]
     not_ours = connection_body(org, partner)
     not_ours["data"]["id"] = partner.uuid
+    # In the live API's spelling, for a target hamr does not know: two mistakes, and one
+    # attribute sent in both spellings that disagree.
+    live_spelling = connection_body(
+        org, unknown_org(), hamr_status="4", is_primary=False, target_org_name=" "
+    )
+    live_spelling["data"]["attributes"] = {
+        PASCAL_CASE[name]: value for name, value in live_spelling["data"]["attributes"].items()
+    }
+    live_spelling["data"]["attributes"]["is_primary"] = True
+    # Two orgs paired with each other: naming either as a partner is a conflict.
+    taken, taken_partner = admin.create_org("eu1"), admin.create_org("ap1")
+    paired = http.post(PATH, json=connection_body(taken, taken_partner), headers=taken.headers)
+    assert paired.status_code == 200, paired.text
     cases = [
         *(
             Case(
@@ -128,6 +173,18 @@ def test_every_error_and_success_body_follows_the_contract(
                 {"pointer": "/data/attributes/hamr_status"},
                 {"pointer": "/data/attributes/modified_by"},
                 {"pointer": "/data/attributes/target_org_datacenter"},
+            ],
+        ),
+        Case(
+            "400 validation, live spelling",
+            400,
+            "POST",
+            headers=org.headers,
+            document=live_spelling,
+            sources=[
+                {"pointer": "/data/attributes/HamrStatus"},
+                {"pointer": "/data/attributes/IsPrimary"},
+                {"pointer": "/data/attributes/TargetOrgName"},
             ],
         ),
         Case(
@@ -161,6 +218,14 @@ def test_every_error_and_success_body_follows_the_contract(
             headers=org.headers,
             document=not_ours,
             sources=[{"pointer": "/data/id"}],
+        ),
+        Case(
+            "409 partner already paired with another organization",
+            409,
+            "POST",
+            headers=org.headers,
+            document=connection_body(org, taken),
+            sources=[{"pointer": "/data/attributes/target_org_uuid"}],
         ),
         Case("404 no connection yet", 404, headers=org.headers),
         Case("404 unknown path", 404, path="/api/v2/hamr/nope", headers=org.headers),
@@ -204,7 +269,7 @@ def test_every_error_and_success_body_follows_the_contract(
             for problem in error_problems(case, response, error_schema, pointers)
         ]
     assert not problems, "\n".join(problems)
-    assert statuses_seen == {400, 403, 404, 405, 413, 415}
+    assert statuses_seen == {400, 403, 404, 405, 409, 413, 415}
     assert admin.snapshot(org.uuid) == (None, 0)
 
     # And the successes, against their own schema.
@@ -217,6 +282,7 @@ def test_every_error_and_success_body_follows_the_contract(
         success_schema.validate(document)
         assert set(document) == {"data"}
         assert set(document["data"]) == {"attributes", "id", "type"}
+        assert list(document["data"]["attributes"]) == RESPONSE_ATTRIBUTES
     assert posted.json() == read.json()
     assert posted.json()["data"]["id"] == org.uuid
     assert admin.snapshot(org.uuid)[1] == 1
