@@ -7,11 +7,12 @@ httpx asks for gzip unless told otherwise, so every request here names its lane.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import Admin, OrgKeys, connection_body
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
 
 PATH = "/api/v2/hamr"
 LANE = {"Accept-Encoding": "identity"}
@@ -19,6 +20,27 @@ APP = {"Accept-Encoding": "gzip"}
 # What differs between any two responses, whichever lane answers them.
 PER_RESPONSE = {"date", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"}
 COMPRESSION = {"content-encoding", "content-length", "vary"}
+
+
+@pytest.fixture(scope="module")
+def wire(
+    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], HamrServer]]:
+    """The server in a `--wire` mode: the suite's own for `both` (the default), one of this
+    module's, started when first asked for, for `contract` and `live`."""
+    started: dict[str, HamrServer] = {}
+
+    def running(mode: str) -> HamrServer:
+        if mode == "both":
+            return server
+        if mode not in started:
+            log = tmp_path_factory.mktemp("log") / f"{mode}.log"
+            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
+        return started[mode]
+
+    yield running
+    for other in started.values():
+        other.stop()
 
 
 def stable_headers(response: httpx.Response, ignored: set[str]) -> list[tuple[str, str]]:
@@ -46,21 +68,73 @@ def test_the_first_get_from_storage_and_the_next_from_memory_look_the_same(
     assert then == first - 1 or then == int(from_memory.headers["x-ratelimit-limit"]) - 1
 
 
-@pytest.mark.parametrize("outcome", ["connected", "never-connected", "refused"])
+CONTRACT_ATTRIBUTES = [
+    "hamr_status",
+    "is_primary",
+    "modified_at",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+]
+LIVE_ATTRIBUTES = [
+    "HamrStatus",
+    "IsPrimary",
+    "ModifiedAt",
+    "ModifiedBy",
+    "OrgDatacenter",
+    "TargetOrgDatacenter",
+    "TargetOrgName",
+    "TargetOrgUuid",
+]
+# What a connection document carries in each wire format, and as which content type.
+WIRE = {
+    "both": (CONTRACT_ATTRIBUTES + LIVE_ATTRIBUTES, "application/json"),
+    "contract": (CONTRACT_ATTRIBUTES, "application/json"),
+    "live": (LIVE_ATTRIBUTES, "application/vnd.api+json"),
+}
+OUTCOMES = {
+    "connected": 200,
+    "never-connected": 404,
+    "refused": 403,
+    "invalid-api-key": 403,  # the live API's 401 with --wire live
+    "partner-reads-the-pair": 200,
+}
+
+
+@pytest.mark.parametrize("mode", ["both", "contract", "live"])
+@pytest.mark.parametrize("outcome", list(OUTCOMES))
 def test_the_lane_and_the_app_answer_alike(
-    http: httpx.Client, org: OrgKeys, partner: OrgKeys, outcome: str
+    wire: Callable[[str], HamrServer],
+    org: OrgKeys,
+    partner: OrgKeys,
+    outcome: str,
+    mode: str,
 ) -> None:
+    """In every wire format."""
     credentials = org.headers
-    if outcome == "connected":
-        assert http.post(PATH, json=connection_body(org, partner), headers=org.headers).is_success
-    if outcome == "refused":
-        credentials = {**org.headers, "DD-APPLICATION-KEY": "0" * 40}
+    with httpx.Client(base_url=wire(mode).url, timeout=10) as http:
+        if outcome in ("connected", "partner-reads-the-pair"):
+            posted = http.post(PATH, json=connection_body(org, partner), headers=org.headers)
+            assert posted.is_success, posted.text
+        if outcome == "partner-reads-the-pair":
+            credentials = partner.headers
+        if outcome == "refused":
+            credentials = {**org.headers, "DD-APPLICATION-KEY": "0" * 40}
+        if outcome == "invalid-api-key":
+            credentials = {**org.headers, "DD-API-KEY": "0" * 32}
 
-    by_lane = http.get(PATH, headers={**credentials, **LANE})
-    by_app = http.get(PATH, headers={**credentials, **APP})
+        by_lane = http.get(PATH, headers={**credentials, **LANE})
+        by_app = http.get(PATH, headers={**credentials, **APP})
 
-    expected = {"connected": 200, "never-connected": 404, "refused": 403}[outcome]
+    expected = OUTCOMES[outcome]
+    if outcome == "invalid-api-key" and mode == "live":
+        expected = 401
     assert by_lane.status_code == by_app.status_code == expected
+    if expected == 200:
+        attributes, content_type = WIRE[mode]
+        assert list(by_lane.json()["data"]["attributes"]) == attributes
+        assert by_lane.headers["content-type"] == content_type
     assert by_lane.content == by_app.content  # httpx decompressed the app's
     assert "content-encoding" not in by_lane.headers
     ignored = PER_RESPONSE | COMPRESSION
@@ -89,3 +163,34 @@ def test_a_request_id_sent_is_echoed(
     for request_id in ("first-from-storage", "then-from-memory"):
         response = http.get(PATH, headers={**credentials, "X-Request-Id": request_id})
         assert response.headers["x-request-id"] == request_id
+
+
+@pytest.mark.parametrize("lane", [LANE, APP], ids=["lane", "app"])
+@pytest.mark.parametrize("linked", [True, False], ids=["paired", "not-yet-paired"])
+def test_a_write_by_one_side_of_a_pair_is_read_at_once_by_the_other(
+    http: httpx.Client, org: OrgKeys, partner: OrgKeys, lane: dict[str, str], linked: bool
+) -> None:
+    """The partner's answer in memory (its connection, or its 404) does not outlive a write
+    to the pair by the other side."""
+    if linked:
+        first = http.post(
+            PATH, json=connection_body(org, partner, hamr_status=2), headers=org.headers
+        )
+        assert first.is_success, first.text
+    seen = http.get(PATH, headers={**partner.headers, **lane})
+    assert seen.status_code == (200 if linked else 404)
+    assert http.get(PATH, headers={**partner.headers, **lane}).content == seen.content
+
+    written = http.post(
+        PATH, json=connection_body(org, partner, hamr_status=4), headers=org.headers
+    )
+    assert written.is_success, written.text
+    read = http.get(PATH, headers={**partner.headers, **lane})
+
+    assert read.status_code == 200, read.text
+    theirs, ours = read.json()["data"], written.json()["data"]
+    assert theirs["id"] == partner.uuid
+    assert theirs["attributes"]["hamr_status"] == 4
+    assert theirs["attributes"]["is_primary"] is False
+    assert theirs["attributes"]["target_org_uuid"] == org.uuid
+    assert theirs["attributes"]["modified_at"] == ours["attributes"]["modified_at"]
