@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,25 +13,28 @@ from hamr.domain.model import KeyKind
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
-from tests.conftest import HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+from tests.conftest import HamrServer, OrgKeys, connection_body, run_cli, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 
 PATH = "/api/v2/hamr"
 
 
-def everything(database_url: str) -> tuple[object, ...]:
+def everything(database_url: str) -> dict[str, Any]:
     """All that a copy must carry, in comparable form."""
     store = open_store(database_url)
     try:
         service = HamrService(store.unit_of_work, store.view, Settings().datacenters)
         orgs = service.list_orgs()
-        return (
-            orgs,
-            [service.list_keys(o.uuid) for o in orgs],
-            [store.view.connection(o.uuid) for o in orgs],
-            [service.history(o.uuid) for o in orgs],
-            store.view.credentials_epoch(),
-        )
+        with store.unit_of_work() as uow:  # the stored connections, ids and all
+            links = uow.repository.links_of([o.uuid for o in orgs])
+        return {
+            "orgs": orgs,
+            "keys": [service.list_keys(o.uuid) for o in orgs],
+            "links": links,
+            "connections": [store.view.connection(o.uuid) for o in orgs],
+            "history": [service.history(o.uuid) for o in orgs],
+            "epoch": store.view.credentials_epoch(),
+        }
     finally:
         store.close()
 
@@ -45,15 +49,34 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         service.create_key(made[1][0].uuid, KeyKind.TOKEN)
     finally:
         store.close()
-    org, partner = (OrgKeys(o.uuid, o.name, o.datacenter, a, b) for o, a, b in made[2:4])
+    keys = [OrgKeys(o.uuid, o.name, o.datacenter, a, b) for o, a, b in made]
+    org, partner = keys[2:4]
     server = HamrServer(origin, tmp_path / "origin.log").start()
     try:
         with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
-            for status in (1, 2, 4):
+            for status in (1, 2, 4):  # a pair: org and partner both read its one connection
                 body = connection_body(org, partner, hamr_status=status)
                 assert client.post(PATH, json=body).status_code == 200
+            # A one-sided connection, to an org hamr does not know.
+            body = connection_body(keys[4], unknown_org("eu1"))
+            assert client.post(PATH, json=body, headers=keys[4].headers).status_code == 200
+            # A pair made and then unlinked: a connection no longer stored, an `after` of null.
+            body = connection_body(keys[1], keys[0])
+            assert client.post(PATH, json=body, headers=keys[1].headers).status_code == 200
     finally:
         server.stop()
+    store = open_store(origin)
+    try:
+        HamrService(store.unit_of_work, store.view, Settings().datacenters).unlink(keys[1].uuid)
+    finally:
+        store.close()
+    carried = everything(origin)
+    assert sorted(link.linked for link in carried["links"].values()) == [False, True, True]
+    assert carried["connections"][:2] == [None, None]
+    unlinked = [e for e in carried["history"][1] if e.after is None]
+    assert unlinked, carried["history"][1]
+    assert all(e.connection_id is not None for e in unlinked)
+    history_rows = len({e.id for rows in carried["history"] for e in rows})
 
     name = f"copy_{uuid.uuid4().hex[:8]}"
     postgres.create_database(name)
@@ -62,20 +85,27 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         result = run_cli("db", "copy", "--from", source, "--to", target)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == (
-            "copied 6 orgs, 13 keys, 1 connections, 3 history, 1 epochs"
+            "copied 6 orgs, 13 keys, 2 connections, 3 connection_members, "
+            f"{history_rows} history, 1 epochs"
         ), result.stdout
-        assert everything(target) == everything(origin)
+        assert everything(target) == carried
 
-    # The copy serves: the keys work and history goes on from where it was.
+    # The copy serves: the keys work, the pair is one, and history goes on from where it was.
     server = HamrServer(middle, tmp_path / "middle.log").start()
     try:
         with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
             assert client.get(PATH).json()["data"]["attributes"]["hamr_status"] == 4
             body = connection_body(org, partner, hamr_status=5)
             assert client.post(PATH, json=body).status_code == 200
+            read = client.get(PATH, headers=partner.headers).json()["data"]["attributes"]
+            assert (read["hamr_status"], read["target_org_uuid"]) == (5, org.uuid)
     finally:
         server.stop()
-    assert len(everything(middle)[3][2]) == 4  # type: ignore[index]
+    copied = everything(middle)
+    assert [len(h) for h in copied["history"]] == [
+        len(h) + (i in (2, 3)) for i, h in enumerate(carried["history"])
+    ]
+    assert copied["history"][2][-1].connection_id == carried["links"][org.uuid].id
 
 
 def test_copy_refuses_a_target_that_has_data(tmp_path: Path) -> None:
