@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
-from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed, Violation
+from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.model import (
     AppliedChange,
@@ -28,7 +28,7 @@ from hamr.domain.model import (
 )
 from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, UnitOfWork
-from hamr.domain.rules import MAX_TEXT_LENGTH, is_uuid
+from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -107,62 +107,35 @@ class HamrService:
         """The change to store for a type-checked request, and warnings for the caller. A target
         hamr knows is named by its record (a differing name is ignored with a warning; a
         differing datacenter is refused); an unknown target must be named in full."""
-        pointers = requested.pointers
-        target = self.orgs.get(requested.target_org_uuid)
-        if target is None:
-            return self._unknown_target(requested), []
-        problems: list[Violation] = []
-        given_datacenter = requested.target_org_datacenter
-        if given_datacenter is not None and given_datacenter != target.datacenter:
-            problems.append(
-                Violation(
-                    pointers["target_org_datacenter"],
-                    f"{_spelled(pointers, 'target_org_datacenter')} {given_datacenter!r} "
-                    f"contradicts hamr's record: {target.name} ({target.uuid}) is in "
-                    f"{target.datacenter}; send {target.datacenter!r} or leave it out.",
-                )
-            )
-        elif given_datacenter is None and target.datacenter == principal.org.datacenter:
-            problems.append(
-                Violation(
-                    pointers["target_org_uuid"],
-                    f"{target.name} ({target.uuid}) is in your own datacenter "
-                    f"({target.datacenter}); the partner must be in another datacenter.",
-                )
-            )
+        sent = {
+            name: getattr(requested, name)
+            for name in ("target_org_uuid", "target_org_name", "target_org_datacenter")
+            if getattr(requested, name) is not None
+        }
+        problems = connection_violations(
+            sent, principal.org, self.datacenters, requested.pointers, self.orgs.get
+        )
         if problems:
             raise ValidationFailed(problems)
+        target = self.orgs.get(requested.target_org_uuid)
+        if target is None:
+            assert requested.target_org_name is not None
+            assert requested.target_org_datacenter is not None
+            named = Org(
+                requested.target_org_uuid,
+                requested.target_org_name,
+                requested.target_org_datacenter,
+            )
+            return _change(requested, named), []
         warnings = []
         given_name = requested.target_org_name
         if given_name is not None and given_name != target.name:
+            spelled = requested.pointers["target_org_name"].rsplit("/", 1)[-1]
             warnings.append(
-                f"{_spelled(pointers, 'target_org_name')} {given_name!r} is not stored: hamr "
-                f"names {target.uuid} by its record, {target.name!r}."
+                f"{spelled} {given_name!r} is not stored: hamr names {target.uuid} by its "
+                f"record, {target.name!r}."
             )
         return _change(requested, target), warnings
-
-    def _unknown_target(self, requested: RequestedChange) -> ConnectionChange:
-        pointers = requested.pointers
-        missing = [
-            Violation(
-                pointers[name],
-                f"Missing required {_spelled(pointers, name)}: {requested.target_org_uuid} is "
-                f"not an organization this hamr knows, so name its {what} too.",
-            )
-            for name, what in (
-                ("target_org_datacenter", "datacenter"),
-                ("target_org_name", "name"),
-            )
-            if getattr(requested, name) is None
-        ]
-        if missing:
-            raise ValidationFailed(missing)
-        assert requested.target_org_name is not None
-        assert requested.target_org_datacenter is not None
-        named = Org(
-            requested.target_org_uuid, requested.target_org_name, requested.target_org_datacenter
-        )
-        return _change(requested, named)
 
     def write_connection(self, principal: Principal, requested: RequestedChange) -> Connection:
         """Resolve and store one change (for callers without a group-commit writer)."""
@@ -335,11 +308,6 @@ class HamrService:
 
 def _new_id() -> str:
     return str(uuidlib.uuid4())
-
-
-def _spelled(pointers: Mapping[str, str], name: str) -> str:
-    """The attribute's name as the client spelled it."""
-    return pointers[name].rsplit("/", 1)[-1]
 
 
 def _change(requested: RequestedChange, target: Org) -> ConnectionChange:

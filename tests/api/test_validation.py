@@ -360,10 +360,6 @@ def test_several_mistakes_are_all_reported_each_with_its_pointer(
     assert admin.snapshot(caller.uuid) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HamrService.resolve_change looks at the target only once the rest is valid",
-)
 def test_a_missing_name_of_an_unknown_target_is_reported_with_the_other_mistakes(
     http: httpx.Client, admin: Admin, caller: OrgKeys, partner: OrgKeys
 ) -> None:
@@ -444,11 +440,6 @@ def in_live_spelling(body: Body) -> Body:
 
 
 MISSING_VALUE = object()
-# src/hamr/domain/rules.py connection_violations points at the spelling sent, but its details
-# always say target_org_uuid / target_org_datacenter.
-NAMED_IN_THE_CONTRACTS_SPELLING = pytest.mark.xfail(
-    strict=True, reason="rules.connection_violations: details name the snake_case attribute"
-)
 LIVE_SPELLING_MISTAKES = [
     *(
         pytest.param(name, MISSING_VALUE, id=f"missing-{PASCAL_CASE[name]}")
@@ -462,25 +453,21 @@ LIVE_SPELLING_MISTAKES = [
         "target_org_uuid",
         "not-a-uuid",
         id="TargetOrgUuid-not-a-uuid",
-        marks=NAMED_IN_THE_CONTRACTS_SPELLING,
     ),
     pytest.param(
         "target_org_uuid",
         lambda caller: caller.uuid,
         id="TargetOrgUuid-own",
-        marks=NAMED_IN_THE_CONTRACTS_SPELLING,
     ),
     pytest.param(
         "target_org_datacenter",
         "mars",
         id="TargetOrgDatacenter-mars",
-        marks=NAMED_IN_THE_CONTRACTS_SPELLING,
     ),
     pytest.param(
         "target_org_datacenter",
         "us1",
         id="TargetOrgDatacenter-own",
-        marks=NAMED_IN_THE_CONTRACTS_SPELLING,
     ),
 ]
 

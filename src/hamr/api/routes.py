@@ -42,8 +42,9 @@ async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_post")
     body = await read_json_body(request, state.settings.max_body_bytes)
-    requested = parse_connection_request(body, principal.org, state.service.datacenters)
-    change, warnings = state.service.resolve_change(principal, requested)
+    service = state.service
+    requested = parse_connection_request(body, principal.org, service.datacenters, service.orgs.get)
+    change, warnings = service.resolve_change(principal, requested)
     connection = await state.writer.write(principal, change)
     headers = {WARNING_HEADER: " ".join(warnings)} if warnings else None
     return Response(

@@ -8,6 +8,7 @@ API does (`HamrStatus`); errors point at the spelling the client sent.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -152,9 +153,13 @@ _ATTRIBUTE_RULES = {
 
 
 def parse_connection_request(
-    body: bytes, caller: Org, datacenters: frozenset[str]
+    body: bytes,
+    caller: Org,
+    datacenters: frozenset[str],
+    find_org: Callable[[str], Org | None] | None = None,
 ) -> RequestedChange:
-    """The change a POST body asks for, or ValidationFailed listing every mistake in it."""
+    """The change a POST body asks for, or ValidationFailed listing every mistake in it
+    (with `find_org`, those against hamr's record of the target too)."""
     try:
         document = pydantic_core.from_json(body, allow_inf_nan=False)
     except ValueError as error:
@@ -176,7 +181,7 @@ def parse_connection_request(
         for name in _OPTIONAL
         if name in attributes and attributes[name] is None
     ]
-    problems += connection_violations(attributes, caller, datacenters, pointers)
+    problems += connection_violations(attributes, caller, datacenters, pointers, find_org)
     if problems or request is None:
         raise ValidationFailed(problems)
     data = request.data
