@@ -313,7 +313,8 @@ def db_upgrade(database_url: str | None) -> None:
 @click.option("--to", "target", required=True, metavar="URL", help="Empty database to copy to.")
 @operator_errors
 def db_copy(source: str, target: str) -> None:
-    """Copy all orgs, keys, connections and history into an empty database (verified)."""
+    """Copy all orgs, keys, connections (with their members) and history into an empty database
+    (verified)."""
     from hamr.store.copy import copy_database
 
     counts = copy_database(source, target)

@@ -16,10 +16,10 @@ from sqlalchemy.util import asbool
 
 from hamr.domain.errors import InvalidInput
 from hamr.store.sql import open_store
-from hamr.store.tables import connections, epochs, history, keys, orgs
+from hamr.store.tables import connection_members, connections, epochs, history, keys, orgs
 
 # Parents before children, so foreign keys hold at every insert.
-TABLES = (orgs, keys, connections, history, epochs)
+TABLES = (orgs, keys, connections, connection_members, history, epochs)
 CHUNK = 5_000
 
 
