@@ -108,7 +108,7 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
                     expected = 21 if org is orgs[0] else 20
                     assert len(history) == expected
                     assert service.history(partner.uuid) == history  # the pair's one history
-                    stamps = [h.after["modified_at"] for h in history if h.after is not None]
+                    stamps = [str(h.after["modified_at"]) for h in history if h.after is not None]
                     assert len(stamps) == len(history)
                     assert stamps == sorted(stamps)
                     assert len(set(stamps)) == len(stamps)
