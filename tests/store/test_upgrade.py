@@ -34,7 +34,8 @@ def release_on_postgresql(postgres: PostgresServer, name: str) -> str:
     postgres.create_database(name)
     url = postgres.url_for(name)
     engine = create_engine(url)
-    source = create_engine(sqlite_url(RELEASE_DB))
+    # Read-only and without hamr's engine set-up (which would switch the file to WAL).
+    source = sa.create_engine(f"sqlite:///file:{RELEASE_DB}?mode=ro&uri=true")
     try:
         config = migrate._config(engine)
         command.upgrade(config, "0001")
