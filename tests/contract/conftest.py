@@ -170,3 +170,57 @@ def target(
         )
     server.stop()
     store.close()
+
+
+# The live API's spelling of each request attribute, and of datacenters (`us5.prod.dog`).
+PASCAL_CASE = {
+    "hamr_status": "HamrStatus",
+    "is_primary": "IsPrimary",
+    "modified_by": "ModifiedBy",
+    "target_org_datacenter": "TargetOrgDatacenter",
+    "target_org_name": "TargetOrgName",
+    "target_org_uuid": "TargetOrgUuid",
+}
+LIVE_SUFFIX = ".prod.dog"
+
+
+def live_timestamp(rfc3339: str) -> str:
+    """`modified_at` as the live API writes its ModifiedAt: `2026-05-28 16:34:21.636477`."""
+    assert RFC3339_MICROS_Z.match(rfc3339), rfc3339
+    return rfc3339.replace("T", " ").removesuffix("Z")
+
+
+def same_document(got: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Equal, attributes in the same order too (`both` writes the contract's seven first)."""
+    return got == expected and list(got["data"]["attributes"]) == list(
+        expected["data"]["attributes"]
+    )
+
+
+CONTRACT_ORDER = (
+    "hamr_status",
+    "is_primary",
+    "modified_at",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+)
+
+
+def assert_both_spellings(document: dict[str, Any], org_datacenter: str) -> None:
+    """A `--wire both` document: the contract's seven attributes, then the live API's eight
+    saying the same (the caller's own datacenter added), in the live API's spelling."""
+    attributes = document["data"]["attributes"]
+    contract = {name: attributes[name] for name in CONTRACT_ORDER}
+    live = {
+        "HamrStatus": contract["hamr_status"],
+        "IsPrimary": contract["is_primary"],
+        "ModifiedAt": live_timestamp(contract["modified_at"]),
+        "ModifiedBy": contract["modified_by"],
+        "OrgDatacenter": org_datacenter + LIVE_SUFFIX,
+        "TargetOrgDatacenter": contract["target_org_datacenter"] + LIVE_SUFFIX,
+        "TargetOrgName": contract["target_org_name"],
+        "TargetOrgUuid": contract["target_org_uuid"],
+    }
+    assert list(attributes.items()) == [*contract.items(), *live.items()], attributes
