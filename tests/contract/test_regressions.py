@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Admin, OrgKeys, connection_body
+from tests.conftest import Admin, OrgKeys, connection_body, unknown_org
 
 PATH = "/api/v2/hamr"
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -71,16 +72,17 @@ def test_nul_in_a_string_is_refused_on_every_backend(
 
 
 def test_one_bad_write_does_not_fail_the_writes_committed_with_it(
-    http: httpx.Client, admin: Admin, partner: OrgKeys
+    http: httpx.Client, admin: Admin
 ) -> None:
     """Found while reducing the NUL failure: the group-commit writer writes concurrent POSTs
     in one transaction, so a write the database refuses took the others of its batch down with
     it (every one answered 500). Whatever becomes of the odd write, the valid ones are
-    acknowledged and stored."""
+    acknowledged and stored. (Each names a partner of its own that hamr does not know, so
+    that none of them pairs with, or is refused for, another's partner.)"""
     good = [admin.create_org("us1") for _ in range(15)]
     odd = admin.create_org("us1")
-    requests = [(org, connection_body(org, partner)) for org in good]
-    requests.insert(7, (odd, connection_body(odd, partner, modified_by="nul\x00here")))
+    requests = [(org, connection_body(org, unknown_org())) for org in good]
+    requests.insert(7, (odd, connection_body(odd, unknown_org(), modified_by="nul\x00here")))
 
     def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
         org, body = item
@@ -96,3 +98,57 @@ def test_one_bad_write_does_not_fail_the_writes_committed_with_it(
                 assert response.status_code == 200, (org.uuid, response.text)
     for org in good:
         assert len(admin.history(org.uuid)) == 5
+
+
+def test_a_refused_pairing_does_not_fail_the_writes_batched_with_it(
+    http: httpx.Client, admin: Admin, partner: OrgKeys
+) -> None:
+    """The same for a 409 (found by the stateful test's concurrent writes): the group-commit
+    writer learns only inside the transaction that a write would take an organization paired
+    with someone else, and that must fail that write alone. Two orgs name one known partner
+    among writes that name partners of their own: one of the two is paired, the other refused
+    with a 409, round after round, and every other write is acknowledged and stored."""
+    good = [admin.create_org("us1") for _ in range(12)]
+    rivals = [admin.create_org("us1") for _ in range(2)]
+    requests = [(org, connection_body(org, unknown_org())) for org in good]
+    requests.insert(4, (rivals[0], connection_body(rivals[0], partner)))
+    requests.insert(9, (rivals[1], connection_body(rivals[1], partner)))
+
+    def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
+        org, body = item
+        return http.post(PATH, content=json.dumps(body), headers={**org.headers, **JSON_TYPE})
+
+    winners = set()
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            responses = list(pool.map(send, requests))
+        outcome = {}
+        for (org, _body), response in zip(requests, responses, strict=True):
+            if org in rivals:
+                outcome[org.uuid] = response.status_code
+                if response.status_code == 409:
+                    [item] = errors(response, 409)
+                    assert item["source"] == {"pointer": "/data/attributes/target_org_uuid"}
+            else:
+                assert response.status_code == 200, (org.uuid, response.text)
+        assert sorted(outcome.values()) == [200, 409], outcome
+        winners |= {uuid for uuid, status in outcome.items() if status == 200}
+    # The first round decided the pair for good.
+    (winner,) = winners
+    (loser,) = {rival.uuid for rival in rivals} - winners
+    for org in good:
+        assert len(admin.history(org.uuid)) == 5
+    paired = admin.connection(winner)
+    assert paired is not None
+    assert paired.target_org_uuid == partner.uuid
+    assert admin.connection(partner.uuid) == dataclasses.replace(
+        paired,
+        org_uuid=partner.uuid,
+        is_primary=not paired.is_primary,
+        target_org_uuid=winner,
+        target_org_name=next(r.name for r in rivals if r.uuid == winner),
+        target_org_datacenter="us1",
+        org_datacenter=partner.datacenter,
+    )
+    assert admin.connection(loser) is None
+    assert admin.history(loser) == []
