@@ -152,3 +152,29 @@ def test_a_refused_pairing_does_not_fail_the_writes_batched_with_it(
     )
     assert admin.connection(loser) is None
     assert admin.history(loser) == []
+
+
+@pytest.mark.parametrize(
+    ("record", "sent"),
+    [("Acme Backup", "東京 Backup"), ("東京 Backup", "Acme Backup")],
+    ids=["name sent", "name on record"],
+)
+def test_a_known_partner_named_otherwise_in_any_unicode_is_a_200_with_a_warning(
+    http: httpx.Client, admin: Admin, org: OrgKeys, record: str, sent: str
+) -> None:
+    """Found by the stateful test: a POST naming a known partner by another name is stored
+    under the record's name and answered with an X-Hamr-Warning that quotes both names. A
+    name outside Latin-1 (in the request, or on record) made that header unencodable: the
+    write was committed, and then answered with a 500, so the client was told it failed. Any
+    name that may be stored may be quoted back; the answer is the 200 the write earned."""
+    partner = admin.create_org("eu1", record)
+    before = len(admin.history(org.uuid))
+
+    response = http.post(
+        PATH, json=connection_body(org, partner, target_org_name=sent), headers=org.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["attributes"]["target_org_name"] == record
+    assert partner.uuid in response.headers["x-hamr-warning"]
+    assert len(admin.history(org.uuid)) == before + 1
