@@ -13,7 +13,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, free_port, sqlite_url
+from tests.conftest import (
+    Admin,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    free_port,
+    sqlite_url,
+    unknown_org,
+)
 
 PATH = "/api/v2/hamr"
 
@@ -71,6 +79,7 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
 ) -> None:
     admin, database = fresh
     org, partner, idle = admin.create_org("us1"), admin.create_org("eu1"), admin.create_org("us1")
+    loner = admin.create_org("us5")  # names an organization hamr does not know
     server = HamrServer(
         sqlite_url(database), tmp_path / "server.log", "--rate-limit", "hamr_get=3/3600"
     ).start()
@@ -80,8 +89,11 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
             for status in (1, 2, 4):
                 body = connection_body(org, partner, hamr_status=status)
                 assert client.post(PATH, json=body, headers=org.headers).status_code == 200
+            # The partner writes the pair's one connection from its side: still one connection.
             body = connection_body(partner, org, hamr_status=2, is_primary=False)
             assert client.post(PATH, json=body, headers=partner.headers).status_code == 200
+            body = connection_body(loner, unknown_org(), hamr_status=4)
+            assert client.post(PATH, json=body, headers=loner.headers).status_code == 200
             malformed = {**org.headers, "Content-Type": "application/json"}
             assert client.post(PATH, content=b"{", headers=malformed).status_code == 400
             assert client.get(PATH, headers={"DD-API-KEY": "0" * 32}).status_code == 403
@@ -110,13 +122,13 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
     assert requests(PATH, "GET", 200) == 2
     assert requests(PATH, "GET", 429) == 1
     assert requests(PATH, "GET", 403) == 3
-    assert requests(PATH, "POST", 200) == 4
+    assert requests(PATH, "POST", 200) == 5
     assert requests(PATH, "POST", 400) == 1
     # Unknown paths share one label, so that scanners cannot blow up the series count.
     assert requests("unmatched", "GET", 404) == 1
     latency = (("method", "POST"), ("route", PATH))
-    assert found[("hamr_http_request_duration_seconds_count", latency)] == 5
-    assert found[("hamr_http_request_duration_seconds_bucket", (("le", "+Inf"), *latency))] == 5
+    assert found[("hamr_http_request_duration_seconds_count", latency)] == 6
+    assert found[("hamr_http_request_duration_seconds_bucket", (("le", "+Inf"), *latency))] == 6
     assert found[("hamr_auth_failures_total", (("header", "DD-API-KEY"),))] == 2
     assert found[("hamr_auth_failures_total", (("header", "DD-APPLICATION-KEY"),))] == 1
     assert found[("hamr_rate_limited_requests_total", (("bucket", "hamr_get"),))] == 1
@@ -125,6 +137,8 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
         for (name, labels), value in found.items()
         if name == "hamr_connections"
     }
+    # Connections are counted per pair: org and partner share one, PASSIVE since the partner's
+    # write; the loner's one-sided connection is the ACTIVE one.
     assert by_status == {
         "UNSPECIFIED": 0,
         "ONBOARDING": 0,
@@ -133,7 +147,7 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
         "ACTIVE": 1,
         "RECOVERY": 0,
     }
-    assert found[("hamr_history_rows", ())] == 4
+    assert found[("hamr_history_rows", ())] == 5
 
 
 def test_metrics_can_be_turned_off(fresh: tuple[Admin, Path], tmp_path: Path) -> None:
