@@ -11,13 +11,22 @@ from pathlib import Path
 
 import httpx
 
+from hamr.domain.model import Org
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import open_store
-from tests.conftest import HamrServer, OrgKeys, connection_body, sqlite_url
+from tests.conftest import (
+    ATTRIBUTE_NAMES,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    sqlite_url,
+    unknown_org,
+)
 
 PATH = "/api/v2/hamr"
 WRITERS = 8
+CONTRACT = (*ATTRIBUTE_NAMES, "modified_at")
 
 
 def create_orgs(database_url: str, datacenters: list[str]) -> list[OrgKeys]:
@@ -38,8 +47,15 @@ def create_orgs(database_url: str, datacenters: list[str]) -> list[OrgKeys]:
 def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     database = tmp_path / "hamr.db"
     database_url = sqlite_url(database)
-    orgs = create_orgs(database_url, ["eu1"] + ["us1"] * WRITERS)
-    partner, writers = orgs[0], orgs[1:]
+    # Each writer names a partner of its own, so that no write is refused for naming another
+    # writer's: half of them an organization of this hamr (the writer's first POST links the
+    # two, and every later one writes the pair's connection), half one hamr does not know.
+    orgs = create_orgs(database_url, ["us1"] * WRITERS + ["eu1"] * (WRITERS // 2))
+    writers, known = orgs[:WRITERS], orgs[WRITERS:]
+    partners = {
+        writer.uuid: known[index // 2] if index % 2 == 0 else unknown_org()
+        for index, writer in enumerate(writers)
+    }
     server = HamrServer(database_url, tmp_path / "server.log", "--shutdown-grace", "5").start()
 
     acknowledged: dict[str, list[dict[str, object]]] = {org.uuid: [] for org in writers}
@@ -51,7 +67,10 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
             posting.wait()
             while True:
                 body = connection_body(
-                    org, partner, hamr_status=index % 6, modified_by=f"w{index}@example.com"
+                    org,
+                    partners[org.uuid],
+                    hamr_status=index % 6,
+                    modified_by=f"w{index}@example.com",
                 )
                 try:
                     response = client.post(PATH, json=body, headers=org.headers)
@@ -59,7 +78,9 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
                     return  # refused or cut off: not acknowledged, so nothing is promised
                 if response.status_code != 200:
                     return
-                acknowledged[org.uuid].append(response.json()["data"]["attributes"])
+                attributes = response.json()["data"]["attributes"]
+                # History keeps the contract's attributes (the live API's repeat them).
+                acknowledged[org.uuid].append({name: attributes[name] for name in CONTRACT})
                 index += 1
 
     threads = [threading.Thread(target=write_until_refused, args=(org,)) for org in writers]
@@ -88,10 +109,27 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
         for org in writers:
             acked = acknowledged[org.uuid]
             assert acked, "every writer got writes acknowledged before the signal"
-            stored = [entry.after for entry in service.history(org.uuid)]
+            history = service.history(org.uuid)
+            # The writer's rows only: a known partner, which never writes, adds none.
+            assert {entry.org_uuid for entry in history} <= {org.uuid}
+            stored = [entry.after for entry in history]
             # Everything acknowledged is stored, in order; at most one more write (in flight
             # when its connection closed) may have been stored without its answer arriving.
             assert stored[: len(acked)] == acked
             assert len(stored) - len(acked) in (0, 1)
+            # And it is what the writer's side reads, and a known partner's side with it.
+            partner = partners[org.uuid]
+            connection = service.read_connection(Org(org.uuid, org.name, org.datacenter))
+            assert connection.attributes() == stored[-1]
+            assert connection.target_org_uuid == partner.uuid
+            if partner in known:
+                mirror = service.read_connection(
+                    Org(partner.uuid, partner.name, partner.datacenter)
+                )
+                assert (mirror.target_org_uuid, mirror.is_primary, mirror.modified_at) == (
+                    org.uuid,
+                    not connection.is_primary,
+                    connection.modified_at,
+                )
     finally:
         store.close()
