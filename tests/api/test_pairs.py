@@ -337,3 +337,16 @@ def test_a_known_target_in_the_callers_own_datacenter_is_a_400(
     (error,) = refused.json()["errors"]
     assert error["source"] == {"pointer": f"{ATTRIBUTES}/TargetOrgUuid"}
     assert "own datacenter" in error["detail"]
+
+
+def test_a_warning_quoting_a_name_with_line_breaks_cannot_split_the_header(
+    http: httpx.Client, org: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(org, partner, target_org_name="Old\r\nX-Injected: yes")
+
+    written = post(http, org, body)
+
+    assert written.status_code == 200, written.text
+    assert "x-injected" not in written.headers
+    assert "Old\\r\\nX-Injected: yes" in written.headers["x-hamr-warning"]
+    assert attributes(http, org)["target_org_name"] == partner.name

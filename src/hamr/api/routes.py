@@ -46,10 +46,16 @@ async def post_connection(request: Request) -> Response:
     requested = parse_connection_request(body, principal.org, service.datacenters, service.orgs.get)
     change, warnings = service.resolve_change(principal, requested)
     connection = await state.writer.write(principal, change)
-    headers = {WARNING_HEADER: " ".join(warnings)} if warnings else None
+    headers = {WARNING_HEADER: header_text(" ".join(warnings))} if warnings else None
     return Response(
         state.wire.document(connection), media_type=state.wire.content_type, headers=headers
     )
+
+
+def header_text(text: str) -> str:
+    """Text safe in a header value: names may hold any character (non-Latin-1, line breaks),
+    which are written as Python escapes so that the answer can be sent and read."""
+    return text.encode("unicode_escape").decode("ascii")
 
 
 async def validate_api_key(request: Request) -> Response:
