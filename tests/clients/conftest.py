@@ -10,12 +10,21 @@ run or not: each makes the state it starts from (a GET test POSTs first; a POST 
 history rows before it), and the organization whose "no connection yet" they check never gets
 one.
 
+hamr's default wire format, `both`, answers with the contract's seven attributes followed by the
+live API's eight (PascalCase, `ModifiedAt` like `2026-05-28 16:34:21.636477`, datacenters like
+`us1.prod.dog`, and the caller's own `OrgDatacenter`): the examples must read what the pages
+document from it, and find the live attributes beside it with the right values. A second
+`hamr serve --wire contract` on the same database answers with the contract's bytes alone,
+where an example's point is fidelity to the documented response. (Each test reads from the
+server it wrote through: another server's cache learns of a write only at its next refresh.)
+
 The examples' text is checked against the seeds too: `seed_page`, `fenced_blocks`,
 `seed_curl_commands` and `code_lines` take the snippets out of Datadog's pages and compare
 them, comments aside, with the files here."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -31,7 +40,16 @@ import pytest
 
 from hamr.domain.model import format_timestamp
 from hamr.store.sql import open_store
-from tests.conftest import PYTHON, ROOT, Admin, HamrServer, OrgKeys, run_cli, sqlite_url
+from tests.conftest import (
+    GENEROUS_RATE_LIMITS,
+    PYTHON,
+    ROOT,
+    Admin,
+    HamrServer,
+    OrgKeys,
+    run_cli,
+    sqlite_url,
+)
 from tests.postgres import PostgresServer
 
 CLIENTS = Path(__file__).resolve().parent
@@ -56,28 +74,102 @@ SEED_BODY: dict[str, Any] = {
 }
 
 
+# The contract's response attributes, in the documented order.
+CONTRACT_ORDER = (
+    "hamr_status",
+    "is_primary",
+    "modified_at",
+    "modified_by",
+    "target_org_datacenter",
+    "target_org_name",
+    "target_org_uuid",
+)
+# The live API's, in its order.
+LIVE_ORDER = (
+    "HamrStatus",
+    "IsPrimary",
+    "ModifiedAt",
+    "ModifiedBy",
+    "OrgDatacenter",
+    "TargetOrgDatacenter",
+    "TargetOrgName",
+    "TargetOrgUuid",
+)
+WIRES = ("both", "contract")
+
+
 def documented_response(modified_at: str) -> dict[str, Any]:
     """The documented 200 response to GET (and POST), with this `modified_at`."""
+    attributes = {**SEED_ATTRIBUTES, "modified_at": modified_at}
     return {
         "data": {
-            "attributes": {**SEED_ATTRIBUTES, "modified_at": modified_at},
+            "attributes": {name: attributes[name] for name in CONTRACT_ORDER},
             "id": SEED_ORG_UUID,
             "type": "hamr_org_connections",
         }
     }
 
 
+def live_timestamp(modified_at: str) -> str:
+    """`modified_at` (RFC 3339, µs, Z) as the live API writes ModifiedAt: a space for the T,
+    and no zone."""
+    assert RFC3339_MICROS_Z.match(modified_at), modified_at
+    return modified_at.replace("T", " ").removesuffix("Z")
+
+
+def live_attributes(modified_at: str) -> dict[str, Any]:
+    """The documented connection in the live API's spelling, as its caller (eu1) reads it."""
+    return {
+        "HamrStatus": 4,
+        "IsPrimary": True,
+        "ModifiedAt": live_timestamp(modified_at),
+        "ModifiedBy": "admin@example.com",
+        "OrgDatacenter": "eu1.prod.dog",
+        "TargetOrgDatacenter": "us1.prod.dog",
+        "TargetOrgName": "Production Backup Org",
+        "TargetOrgUuid": "660f9511-f3ac-52e5-b827-557766551111",
+    }
+
+
+def served_response(wire: str, modified_at: str) -> dict[str, Any]:
+    """What hamr answers for the documented connection in `wire`: in `contract`, the
+    documented response; in `both`, its attributes followed by the live API's."""
+    document = documented_response(modified_at)
+    if wire == "both":
+        document["data"]["attributes"].update(live_attributes(modified_at))
+    return document
+
+
+def assert_same_document(got: Any, expected: dict[str, Any]) -> None:
+    """Equal, and with the attributes in the same order."""
+    assert got == expected
+    assert list(got["data"]["attributes"]) == list(expected["data"]["attributes"])
+
+
 @dataclass(frozen=True)
 class SeedHamr:
-    """A hamr server on a database of its own, holding the documented caller (`org`, eu1) and
+    """hamr servers on a database of their own, holding the documented caller (`org`, eu1) and
     an organization that never gets a connection (`stranger`, us3: neither the caller's eu1 nor
     the documented target's us1, so the documented body's only fault from its keys is
-    `data.id`)."""
+    `data.id`). One server per wire format; `server` is the one of `wire` (see `on`)."""
 
-    server: HamrServer
+    servers: Mapping[str, HamrServer]
     admin: Admin
     org: OrgKeys
     stranger: OrgKeys
+    wire: str = "both"
+
+    @property
+    def server(self) -> HamrServer:
+        return self.servers[self.wire]
+
+    def on(self, wire: str) -> SeedHamr:
+        """The same database, through the server of that wire format."""
+        return dataclasses.replace(self, wire=wire)
+
+    def expected(self, modified_at: str) -> dict[str, Any]:
+        """What this server answers for the documented connection."""
+        return served_response(self.wire, modified_at)
 
     def env(self, org: OrgKeys | None = None) -> dict[str, str]:
         """The environment an example runs in: the documented DD_API_KEY and DD_APP_KEY, and
@@ -130,7 +222,8 @@ def assert_documented_connection_stored(
     assert history[-1].key_id in {key.id for key in seed.admin.service.list_keys(SEED_ORG_UUID)}
     served = seed.get()
     assert served.status_code == 200
-    assert served.json() == documented_response(modified_at)
+    assert served.headers["content-type"] == "application/json"
+    assert_same_document(served.json(), seed.expected(modified_at))
 
 
 def run_example(
@@ -169,7 +262,7 @@ def create_org_with_cli(database_url: str, name: str, datacenter: str, *extra: s
 def seed_hamr(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SeedHamr]:
-    """One fresh database and server per backend."""
+    """One fresh database per backend, and a server of each wire format on it."""
     workdir = tmp_path_factory.mktemp("seed")
     if request.param == "sqlite":
         database_url = sqlite_url(workdir / "hamr.db")
@@ -185,13 +278,24 @@ def seed_hamr(
     assert org.datacenter == "eu1"
     store = open_store(database_url)
     admin = Admin(store)
-    server = HamrServer(database_url, workdir / "server.log")
+    # hamr's default is `both`: that server is given no --wire, as a user's `hamr serve`
+    # would not, nor an HAMR_WIRE from the environment the tests run in.
+    env = {name: value for name, value in os.environ.items() if name != "HAMR_WIRE"}
+    env["HAMR_RATE_LIMITS"] = GENEROUS_RATE_LIMITS
+    servers = {
+        "both": HamrServer(database_url, workdir / "server.log", env=env),
+        "contract": HamrServer(
+            database_url, workdir / "contract.log", "--wire", "contract", env=env
+        ),
+    }
     try:
         stranger = admin.create_org("us3", "Stranger Org")
-        server.start()
-        yield SeedHamr(server, admin, org, stranger)
+        for server in servers.values():
+            server.start()
+        yield SeedHamr(servers, admin, org, stranger)
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
         store.close()
 
 

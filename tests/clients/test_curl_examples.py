@@ -3,7 +3,11 @@ are written, against hamr as the host.
 
 The commands print only the body. To see the status too without touching them, curl is given a
 config file of its own (CURL_HOME/.curlrc, which also keeps a user's ~/.curlrc out) that turns
-off the progress meter and appends a marked status line to what the command prints."""
+off the progress meter and appends a marked status line to what the command prints.
+
+The commands print the body as hamr sent it, so they are compared byte for byte: with hamr's
+default `both`, the documented attributes and then the live API's; with `--wire contract`, the
+documented response itself, compacted, exactly as the page shows it."""
 
 from __future__ import annotations
 
@@ -12,18 +16,22 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import apt
 from tests.clients.conftest import (
     CLIENTS,
+    CONTRACT_ORDER,
     GET_PAGE,
     POST_PAGE,
     SEED_BODY,
     SEED_ORG_UUID,
+    WIRES,
     SeedHamr,
     assert_documented_connection_stored,
+    assert_same_document,
     code_lines,
     documented_response,
     fenced_blocks,
@@ -55,6 +63,28 @@ def curl_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("curl")
     (home / ".curlrc").write_text(CURLRC)
     return home
+
+
+def documented_example() -> dict[str, Any]:
+    """The GET page's example 200 response, in its own order."""
+    (example_200,) = [b for b in fenced_blocks(seed_page(GET_PAGE), "json") if "hamr_status" in b]
+    document: dict[str, Any] = json.loads(example_200)
+    return document
+
+
+def compact(document: dict[str, Any]) -> bytes:
+    """A document as hamr writes it: JSON without spaces, members in the document's order."""
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def expected_bytes(seed: SeedHamr, modified_at: str) -> bytes:
+    """What a command prints for the documented connection. On the contract's wire, it is the
+    page's own example with this `modified_at`."""
+    if seed.wire == "contract":
+        document = documented_example()
+        document["data"]["attributes"]["modified_at"] = modified_at
+        return compact(document)
+    return compact(seed.expected(modified_at))
 
 
 def run_curl(script: str, env: Mapping[str, str], curl_home: Path) -> tuple[int, str, bytes]:
@@ -92,19 +122,26 @@ def test_documented_body_and_response_are_the_seeds() -> None:
     (post,) = [c for c in seed_curl_commands(seed_page(POST_PAGE)) if c.startswith("curl -X POST")]
     heredoc = post.split("<< EOF\n", 1)[1].rsplit("EOF", 1)[0]
     assert json.loads(heredoc) == SEED_BODY
-    (example_200,) = [b for b in fenced_blocks(seed_page(GET_PAGE), "json") if "hamr_status" in b]
-    assert json.loads(example_200) == documented_response("2026-01-13T17:26:48.830968Z")
+    example = documented_example()
+    assert_same_document(example, documented_response("2026-01-13T17:26:48.830968Z"))
+    assert list(example["data"]) == ["attributes", "id", "type"]
+    assert tuple(example["data"]["attributes"]) == CONTRACT_ORDER
 
 
-def test_get_command_prints_the_documented_connection(curl_home: Path, seed_hamr: SeedHamr) -> None:
-    stored = seed_hamr.post_documented_body().json()
+@pytest.mark.parametrize("wire", WIRES)
+def test_get_command_prints_the_documented_connection(
+    curl_home: Path, seed_hamr: SeedHamr, wire: str
+) -> None:
+    seed = seed_hamr.on(wire)
+    stored = seed.post_documented_body().json()
     modified_at = stored["data"]["attributes"]["modified_at"]
 
-    status, content_type, body = run_curl("get.sh", seed_hamr.env(), curl_home)
+    status, content_type, body = run_curl("get.sh", seed.env(), curl_home)
 
     assert (status, content_type) == (200, "application/json")
-    assert json.loads(body) == documented_response(modified_at)
-    assert body == seed_hamr.get().content
+    assert_same_document(json.loads(body), seed.expected(modified_at))
+    assert body == expected_bytes(seed, modified_at)
+    assert body == seed.get().content
 
 
 def test_get_command_before_any_post_is_the_documented_404(
@@ -122,19 +159,22 @@ def test_get_command_before_any_post_is_the_documented_404(
     assert seed_hamr.admin.connection(stranger.uuid) is None
 
 
+@pytest.mark.parametrize("wire", WIRES)
 def test_create_command_stores_the_documented_connection(
-    curl_home: Path, seed_hamr: SeedHamr
+    curl_home: Path, seed_hamr: SeedHamr, wire: str
 ) -> None:
-    history_before = len(seed_hamr.admin.history(SEED_ORG_UUID))
+    seed = seed_hamr.on(wire)
+    history_before = len(seed.admin.history(SEED_ORG_UUID))
 
-    status, content_type, body = run_curl("create.sh", seed_hamr.env(), curl_home)
+    status, content_type, body = run_curl("create.sh", seed.env(), curl_home)
 
     assert (status, content_type) == (200, "application/json")
     response = json.loads(body)
     modified_at = response["data"]["attributes"]["modified_at"]
-    assert response == documented_response(modified_at)
-    assert_documented_connection_stored(seed_hamr, history_before, modified_at)
-    assert body == seed_hamr.get().content
+    assert_same_document(response, seed.expected(modified_at))
+    assert body == expected_bytes(seed, modified_at)
+    assert_documented_connection_stored(seed, history_before, modified_at)
+    assert body == seed.get().content
 
 
 def test_create_command_from_another_org_is_a_403_and_changes_nothing(
