@@ -4,24 +4,41 @@ page says, `python3 example.py` with DD_API_KEY and DD_APP_KEY set, against hamr
 
 The examples print what the official client returns (its `pformat`ted dict, read back here with
 `ast.literal_eval`) and, on an error status, end with the client's exception and its parsed body.
+
+With hamr's default `both`, the client reads the documented attributes into its model and keeps
+the live API's beside them as additional properties; it turns the live ModifiedAt into a
+datetime, which it prints to the millisecond (`2026-05-28T16:34:21.636Z`). With
+`--wire contract`, it prints exactly the documented response.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import secrets
 import subprocess
+from datetime import datetime
 from typing import Any
+
+import pytest
+from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.v2.api.high_availability_multi_region_api import (
+    HighAvailabilityMultiRegionApi,
+)
+from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
 from tests.clients.conftest import (
     CLIENTS,
     GET_PAGE,
+    LIVE_ORDER,
+    SEED_ATTRIBUTES,
     SEED_ORG_UUID,
+    WIRES,
     SeedHamr,
     assert_documented_connection_stored,
     code_lines,
-    documented_response,
     fenced_blocks,
+    live_attributes,
     replace_once,
     run_python_example,
     seed_page,
@@ -35,6 +52,17 @@ def printed(result: subprocess.CompletedProcess[str]) -> Any:
     """What a successful example printed: the response, as the client's dict."""
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return ast.literal_eval(result.stdout)
+
+
+def as_printed(document: dict[str, Any]) -> dict[str, Any]:
+    """A response document as the example prints it: a live ModifiedAt (no zone) becomes a
+    naive datetime in the client, printed with milliseconds and a Z."""
+    printed = copy.deepcopy(document)
+    attributes = printed["data"]["attributes"]
+    if "ModifiedAt" in attributes:
+        parsed = datetime.strptime(attributes["ModifiedAt"], "%Y-%m-%d %H:%M:%S.%f")
+        attributes["ModifiedAt"] = parsed.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return printed
 
 
 def raised(result: subprocess.CompletedProcess[str], exception: str, status: int) -> Any:
@@ -67,13 +95,39 @@ def test_get_example_is_the_seeds_code_but_for_the_host() -> None:
     assert code_lines(example, "#") == code_lines(expected, "#")
 
 
-def test_get_example_prints_the_documented_connection(seed_hamr: SeedHamr) -> None:
+@pytest.mark.parametrize("wire", WIRES)
+def test_get_example_prints_the_documented_connection(seed_hamr: SeedHamr, wire: str) -> None:
+    seed = seed_hamr.on(wire)
+    modified_at = seed.post_documented_body().json()["data"]["attributes"]["modified_at"]
+
+    response = printed(run_python_example(GET_EXAMPLE, seed.env()))
+
+    assert response == as_printed(seed.expected(modified_at))
+    assert response == as_printed(seed.get().json())
+
+
+def test_the_client_keeps_the_live_attributes_with_their_values(seed_hamr: SeedHamr) -> None:
+    """What the GET example's `response` holds before it is printed (the same call, made
+    here): the documented attributes as the model's, and the live API's eight as additional
+    properties, ModifiedAt to the microsecond."""
     modified_at = seed_hamr.post_documented_body().json()["data"]["attributes"]["modified_at"]
+    configuration = Configuration(host=seed_hamr.server.url)
+    configuration.api_key["apiKeyAuth"] = seed_hamr.org.api_key
+    configuration.api_key["appKeyAuth"] = seed_hamr.org.app_key
+    configuration.unstable_operations["get_hamr_org_connection"] = True
 
-    response = printed(run_python_example(GET_EXAMPLE, seed_hamr.env()))
+    with ApiClient(configuration) as api_client:
+        response = HighAvailabilityMultiRegionApi(api_client).get_hamr_org_connection()
 
-    assert response == documented_response(modified_at)
-    assert response == seed_hamr.get().json()
+    assert response.data.id == SEED_ORG_UUID
+    attributes = response.data.attributes
+    assert attributes.hamr_status == HamrOrgConnectionStatus.ACTIVE
+    assert attributes.modified_at == modified_at
+    documented = {name: value for name, value in SEED_ATTRIBUTES.items() if name != "hamr_status"}
+    assert {name: getattr(attributes, name) for name in documented} == documented
+    expected = live_attributes(modified_at)
+    expected["ModifiedAt"] = datetime.strptime(expected["ModifiedAt"], "%Y-%m-%d %H:%M:%S.%f")
+    assert {name: attributes[name] for name in LIVE_ORDER} == expected
 
 
 def test_get_example_before_any_post_is_the_documented_404(seed_hamr: SeedHamr) -> None:
@@ -107,14 +161,16 @@ def test_get_example_with_unknown_keys_is_the_documented_403(seed_hamr: SeedHamr
     assert error["source"]["header"] in {"DD-API-KEY", "DD-APPLICATION-KEY"}
 
 
-def test_create_example_stores_the_documented_connection(seed_hamr: SeedHamr) -> None:
-    history_before = len(seed_hamr.admin.history(SEED_ORG_UUID))
+@pytest.mark.parametrize("wire", WIRES)
+def test_create_example_stores_the_documented_connection(seed_hamr: SeedHamr, wire: str) -> None:
+    seed = seed_hamr.on(wire)
+    history_before = len(seed.admin.history(SEED_ORG_UUID))
 
-    response = printed(run_python_example(CREATE_EXAMPLE, seed_hamr.env()))
+    response = printed(run_python_example(CREATE_EXAMPLE, seed.env()))
 
     modified_at = response["data"]["attributes"]["modified_at"]
-    assert response == documented_response(modified_at)
-    assert_documented_connection_stored(seed_hamr, history_before, modified_at)
+    assert response == as_printed(seed.expected(modified_at))
+    assert_documented_connection_stored(seed, history_before, modified_at)
 
 
 def test_create_example_from_another_org_is_a_403_and_changes_nothing(
