@@ -55,7 +55,10 @@ async def post_connection(request: Request) -> Response:
 def header_text(text: str) -> str:
     """Text safe in a header value: names may hold any character (non-Latin-1, line breaks),
     which are written as Python escapes so that the answer can be sent and read."""
-    return text.encode("unicode_escape").decode("ascii")
+    return "".join(
+        char if " " <= char <= "~" else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 async def validate_api_key(request: Request) -> Response:
