@@ -3,6 +3,10 @@ in typescript/package.json and package-lock.json: the GET page's TypeScript exam
 (typescript/get.ts) and the POST request written the same way (typescript/create.ts), run with
 tsx against hamr as the server.
 
+With hamr's default `both`, the client reads the documented attributes into its model (camelCase
+when the example prints it) and keeps the live API's beside them, as sent, in the model's
+`additionalProperties`; with `--wire contract`, it prints exactly the documented response.
+
 `npm ci` installs typescript/node_modules from the lock file, once per session and only when it
 is missing or was installed from another lock file or Node.js. Without node or npm these tests
 skip, unless HAMR_REQUIRE_NODE=1 (as in CI) makes that a failure."""
@@ -24,12 +28,13 @@ import pytest
 
 from tests.clients.conftest import (
     CLIENTS,
+    CONTRACT_ORDER,
     GET_PAGE,
     SEED_ORG_UUID,
+    WIRES,
     SeedHamr,
     assert_documented_connection_stored,
     code_lines,
-    documented_response,
     fenced_blocks,
     replace_once,
     run_example,
@@ -123,15 +128,23 @@ def api_exception(stderr: str, status: int) -> Any:
 
 
 def as_typescript(document: dict[str, Any]) -> dict[str, Any]:
-    """A response document as the TypeScript client's model serializes it: camelCase
-    attributes."""
+    """A response document as the example logs the TypeScript client's model: the contract's
+    attributes camelCase, and any others (the live API's) as sent, in `additionalProperties`
+    (there only if there are any)."""
 
     def camel(name: str) -> str:
         head, *rest = name.split("_")
         return head + "".join(word.capitalize() for word in rest)
 
     data = document["data"]
-    attributes = {camel(name): value for name, value in data["attributes"].items()}
+    attributes = {
+        camel(name): value for name, value in data["attributes"].items() if name in CONTRACT_ORDER
+    }
+    others = {
+        name: value for name, value in data["attributes"].items() if name not in CONTRACT_ORDER
+    }
+    if others:
+        attributes["additionalProperties"] = others
     return {"data": {**data, "attributes": attributes}}
 
 
@@ -159,12 +172,17 @@ def test_packages_are_pinned_exactly_and_locked() -> None:
 
 
 @ON_SQLITE
-def test_get_example_logs_the_documented_connection(tsx: Path, seed_hamr: SeedHamr) -> None:
-    modified_at = seed_hamr.post_documented_body().json()["data"]["attributes"]["modified_at"]
+@pytest.mark.parametrize("wire", WIRES)
+def test_get_example_logs_the_documented_connection(
+    tsx: Path, seed_hamr: SeedHamr, wire: str
+) -> None:
+    seed = seed_hamr.on(wire)
+    modified_at = seed.post_documented_body().json()["data"]["attributes"]["modified_at"]
 
-    returned, stderr = run_typescript(tsx, "get.ts", seed_hamr.env())
+    returned, stderr = run_typescript(tsx, "get.ts", seed.env())
 
-    assert returned == as_typescript(documented_response(modified_at)), stderr
+    assert returned == as_typescript(seed.expected(modified_at)), stderr
+    assert ("additionalProperties" in returned["data"]["attributes"]) == (wire == "both")
 
 
 @ON_SQLITE
@@ -181,12 +199,16 @@ def test_get_example_before_any_post_is_the_documented_404(tsx: Path, seed_hamr:
 
 
 @ON_SQLITE
-def test_create_example_stores_the_documented_connection(tsx: Path, seed_hamr: SeedHamr) -> None:
-    history_before = len(seed_hamr.admin.history(SEED_ORG_UUID))
+@pytest.mark.parametrize("wire", WIRES)
+def test_create_example_stores_the_documented_connection(
+    tsx: Path, seed_hamr: SeedHamr, wire: str
+) -> None:
+    seed = seed_hamr.on(wire)
+    history_before = len(seed.admin.history(SEED_ORG_UUID))
 
-    returned, stderr = run_typescript(tsx, "create.ts", seed_hamr.env())
+    returned, stderr = run_typescript(tsx, "create.ts", seed.env())
 
     assert returned is not None, stderr
     modified_at = returned["data"]["attributes"]["modifiedAt"]
-    assert returned == as_typescript(documented_response(modified_at))
-    assert_documented_connection_stored(seed_hamr, history_before, modified_at)
+    assert returned == as_typescript(seed.expected(modified_at))
+    assert_documented_connection_stored(seed, history_before, modified_at)
