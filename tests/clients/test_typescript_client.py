@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.clients.conftest import (
@@ -36,10 +37,12 @@ from tests.clients.conftest import (
     assert_documented_connection_stored,
     code_lines,
     fenced_blocks,
+    live_timestamp,
     replace_once,
     run_example,
     seed_page,
 )
+from tests.conftest import OrgKeys, connection_body
 
 TYPESCRIPT = CLIENTS / "typescript"
 NODE_MODULES = TYPESCRIPT / "node_modules"
@@ -183,6 +186,80 @@ def test_get_example_logs_the_documented_connection(
 
     assert returned == as_typescript(seed.expected(modified_at)), stderr
     assert ("additionalProperties" in returned["data"]["attributes"]) == (wire == "both")
+
+
+def side_of_a_pair(
+    reader: OrgKeys, other: OrgKeys, is_primary: bool, written: dict[str, Any]
+) -> dict[str, Any]:
+    """`reader`'s side of its pair with `other`, in `both`: its own id, the other as target,
+    and the status and `modified_*` the pair shares (from `written`, the writer's answer)."""
+    contract = {
+        "hamr_status": written["hamr_status"],
+        "is_primary": is_primary,
+        "modified_at": written["modified_at"],
+        "modified_by": written["modified_by"],
+        "target_org_datacenter": other.datacenter,
+        "target_org_name": other.name,
+        "target_org_uuid": other.uuid,
+    }
+    live = {
+        "HamrStatus": written["hamr_status"],
+        "IsPrimary": is_primary,
+        "ModifiedAt": live_timestamp(written["modified_at"]),
+        "ModifiedBy": written["modified_by"],
+        "OrgDatacenter": f"{reader.datacenter}.prod.dog",
+        "TargetOrgDatacenter": f"{other.datacenter}.prod.dog",
+        "TargetOrgName": other.name,
+        "TargetOrgUuid": other.uuid,
+    }
+    return {
+        "data": {
+            "attributes": {**contract, **live},
+            "id": reader.uuid,
+            "type": "hamr_org_connections",
+        }
+    }
+
+
+@ON_SQLITE
+def test_get_example_reads_each_side_of_a_pair(tsx: Path, seed_hamr: SeedHamr) -> None:
+    """Two organizations of this hamr, linked by one POST from the primary: the example run
+    with either one's keys logs that one's side of the pair's one connection, and keeps the
+    live API's attributes (HamrStatus and the rest) as hamr sent them."""
+    admin = seed_hamr.admin
+    primary = admin.create_org("eu1", "Acme Production")
+    backup = admin.create_org("us5", "Acme Backup")
+    body = connection_body(primary, backup, hamr_status=2, modified_by="dr-bot@example.com")
+    posted = httpx.post(
+        seed_hamr.server.url + "/api/v2/hamr", headers=primary.headers, json=body, timeout=10
+    )
+    assert posted.status_code == 200, posted.text
+    written = posted.json()["data"]["attributes"]
+
+    logged = {}
+    for org in (primary, backup):
+        returned, stderr = run_typescript(tsx, "get.ts", seed_hamr.env(org))
+        assert returned is not None, stderr
+        logged[org.uuid] = returned
+
+    on_primary, on_backup = logged[primary.uuid], logged[backup.uuid]
+    assert on_primary == as_typescript(side_of_a_pair(primary, backup, True, written))
+    assert on_backup == as_typescript(side_of_a_pair(backup, primary, False, written))
+    # Read apart, the two sides: own ids, each other as target, opposite isPrimary, one status
+    # and one modifiedAt; and the live spelling kept by the client, HamrStatus included.
+    mine, theirs = on_primary["data"], on_backup["data"]
+    assert (mine["id"], theirs["id"]) == (primary.uuid, backup.uuid)
+    assert mine["attributes"]["targetOrgUuid"] == backup.uuid
+    assert theirs["attributes"]["targetOrgUuid"] == primary.uuid
+    assert mine["attributes"]["isPrimary"] is True
+    assert theirs["attributes"]["isPrimary"] is False
+    for side in (mine, theirs):
+        assert side["attributes"]["hamrStatus"] == 2
+        assert side["attributes"]["modifiedAt"] == written["modified_at"]
+        assert side["attributes"]["additionalProperties"]["HamrStatus"] == 2
+    # And each is what hamr serves that side over plain HTTP.
+    for org in (primary, backup):
+        assert logged[org.uuid] == as_typescript(seed_hamr.get(org).json())
 
 
 @ON_SQLITE
