@@ -209,9 +209,13 @@ class HamrService:
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is not None:
+                # Lock both sides as writers do (in one statement, in one order), then read
+                # again: a write may have changed the connection in between.
+                uow.repository.lock_orgs(link.members)
+                link = uow.repository.links_of([org.uuid]).get(org.uuid)
             if link is None:
                 raise NotFound(f"organization {org.uuid} has no connection to unlink")
-            uow.repository.lock_orgs(link.members)
             uow.repository.delete_link(link)
             uow.repository.add_unlink_history(link, self._clock())
             uow.commit()
