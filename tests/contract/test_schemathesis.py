@@ -3,7 +3,8 @@ server errors, status codes, content types, response schemas and headers, positi
 accepted, negative data rejected, missing headers, ignored authentication, unsupported methods
 and their Allow header, response time; plus hamr's own (a JSON:API error for every refusal, a
 POST's 200 echoes what was sent, GET returns the last acknowledged POST, a refused request
-changes nothing).
+changes nothing, and every 200, in hamr's default `--wire both`, carries the contract's seven
+attributes followed by the live API's eight saying the same).
 
 Driven by the contract (../shared/spec/hamr-v2.openapi.yaml), which is the truth for the two
 operations, plus the two statuses hamr documents beyond it; and again by the document hamr
