@@ -117,7 +117,7 @@ class HamrService:
         )
         if problems:
             raise ValidationFailed(problems)
-        target = self.orgs.get(requested.target_org_uuid)
+        target = self.orgs.get(requested.target_org_uuid.lower())
         if target is None:
             assert requested.target_org_name is not None
             assert requested.target_org_datacenter is not None
@@ -153,12 +153,13 @@ class HamrService:
         new_members: list[tuple[str, str]] = []
         with self._unit_of_work() as uow:
             repository = uow.repository
-            involved = {p.org.uuid for p, _ in upserts} | {c.target_org_uuid for _, c in upserts}
+            targets = {c.target_org_uuid.lower() for _, c in upserts}
+            involved = {p.org.uuid for p, _ in upserts} | targets
             known = repository.lock_orgs(involved)
             links = repository.links_of(known)
             for principal, change in upserts:
                 caller = principal.org
-                target = known.get(change.target_org_uuid)
+                target = known.get(change.target_org_uuid.lower())
                 current = links.get(caller.uuid)
                 now = self._clock()
                 after = plan_write(

@@ -203,8 +203,11 @@ def test_a_target_hamr_does_not_know_stays_one_sided_and_may_be_repointed(
     http: httpx.Client, org: OrgKeys, partner: OrgKeys
 ) -> None:
     elsewhere, later = unknown_org("eu1"), unknown_org("us5", name="Later Org")
-    assert post(http, org, connection_body(org, elsewhere)).status_code == 200
-    assert attributes(http, org)["target_org_name"] == elsewhere.name
+    shouted = connection_body(org, elsewhere, target_org_uuid=elsewhere.uuid.upper())
+    assert post(http, org, shouted).status_code == 200
+    stored = attributes(http, org)
+    assert stored["target_org_name"] == elsewhere.name
+    assert stored["target_org_uuid"] == elsewhere.uuid.upper()  # stored as it was named
     # Re-pointed freely (the contract's "create or update"), to another stranger, then to a
     # known org, which links the pair.
     assert post(http, org, connection_body(org, later)).status_code == 200

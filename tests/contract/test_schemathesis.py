@@ -198,9 +198,7 @@ def hamr_checks(target: Target, *, valid_keys: bool) -> Check:
             assert document["data"]["type"] == "hamr_org_connections"
             got = document["data"]["attributes"]
             echoed = {name: sent["attributes"][name] for name in ATTRIBUTE_NAMES}
-            # The partner is one hamr does not know (see as_the_caller): stored as named, its
-            # UUID in lower case, as hamr keeps every UUID.
-            echoed["target_org_uuid"] = echoed["target_org_uuid"].lower()
+            # The partner is one hamr does not know (see as_the_caller): stored as named.
             assert {name: got[name] for name in ATTRIBUTE_NAMES} == echoed
             assert_both_spellings(document, ORG_DATACENTER)
             ledger.acknowledged(document)

@@ -197,7 +197,7 @@ def parse_connection_request(
         hamr_status=HamrStatus(accepted.hamr_status),
         is_primary=accepted.is_primary,
         modified_by=accepted.modified_by,
-        target_org_uuid=accepted.target_org_uuid.lower(),
+        target_org_uuid=accepted.target_org_uuid,
         target_org_name=accepted.target_org_name,
         target_org_datacenter=canonical_datacenter(datacenter) if datacenter else None,
         pointers=pointers,

@@ -37,7 +37,10 @@ def plan_write(
         else:
             raise _target_taken(caller, change, target_link)
     base = current or joining
-    named = target or Org(target_uuid, change.target_org_name, change.target_org_datacenter)
+    # A target hamr does not know is kept as it was named (its UUID's case included).
+    named = target or Org(
+        change.target_org_uuid, change.target_org_name, change.target_org_datacenter
+    )
     modified_at = next_modified_at(now_us, base.modified_at_us if base else None)
     if base is None:
         return Link(

@@ -63,7 +63,7 @@ def upgrade() -> None:
             {
                 "id": link_id,
                 "org_uuid": row.org_uuid,
-                "target_org_uuid": target_uuid,
+                "target_org_uuid": target_uuid if paired or record else row.target_org_uuid,
                 "target_org_name": record.name if record else row.target_org_name,
                 "target_org_datacenter": record.datacenter if record else row.target_org_datacenter,
                 "linked": paired,
