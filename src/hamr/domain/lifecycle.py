@@ -1,0 +1,96 @@
+"""The pair's lifecycle as data: which status may follow which, and what a policy does with a
+move that breaks the rule. Failover is never automatic; these say which moves a person may make.
+
+    none -> ONBOARDING | PASSIVE      ONBOARDING -> PASSIVE       PASSIVE -> FAILOVER
+    FAILOVER -> ACTIVE (done) | PASSIVE (aborted)                 ACTIVE -> RECOVERY
+    RECOVERY -> PASSIVE (done) | ACTIVE (aborted)                 any -> itself (metadata)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hamr.domain.model import HamrStatus
+
+S = HamrStatus
+# The moves the lifecycle allows from each status (None: the pair has no connection yet),
+# besides staying where it is.
+NEXT: Mapping[HamrStatus | None, tuple[HamrStatus, ...]] = {
+    None: (S.ONBOARDING, S.PASSIVE),
+    S.UNSPECIFIED: (S.ONBOARDING, S.PASSIVE),
+    S.ONBOARDING: (S.PASSIVE,),
+    S.PASSIVE: (S.FAILOVER,),
+    S.FAILOVER: (S.ACTIVE, S.PASSIVE),
+    S.ACTIVE: (S.RECOVERY,),
+    S.RECOVERY: (S.PASSIVE, S.ACTIVE),
+}
+
+
+class Policy(enum.StrEnum):
+    """What hamr does with a move the lifecycle does not allow."""
+
+    OFF = "off"  # store it, say nothing
+    WARN = "warn"  # store it, and say which rule it broke
+    ENFORCE = "enforce"  # refuse it
+
+
+class Verdict(enum.StrEnum):
+    ALLOWED = "allowed"
+    WARNED = "warned"
+    REFUSED = "refused"
+    OVERRIDDEN = "overridden"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A move from one status to another, judged under a policy."""
+
+    current: HamrStatus | None
+    asked: HamrStatus
+    verdict: Verdict
+    rule: str | None  # the rule it breaks, if it breaks one
+
+    @property
+    def stored(self) -> bool:
+        return self.verdict is not Verdict.REFUSED
+
+
+def allowed_next(
+    current: HamrStatus | None, policy: Policy = Policy.WARN
+) -> tuple[HamrStatus, ...]:
+    """The statuses that may follow `current`, itself included (a metadata update); under
+    `enforce`, never UNSPECIFIED."""
+    staying = () if current is None else (current,)
+    found = [*staying, *NEXT[current]]
+    if policy is Policy.ENFORCE:
+        found = [status for status in found if status is not S.UNSPECIFIED]
+    return tuple(sorted(set(found)))
+
+
+def broken_rule(current: HamrStatus | None, asked: HamrStatus, policy: Policy) -> str | None:
+    """Which rule moving from `current` to `asked` breaks, in words, or None."""
+    if asked in allowed_next(current, policy):
+        return None
+    names = ", ".join(f"{int(s)} {s.name}" for s in allowed_next(current, policy))
+    since = "no connection yet" if current is None else f"{int(current)} {current.name}"
+    return (
+        f"{since} -> {int(asked)} {asked.name} is not a move of the HAMR lifecycle; "
+        f"from {since} the next status may be: {names}"
+    )
+
+
+def judge(
+    current: HamrStatus | None, asked: HamrStatus, policy: Policy, override: bool = False
+) -> Move:
+    """The verdict on one move: allowed, or (breaking a rule) warned, refused, or stored anyway
+    by a break-glass override."""
+    rule = broken_rule(current, asked, policy)
+    if rule is None or policy is Policy.OFF:
+        return Move(current, asked, Verdict.ALLOWED, None)
+    if override:
+        return Move(current, asked, Verdict.OVERRIDDEN, rule)
+    if policy is Policy.WARN:
+        return Move(current, asked, Verdict.WARNED, rule)
+    return Move(current, asked, Verdict.REFUSED, rule)
