@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hamr import __version__
-from hamr.api.schemas import HamrOrgConnectionRequest, response_model
+from hamr.api.schemas import HamrOrgConnectionRequest, response_attributes
 from hamr.api.wire import JSON, WireFormat
 
 REF = "#/components/schemas/{model}"
@@ -52,8 +52,10 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
         "JSONAPIErrorResponse": JSON_API_ERROR,
         "APIErrorResponse": API_ERROR,
     }
-    for model in (HamrOrgConnectionRequest, response_model(wire)):
+    attributes = response_attributes(wire)
+    for model in (HamrOrgConnectionRequest, attributes):
         schemas.update(_component_schemas(model))
+    schemas.update(_response_schemas(attributes.__name__))
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
@@ -110,6 +112,25 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
             "schemas": schemas,
         },
     }
+
+
+def _response_schemas(attributes: str) -> dict[str, Any]:
+    """The response document around the attributes of the configured wire mode."""
+    data = {
+        "type": "object",
+        "required": ["attributes", "id", "type"],
+        "properties": {
+            "attributes": _ref(attributes),
+            "id": {"type": "string"},
+            "type": {"type": "string", "enum": ["hamr_org_connections"]},
+        },
+    }
+    document = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": _ref("HamrOrgConnectionDataResponse")},
+    }
+    return {"HamrOrgConnectionDataResponse": data, "HamrOrgConnectionResponse": document}
 
 
 def _component_schemas(model: type[BaseModel]) -> dict[str, Any]:

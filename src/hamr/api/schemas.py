@@ -106,31 +106,19 @@ class LiveAttributesResponse(BaseModel):
     TargetOrgUuid: str
 
 
-# The contract's attributes followed by the live API's (`--wire both`).
-BothAttributesResponse = pydantic.create_model(  # type: ignore[call-overload]
-    "BothAttributesResponse",
-    **{
-        name: (field.annotation, field)
-        for model in (HamrOrgConnectionAttributesResponse, LiveAttributesResponse)
-        for name, field in model.model_fields.items()
-    },
-)
+class BothAttributesResponse(LiveAttributesResponse, HamrOrgConnectionAttributesResponse):
+    """The contract's attributes followed by the live API's (`--wire both`): pydantic takes
+    fields from the last base first."""
 
 
-def response_model(wire: WireFormat) -> type[BaseModel]:
-    """The response document's model in this wire mode, for /openapi.json."""
-    attributes: type[BaseModel] = {
+def response_attributes(wire: WireFormat) -> type[BaseModel]:
+    """The response attributes' model in this wire mode, for /openapi.json."""
+    models: dict[str, type[BaseModel]] = {
         "contract": HamrOrgConnectionAttributesResponse,
         "live": LiveAttributesResponse,
         "both": BothAttributesResponse,
-    }[wire.mode]
-    data = pydantic.create_model(
-        "HamrOrgConnectionDataResponse",
-        attributes=(attributes, ...),
-        id=(str, ...),
-        type=(Literal["hamr_org_connections"], ...),
-    )
-    return pydantic.create_model("HamrOrgConnectionResponse", data=(data, ...))
+    }
+    return models[wire.mode]
 
 
 _OPTIONAL = ("target_org_datacenter", "target_org_name")
