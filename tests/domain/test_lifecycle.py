@@ -31,7 +31,7 @@ def test_the_table_is_the_lifecycle() -> None:
     assert set(NEXT) == set(FROM)
 
 
-@pytest.mark.parametrize(("current", "asked"), itertools.product(FROM, S))
+@pytest.mark.parametrize(("current", "asked"), list(itertools.product(FROM, S)))
 @pytest.mark.parametrize("policy", list(Policy))
 def test_every_move_under_every_policy(current: S | None, asked: S, policy: Policy) -> None:
     lifecycle_move = (current, asked) in MOVES or current == asked
