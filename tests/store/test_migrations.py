@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from hamr.store.migrate import head_revision
 from tests.conftest import free_port, run_cli
 
 
@@ -18,5 +19,5 @@ def test_serve_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         "Error: the database schema (revision 9999) is newer than this hamr "
-        "(which knows up to 0002); upgrade hamr before serving it"
+        f"(which knows up to {head_revision()}); upgrade hamr before serving it"
     )
