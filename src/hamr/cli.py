@@ -347,6 +347,7 @@ def _history_json(entry: HistoryEntry) -> dict[str, object]:
         "key_id": entry.key_id,
         "before": entry.before,
         "after": entry.after,
+        "violation": entry.violation,
     }
 
 
@@ -363,4 +364,5 @@ def _history_line(entry: HistoryEntry) -> str:
         f"primary={str(after['is_primary']).lower()}  target {after['target_org_uuid']} "
         f"({after['target_org_datacenter']})  by {entry.modified_by}  "
         f"(org {entry.org_uuid}, key {entry.key_id})"
+        + (f"  VIOLATION: {entry.violation}" if entry.violation else "")
     )

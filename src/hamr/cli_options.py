@@ -12,6 +12,7 @@ from hamr.settings import (
     DEFAULT_RATE_LIMITS,
     LOG_FORMATS,
     LOG_LEVELS,
+    TRANSITION_POLICIES,
     WIRE_MODES,
     Settings,
     Source,
@@ -76,6 +77,13 @@ def serve_options(command: F) -> F:
             type=click.Choice(WIRE_MODES),
             help="Response format: both (the contract's attributes and the live API's), live "
             "(exactly as Datadog's live API answers) or contract [env HAMR_WIRE; default both]",
+        ),
+        click.option(
+            "--transitions",
+            type=click.Choice(TRANSITION_POLICIES),
+            help="Status moves outside the HAMR lifecycle: off (stored), warn (stored with "
+            "X-Hamr-Warning and a marked history row) or enforce (409) "
+            "[env HAMR_TRANSITIONS; default warn]",
         ),
         click.option(
             "--shutdown-grace",

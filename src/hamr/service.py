@@ -13,15 +13,19 @@ from collections.abc import Callable, Sequence
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
 from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret
+from hamr.domain.lifecycle import MoveRefused, judge
 from hamr.domain.model import (
     AppliedChange,
     Connection,
     ConnectionChange,
+    HamrStatus,
     HistoryEntry,
     KeyKind,
     KeyRecord,
     Link,
+    Move,
     Org,
+    Policy,
     Principal,
     RequestedChange,
     Statistics,
@@ -47,11 +51,13 @@ class HamrService:
         view: ReadView,
         datacenters: frozenset[str],
         clock: Clock = system_clock_us,
+        policy: Policy = Policy.WARN,
     ):
         self._unit_of_work = unit_of_work
         self._view = view
         self.datacenters = datacenters
         self._clock = clock
+        self.policy = policy
         self.credentials = CredentialCache(view)
         self.connections = ConnectionCache(view)
         self.orgs = OrgCache(view)
@@ -117,6 +123,13 @@ class HamrService:
         )
         if problems:
             raise ValidationFailed(problems)
+        if self.policy is Policy.ENFORCE:  # refuse early; the write checks again, locked
+            current = self.connections.get(principal.org.uuid)
+            self._judge(
+                current.hamr_status if current else None,
+                requested.hamr_status,
+                requested.pointers["hamr_status"],
+            )
         target = self.orgs.get(requested.target_org_uuid.lower())
         if target is None:
             assert requested.target_org_name is not None
@@ -161,22 +174,22 @@ class HamrService:
                 caller = principal.org
                 target = known.get(change.target_org_uuid.lower())
                 current = links.get(caller.uuid)
+                target_link = links.get(target.uuid) if target else None
                 now = self._clock()
-                after = plan_write(
-                    caller,
-                    change,
-                    target,
-                    current,
-                    links.get(target.uuid) if target else None,
-                    now,
-                    _new_id,
+                after = plan_write(caller, change, target, current, target_link, now, _new_id)
+                # The pair's status before: the connection written, if it existed.
+                base = next((x for x in (current, target_link) if x and x.id == after.id), None)
+                move = self._judge(
+                    base.hamr_status if base else None, change.hamr_status, change.status_pointer
                 )
                 for member in after.members:
                     if links.get(member) is None or links[member].id != after.id:
                         new_members.append((member, after.id))
                     links[member] = after
                 before = current.view_of(caller.uuid) if current else None
-                applied.append(AppliedChange(caller.uuid, principal.key_id, before, after, now))
+                applied.append(
+                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move)
+                )
             # A connection written twice in one batch is saved once, as its last write.
             repository.save_links(
                 list({c.after.id: c.after for c in applied}.values()), new_members
@@ -184,6 +197,15 @@ class HamrService:
             repository.add_history(applied)
             uow.commit()
         for done in applied:
+            if done.violation is not None:
+                logger.warning(
+                    "move outside the lifecycle stored",
+                    extra={
+                        "org": done.org_uuid,
+                        "connection": done.after.id,
+                        "rule": done.violation,
+                    },
+                )
             logger.info(
                 "connection changed",
                 extra={
@@ -196,6 +218,13 @@ class HamrService:
                 },
             )
         return applied
+
+    def _judge(self, current: HamrStatus | None, asked: HamrStatus, pointer: str) -> Move:
+        """The policy's verdict on a move; raises MoveRefused for one it refuses."""
+        move = judge(current, asked, self.policy)
+        if not move.stored:
+            raise MoveRefused(move, pointer)
+        return move
 
     def remember_writes(self, applied: Sequence[AppliedChange]) -> None:
         """Committed writes, into the connection cache, for every side that reads them (call
@@ -316,6 +345,7 @@ def _new_id() -> str:
 
 
 def _change(requested: RequestedChange, target: Org) -> ConnectionChange:
+    pointers = requested.pointers
     return ConnectionChange(
         hamr_status=requested.hamr_status,
         is_primary=requested.is_primary,
@@ -323,5 +353,6 @@ def _change(requested: RequestedChange, target: Org) -> ConnectionChange:
         target_org_datacenter=target.datacenter,
         target_org_name=target.name,
         target_org_uuid=target.uuid,
-        target_pointer=requested.pointers["target_org_uuid"],
+        target_pointer=pointers["target_org_uuid"],
+        status_pointer=pointers["hamr_status"],
     )

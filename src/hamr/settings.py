@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from hamr.domain.model import Policy
 from hamr.domain.rules import DEFAULT_DATACENTERS
 
 DEFAULT_DATABASE_URL = "sqlite:///./hamr.db"
@@ -18,6 +19,9 @@ LOG_FORMATS = ("json", "text")
 # How connection documents are written: both spellings (every client reads it), as Datadog's
 # live API writes them, or as its published contract does.
 WIRE_MODES = ("both", "live", "contract")
+# What a status move outside the HAMR lifecycle gets: stored silently, stored with a warning,
+# or refused (hamr.domain.lifecycle).
+TRANSITION_POLICIES = tuple(policy.value for policy in Policy)
 Source = Literal["flag", "env", "default"]
 
 
@@ -90,6 +94,7 @@ class Settings:
     metrics_port: int = 0
     shutdown_grace_seconds: int = 10
     wire: str = "both"
+    transitions: str = "warn"
 
     def __post_init__(self) -> None:
         for name in ("port", "metrics_port"):
@@ -112,6 +117,11 @@ class Settings:
                 raise SettingsError(f"{_words(name)} must be positive")
         if self.wire not in WIRE_MODES:
             raise SettingsError(f"wire must be one of {', '.join(WIRE_MODES)}, not {self.wire!r}")
+        if self.transitions not in TRANSITION_POLICIES:
+            raise SettingsError(
+                f"transitions must be one of {', '.join(TRANSITION_POLICIES)}, "
+                f"not {self.transitions!r}"
+            )
         if self.shutdown_grace_seconds < 0:
             raise SettingsError("shutdown grace seconds must not be negative")
         scheme = urlsplit(self.rate_limit_storage).scheme
@@ -214,6 +224,6 @@ def _parse(name: str, raw: str) -> object:
         return parse_rate_limits([raw])
     if name == "datacenters":
         return frozenset(raw.replace(",", " ").split())
-    if name in ("log_level", "log_format", "wire"):
+    if name in ("log_level", "log_format", "wire", "transitions"):
         return raw.lower()
     return raw

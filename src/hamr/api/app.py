@@ -32,6 +32,7 @@ from hamr.api.telemetry import RequestTelemetry, flush_periodically
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import HamrError, NotFound
+from hamr.domain.model import Policy
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
@@ -57,7 +58,9 @@ class HamrApp:
 def create_app(settings: Settings) -> HamrApp:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url, settings.db_pool_size)
-    service = HamrService(store.unit_of_work, store.view, settings.datacenters)
+    service = HamrService(
+        store.unit_of_work, store.view, settings.datacenters, policy=Policy(settings.transitions)
+    )
     wire = WireFormat.named(settings.wire)
     routes = [
         Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),

@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_wsgi_server
 from prometheus_client.registry import Collector
 
 from hamr.domain.errors import Unavailable
-from hamr.domain.model import HamrStatus
+from hamr.domain.model import HamrStatus, Move
 from hamr.service import HamrService
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,13 @@ class Metrics:
             ["bucket"],
             registry=self.registry,
         )
+        self._transitions = Counter(
+            "hamr_transitions",
+            "Status moves asked for, by status before and after and the policy's verdict "
+            "(allowed, warned, refused, overridden).",
+            ["from", "to", "verdict"],
+            registry=self.registry,
+        )
         self.registry.register(StoredStateCollector(service))
         # Label lookups cost more than the increments; keep the children.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -105,6 +112,10 @@ class Metrics:
 
     def auth_failed(self, header: str | None) -> None:
         self._auth_failures.labels(header or "unknown").inc()
+
+    def transition(self, move: Move) -> None:
+        before = "none" if move.current is None else move.current.name
+        self._transitions.labels(before, move.asked.name, move.verdict.value).inc()
 
     def rate_limited(self, bucket: str) -> None:
         self._rate_limited.labels(bucket).inc()

@@ -12,10 +12,12 @@ from hamr.api.body import read_json_body
 from hamr.api.errors import JSON
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
+from hamr.domain.lifecycle import MoveRefused
 from hamr.domain.model import KeyKind
 
 HAMR_PATH = "/api/v2/hamr"
-# What hamr accepted but did not do as asked (a target's name that differs from its record).
+# What hamr accepted but did not do as asked (a target's name that differs from its record),
+# or stored though it breaks a rule (a move outside the lifecycle, under `warn`).
 WARNING_HEADER = "X-Hamr-Warning"
 
 
@@ -44,11 +46,20 @@ async def post_connection(request: Request) -> Response:
     body = await read_json_body(request, state.settings.max_body_bytes)
     service = state.service
     requested = parse_connection_request(body, principal.org, service.datacenters, service.orgs.get)
-    change, warnings = service.resolve_change(principal, requested)
-    connection = await state.writer.write(principal, change)
+    try:
+        change, warnings = service.resolve_change(principal, requested)
+        done = await state.writer.write(principal, change)
+    except MoveRefused as refused:
+        if state.metrics is not None:
+            state.metrics.transition(refused.move)
+        raise
+    if state.metrics is not None and done.move is not None:
+        state.metrics.transition(done.move)
+    if done.violation is not None:
+        warnings.append(f"Stored, but {done.violation}.")
     headers = {WARNING_HEADER: header_text(" ".join(warnings))} if warnings else None
     return Response(
-        state.wire.document(connection), media_type=state.wire.content_type, headers=headers
+        state.wire.document(done.view), media_type=state.wire.content_type, headers=headers
     )
 
 

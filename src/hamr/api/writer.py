@@ -9,7 +9,7 @@ import contextlib
 import anyio.to_thread
 
 from hamr.domain.errors import Unavailable, WriteConflict
-from hamr.domain.model import AppliedChange, Connection, ConnectionChange, Principal
+from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.service import HamrService, Upsert
 
 MAX_BATCH = 256
@@ -23,7 +23,7 @@ class GroupCommitWriter:
     def __init__(self, service: HamrService, max_batch: int = MAX_BATCH):
         self._service = service
         self._max_batch = max_batch
-        self._pending: list[tuple[Upsert, asyncio.Future[Connection]]] = []
+        self._pending: list[tuple[Upsert, asyncio.Future[AppliedChange]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -37,11 +37,11 @@ class GroupCommitWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def write(self, principal: Principal, change: ConnectionChange) -> Connection:
+    async def write(self, principal: Principal, change: ConnectionChange) -> AppliedChange:
         """Return once the change is committed to disk (or raise why it was not). The change
         comes from `HamrService.resolve_change`; one the store refuses (a pair conflict) fails
         alone, not the batch it was in."""
-        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AppliedChange] = asyncio.get_running_loop().create_future()
         self._pending.append(((principal, change), future))
         self._wakeup.set()
         return await future
@@ -55,7 +55,7 @@ class GroupCommitWriter:
                 del self._pending[: self._max_batch]
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[Connection]]]) -> None:
+    async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[AppliedChange]]]) -> None:
         try:
             stored = await self._upsert_retrying([upsert for upsert, _ in batch])
         except Unavailable as error:  # the database is away: every write fails alike
@@ -73,10 +73,10 @@ class GroupCommitWriter:
         self._service.remember_writes(stored)
         for (_, future), done in zip(batch, stored, strict=True):
             if not future.done():  # the client may have gone; its write still stands
-                future.set_result(done.view)
+                future.set_result(done)
 
     @staticmethod
-    def _fail(batch: list[tuple[Upsert, asyncio.Future[Connection]]], error: Exception) -> None:
+    def _fail(batch: list[tuple[Upsert, asyncio.Future[AppliedChange]]], error: Exception) -> None:
         for _, future in batch:
             if not future.done():
                 future.set_exception(error)

@@ -8,11 +8,10 @@ move that breaks the rule. Failover is never automatic; these say which moves a 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from hamr.domain.model import HamrStatus
+from hamr.domain.errors import Conflict
+from hamr.domain.model import HamrStatus, Move, Policy, Verdict
 
 S = HamrStatus
 # The moves the lifecycle allows from each status (None: the pair has no connection yet),
@@ -26,35 +25,6 @@ NEXT: Mapping[HamrStatus | None, tuple[HamrStatus, ...]] = {
     S.ACTIVE: (S.RECOVERY,),
     S.RECOVERY: (S.PASSIVE, S.ACTIVE),
 }
-
-
-class Policy(enum.StrEnum):
-    """What hamr does with a move the lifecycle does not allow."""
-
-    OFF = "off"  # store it, say nothing
-    WARN = "warn"  # store it, and say which rule it broke
-    ENFORCE = "enforce"  # refuse it
-
-
-class Verdict(enum.StrEnum):
-    ALLOWED = "allowed"
-    WARNED = "warned"
-    REFUSED = "refused"
-    OVERRIDDEN = "overridden"
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    """A move from one status to another, judged under a policy."""
-
-    current: HamrStatus | None
-    asked: HamrStatus
-    verdict: Verdict
-    rule: str | None  # the rule it breaks, if it breaks one
-
-    @property
-    def stored(self) -> bool:
-        return self.verdict is not Verdict.REFUSED
 
 
 def allowed_next(
@@ -94,3 +64,11 @@ def judge(
     if policy is Policy.WARN:
         return Move(current, asked, Verdict.WARNED, rule)
     return Move(current, asked, Verdict.REFUSED, rule)
+
+
+class MoveRefused(Conflict):
+    """A move the lifecycle does not allow, under `enforce`: nothing was stored."""
+
+    def __init__(self, move: Move, pointer: str):
+        super().__init__(f"{move.rule}. Nothing was stored.", pointer=pointer)
+        self.move = move

@@ -27,6 +27,35 @@ class KeyKind(enum.StrEnum):
     TOKEN = "token"  # noqa: S105
 
 
+class Policy(enum.StrEnum):
+    """What hamr does with a move the lifecycle does not allow."""
+
+    OFF = "off"  # store it, say nothing
+    WARN = "warn"  # store it, and say which rule it broke
+    ENFORCE = "enforce"  # refuse it
+
+
+class Verdict(enum.StrEnum):
+    ALLOWED = "allowed"
+    WARNED = "warned"
+    REFUSED = "refused"
+    OVERRIDDEN = "overridden"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A move from one status to another, judged under a policy."""
+
+    current: HamrStatus | None
+    asked: HamrStatus
+    verdict: Verdict
+    rule: str | None  # the rule it breaks, if it breaks one
+
+    @property
+    def stored(self) -> bool:
+        return self.verdict is not Verdict.REFUSED
+
+
 @dataclass(frozen=True, slots=True)
 class Org:
     uuid: str
@@ -80,6 +109,7 @@ class ConnectionChange:
     target_org_name: str
     target_org_uuid: str
     target_pointer: str = "/data/attributes/target_org_uuid"
+    status_pointer: str = "/data/attributes/hamr_status"
 
     @property
     def target(self) -> Org:
@@ -170,6 +200,12 @@ class AppliedChange:
     before: Connection | None
     after: Link
     recorded_at_us: int
+    move: Move | None = None  # the status move and its verdict under the policy
+
+    @property
+    def violation(self) -> str | None:
+        """The lifecycle rule the move broke, when it was stored anyway."""
+        return self.move.rule if self.move is not None and self.move.stored else None
 
     @property
     def view(self) -> Connection:
@@ -205,6 +241,7 @@ class HistoryEntry:
     recorded_at_us: int
     before: dict[str, object] | None
     after: dict[str, object] | None
+    violation: str | None = None
 
 
 def format_timestamp(microseconds: int) -> str:

@@ -114,6 +114,7 @@ class SqlRepository:
                     "recorded_at_us": c.recorded_at_us,
                     "before": c.before.attributes() if c.before else None,
                     "after": c.view.attributes(),
+                    "violation": c.violation,
                 }
                 for c in changes
             ],
@@ -131,6 +132,7 @@ class SqlRepository:
                     "recorded_at_us": recorded_at_us,
                     "before": link.view_of(member).attributes(),
                     "after": None,
+                    "violation": None,
                 }
                 for member in link.members
             ],
@@ -154,6 +156,7 @@ class SqlRepository:
                 recorded_at_us=r.recorded_at_us,
                 before=r.before,
                 after=r.after,
+                violation=r.violation,
             )
             for r in self._db.execute(query)
         ]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -75,6 +76,8 @@ history = Table(
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("before", JSON, nullable=True),
     Column("after", JSON, nullable=True),
+    # The lifecycle rule the move broke, when the policy stored it anyway.
+    Column("violation", Text, nullable=True),
     Index("ix_history_org_uuid_id", "org_uuid", "id"),
     Index("ix_history_connection_id_id", "connection_id", "id"),
 )
