@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hamr.cli_options import database_option, load_serve_settings, serve_options
 from hamr.domain.errors import HamrError
-from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, format_timestamp
+from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, Permission, format_timestamp
 from hamr.service import HamrService
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import StoreUnavailable, describe, open_store
@@ -186,18 +186,35 @@ def key() -> None:
     """Create, list and revoke API and application keys."""
 
 
+permission_option = click.option(
+    "--permission",
+    type=click.Choice([p.value for p in Permission]),
+    default=Permission.WRITE.value,
+    show_default=True,
+    help="What it may do: read (GET only), write, or admin (also break-glass overrides).",
+)
+
+
 @key.command("create")
 @click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
 @click.option("--type", "kind", type=click.Choice(["api", "app"]), required=True)
+@permission_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @database_option
 @click.pass_context
 @operator_errors
 def key_create(
-    ctx: click.Context, org_uuid: str, kind: str, as_json: bool, database_url: str | None
+    ctx: click.Context,
+    org_uuid: str,
+    kind: str,
+    permission: str,
+    as_json: bool,
+    database_url: str | None,
 ) -> None:
-    """Create a key (the secret is shown once)."""
-    record, secret = open_service(ctx, database_url).create_key(org_uuid, KeyKind(kind))
+    """Create a key (the secret is shown once); application keys carry a permission."""
+    record, secret = open_service(ctx, database_url).create_key(
+        org_uuid, KeyKind(kind), Permission(permission)
+    )
     _print_secret(as_json, record, secret)
 
 
@@ -214,7 +231,8 @@ def key_list(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str
         as_json,
         [_key_json(r) for r in records],
         "\n".join(
-            f"{r.id}  {r.kind.value:<5} created {format_timestamp(r.created_at_us)}"
+            f"{r.id}  {r.kind.value:<5} {r.permission.value:<5}  "
+            f"created {format_timestamp(r.created_at_us)}"
             + (f"  revoked {format_timestamp(r.revoked_at_us)}" if r.revoked_at_us else "")
             for r in records
         ),
@@ -246,15 +264,18 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
+@permission_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @database_option
 @click.pass_context
 @operator_errors
 def token_create(
-    ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None
+    ctx: click.Context, org_uuid: str, permission: str, as_json: bool, database_url: str | None
 ) -> None:
     """Create a token for `Authorization: Bearer <token>` (shown once)."""
-    record, secret = open_service(ctx, database_url).create_key(org_uuid, KeyKind.TOKEN)
+    record, secret = open_service(ctx, database_url).create_key(
+        org_uuid, KeyKind.TOKEN, Permission(permission)
+    )
     _print_secret(as_json, record, secret)
 
 
@@ -332,6 +353,7 @@ def _key_json(record: KeyRecord) -> dict[str, object]:
         "id": record.id,
         "org_uuid": record.org_uuid,
         "type": record.kind.value,
+        "permission": record.permission.value,
         "created_at": format_timestamp(record.created_at_us),
         "revoked_at": format_timestamp(record.revoked_at_us) if record.revoked_at_us else None,
     }
@@ -348,6 +370,7 @@ def _history_json(entry: HistoryEntry) -> dict[str, object]:
         "before": entry.before,
         "after": entry.after,
         "violation": entry.violation,
+        "override_reason": entry.override_reason,
     }
 
 
@@ -365,4 +388,5 @@ def _history_line(entry: HistoryEntry) -> str:
         f"({after['target_org_datacenter']})  by {entry.modified_by}  "
         f"(org {entry.org_uuid}, key {entry.key_id})"
         + (f"  VIOLATION: {entry.violation}" if entry.violation else "")
+        + (f"  OVERRIDE: {entry.override_reason}" if entry.override_reason else "")
     )

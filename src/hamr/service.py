@@ -25,10 +25,12 @@ from hamr.domain.model import (
     Link,
     Move,
     Org,
+    Permission,
     Policy,
     Principal,
     RequestedChange,
     Statistics,
+    Verdict,
 )
 from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, UnitOfWork
@@ -70,7 +72,9 @@ class HamrService:
         found = self.credentials.lookup(hash_secret(secret), cached_only)
         if found is None or found.kind is not kind:
             return None
-        return Principal(org=found.org, key_id=found.key_id)
+        return Principal(
+            org=found.org, key_id=found.key_id, permission=found.permission, kind=found.kind
+        )
 
     def recognise(self, credentials_digest: str) -> Principal | None:
         """Who a request's credentials (all of them, by digest) proved to be when last
@@ -129,6 +133,7 @@ class HamrService:
                 current.hamr_status if current else None,
                 requested.hamr_status,
                 requested.pointers["hamr_status"],
+                requested.override,
             )
         target = self.orgs.get(requested.target_org_uuid.lower())
         if target is None:
@@ -180,15 +185,19 @@ class HamrService:
                 # The pair's status before: the connection written, if it existed.
                 base = next((x for x in (current, target_link) if x and x.id == after.id), None)
                 move = self._judge(
-                    base.hamr_status if base else None, change.hamr_status, change.status_pointer
+                    base.hamr_status if base else None,
+                    change.hamr_status,
+                    change.status_pointer,
+                    change.override,
                 )
                 for member in after.members:
                     if links.get(member) is None or links[member].id != after.id:
                         new_members.append((member, after.id))
                     links[member] = after
                 before = current.view_of(caller.uuid) if current else None
+                reason = change.override if move.verdict is Verdict.OVERRIDDEN else None
                 applied.append(
-                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move)
+                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move, reason)
                 )
             # A connection written twice in one batch is saved once, as its last write.
             repository.save_links(
@@ -219,9 +228,16 @@ class HamrService:
             )
         return applied
 
-    def _judge(self, current: HamrStatus | None, asked: HamrStatus, pointer: str) -> Move:
-        """The policy's verdict on a move; raises MoveRefused for one it refuses."""
-        move = judge(current, asked, self.policy)
+    def _judge(
+        self,
+        current: HamrStatus | None,
+        asked: HamrStatus,
+        pointer: str,
+        override: str | None = None,
+    ) -> Move:
+        """The policy's verdict on a move (a break-glass override stores it anyway); raises
+        MoveRefused for one it refuses."""
+        move = judge(current, asked, self.policy, override=override is not None)
         if not move.stored:
             raise MoveRefused(move, pointer)
         return move
@@ -285,11 +301,19 @@ class HamrService:
         with self._unit_of_work() as uow:
             return uow.repository.list_orgs()
 
-    def create_key(self, org_uuid: str, kind: KeyKind) -> tuple[KeyRecord, str]:
-        """A new credential for an existing org; the secret is returned once and never kept."""
+    def create_key(
+        self, org_uuid: str, kind: KeyKind, permission: Permission = Permission.WRITE
+    ) -> tuple[KeyRecord, str]:
+        """A new credential for an existing org; the secret is returned once and never kept.
+        Only application keys and tokens carry a permission other than write."""
+        if kind is KeyKind.API and permission is not Permission.WRITE:
+            raise InvalidInput(
+                "API keys name the organization and carry no permission; give the "
+                "permission to an application key or a token"
+            )
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
-            issued = self._issue(uow, org.uuid, kind)
+            issued = self._issue(uow, org.uuid, kind, permission)
             uow.commit()
         return issued
 
@@ -327,7 +351,13 @@ class HamrService:
             raise NotFound(f"no organization with UUID {org_uuid}")
         return org
 
-    def _issue(self, uow: UnitOfWork, org_uuid: str, kind: KeyKind) -> tuple[KeyRecord, str]:
+    def _issue(
+        self,
+        uow: UnitOfWork,
+        org_uuid: str,
+        kind: KeyKind,
+        permission: Permission = Permission.WRITE,
+    ) -> tuple[KeyRecord, str]:
         secret = generate_secret(kind)
         record = KeyRecord(
             id=str(uuidlib.uuid4()),
@@ -335,6 +365,7 @@ class HamrService:
             kind=kind,
             created_at_us=self._clock(),
             revoked_at_us=None,
+            permission=permission,
         )
         uow.repository.add_key(record, hash_secret(secret))
         return record, secret
@@ -355,4 +386,5 @@ def _change(requested: RequestedChange, target: Org) -> ConnectionChange:
         target_org_uuid=target.uuid,
         target_pointer=pointers["target_org_uuid"],
         status_pointer=pointers["hamr_status"],
+        override=requested.override,
     )

@@ -3,19 +3,26 @@ primary-key read, a cached body); POST's durable write goes through the group-co
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
 from hamr.api.admission import admit
+from hamr.api.auth import APP_KEY, AUTHORIZATION
 from hamr.api.body import read_json_body
 from hamr.api.errors import JSON
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
-from hamr.domain.lifecycle import MoveRefused
-from hamr.domain.model import KeyKind
+from hamr.domain.errors import Forbidden, InvalidInput
+from hamr.domain.lifecycle import MoveRefused, needed_permission
+from hamr.domain.model import KeyKind, Permission, Principal
+from hamr.domain.rules import MAX_TEXT_LENGTH
 
 HAMR_PATH = "/api/v2/hamr"
+# A break-glass reason: store a move the policy would refuse (admin under `enforce`).
+OVERRIDE_HEADER = "X-Hamr-Override"
 # What hamr accepted but did not do as asked (a target's name that differs from its record),
 # or stored though it breaks a rule (a move outside the lifecycle, under `warn`).
 WARNING_HEADER = "X-Hamr-Warning"
@@ -43,9 +50,14 @@ async def own_connection(scope: Scope, state: AppState) -> bytes:
 async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_post")
-    body = await read_json_body(request, state.settings.max_body_bytes)
     service = state.service
-    requested = parse_connection_request(body, principal.org, service.datacenters, service.orgs.get)
+    override = _override_reason(request.headers.get(OVERRIDE_HEADER))
+    require_permission(principal, needed_permission(service.policy, override is not None))
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    requested = replace(
+        parse_connection_request(body, principal.org, service.datacenters, service.orgs.get),
+        override=override,
+    )
     try:
         change, warnings = service.resolve_change(principal, requested)
         done = await state.writer.write(principal, change)
@@ -55,11 +67,41 @@ async def post_connection(request: Request) -> Response:
         raise
     if state.metrics is not None and done.move is not None:
         state.metrics.transition(done.move)
-    if done.violation is not None:
+    if done.override_reason is not None:
+        warnings.append(f"Stored by override, though {done.violation}.")
+    elif done.violation is not None:
         warnings.append(f"Stored, but {done.violation}.")
     headers = {WARNING_HEADER: header_text(" ".join(warnings))} if warnings else None
     return Response(
         state.wire.document(done.view), media_type=state.wire.content_type, headers=headers
+    )
+
+
+def _override_reason(value: str | None) -> str | None:
+    """The break-glass reason an `X-Hamr-Override` header gives, if one was sent."""
+    if value is None:
+        return None
+    reason = value.strip()
+    if not reason or len(reason) > MAX_TEXT_LENGTH:
+        raise InvalidInput(
+            f"{OVERRIDE_HEADER} must say why the move is forced, in 1 to {MAX_TEXT_LENGTH} "
+            "characters; the reason goes into the pair's history.",
+            header=OVERRIDE_HEADER,
+        )
+    return reason
+
+
+def require_permission(principal: Principal, needed: Permission) -> None:
+    """Refuse a credential without the permission this request needs, naming both."""
+    if principal.permission.allows(needed):
+        return
+    header = AUTHORIZATION if principal.kind is KeyKind.TOKEN else APP_KEY
+    credential = "bearer token" if principal.kind is KeyKind.TOKEN else APP_KEY
+    raise Forbidden(
+        f"This {credential} has the {principal.permission.value} permission; this request "
+        f"needs {needed.value}. Use a key or token with {needed.value} (`hamr key create "
+        f"--permission {needed.value}`).",
+        header=header,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hamr.domain.errors import Conflict
-from hamr.domain.model import HamrStatus, Move, Policy, Verdict
+from hamr.domain.model import HamrStatus, Move, Permission, Policy, Verdict
 
 S = HamrStatus
 # The moves the lifecycle allows from each status (None: the pair has no connection yet),
@@ -64,6 +64,12 @@ def judge(
     if policy is Policy.WARN:
         return Move(current, asked, Verdict.WARNED, rule)
     return Move(current, asked, Verdict.REFUSED, rule)
+
+
+def needed_permission(policy: Policy, override: bool) -> Permission:
+    """What a credential must carry to write a connection: write, and admin to override a
+    policy that refuses (a warning needs no more than the write itself)."""
+    return Permission.ADMIN if override and policy is Policy.ENFORCE else Permission.WRITE
 
 
 class MoveRefused(Conflict):

@@ -27,6 +27,18 @@ class KeyKind(enum.StrEnum):
     TOKEN = "token"  # noqa: S105
 
 
+class Permission(enum.StrEnum):
+    """What a credential may do, as Datadog splits reading DR status from changing it."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+    def allows(self, needed: Permission) -> bool:
+        order = (Permission.READ, Permission.WRITE, Permission.ADMIN)
+        return order.index(self) >= order.index(needed)
+
+
 class Policy(enum.StrEnum):
     """What hamr does with a move the lifecycle does not allow."""
 
@@ -65,10 +77,13 @@ class Org:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the organization and the credential that proved it."""
+    """Who is calling: the organization and the credential that proved it (an application
+    key or a token), with what that credential may do."""
 
     org: Org
     key_id: str
+    permission: Permission = Permission.WRITE
+    kind: KeyKind = KeyKind.APP
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +94,7 @@ class StoredCredential:
     kind: KeyKind
     secret_hash: str
     org: Org
+    permission: Permission = Permission.WRITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +110,7 @@ class RequestedChange:
     target_org_name: str | None
     target_org_datacenter: str | None
     pointers: Mapping[str, str]
+    override: str | None = None  # a break-glass reason (X-Hamr-Override)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +127,7 @@ class ConnectionChange:
     target_org_uuid: str
     target_pointer: str = "/data/attributes/target_org_uuid"
     status_pointer: str = "/data/attributes/hamr_status"
+    override: str | None = None  # a break-glass reason (X-Hamr-Override)
 
     @property
     def target(self) -> Org:
@@ -201,6 +219,7 @@ class AppliedChange:
     after: Link
     recorded_at_us: int
     move: Move | None = None  # the status move and its verdict under the policy
+    override_reason: str | None = None
 
     @property
     def violation(self) -> str | None:
@@ -222,6 +241,7 @@ class KeyRecord:
     kind: KeyKind
     created_at_us: int
     revoked_at_us: int | None
+    permission: Permission = Permission.WRITE
 
     @property
     def revoked(self) -> bool:
@@ -242,6 +262,7 @@ class HistoryEntry:
     before: dict[str, object] | None
     after: dict[str, object] | None
     violation: str | None = None
+    override_reason: str | None = None
 
 
 def format_timestamp(microseconds: int) -> str:

@@ -19,6 +19,7 @@ from hamr.domain.model import (
     KeyRecord,
     Link,
     Org,
+    Permission,
 )
 from hamr.store.outage import raise_if_outage
 from hamr.store.tables import (
@@ -59,6 +60,7 @@ class SqlRepository:
                 secret_hash=secret_hash,
                 created_at_us=key.created_at_us,
                 revoked_at_us=key.revoked_at_us,
+                permission=key.permission.value,
             )
         )
 
@@ -115,6 +117,7 @@ class SqlRepository:
                     "before": c.before.attributes() if c.before else None,
                     "after": c.view.attributes(),
                     "violation": c.violation,
+                    "override_reason": c.override_reason,
                 }
                 for c in changes
             ],
@@ -133,6 +136,7 @@ class SqlRepository:
                     "before": link.view_of(member).attributes(),
                     "after": None,
                     "violation": None,
+                    "override_reason": None,
                 }
                 for member in link.members
             ],
@@ -157,6 +161,7 @@ class SqlRepository:
                 before=r.before,
                 after=r.after,
                 violation=r.violation,
+                override_reason=r.override_reason,
             )
             for r in self._db.execute(query)
         ]
@@ -283,7 +288,12 @@ def _link_values(link: Link) -> dict[str, object]:
 
 
 _KEY_COLUMNS = sa.select(
-    keys.c.id, keys.c.org_uuid, keys.c.kind, keys.c.created_at_us, keys.c.revoked_at_us
+    keys.c.id,
+    keys.c.org_uuid,
+    keys.c.kind,
+    keys.c.created_at_us,
+    keys.c.revoked_at_us,
+    keys.c.permission,
 )
 
 
@@ -298,6 +308,7 @@ def _key(row: Any) -> KeyRecord:
         kind=KeyKind(row.kind),
         created_at_us=row.created_at_us,
         revoked_at_us=row.revoked_at_us,
+        permission=Permission(row.permission),
     )
 
 

@@ -37,6 +37,8 @@ keys = Table(
     Column("secret_hash", String(64), nullable=False, unique=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("revoked_at_us", BigInteger, nullable=True),
+    # What an application key or token may do: read, write or admin (API keys: write).
+    Column("permission", String(8), nullable=False, server_default="write"),
 )
 
 # One row per connection: a pair of this hamr's organizations, or an organization and a target
@@ -78,6 +80,8 @@ history = Table(
     Column("after", JSON, nullable=True),
     # The lifecycle rule the move broke, when the policy stored it anyway.
     Column("violation", Text, nullable=True),
+    # Why a break-glass override (X-Hamr-Override) stored a move the policy refuses.
+    Column("override_reason", Text, nullable=True),
     Index("ix_history_org_uuid_id", "org_uuid", "id"),
     Index("ix_history_connection_id_id", "connection_id", "id"),
 )

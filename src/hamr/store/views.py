@@ -13,7 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from hamr.domain.model import Connection, HamrStatus, KeyKind, Org, Statistics, StoredCredential
+from hamr.domain.model import (
+    Connection,
+    HamrStatus,
+    KeyKind,
+    Org,
+    Permission,
+    Statistics,
+    StoredCredential,
+)
 from hamr.store import migrate
 from hamr.store.outage import is_outage, raise_if_outage
 from hamr.store.repository import LINKS_OF_MEMBER, link_from_row
@@ -66,6 +74,7 @@ class SqlReadView:
                 orgs.c.uuid,
                 orgs.c.name,
                 orgs.c.datacenter,
+                keys.c.permission,
             )
             .join(orgs, orgs.c.uuid == keys.c.org_uuid)
             .where(keys.c.secret_hash == sa.bindparam("value"), keys.c.revoked_at_us.is_(None)),
@@ -96,12 +105,13 @@ class SqlReadView:
         )
         if row is None:
             return None
-        key_id, kind, stored_hash, org_uuid, name, datacenter = row
+        key_id, kind, stored_hash, org_uuid, name, datacenter, permission = row
         return StoredCredential(
             key_id=key_id,
             kind=KeyKind(kind),
             secret_hash=stored_hash,
             org=Org(uuid=org_uuid, name=name, datacenter=datacenter),
+            permission=Permission(permission),
         )
 
     def credentials_epoch(self) -> int:
