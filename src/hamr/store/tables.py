@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -82,8 +83,23 @@ history = Table(
     Column("violation", Text, nullable=True),
     # Why a break-glass override (X-Hamr-Override) stored a move the policy refuses.
     Column("override_reason", Text, nullable=True),
+    # sha256 over the previous row's chain_hash (of the same connection) and this row's content.
+    Column("chain_hash", String(64), nullable=True),
     Index("ix_history_org_uuid_id", "org_uuid", "id"),
     Index("ix_history_connection_id_id", "connection_id", "id"),
+)
+
+# The first answer to a POST with an Idempotency-Key, per org, kept 24 hours.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("org_uuid", String(36), ForeignKey("orgs.uuid"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_digest", String(64), nullable=False),
+    Column("status", SmallInteger, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Index("ix_idempotency_keys_created_at_us", "created_at_us"),
 )
 
 # Counters that other processes poll to learn that something changed (e.g. a key was revoked).
