@@ -370,7 +370,7 @@ def _history_json(entry: HistoryEntry) -> dict[str, object]:
         "before": entry.before,
         "after": entry.after,
         "violation": entry.violation,
-        "override_reason": entry.override_reason,
+        "reason": entry.reason,
     }
 
 
@@ -388,5 +388,5 @@ def _history_line(entry: HistoryEntry) -> str:
         f"({after['target_org_datacenter']})  by {entry.modified_by}  "
         f"(org {entry.org_uuid}, key {entry.key_id})"
         + (f"  VIOLATION: {entry.violation}" if entry.violation else "")
-        + (f"  OVERRIDE: {entry.override_reason}" if entry.override_reason else "")
+        + (f"  REASON: {entry.reason}" if entry.reason else "")
     )

@@ -82,7 +82,7 @@ def test_an_override_needs_admin_under_enforce_and_is_kept_in_history(
     assert stored.status_code == 200, stored.text
     assert stored.headers["x-hamr-warning"].startswith("Stored by override, though 2 PASSIVE")
     last = admin.history(org.uuid)[-1]
-    assert last.override_reason == "region down"
+    assert last.reason == "region down"
     assert last.violation is not None
     assert "2 PASSIVE -> 4 ACTIVE" in last.violation
     assert (
@@ -106,10 +106,10 @@ def test_under_warn_an_override_needs_only_write(
     forced = {**org.headers, OVERRIDE: "drill"}
     stored = post(server, forced, connection_body(org, partner, hamr_status=5))
     assert stored.status_code == 200
-    assert admin.history(org.uuid)[-1].override_reason == "drill"
+    assert admin.history(org.uuid)[-1].reason == "drill"
     allowed = post(server, forced, connection_body(org, partner, hamr_status=2))
     assert allowed.status_code == 200  # nothing to override: no reason recorded
-    assert admin.history(org.uuid)[-1].override_reason is None
+    assert admin.history(org.uuid)[-1].reason is None
 
 
 def test_a_blank_override_reason_is_a_400_naming_the_header(

@@ -17,7 +17,7 @@ from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, InvalidInput
 from hamr.domain.lifecycle import MoveRefused, needed_permission
-from hamr.domain.model import KeyKind, Permission, Principal
+from hamr.domain.model import KeyKind, Permission, Principal, Verdict
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 HAMR_PATH = "/api/v2/hamr"
@@ -67,7 +67,7 @@ async def post_connection(request: Request) -> Response:
         raise
     if state.metrics is not None and done.move is not None:
         state.metrics.transition(done.move)
-    if done.override_reason is not None:
+    if done.move is not None and done.move.verdict is Verdict.OVERRIDDEN:
         warnings.append(f"Stored by override, though {done.violation}.")
     elif done.violation is not None:
         warnings.append(f"Stored, but {done.violation}.")

@@ -219,7 +219,7 @@ class AppliedChange:
     after: Link
     recorded_at_us: int
     move: Move | None = None  # the status move and its verdict under the policy
-    override_reason: str | None = None
+    reason: str | None = None  # why: an override's or a pair operation's reason
 
     @property
     def violation(self) -> str | None:
@@ -262,7 +262,7 @@ class HistoryEntry:
     before: dict[str, object] | None
     after: dict[str, object] | None
     violation: str | None = None
-    override_reason: str | None = None
+    reason: str | None = None  # why: an override's or a pair operation's reason
 
 
 def format_timestamp(microseconds: int) -> str:

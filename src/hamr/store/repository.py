@@ -117,7 +117,7 @@ class SqlRepository:
                     "before": c.before.attributes() if c.before else None,
                     "after": c.view.attributes(),
                     "violation": c.violation,
-                    "override_reason": c.override_reason,
+                    "reason": c.reason,
                 }
                 for c in changes
             ],
@@ -136,7 +136,7 @@ class SqlRepository:
                     "before": link.view_of(member).attributes(),
                     "after": None,
                     "violation": None,
-                    "override_reason": None,
+                    "reason": None,
                 }
                 for member in link.members
             ],
@@ -161,7 +161,7 @@ class SqlRepository:
                 before=r.before,
                 after=r.after,
                 violation=r.violation,
-                override_reason=r.override_reason,
+                reason=r.reason,
             )
             for r in self._db.execute(query)
         ]

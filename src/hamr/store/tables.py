@@ -81,8 +81,8 @@ history = Table(
     Column("after", JSON, nullable=True),
     # The lifecycle rule the move broke, when the policy stored it anyway.
     Column("violation", Text, nullable=True),
-    # Why a break-glass override (X-Hamr-Override) stored a move the policy refuses.
-    Column("override_reason", Text, nullable=True),
+    # Why: the reason of a break-glass override (X-Hamr-Override) or of a pair operation.
+    Column("reason", Text, nullable=True),
     # sha256 over the previous row's chain_hash (of the same connection) and this row's content.
     Column("chain_hash", String(64), nullable=True),
     Index("ix_history_org_uuid_id", "org_uuid", "id"),
