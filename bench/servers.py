@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -26,10 +27,11 @@ def free_port() -> int:
 UNREACHABLE_LIMITS = ("hamr_get=1000000000/60", "hamr_post=1000000000/60")
 
 
-def hamr_command(database_url: str) -> list[str]:
-    """hamr as deployed: metrics on, one JSON access line per request (to a file)."""
+def hamr_command(database_url: str, extra: Sequence[str] = ()) -> list[str]:
+    """hamr as deployed: metrics on, one JSON access line per request (to a file). `extra`
+    arguments go after the others, e.g. ("--wire", "live")."""
     limits = [arg for limit in UNREACHABLE_LIMITS for arg in ("--rate-limit", limit)]
-    return [sys.executable, "-m", "hamr", "serve", "--database", database_url, *limits]
+    return [sys.executable, "-m", "hamr", "serve", "--database", database_url, *limits, *extra]
 
 
 def ceiling_command(bench: Path) -> list[str]:

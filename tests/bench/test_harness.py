@@ -40,3 +40,25 @@ def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
     assert float(get_rps.split()[0].replace(",", "")) > 0
     assert "| GET ≥ 0.6 × ceiling | " in text
     assert "| RSS < 150 MB at 50 orgs | " in text
+
+
+def test_the_wire_run_measures_each_mode_both_ways_and_places_its_section(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text("<!-- measured: start -->\nx\n<!-- measured: end -->\n\n## Tuning log\n")
+    completed = subprocess.run(
+        [sys.executable, "bench/wire.py", "--quick", "--output", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    for mode in ("ceiling", "contract", "both", "live"):
+        for headers in ("wrk (no gzip)", "official client (gzip)"):
+            row = rf"^\| {mode} \| {re.escape(headers)} \| {NUMBER} \({NUMBER}–{NUMBER}\) \|"
+            assert re.search(row, completed.stdout, re.MULTILINE), (mode, headers)
+    assert "| `both` within 10 % of `contract`, official client (gzip) | " in completed.stdout
+    written = report.read_text()
+    assert written.startswith("<!-- measured: start -->\nx\n<!-- measured: end -->\n\n")
+    assert written.index("<!-- wire: end -->") < written.index("## Tuning log")
+    assert "## GET by wire mode" in written.partition("<!-- wire: start -->")[2]

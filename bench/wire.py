@@ -1,0 +1,348 @@
+"""GET by wire mode: hamr's `--wire contract`, `both` and `live` against the same-run ceiling.
+
+    python bench/wire.py          # 100 000 orgs, 6 rounds of 10 s; writes docs/benchmarks.md
+    python bench/wire.py --quick  # 2 000 orgs, one short round; prints the table (< 1 minute)
+
+One database is seeded once; the bare-Starlette ceiling and hamr in each wire mode on that
+database are started once each (all pinned to core 0, wrk to core 1) and warmed up as
+bench/run.py does. Each round then measures GET on each server in turn (ceiling, contract,
+both, live), twice: as wrk sends it (no `Accept-Encoding`: hamr's fast lane) and with the
+official Python client's headers (`Accept-Encoding: gzip`: hamr's Starlette app, with gzip).
+Figures are medians over the rounds, with the range beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import seed
+from loadgen import Load, install_wrk, run_wrk
+from report import Figure
+from run import DOCS, WARMUP_LIMIT_SECONDS, Results, machine
+from servers import Server, ceiling_command, hamr_command
+
+BENCH = Path(__file__).resolve().parent
+MODES = ("ceiling", "contract", "both", "live")
+WIRE_MODES = MODES[1:]
+LANES = ("wrk", "client")
+LANE_TITLES = {
+    "wrk": "wrk (no gzip)",
+    "client": "official client (gzip)",
+}
+TARGET_RATIO = 0.9
+START, END = "<!-- wire: start -->", "<!-- wire: end -->"
+MEASURED_END = "<!-- measured: end -->"
+
+
+@dataclass(frozen=True)
+class Plan:
+    orgs: int
+    sample_size: int
+    rounds: int
+    seconds: int
+    warmup_seconds: int
+    connections: int
+
+
+FULL = Plan(
+    orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
+)
+QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=2, warmup_seconds=1, connections=32)
+
+
+def client_headers() -> dict[str, str]:
+    """The headers datadog-api-client adds to its GET /api/v2/hamr, beyond the credentials
+    (captured from 2.62.0: `Accept: application/json`, `Accept-Encoding: gzip` and its
+    User-Agent), taken from the installed client when there is one."""
+    headers = {
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip",
+        "User-Agent": "datadog-api-client-python",
+    }
+    try:
+        from datadog_api_client import ApiClient, Configuration
+    except ImportError:
+        return headers
+    with ApiClient(Configuration()) as client:
+        # Accept is per operation: get_hamr_org_connection's list is ["application/json"].
+        return {"Accept": client.select_header_accept(["application/json"])} | dict(
+            client.default_headers
+        )
+
+
+def client_script(path: Path, headers: dict[str, str]) -> Path:
+    """bench/lua/get.lua's requests with `headers` appended (wrk's -H is ignored by a script
+    that formats its own requests)."""
+    lines = ", ".join(json.dumps(f"{name}: {value}") for name, value in headers.items())
+    path.write_text(
+        "-- bench/lua/get.lua's requests with the official Python client's headers; written by\n"
+        "-- bench/wire.py.\n"
+        'dofile(os.getenv("HAMR_BENCH_LUA") .. "/get.lua")\n'
+        "local plain = request\n"
+        'local extra = ""\n'
+        f"for _, line in ipairs({{ {lines} }}) do\n"
+        '  extra = extra .. line .. "\\r\\n"\n'
+        "end\n"
+        "request = function()\n"
+        "  -- wrk.format ends a request without a body with an empty line: add before it.\n"
+        '  return plain():sub(1, -3) .. extra .. "\\r\\n"\n'
+        "end\n"
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one GET answers: its content type and how many bytes it sends."""
+
+    content_type: str
+    body_bytes: int
+    encoding: str
+
+
+def shape(url: str, org: list[str], headers: dict[str, str]) -> Shape:
+    """One GET with the sample's first org, which must succeed (a benchmark of errors would
+    measure nothing)."""
+    credentials = {"DD-API-KEY": org[1], "DD-APPLICATION-KEY": org[2]}
+    with httpx.Client(timeout=10) as client:
+        response = client.get(f"{url}/api/v2/hamr", headers=credentials | headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET answered {response.status_code}: {response.text[:300]}")
+    return Shape(
+        response.headers.get("content-type", "?"),
+        response.num_bytes_downloaded,
+        response.headers.get("content-encoding", "identity"),
+    )
+
+
+def measure(plan: Plan, workdir: Path) -> tuple[Results, dict[tuple[str, str], Shape], float]:
+    results = Results()
+    database_url = f"sqlite:///{workdir / 'wire.db'}"
+    sample = workdir / "sample.txt"
+    started = time.monotonic()
+    seed.seed(database_url, plan.orgs)
+    seed.write_sample(sample, plan.orgs, plan.sample_size)
+    seed_seconds = time.monotonic() - started
+    first_org = sample.read_text().split("\n", 1)[0].split()
+    headers = client_headers()
+    loads = {
+        "wrk": Load(BENCH / "lua" / "get.lua", sample, plan.connections, plan.seconds),
+        "client": Load(
+            client_script(workdir / "get_client.lua", headers),
+            sample,
+            plan.connections,
+            plan.seconds,
+        ),
+    }
+    lane_headers = {"wrk": {"Accept-Encoding": "identity"}, "client": headers}
+    shapes: dict[tuple[str, str], Shape] = {}
+    with ExitStack() as stack:
+        # Every server runs for the whole measurement (idle but for the one measured), so
+        # the rounds can interleave them closely: on a shared machine the load changes by the
+        # minute, and runs seconds apart compare better than runs minutes apart.
+        servers = {
+            mode: stack.enter_context(
+                Server(
+                    ceiling_command(BENCH)
+                    if mode == "ceiling"
+                    else hamr_command(database_url, ("--wire", mode))
+                )
+            )
+            for mode in MODES
+        }
+        for mode, server in servers.items():
+            for lane in LANES:
+                shapes[mode, lane] = shape(server.url, first_org, lane_headers[lane])
+            # As bench/run.py: every sampled org twice, then a timed run (here each lane's).
+            run_wrk(
+                server.url,
+                loads["wrk"].passes_over_sample(2, at_most_seconds=WARMUP_LIMIT_SECONDS),
+            )
+            for lane in LANES:
+                run_wrk(server.url, loads[lane].warmup(plan.warmup_seconds))
+        for round_ in range(plan.rounds):
+            # Which headers go first alternates, and so does the order of the wire modes after
+            # the ceiling: with one fixed order the comparison moved with it (both / contract
+            # 1.21 without gzip and 1.03 with it in this order, 1.06 and 0.87 in the reverse).
+            forward = round_ % 2 == 0
+            modes = MODES if forward else (MODES[0], *reversed(WIRE_MODES))
+            for lane in LANES if forward else LANES[::-1]:
+                for mode in modes:
+                    results.add("load_average", os.getloadavg()[0])
+                    out = run_wrk(servers[mode].url, loads[lane])
+                    results.add(f"{mode}_{lane}_rps", out.rps)
+                    results.add(f"{mode}_{lane}_p50_ms", out.p50_ms)
+                    results.add(f"{mode}_{lane}_p99_ms", out.p99_ms)
+                    results.add(f"{mode}_{lane}_errors", out.errors)
+                print(
+                    f"round {round_ + 1}/{plan.rounds} {LANE_TITLES[lane]}: "
+                    + ", ".join(
+                        f"{mode} {results.samples[f'{mode}_{lane}_rps'][-1]:,.0f}" for mode in modes
+                    )
+                    + " req/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return results, shapes, seed_seconds
+
+
+def ratio(a: Figure, b: Figure) -> float | None:
+    if a.median is None or not b.median:
+        return None
+    return a.median / b.median
+
+
+def paired(results: Results, a: str, b: str) -> list[float]:
+    """a / b in each round: the two ran minutes apart at most, on the same machine state."""
+    return [x / y for x, y in zip(results.samples[a], results.samples[b], strict=True) if y]
+
+
+def fmt(value: float | None, digits: int = 2, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def render(
+    results: Results,
+    shapes: dict[tuple[str, str], Shape],
+    plan: Plan,
+    headers: dict[str, str],
+    command: str,
+    machine_line: str,
+) -> str:
+    figure = results.figure
+    full = command == "python bench/wire.py"
+    sent = ", ".join(f"`{name}: {value}`" for name, value in headers.items())
+    lines = [
+        "## GET by wire mode",
+        "",
+        f"Reproduce with `{command}`"
+        + ("" if full else " (full run: `python bench/wire.py`)")
+        + f". Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on: {machine_line}.",
+        "",
+        f"One database of {plan.orgs:,} orgs (linked in pairs), GETs rotating over a sample of "
+        f"{min(plan.sample_size, plan.orgs):,} of them. The bare-Starlette ceiling and hamr "
+        "with `--wire contract`, `both` and `live` are started once each, all on core 0 (wrk "
+        f"on core 1, {plan.connections} connections), and warmed up (every sampled org twice, "
+        f"then {plan.warmup_seconds} s with each set of headers). Then {plan.rounds} round"
+        + ("s" if plan.rounds != 1 else "")
+        + f": with each set of headers (which goes first alternates by round), {plan.seconds} s "
+        "on each server: the ceiling, then contract, both, live in odd rounds and live, both, "
+        "contract in even ones. Medians over the rounds, "
+        "range in brackets; throughput in requests per second, latency in milliseconds. "
+        f"The machine is shared: its 1-minute load average at the start of the runs was "
+        f"{figure('load_average').show(1)} ({os.cpu_count()} cores).",
+        "",
+        "- **wrk (no gzip)**: only the credentials, as in the tables above; hamr answers from "
+        "its fast lane.",
+        f"- **official client (gzip)**: also what datadog-api-client sends ({sent}); hamr "
+        "answers through its Starlette app, gzipped. The ceiling ignores these headers and "
+        "sends the same uncompressed body.",
+        "",
+        "| wire | headers | GET req/s | ×ceiling | ×contract | p50 ms | p99 ms | body bytes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for lane in LANES:
+        ceiling = figure(f"ceiling_{lane}_rps")
+        contract = figure(f"contract_{lane}_rps")
+        for mode in MODES:
+            rps = figure(f"{mode}_{lane}_rps")
+            got = shapes.get((mode, lane))
+            sent_bytes = (
+                "—"
+                if got is None
+                else f"{got.body_bytes:,}" + ("" if got.encoding == "identity" else " gzip")
+            )
+            lines.append(
+                f"| {mode} | {LANE_TITLES[lane]} | {rps.show()} | "
+                f"{fmt(ratio(rps, ceiling))} | "
+                f"{'—' if mode == 'ceiling' else fmt(ratio(rps, contract))} | "
+                f"{figure(f'{mode}_{lane}_p50_ms').show(2)} | "
+                f"{figure(f'{mode}_{lane}_p99_ms').show(2)} | {sent_bytes} |"
+            )
+    types = ", ".join(f"{mode} `{shapes[mode, 'wrk'].content_type}`" for mode in WIRE_MODES)
+    lines += ["", f"Content types: {types}.", ""]
+    errors = {
+        (mode, lane): int(sum(results.samples.get(f"{mode}_{lane}_errors", [])))
+        for mode in MODES
+        for lane in LANES
+    }
+    failed = {key: count for key, count in errors.items() if count}
+    if failed:
+        listed = ", ".join(f"{m} / {LANE_TITLES[lane]}: {n:,}" for (m, lane), n in failed.items())
+        lines += [f"**Errors** (non-2xx or socket) in measured runs: {listed}.", ""]
+    else:
+        lines += ["No errors (non-2xx or socket) in any measured run.", ""]
+    lines += ["| target | measured | verdict |", "| --- | --- | --- |"]
+    for lane in LANES:
+        both, contract = figure(f"both_{lane}_rps"), figure(f"contract_{lane}_rps")
+        value = ratio(both, contract)
+        rounds = paired(results, f"both_{lane}_rps", f"contract_{lane}_rps")
+        spread = f" (round by round {min(rounds):.2f}–{max(rounds):.2f})" if len(rounds) > 1 else ""
+        verdict = "—" if value is None else "met" if value >= TARGET_RATIO else "**missed**"
+        lines.append(
+            f"| `both` within 10 % of `contract`, {LANE_TITLES[lane]} | "
+            f"{fmt(value)} ×{spread} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace what is between this script's markers; the first time, put them right after
+    bench/run.py's measured block (or at the end when there is none)."""
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    existing = path.read_text() if path.exists() else ""
+    if START in existing and END in existing:
+        head, _, rest = existing.partition(START)
+        _, _, tail = rest.partition(END)
+        path.write_text(head + block + tail)
+    elif MEASURED_END in existing:
+        head, _, tail = existing.partition(MEASURED_END)
+        rest = tail.lstrip("\n")
+        path.write_text(f"{head}{MEASURED_END}\n\n{block}\n" + (f"\n{rest}" if rest else ""))
+    else:
+        path.write_text(existing.rstrip("\n") + ("\n\n" if existing else "") + block + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="few orgs, one short round")
+    parser.add_argument("--rounds", type=int, help="override the plan's number of rounds")
+    parser.add_argument(
+        "--output", type=Path, help=f"write the section here (default: {DOCS} for a full run)"
+    )
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    if args.rounds:
+        plan = replace(plan, rounds=args.rounds)
+    install_wrk()
+    with tempfile.TemporaryDirectory(prefix="hamr-wire-") as workdir:
+        results, shapes, seed_seconds = measure(plan, Path(workdir))
+    print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
+    command = "python bench/wire.py" + (" --quick" if args.quick else "")
+    if args.rounds and args.rounds != (QUICK if args.quick else FULL).rounds:
+        command += f" --rounds {args.rounds}"
+    text = render(results, shapes, plan, client_headers(), command, machine())
+    print(text)
+    output = args.output or (None if args.quick else DOCS)
+    if output:
+        write_section(output, text)
+        print(f"written to {output}")
+
+
+if __name__ == "__main__":
+    main()
