@@ -86,6 +86,14 @@ def serve_options(command: F) -> F:
             "[env HAMR_TRANSITIONS; default warn]",
         ),
         click.option(
+            "--stuck-after",
+            "stuck_after_seconds",
+            type=float,
+            metavar="SECONDS",
+            help="A pair in FAILOVER or RECOVERY longer than this is reported stuck "
+            "[env HAMR_STUCK_AFTER_SECONDS; default 900]",
+        ),
+        click.option(
             "--shutdown-grace",
             "shutdown_grace_seconds",
             type=int,

@@ -9,11 +9,19 @@ import logging
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
 from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret
-from hamr.domain.lifecycle import MoveRefused, judge
+from hamr.domain.lifecycle import (
+    LIMINAL,
+    STUCK_AFTER_SECONDS,
+    MoveRefused,
+    allowed_next,
+    judge,
+    operation_steps,
+)
 from hamr.domain.model import (
     AppliedChange,
     Connection,
@@ -25,12 +33,14 @@ from hamr.domain.model import (
     Link,
     Move,
     Org,
+    PairReport,
     Permission,
     Policy,
     Principal,
     RequestedChange,
     Statistics,
     Verdict,
+    next_modified_at,
 )
 from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, UnitOfWork
@@ -54,12 +64,14 @@ class HamrService:
         datacenters: frozenset[str],
         clock: Clock = system_clock_us,
         policy: Policy = Policy.WARN,
+        stuck_after_seconds: float = STUCK_AFTER_SECONDS,
     ):
         self._unit_of_work = unit_of_work
         self._view = view
         self.datacenters = datacenters
         self._clock = clock
         self.policy = policy
+        self.stuck_after_seconds = stuck_after_seconds
         self.credentials = CredentialCache(view)
         self.connections = ConnectionCache(view)
         self.orgs = OrgCache(view)
@@ -224,6 +236,82 @@ class HamrService:
                     "status_after": int(done.after.hamr_status),
                     "modified_by": done.after.modified_by,
                     "key_id": done.key_id,
+                },
+            )
+        return applied
+
+    def pair_report(self, org: Org) -> PairReport:
+        """Where the org's pair stands (blocking: call from a worker thread)."""
+        with self._unit_of_work() as uow:
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is None:
+                raise NotFound(
+                    f"Organization {org.uuid} has no HAMR connection yet; "
+                    "create one with POST /api/v2/hamr."
+                )
+            rows = uow.repository.list_history(org.uuid, link.id)
+        since = link.modified_at_us
+        for row in reversed([r for r in rows if r.connection_id == link.id]):
+            if row.after is None or row.after.get("hamr_status") != int(link.hamr_status):
+                break
+            since = row.recorded_at_us
+        stuck = (
+            link.hamr_status in LIMINAL
+            and self._clock() - since > self.stuck_after_seconds * 1_000_000
+        )
+        health = "stuck" if stuck else "linked" if link.linked else "one-sided"
+        allowed = allowed_next(link.hamr_status, self.policy)
+        return PairReport(link, org.uuid, since, health, allowed, self.policy)
+
+    def run_operation(
+        self,
+        principal: Principal,
+        operation: str,
+        reason: str,
+        hold: bool = False,
+        dry_run: bool = False,
+    ) -> list[AppliedChange]:
+        """Walk the caller's pair through `operation`'s steps in one transaction, each step a
+        history row carrying the reason; refused (409) unless the pair is where the operation
+        starts, which is checked under the pair's locks, so that of two concurrent operations
+        exactly one wins. A dry run does all of it and rolls back."""
+        caller = principal.org
+        applied: list[AppliedChange] = []
+        with self._unit_of_work() as uow:
+            repository = uow.repository
+            link = repository.links_of([caller.uuid]).get(caller.uuid)
+            if link is not None:
+                repository.lock_orgs(link.members)
+                link = repository.links_of([caller.uuid]).get(caller.uuid)
+            steps = operation_steps(operation, link.hamr_status if link else None, hold)
+            assert link is not None
+            for status in steps:
+                now = self._clock()
+                after = replace(
+                    link,
+                    hamr_status=status,
+                    modified_at_us=next_modified_at(now, link.modified_at_us),
+                    modified_by=f"hamr pair {operation}",
+                )
+                move = judge(link.hamr_status, status, self.policy)
+                before = link.view_of(caller.uuid)
+                applied.append(
+                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move, reason)
+                )
+                link = after
+            repository.save_links([link], [])
+            repository.add_history(applied)
+            if not dry_run:
+                uow.commit()
+        if not dry_run:
+            logger.info(
+                "pair operation",
+                extra={
+                    "org": caller.uuid,
+                    "operation": operation,
+                    "connection": link.id,
+                    "status_after": int(link.hamr_status),
+                    "key_id": principal.key_id,
                 },
             )
         return applied

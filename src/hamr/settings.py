@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from hamr.domain.lifecycle import STUCK_AFTER_SECONDS
 from hamr.domain.model import Policy
 from hamr.domain.rules import DEFAULT_DATACENTERS
 
@@ -95,6 +96,7 @@ class Settings:
     shutdown_grace_seconds: int = 10
     wire: str = "both"
     transitions: str = "warn"
+    stuck_after_seconds: float = STUCK_AFTER_SECONDS
 
     def __post_init__(self) -> None:
         for name in ("port", "metrics_port"):
@@ -112,7 +114,12 @@ class Settings:
             )
         if self.db_pool_size < 2:
             raise SettingsError("db pool size must be at least 2 (one reader, one writer)")
-        for name in ("max_body_bytes", "credentials_poll_seconds", "gc_period_seconds"):
+        for name in (
+            "max_body_bytes",
+            "credentials_poll_seconds",
+            "gc_period_seconds",
+            "stuck_after_seconds",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_words(name)} must be positive")
         if self.wire not in WIRE_MODES:
@@ -202,7 +209,7 @@ def _words(name: str) -> str:
 _INTEGERS = frozenset(
     ("port", "metrics_port", "max_body_bytes", "db_pool_size", "shutdown_grace_seconds")
 )
-_FLOATS = frozenset(("credentials_poll_seconds", "gc_period_seconds"))
+_FLOATS = frozenset(("credentials_poll_seconds", "gc_period_seconds", "stuck_after_seconds"))
 _SWITCHES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
 

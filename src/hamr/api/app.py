@@ -23,6 +23,7 @@ from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_r
 from hamr.api.fast_get import FastGet
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
+from hamr.api.pair_routes import PAIR_PATH, get_pair, post_operation
 from hamr.api.probes import healthz, metrics, readyz
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_key
@@ -59,11 +60,17 @@ def create_app(settings: Settings) -> HamrApp:
     """Open (and migrate) the store and wire the service; fails here, not on the first request."""
     store = open_store(settings.database_url, settings.db_pool_size)
     service = HamrService(
-        store.unit_of_work, store.view, settings.datacenters, policy=Policy(settings.transitions)
+        store.unit_of_work,
+        store.view,
+        settings.datacenters,
+        policy=Policy(settings.transitions),
+        stuck_after_seconds=settings.stuck_after_seconds,
     )
     wire = WireFormat.named(settings.wire)
     routes = [
         Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
+        Route(PAIR_PATH, get_pair, methods=["GET"]),
+        Route(PAIR_PATH + "/{operation}", post_operation, methods=["POST"]),
         Route("/api/v1/validate", validate_api_key, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

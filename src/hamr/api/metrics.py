@@ -85,6 +85,12 @@ class Metrics:
             ["from", "to", "verdict"],
             registry=self.registry,
         )
+        self._pair_operations = Counter(
+            "hamr_pair_operations",
+            "Pair operations asked for, by operation and outcome (done, held, dry_run, refused).",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
         self.registry.register(StoredStateCollector(service))
         # Label lookups cost more than the increments; keep the children.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -116,6 +122,9 @@ class Metrics:
     def transition(self, move: Move) -> None:
         before = "none" if move.current is None else move.current.name
         self._transitions.labels(before, move.asked.name, move.verdict.value).inc()
+
+    def pair_operation(self, operation: str, outcome: str) -> None:
+        self._pair_operations.labels(operation, outcome).inc()
 
     def rate_limited(self, bucket: str) -> None:
         self._rate_limited.labels(bucket).inc()

@@ -78,3 +78,42 @@ class MoveRefused(Conflict):
     def __init__(self, move: Move, pointer: str):
         super().__init__(f"{move.rule}. Nothing was stored.", pointer=pointer)
         self.move = move
+
+
+# The pair operations, as data: from which status each starts, and the statuses it walks
+# through from there. `hold` stops failover and recover at their first (liminal) step.
+OPERATIONS: Mapping[str, Mapping[HamrStatus, tuple[HamrStatus, ...]]] = {
+    "failover": {S.PASSIVE: (S.FAILOVER, S.ACTIVE)},
+    "recover": {S.ACTIVE: (S.RECOVERY, S.PASSIVE)},
+    "complete": {S.FAILOVER: (S.ACTIVE,), S.RECOVERY: (S.PASSIVE,)},
+    "abort": {S.FAILOVER: (S.PASSIVE,), S.RECOVERY: (S.ACTIVE,)},
+}
+# How long a liminal status may last before a pair is reported stuck, by default.
+STUCK_AFTER_SECONDS = 15 * 60
+LIMINAL = (S.FAILOVER, S.RECOVERY)
+
+
+class OperationRefused(Conflict):
+    """A pair operation asked of a pair that is not where the operation starts."""
+
+
+def operation_steps(
+    operation: str, current: HamrStatus | None, hold: bool
+) -> tuple[HamrStatus, ...]:
+    """The statuses `operation` walks the pair through from `current`; raises
+    OperationRefused when it does not start there."""
+    starts = OPERATIONS[operation]
+    if current is None or current not in starts:
+        where = "has no connection" if current is None else f"is {int(current)} {current.name}"
+        from_ = " or ".join(f"{int(s)} {s.name}" for s in starts)
+        raise OperationRefused(
+            f"The pair {where}; {operation} starts from {from_}. "
+            "GET /api/v2/hamr/pair shows where it stands and which moves it allows."
+        )
+    steps = starts[current]
+    return steps[:1] if hold and operation in ("failover", "recover") else steps
+
+
+def needed_for_operation(policy: Policy) -> Permission:
+    """Pair operations need admin under `enforce`, write otherwise."""
+    return Permission.ADMIN if policy is Policy.ENFORCE else Permission.WRITE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -128,10 +128,79 @@ class ConnectionChange:
     target_pointer: str = "/data/attributes/target_org_uuid"
     status_pointer: str = "/data/attributes/hamr_status"
     override: str | None = None  # a break-glass reason (X-Hamr-Override)
+    precondition: Precondition | None = None  # what the caller's connection must be
+    keyed: KeyedWrite | None = None  # sent under an idempotency key: its answer is kept
 
     @property
     def target(self) -> Org:
         return Org(self.target_org_uuid, self.target_org_name, self.target_org_datacenter)
+
+
+class Condition(enum.StrEnum):
+    """The conditions a conditional write may set on the caller's connection."""
+
+    MATCH = "match"  # it exists, at one of the versions named (or at any)
+    NONE_MATCH = "none-match"  # it does not exist (or is at none of the versions named)
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """The versions of a connection a condition names: some, or (`every`) any at all."""
+
+    tags: frozenset[str] = frozenset()
+    every: bool = False
+
+    def include(self, version: str) -> bool:
+        return self.every or version in self.tags
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """What a write expects of the caller's connection, checked in the write's transaction so
+    that no concurrent writer slips in between the check and the write. `version_of` names a
+    connection's version as the caller was shown it."""
+
+    version_of: Callable[[Connection], str]
+    match: Versions | None = None
+    none_match: Versions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """An idempotency key this request holds: the claim its org made at `claimed_at_us`. Only
+    the holder of that claim may store the key's answer."""
+
+    org_uuid: str
+    key: str
+    claimed_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The first answer to a request sent with an idempotency key, for its retries."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """An idempotency key as stored: the request it was first sent with (by digest), when, and
+    its answer once there is one (`answer` None: that request is still in flight)."""
+
+    request_digest: str
+    created_at_us: int
+    answer: StoredAnswer | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedWrite:
+    """A write sent under an idempotency key: its answer (`answer` encodes the written
+    connection as the caller is answered) is stored in the write's transaction, so that a
+    write and the answer its retries get are committed together or not at all."""
+
+    claim: KeyClaim
+    answer: Callable[[Connection], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +299,20 @@ class AppliedChange:
     def view(self) -> Connection:
         """What the writer is answered with."""
         return self.after.view_of(self.org_uuid)
+
+
+@dataclass(frozen=True, slots=True)
+class PairReport:
+    """Where a pair stands, for one of its organizations: its connection, since when it has
+    had its status, its health (`linked`, `one-sided`, or `stuck` when a liminal status lasts
+    too long), and the statuses that may follow under the policy."""
+
+    link: Link
+    viewer: str
+    status_since_us: int
+    health: str
+    allowed_next: tuple[HamrStatus, ...]
+    policy: Policy
 
 
 @dataclass(frozen=True, slots=True)

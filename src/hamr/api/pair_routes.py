@@ -1,0 +1,153 @@
+"""hamr's pair operations, beside the seed path: where the caller's pair stands
+(`GET /api/v2/hamr/pair`), and failover, recover, complete and abort, each walking the pair
+through the lifecycle in one transaction with a reason in history. JSON:API, for either org's
+keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+import pydantic
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hamr.api.admission import admit
+from hamr.api.body import read_json_body
+from hamr.api.errors import JSON
+from hamr.api.routes import require_permission
+from hamr.api.state import AppState
+from hamr.domain.errors import NotFound, ValidationFailed, Violation
+from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_operation
+from hamr.domain.model import AppliedChange, Link, PairReport, format_timestamp
+from hamr.domain.rules import MAX_TEXT_LENGTH
+
+PAIR_PATH = "/api/v2/hamr/pair"
+PAIR_TYPE = "hamr_pairs"
+
+
+class _OperationRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    hold: bool = False
+    dry_run: bool = False
+
+
+async def get_pair(request: Request) -> Response:
+    state: AppState = request.app.state.hamr
+    principal = await admit(request.scope, state, "hamr_get")
+    report = await anyio.to_thread.run_sync(state.service.pair_report, principal.org)
+    return _document(pair_document(report))
+
+
+async def post_operation(request: Request) -> Response:
+    """`POST /api/v2/hamr/pair/{operation}` with `{"reason": …, "hold"?: …, "dry_run"?: …}`."""
+    state: AppState = request.app.state.hamr
+    operation = request.path_params["operation"]
+    if operation not in OPERATIONS:
+        raise NotFound(
+            f"There is no pair operation {operation!r}; use one of: {', '.join(OPERATIONS)}."
+        )
+    principal = await admit(request.scope, state, "hamr_post")
+    service = state.service
+    require_permission(principal, needed_for_operation(service.policy))
+    asked = _parse(await read_json_body(request, state.settings.max_body_bytes))
+    try:
+        done = await anyio.to_thread.run_sync(
+            service.run_operation, principal, operation, asked.reason, asked.hold, asked.dry_run
+        )
+    except OperationRefused:
+        if state.metrics is not None:
+            state.metrics.pair_operation(operation, "refused")
+        raise
+    if not asked.dry_run:
+        service.remember_writes(done)
+    if state.metrics is not None:
+        outcome = "dry_run" if asked.dry_run else "held" if asked.hold else "done"
+        state.metrics.pair_operation(operation, outcome)
+    report = await anyio.to_thread.run_sync(service.pair_report, principal.org)
+    document = pair_document(report, done[-1].after if asked.dry_run else None)
+    document["meta"] = {
+        "operation": operation,
+        "dry_run": asked.dry_run,
+        "steps": [_step(change) for change in done],
+    }
+    headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
+    return _document(document, headers)
+
+
+def pair_document(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:
+    """Both sides of the pair, its status and since when, its health, what may follow. With
+    `would_be` (a dry run), the connection as the operation would leave it."""
+    link = would_be or report.link
+    sides = [link.first, link.second] if link.linked else [link.first]
+    first_primary = link.first_is_primary
+    return {
+        "data": {
+            "type": PAIR_TYPE,
+            "id": link.id,
+            "attributes": {
+                "hamr_status": int(link.hamr_status),
+                "status_name": link.hamr_status.name,
+                "status_since": format_timestamp(report.status_since_us),
+                "health": report.health,
+                "allowed_next": [int(s) for s in report.allowed_next],
+                "policy": report.policy.value,
+                "modified_at": format_timestamp(link.modified_at_us),
+                "modified_by": link.modified_by,
+                "linked": link.linked,
+                "sides": [
+                    {
+                        "org_uuid": org.uuid,
+                        "org_name": org.name,
+                        "datacenter": org.datacenter,
+                        "is_primary": first_primary if org is link.first else not first_primary,
+                        "is_caller": org.uuid == report.viewer,
+                    }
+                    for org in sides
+                ],
+            },
+        }
+    }
+
+
+def _step(change: AppliedChange) -> dict[str, Any]:
+    before = change.before
+    return {
+        "from": int(before.hamr_status) if before else None,
+        "to": int(change.after.hamr_status),
+        "modified_at": format_timestamp(change.after.modified_at_us),
+    }
+
+
+def _parse(body: bytes) -> _OperationRequest:
+    try:
+        return _OperationRequest.model_validate_json(body)
+    except pydantic.ValidationError as error:
+        raise ValidationFailed([_violation(e) for e in error.errors(include_url=False)]) from None
+
+
+def _violation(error: Any) -> Violation:
+    location = [str(part) for part in error["loc"]]
+    pointer = "".join(f"/{part}" for part in location)
+    rules = {
+        "/reason": f"reason must say why, as a string of 1 to {MAX_TEXT_LENGTH} characters.",
+        "/hold": "hold must be true or false.",
+        "/dry_run": "dry_run must be true or false.",
+    }
+    if error["type"] == "json_invalid":
+        return Violation("", 'The body is not valid JSON; send {"reason": "..."}.')
+    if error["type"] == "extra_forbidden":
+        return Violation(
+            pointer,
+            f"{location[-1]} is not a field of a pair operation; send "
+            "reason, and optionally hold and dry_run.",
+        )
+    return Violation(pointer, rules.get(pointer, 'The body must be {"reason": "..."}.'))
+
+
+def _document(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(pydantic_core.to_json(document), media_type=JSON, headers=headers)
