@@ -6,54 +6,18 @@ and exit with status 2, never a traceback.
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from hamr.cli_options import database_option, load_serve_settings, serve_options
-from hamr.domain.errors import HamrError
+from hamr.cli_pair import pair
+from hamr.cli_support import OperatorError, emit, open_service, operator_errors
 from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, Permission, format_timestamp
-from hamr.service import HamrService
-from hamr.settings import Settings, SettingsError
-from hamr.store.sql import StoreUnavailable, describe, open_store
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class OperatorError(click.ClickException):
-    exit_code = 2
-
-
-def operator_errors(command: F) -> F:
-    """Turn the errors an operator can cause into one line and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (HamrError, StoreUnavailable, SettingsError) as error:
-            raise OperatorError(str(error)) from None
-        except SQLAlchemyError as error:
-            raise OperatorError(f"database error: {describe(error)}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def open_service(ctx: click.Context, database_url: str | None) -> HamrService:
-    settings = Settings.load(database_url=database_url)
-    store = open_store(settings.database_url)
-    ctx.call_on_close(store.close)
-    return HamrService(store.unit_of_work, store.view, settings.datacenters)
-
-
-def emit(as_json: bool, payload: object, text: str) -> None:
-    click.echo(json.dumps(payload, indent=2) if as_json else text)
+from hamr.settings import Settings
+from hamr.store.sql import open_store
 
 
 @click.group(invoke_without_command=True)
@@ -292,22 +256,7 @@ def history(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str 
     emit(as_json, [_history_json(e) for e in entries], "\n".join(map(_history_line, entries)))
 
 
-@main.group()
-def pair() -> None:
-    """Manage the pairs organizations are linked in."""
-
-
-@pair.command("unlink")
-@click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
-@database_option
-@click.pass_context
-@operator_errors
-def pair_unlink(ctx: click.Context, org_uuid: str, database_url: str | None) -> None:
-    """Dissolve the connection this organization reads: neither side has one afterwards (the
-    history keeps it), and either may link anew. Running servers see it within a second."""
-    link = open_service(ctx, database_url).unlink(org_uuid)
-    sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
-    click.echo(f"unlinked {sides}")
+main.add_command(pair)
 
 
 @main.group()

@@ -1,0 +1,146 @@
+"""`hamr pair`: where a pair stands, the operations that walk it through the lifecycle, and
+unlinking it. The operations go through the same service as the API's, with the same rules and
+the same history; the operator acts with admin rights, named `hamr cli` in history."""
+
+from __future__ import annotations
+
+import click
+
+from hamr.cli_options import database_option
+from hamr.cli_support import emit, open_service, operator_errors
+from hamr.domain.errors import NotFound
+from hamr.domain.lifecycle import OPERATIONS
+from hamr.domain.model import (
+    KeyKind,
+    Org,
+    PairReport,
+    Permission,
+    Principal,
+    format_timestamp,
+)
+from hamr.service import HamrService
+
+# Who history names for what the operator does from the command line, with no key.
+OPERATOR_KEY = "hamr cli"
+
+
+@click.group()
+def pair() -> None:
+    """Where pairs stand, fail them over and back, unlink them."""
+
+
+@pair.command("show")
+@click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+@click.pass_context
+@operator_errors
+def pair_show(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
+    """Both sides, the status and since when, the health and the allowed next statuses."""
+    service = open_service(ctx, database_url)
+    report = service.pair_report(_org(service, org_uuid))
+    _print_report(as_json, report)
+
+
+def _operation(name: str) -> click.Command:
+    holds = name in ("failover", "recover")
+
+    @click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+    @click.option("--reason", required=True, help="Why; it goes into the pair's history.")
+    @click.option("--dry-run", is_flag=True, help="Say what would happen; store nothing.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+    @database_option
+    @click.pass_context
+    @operator_errors
+    def run(
+        ctx: click.Context,
+        org_uuid: str,
+        reason: str,
+        dry_run: bool,
+        as_json: bool,
+        database_url: str | None,
+        hold: bool = False,
+    ) -> None:
+        service = open_service(ctx, database_url)
+        org = _org(service, org_uuid)
+        principal = Principal(org, OPERATOR_KEY, Permission.ADMIN, KeyKind.TOKEN)
+        done = service.run_operation(principal, name, reason, hold, dry_run)
+        steps = " -> ".join(
+            [done[0].before.hamr_status.name if done[0].before else "none"]
+            + [change.after.hamr_status.name for change in done]
+        )
+        if not as_json:
+            click.echo(f"{'would walk' if dry_run else 'walked'} the pair {steps}")
+        _print_report(as_json, service.pair_report(org))
+
+    run.__doc__ = {
+        "failover": "PASSIVE -> FAILOVER -> ACTIVE (or only to FAILOVER with --hold).",
+        "recover": "ACTIVE -> RECOVERY -> PASSIVE (or only to RECOVERY with --hold).",
+        "complete": "FAILOVER -> ACTIVE, or RECOVERY -> PASSIVE.",
+        "abort": "FAILOVER -> PASSIVE, or RECOVERY -> ACTIVE.",
+    }[name]
+    if holds:
+        run = click.option("--hold", is_flag=True, help="Stop at the liminal status.")(run)
+    return click.command(name)(run)
+
+
+for _name in OPERATIONS:
+    pair.add_command(_operation(_name))
+
+
+@pair.command("unlink")
+@click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+@database_option
+@click.pass_context
+@operator_errors
+def pair_unlink(ctx: click.Context, org_uuid: str, database_url: str | None) -> None:
+    """Dissolve the connection this organization reads: neither side has one afterwards (the
+    history keeps it), and either may link anew. Running servers see it within a second."""
+    link = open_service(ctx, database_url).unlink(org_uuid)
+    sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
+    click.echo(f"unlinked {sides}")
+
+
+def _org(service: HamrService, org_uuid: str) -> Org:
+    org = service.get_org(org_uuid)
+    if org is None:
+        raise NotFound(f"no organization with UUID {org_uuid}")
+    return org
+
+
+def _print_report(as_json: bool, report: PairReport) -> None:
+    link = report.link
+    sides: list[dict[str, object]] = [
+        {
+            "org_uuid": org.uuid,
+            "org_name": org.name,
+            "datacenter": org.datacenter,
+            "is_primary": link.first_is_primary == (org is link.first),
+            "known": org is link.first or link.linked,
+        }
+        for org in (link.first, link.second)
+    ]
+    since = format_timestamp(report.status_since_us)
+    payload = {
+        "connection_id": link.id,
+        "hamr_status": int(link.hamr_status),
+        "status_name": link.hamr_status.name,
+        "status_since": since,
+        "health": report.health,
+        "allowed_next": [int(s) for s in report.allowed_next],
+        "policy": report.policy.value,
+        "sides": sides,
+    }
+    allowed = ", ".join(f"{int(s)} {s.name}" for s in report.allowed_next)
+    lines = [
+        f"{link.hamr_status.name} ({int(link.hamr_status)}) since {since}  "
+        f"health {report.health}  policy {report.policy.value}"
+    ]
+    for side in sides:
+        role = "primary  " if side["is_primary"] else "secondary"
+        known = "" if side["known"] else "  (not an organization of this hamr)"
+        lines.append(
+            f"  {role} {side['org_name']} ({side['org_uuid']}, {side['datacenter']}){known}"
+        )
+    lines.append(f"  next: {allowed}")
+    emit(as_json, payload, "\n".join(lines))
