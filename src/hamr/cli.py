@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
+from hamr.cli_history import history
 from hamr.cli_options import database_option, load_serve_settings, serve_options
 from hamr.cli_pair import pair
 from hamr.cli_support import OperatorError, emit, open_service, operator_errors
-from hamr.domain.model import HistoryEntry, KeyKind, KeyRecord, Permission, format_timestamp
+from hamr.domain.model import KeyKind, KeyRecord, Permission, format_timestamp
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 
@@ -243,20 +244,8 @@ def token_create(
     _print_secret(as_json, record, secret)
 
 
-@main.command()
-@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@database_option
-@click.pass_context
-@operator_errors
-def history(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
-    """Print every accepted change to the connection an organization reads (both sides' writes
-    to its pair), and its own earlier writes, oldest first."""
-    entries = open_service(ctx, database_url).history(org_uuid)
-    emit(as_json, [_history_json(e) for e in entries], "\n".join(map(_history_line, entries)))
-
-
 main.add_command(pair)
+main.add_command(history)
 
 
 @main.group()
@@ -306,36 +295,3 @@ def _key_json(record: KeyRecord) -> dict[str, object]:
         "created_at": format_timestamp(record.created_at_us),
         "revoked_at": format_timestamp(record.revoked_at_us) if record.revoked_at_us else None,
     }
-
-
-def _history_json(entry: HistoryEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "org_uuid": entry.org_uuid,
-        "connection_id": entry.connection_id,
-        "recorded_at": format_timestamp(entry.recorded_at_us),
-        "modified_by": entry.modified_by,
-        "key_id": entry.key_id,
-        "before": entry.before,
-        "after": entry.after,
-        "violation": entry.violation,
-        "reason": entry.reason,
-    }
-
-
-def _history_line(entry: HistoryEntry) -> str:
-    before = entry.before["hamr_status"] if entry.before else "-"
-    after = entry.after
-    if after is None:
-        return (
-            f"{format_timestamp(entry.recorded_at_us)}  status {before} -> unlinked  "
-            f"by {entry.modified_by}  (org {entry.org_uuid})"
-        )
-    return (
-        f"{format_timestamp(entry.recorded_at_us)}  status {before} -> {after['hamr_status']}  "
-        f"primary={str(after['is_primary']).lower()}  target {after['target_org_uuid']} "
-        f"({after['target_org_datacenter']})  by {entry.modified_by}  "
-        f"(org {entry.org_uuid}, key {entry.key_id})"
-        + (f"  VIOLATION: {entry.violation}" if entry.violation else "")
-        + (f"  REASON: {entry.reason}" if entry.reason else "")
-    )

@@ -11,7 +11,9 @@ import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from hamr import history_log
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
+from hamr.domain.chain import ChainReport
 from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
 from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.lifecycle import (
@@ -28,6 +30,8 @@ from hamr.domain.model import (
     ConnectionChange,
     HamrStatus,
     HistoryEntry,
+    HistoryPage,
+    HistoryQuery,
     KeyKind,
     KeyRecord,
     Link,
@@ -432,6 +436,16 @@ class HamrService:
             org = self._require_org(uow, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
             return uow.repository.list_history(org.uuid, link.id if link else None)
+
+    def history_page(self, org_uuid: str, query: HistoryQuery) -> HistoryPage:
+        """A page of what `history` returns, newest first (blocking: call from a worker
+        thread)."""
+        return history_log.page(self._unit_of_work, org_uuid, query)
+
+    def verify_history(self, org_uuid: str | None = None) -> ChainReport:
+        """Recompute the history's hash chains (all, or the org's connections'): how many rows
+        and connections were checked, and the first broken row if any."""
+        return history_log.verify(self._unit_of_work, org_uuid)
 
     def _require_org(self, uow: UnitOfWork, org_uuid: str) -> Org:
         org = uow.repository.get_org(org_uuid.lower())

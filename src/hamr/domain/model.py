@@ -346,6 +346,28 @@ class HistoryEntry:
     after: dict[str, object] | None
     violation: str | None = None
     reason: str | None = None  # why: an override's or a pair operation's reason
+    chain_hash: str | None = None  # see domain/chain.py
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Which page of an organization's history to read, newest first: rows before
+    `before_id` (a cursor: the last row of the previous page), at most `size`, recorded from
+    `recorded_from_us` to `recorded_to_us` (inclusive), whose `after` has `status`."""
+
+    size: int = 100
+    before_id: int | None = None
+    recorded_from_us: int | None = None
+    recorded_to_us: int | None = None
+    status: HamrStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """A page of history, newest first; `next_before_id` reads the next (None: the last)."""
+
+    entries: tuple[HistoryEntry, ...]
+    next_before_id: int | None
 
 
 def format_timestamp(microseconds: int) -> str:

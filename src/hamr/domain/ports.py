@@ -10,6 +10,7 @@ from hamr.domain.model import (
     AppliedChange,
     Connection,
     HistoryEntry,
+    HistoryQuery,
     KeyRecord,
     Link,
     Org,
@@ -51,6 +52,27 @@ class Repository(Protocol):
     def list_history(self, org_uuid: str, connection_id: str | None) -> list[HistoryEntry]:
         """Every row of the connections this org was in (`connection_id`: the one it reads
         now), and the rows it wrote, in order."""
+        ...
+
+    def history_page(
+        self, org_uuid: str, connection_id: str | None, query: HistoryQuery, limit: int
+    ) -> list[HistoryEntry]:
+        """Up to `limit` rows of what list_history holds that match `query`, newest first."""
+        ...
+
+    def history_connections(self, org_uuid: str, connection_id: str | None) -> list[str]:
+        """The connections whose rows list_history holds."""
+        ...
+
+    def history_in_chain_order(
+        self, connection_ids: Sequence[str] | None, after: tuple[str, int] | None, limit: int
+    ) -> list[HistoryEntry]:
+        """Up to `limit` rows of these connections (None: all), by connection then id,
+        after the (connection_id, id) position `after`."""
+        ...
+
+    def absent_history_ids(self, after_id: int, before_id: int) -> int:
+        """How many ids strictly between these two are in no history row."""
         ...
 
     def bump_credentials_epoch(self) -> None: ...

@@ -15,12 +15,14 @@ from hamr.domain.model import (
     AppliedChange,
     HamrStatus,
     HistoryEntry,
+    HistoryQuery,
     KeyKind,
     KeyRecord,
     Link,
     Org,
     Permission,
 )
+from hamr.store import history_rows
 from hamr.store.outage import raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -105,8 +107,8 @@ class SqlRepository:
         self._db.execute(connections.delete().where(connections.c.id == link.id))
 
     def add_history(self, changes: Sequence[AppliedChange]) -> None:
-        self._db.execute(
-            _INSERT_HISTORY,
+        history_rows.insert(
+            self._db,
             [
                 {
                     "org_uuid": c.org_uuid,
@@ -124,8 +126,8 @@ class SqlRepository:
         )
 
     def add_unlink_history(self, link: Link, recorded_at_us: int) -> None:
-        self._db.execute(
-            _INSERT_HISTORY,
+        history_rows.insert(
+            self._db,
             [
                 {
                     "org_uuid": member,
@@ -143,28 +145,25 @@ class SqlRepository:
         )
 
     def list_history(self, org_uuid: str, connection_id: str | None) -> list[HistoryEntry]:
-        # Every connection the org has a row in (it wrote there, or was unlinked from it) and
-        # the one it reads now: a pair's history stays whole for both sides after an unlink.
-        theirs = sa.select(history.c.connection_id).where(history.c.org_uuid == org_uuid)
-        mine = sa.or_(history.c.org_uuid == org_uuid, history.c.connection_id.in_(theirs))
-        if connection_id is not None:
-            mine = sa.or_(mine, history.c.connection_id == connection_id)
+        mine = history_rows.rows_of(org_uuid, connection_id)
         query = sa.select(history).where(mine).order_by(history.c.id)
-        return [
-            HistoryEntry(
-                id=r.id,
-                org_uuid=r.org_uuid,
-                key_id=r.key_id,
-                connection_id=r.connection_id,
-                modified_by=r.modified_by,
-                recorded_at_us=r.recorded_at_us,
-                before=r.before,
-                after=r.after,
-                violation=r.violation,
-                reason=r.reason,
-            )
-            for r in self._db.execute(query)
-        ]
+        return [history_rows.entry(r) for r in self._db.execute(query)]
+
+    def history_page(
+        self, org_uuid: str, connection_id: str | None, query: HistoryQuery, limit: int
+    ) -> list[HistoryEntry]:
+        return history_rows.page(self._db, org_uuid, connection_id, query, limit)
+
+    def history_connections(self, org_uuid: str, connection_id: str | None) -> list[str]:
+        return history_rows.connections_of(self._db, org_uuid, connection_id)
+
+    def history_in_chain_order(
+        self, connection_ids: Sequence[str] | None, after: tuple[str, int] | None, limit: int
+    ) -> list[HistoryEntry]:
+        return history_rows.in_chain_order(self._db, connection_ids, after, limit)
+
+    def absent_history_ids(self, after_id: int, before_id: int) -> int:
+        return history_rows.absent_ids(self._db, after_id, before_id)
 
     def bump_credentials_epoch(self) -> None:
         bumped = self._db.execute(
@@ -222,7 +221,6 @@ _ORGS_IN = (
     .order_by(orgs.c.uuid)  # one lock order for every writer: batches cannot deadlock
 )
 _LOCK_ORGS = _ORGS_IN.with_for_update()
-_INSERT_HISTORY = history.insert()
 # Who the history names for an unlink, which an operator does, with no key.
 UNLINKED_BY = "hamr pair unlink"
 

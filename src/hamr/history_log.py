@@ -1,0 +1,78 @@
+"""History use cases beyond the plain list: the API's pages, and verifying the hash chains.
+HamrService delegates here, so that service.py stays about connections.
+
+Both read in short units of work (each page, each chunk of the chain walk) rather than one
+long one: on SQLite every unit of work holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hamr.domain.chain import ChainBreak, ChainReport, ChainWalk, diagnose
+from hamr.domain.errors import NotFound
+from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery, Org
+from hamr.domain.ports import UnitOfWork
+
+# Rows per unit of work in the chain walk.
+CHUNK = 2_000
+
+
+def page(unit_of_work: Callable[[], UnitOfWork], org_uuid: str, query: HistoryQuery) -> HistoryPage:
+    """A page of the org's history (what HamrService.history holds), newest first."""
+    with unit_of_work() as uow:
+        org = _require_org(uow, org_uuid)
+        link = uow.repository.links_of([org.uuid]).get(org.uuid)
+        rows = uow.repository.history_page(
+            org.uuid, link.id if link else None, query, query.size + 1
+        )
+    shown = tuple(rows[: query.size])
+    return HistoryPage(shown, shown[-1].id if len(rows) > query.size else None)
+
+
+def verify(unit_of_work: Callable[[], UnitOfWork], org_uuid: str | None = None) -> ChainReport:
+    """Recompute every chain (or those of the connections the org's history covers), and stop
+    at the first row that does not follow from the one before it."""
+    connection_ids: list[str] | None = None
+    if org_uuid is not None:
+        with unit_of_work() as uow:
+            org = _require_org(uow, org_uuid)
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            connection_ids = uow.repository.history_connections(org.uuid, link.id if link else None)
+    walk = ChainWalk()
+    after: tuple[str, int] | None = None
+    while True:
+        with unit_of_work() as uow:
+            rows = uow.repository.history_in_chain_order(connection_ids, after, CHUNK)
+        for entry in rows:
+            if not walk.follows(entry):
+                broken = _diagnose(unit_of_work, entry, walk.previous)
+                return ChainReport(walk.rows, walk.connections, broken)
+        if len(rows) < CHUNK:
+            return ChainReport(walk.rows, walk.connections)
+        last = rows[-1]
+        assert last.connection_id is not None
+        after = (last.connection_id, last.id)
+
+
+def _diagnose(
+    unit_of_work: Callable[[], UnitOfWork], broken: HistoryEntry, previous: HistoryEntry | None
+) -> ChainBreak:
+    assert broken.connection_id is not None
+    chain: list[HistoryEntry] = []
+    with unit_of_work() as uow:
+        while True:
+            after = (broken.connection_id, chain[-1].id) if chain else None
+            rows = uow.repository.history_in_chain_order([broken.connection_id], after, CHUNK)
+            chain.extend(rows)
+            if len(rows) < CHUNK:
+                break
+        absent = uow.repository.absent_history_ids(previous.id if previous else 0, broken.id)
+    return diagnose(broken, previous, chain, absent)
+
+
+def _require_org(uow: UnitOfWork, org_uuid: str) -> Org:
+    org = uow.repository.get_org(org_uuid.lower())
+    if org is None:
+        raise NotFound(f"no organization with UUID {org_uuid}")
+    return org
