@@ -14,7 +14,15 @@ from dataclasses import replace
 from hamr import history_log
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
 from hamr.domain.chain import ChainReport
-from hamr.domain.errors import InvalidInput, NotFound, Unavailable, ValidationFailed
+from hamr.domain.conditions import check_precondition
+from hamr.domain.errors import (
+    InvalidInput,
+    NotFound,
+    RequestInFlight,
+    Unavailable,
+    ValidationFailed,
+)
+from hamr.domain.idempotency import KEY_TTL_US, PURGE_EVERY_US, answer_for_retry
 from hamr.domain.keys import generate_secret, hash_secret
 from hamr.domain.lifecycle import (
     LIMINAL,
@@ -32,6 +40,7 @@ from hamr.domain.model import (
     HistoryEntry,
     HistoryPage,
     HistoryQuery,
+    KeyClaim,
     KeyKind,
     KeyRecord,
     Link,
@@ -43,11 +52,12 @@ from hamr.domain.model import (
     Principal,
     RequestedChange,
     Statistics,
+    StoredAnswer,
     Verdict,
     next_modified_at,
 )
 from hamr.domain.pairing import plan_write
-from hamr.domain.ports import ReadView, UnitOfWork
+from hamr.domain.ports import ReadView, Repository, UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
 
 logger = logging.getLogger(__name__)
@@ -61,6 +71,9 @@ def system_clock_us() -> int:
 
 
 class HamrService:
+    # When this service last deleted expired idempotency keys (by its clock).
+    _keys_purged_at_us: int = 0
+
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
@@ -178,11 +191,14 @@ class HamrService:
         self.remember_writes(done)
         return done[0].view
 
-    def upsert_connections(self, upserts: Sequence[Upsert]) -> list[AppliedChange]:
+    def upsert_connections(
+        self, upserts: Sequence[Upsert], *, dry_run: bool = False
+    ) -> list[AppliedChange]:
         """Store several resolved changes, each with its history row, in one transaction: one
         commit (one fsync) for many concurrent requests. Each writes the caller's pair's one
         connection; a change that would break up a pair or take a paired organization raises
-        Conflict, and nothing of the batch is stored."""
+        Conflict, one whose precondition fails raises PreconditionFailed, and nothing of the
+        batch is stored. A dry run does all of it and rolls back: what would be stored."""
         applied: list[AppliedChange] = []
         new_members: list[tuple[str, str]] = []
         with self._unit_of_work() as uow:
@@ -195,6 +211,9 @@ class HamrService:
                 caller = principal.org
                 target = known.get(change.target_org_uuid.lower())
                 current = links.get(caller.uuid)
+                check_precondition(
+                    change.precondition, current.view_of(caller.uuid) if current else None
+                )
                 target_link = links.get(target.uuid) if target else None
                 now = self._clock()
                 after = plan_write(caller, change, target, current, target_link, now, _new_id)
@@ -220,6 +239,9 @@ class HamrService:
                 list({c.after.id: c.after for c in applied}.values()), new_members
             )
             repository.add_history(applied)
+            if dry_run:
+                return applied  # leaving without commit rolls all of it back
+            _store_answers(repository, upserts, applied)
             uow.commit()
         for done in applied:
             if done.violation is not None:
@@ -340,6 +362,72 @@ class HamrService:
         self.connections.remember(
             [done.after.view_of(member) for done in applied for member in done.after.members]
         )
+
+    # -- idempotency keys (blocking: call from a worker thread) ---------------------------
+
+    def claim_idempotency_key(
+        self, org_uuid: str, key: str, request_digest: str
+    ) -> KeyClaim | StoredAnswer:
+        """Claim `key` for this org's request, committed at once so that every server sees it,
+        or the answer its first request got. A key older than 24 hours is absent. Raises
+        KeyReused for another request under the key, RequestInFlight while the first has no
+        answer yet."""
+        self._purge_expired_keys()
+        for _attempt in range(3):
+            now = self._clock()
+            claim = KeyClaim(org_uuid, key, now)
+            with self._unit_of_work() as uow:
+                repository = uow.repository
+                repository.purge_idempotency_keys(now - KEY_TTL_US, org_uuid, key)
+                if repository.insert_idempotency_key(claim, request_digest):
+                    uow.commit()
+                    return claim
+                found = repository.get_idempotency_key(org_uuid, key)
+                if found is None:
+                    continue  # released since the insert met it: claim again
+                answer = answer_for_retry(key, found, request_digest, now)
+                if answer is not None:
+                    uow.commit()  # the expired row this claim deleted, if any
+                    return answer
+                if repository.retake_idempotency_key(
+                    KeyClaim(org_uuid, key, found.created_at_us), claim
+                ):
+                    uow.commit()
+                    logger.warning(
+                        "abandoned idempotency key taken over",
+                        extra={"org": org_uuid, "claimed_at_us": found.created_at_us},
+                    )
+                    return claim
+        raise RequestInFlight(
+            f"The idempotency key {key!r} is being claimed and released by other requests; "
+            "retry shortly."
+        )
+
+    def answer_idempotency_key(self, claim: KeyClaim, answer: StoredAnswer) -> None:
+        """Keep the answer a keyed request got without writing (a refusal), for its retries.
+        (A write's answer is kept in the write's own transaction.)"""
+        with self._unit_of_work() as uow:
+            uow.repository.answer_idempotency_key(claim, answer.status, answer.body)
+            uow.commit()
+
+    def release_idempotency_key(self, claim: KeyClaim) -> None:
+        """Forget the claim of a request that failed in a way its retry may not (the database
+        was away, a fault): the retry is then a first request."""
+        with self._unit_of_work() as uow:
+            uow.repository.release_idempotency_key(claim)
+            uow.commit()
+
+    def _purge_expired_keys(self) -> None:
+        """Delete expired keys now and then (they are absent anyway: a claim ignores them)."""
+        now = self._clock()
+        if now - self._keys_purged_at_us < PURGE_EVERY_US:
+            return
+        self._keys_purged_at_us = now
+        with self._unit_of_work() as uow:
+            purged = uow.repository.purge_idempotency_keys(now - KEY_TTL_US)
+            uow.commit()
+        if purged:
+            logger.info("expired idempotency keys purged", extra={"count": purged})
 
     def unlink(self, org_uuid: str) -> Link:
         """Dissolve the connection this org reads: neither side has one afterwards, and the
@@ -471,6 +559,23 @@ class HamrService:
         )
         uow.repository.add_key(record, hash_secret(secret))
         return record, secret
+
+
+def _store_answers(
+    repository: Repository, upserts: Sequence[Upsert], applied: Sequence[AppliedChange]
+) -> None:
+    """The answers of writes sent under idempotency keys, in the writes' transaction. A claim
+    a retry took over (its holder seemed gone) fails its write: the retry writes instead."""
+    for (_, change), done in zip(upserts, applied, strict=True):
+        keyed = change.keyed
+        if keyed is None:
+            continue
+        answer = keyed.answer(done.view)
+        if not repository.answer_idempotency_key(keyed.claim, answer.status, answer.body):
+            raise RequestInFlight(
+                f"A retry with the idempotency key {keyed.claim.key!r} took this request's "
+                "place after it waited too long; nothing of this request was stored."
+            )
 
 
 def _new_id() -> str:

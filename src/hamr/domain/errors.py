@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hamr.domain.model import Condition
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -56,6 +58,46 @@ class Conflict(HamrError):
 
     status = 409
     title = "Conflict"
+
+
+class PreconditionFailed(HamrError):
+    """A conditional write whose condition does not hold of the stored connection, checked in
+    the write's transaction: nothing was stored. `condition` says which failed; `current` is
+    the connection's version now (None: the caller has no connection)."""
+
+    status = 412
+    title = "Precondition Failed"
+
+    def __init__(
+        self,
+        condition: Condition,
+        current: str | None,
+        detail: str | None = None,
+        *,
+        header: str | None = None,
+    ):
+        super().__init__(detail or _unmet(condition, current), header=header)
+        self.condition = condition
+        self.current = current
+
+
+def _unmet(condition: Condition, current: str | None) -> str:
+    if condition is Condition.NONE_MATCH:
+        return f"The connection exists (version {current}); nothing was stored."
+    if current is None:
+        return "There is no connection to match yet; nothing was stored."
+    return f"The connection is now at version {current}; nothing was stored."
+
+
+class KeyReused(HamrError):
+    """An idempotency key sent again with a different request: not a retry of the first."""
+
+    status = 422
+    title = "Unprocessable Content"
+
+
+class RequestInFlight(Conflict):
+    """The first request with this idempotency key has no answer yet."""
 
 
 class NotFound(HamrError):

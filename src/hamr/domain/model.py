@@ -200,7 +200,7 @@ class KeyedWrite:
     write and the answer its retries get are committed together or not at all."""
 
     claim: KeyClaim
-    answer: Callable[[Connection], bytes]
+    answer: Callable[[Connection], StoredAnswer]
 
 
 @dataclass(frozen=True, slots=True)

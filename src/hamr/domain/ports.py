@@ -11,6 +11,8 @@ from hamr.domain.model import (
     Connection,
     HistoryEntry,
     HistoryQuery,
+    IdempotencyRecord,
+    KeyClaim,
     KeyRecord,
     Link,
     Org,
@@ -76,6 +78,31 @@ class Repository(Protocol):
         ...
 
     def bump_credentials_epoch(self) -> None: ...
+
+    def insert_idempotency_key(self, claim: KeyClaim, request_digest: str) -> bool:
+        """Claim a key unless its org already has it (then False): of concurrent claims, on
+        any number of servers, exactly one inserts."""
+        ...
+
+    def get_idempotency_key(self, org_uuid: str, key: str) -> IdempotencyRecord | None: ...
+    def retake_idempotency_key(self, found: KeyClaim, claim: KeyClaim) -> bool:
+        """Move an unanswered claim (`found`) to a new holder, if it is still unanswered and
+        still `found`'s."""
+        ...
+
+    def answer_idempotency_key(self, claim: KeyClaim, status: int, body: bytes) -> bool:
+        """Store the answer, if `claim` still holds the key unanswered; else False."""
+        ...
+
+    def release_idempotency_key(self, claim: KeyClaim) -> None:
+        """Forget an unanswered claim (its request failed in a way a retry may not)."""
+        ...
+
+    def purge_idempotency_keys(
+        self, created_before_us: int, org_uuid: str | None = None, key: str | None = None
+    ) -> int:
+        """Delete keys created before this time (all, or the one named); how many went."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -16,13 +16,15 @@ from hamr.domain.model import (
     HamrStatus,
     HistoryEntry,
     HistoryQuery,
+    IdempotencyRecord,
+    KeyClaim,
     KeyKind,
     KeyRecord,
     Link,
     Org,
     Permission,
 )
-from hamr.store import history_rows
+from hamr.store import history_rows, idempotency
 from hamr.store.outage import raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -173,6 +175,26 @@ class SqlRepository:
         )
         if bumped.rowcount == 0:
             self._db.execute(epochs.insert().values(name=CREDENTIALS_EPOCH, value=1))
+
+    def insert_idempotency_key(self, claim: KeyClaim, request_digest: str) -> bool:
+        return idempotency.insert(self._db, claim, request_digest)
+
+    def get_idempotency_key(self, org_uuid: str, key: str) -> IdempotencyRecord | None:
+        return idempotency.get(self._db, org_uuid, key)
+
+    def retake_idempotency_key(self, found: KeyClaim, claim: KeyClaim) -> bool:
+        return idempotency.retake(self._db, found, claim)
+
+    def answer_idempotency_key(self, claim: KeyClaim, status: int, body: bytes) -> bool:
+        return idempotency.answer(self._db, claim, status, body)
+
+    def release_idempotency_key(self, claim: KeyClaim) -> None:
+        idempotency.release(self._db, claim)
+
+    def purge_idempotency_keys(
+        self, created_before_us: int, org_uuid: str | None = None, key: str | None = None
+    ) -> int:
+        return idempotency.purge(self._db, created_before_us, org_uuid, key)
 
 
 class SqlUnitOfWork:
