@@ -8,11 +8,22 @@ import pydantic_core
 from starlette.responses import Response
 from starlette.types import Scope
 
-from hamr.domain.errors import Forbidden, HamrError
+from hamr.domain.errors import (
+    Forbidden,
+    HamrError,
+    KeyReused,
+    PreconditionFailed,
+    RequestInFlight,
+)
+from hamr.domain.model import Condition
 
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+# The request headers that domain errors are about, named here: the domain speaks no HTTP.
+IF_MATCH = "If-Match"
+IF_NONE_MATCH = "If-None-Match"
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class InvalidApiKey(Forbidden):
@@ -54,9 +65,53 @@ class TooManyRequests(HamrError):
         super().__init__("Too many requests")
 
 
+class BadParameter(HamrError):
+    """A query parameter that cannot be accepted (`source.parameter` names it)."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, *, parameter: str):
+        super().__init__(detail)
+        self.parameter = parameter
+
+
+def in_http_terms(error: HamrError) -> HamrError:
+    """A domain error about a request header, with the header named and the fix in HTTP's
+    words (the others as they are)."""
+    if isinstance(error, KeyReused | RequestInFlight) and error.header is None:
+        return type(error)(error.detail, header=IDEMPOTENCY_KEY)
+    if not isinstance(error, PreconditionFailed) or error.header is not None:
+        return error
+    current = error.current
+    if error.condition is Condition.NONE_MATCH:
+        return PreconditionFailed(
+            error.condition,
+            current,
+            f"Your organization already has a HAMR connection (ETag {current}), which "
+            f"{IF_NONE_MATCH} refuses. GET /api/v2/hamr to see it, and send "
+            f"`{IF_MATCH}: {current}` to change it. Nothing was stored.",
+            header=IF_NONE_MATCH,
+        )
+    if current is None:
+        detail = (
+            f"{IF_MATCH} cannot match: your organization has no HAMR connection yet. Create "
+            f"it with a POST without {IF_MATCH} (with `{IF_NONE_MATCH}: *` to create it only "
+            "if there still is none). Nothing was stored."
+        )
+    else:
+        detail = (
+            f"{IF_MATCH} does not match the connection's current ETag, {current}: it changed "
+            "since you read it. GET /api/v2/hamr again, check that your change still "
+            f"applies, and send that ETag in {IF_MATCH}. Nothing was stored."
+        )
+    return PreconditionFailed(error.condition, current, detail, header=IF_MATCH)
+
+
 def error_document(error: HamrError) -> dict[str, object]:
     if isinstance(error, TooManyRequests):
         return {"errors": [error.detail]}
+    error = in_http_terms(error)
     items = []
     for violation in error.violations():
         item: dict[str, object] = {
@@ -64,7 +119,9 @@ def error_document(error: HamrError) -> dict[str, object]:
             "title": error.title,
             "detail": violation.detail,
         }
-        if error.header is not None:
+        if isinstance(error, BadParameter):
+            item["source"] = {"parameter": error.parameter}
+        elif error.header is not None:
             item["source"] = {"header": error.header}
         elif violation.pointer is not None:
             item["source"] = {"pointer": violation.pointer}

@@ -36,7 +36,7 @@ class FastGet:
             await self.app(scope, receive, send)
             return
         try:
-            body = await own_connection(scope, self.state)
+            document = await own_connection(scope, self.state)
         except HamrError as error:
             await error_response(error, live=self.state.wire.live_errors)(scope, receive, send)
             return
@@ -49,7 +49,12 @@ class FastGet:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-length", b"%d" % len(body)), self._content_type],
+                # In the order the app's route sends them (Starlette's Response).
+                "headers": [
+                    (b"etag", document.etag.encode()),
+                    (b"content-length", b"%d" % len(document.body)),
+                    self._content_type,
+                ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": document.body})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
@@ -12,12 +13,22 @@ from starlette.types import Scope
 from hamr.api.admission import admit
 from hamr.api.auth import APP_KEY, AUTHORIZATION
 from hamr.api.body import read_json_body
-from hamr.api.errors import JSON
+from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
+from hamr.api.errors import JSON, BadParameter
+from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, InvalidInput
 from hamr.domain.lifecycle import MoveRefused, needed_permission
-from hamr.domain.model import KeyKind, Permission, Principal, Verdict
+from hamr.domain.model import (
+    KeyClaim,
+    KeyedWrite,
+    KeyKind,
+    Permission,
+    Precondition,
+    Principal,
+    Verdict,
+)
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 HAMR_PATH = "/api/v2/hamr"
@@ -26,6 +37,9 @@ OVERRIDE_HEADER = "X-Hamr-Override"
 # What hamr accepted but did not do as asked (a target's name that differs from its record),
 # or stored though it breaks a rule (a move outside the lifecycle, under `warn`).
 WARNING_HEADER = "X-Hamr-Warning"
+# `?dry_run=true`: answered with what would be stored, storing nothing; said so in this header.
+DRY_RUN = "dry_run"
+DRY_RUN_HEADER = "X-Hamr-Dry-Run"
 
 
 async def hamr_connection(request: Request) -> Response:
@@ -37,12 +51,16 @@ async def hamr_connection(request: Request) -> Response:
 
 async def get_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
-    return Response(await own_connection(request.scope, state), media_type=state.wire.content_type)
+    document = await own_connection(request.scope, state)
+    return Response(
+        document.body, media_type=state.wire.content_type, headers={ETAG: document.etag}
+    )
 
 
-async def own_connection(scope: Scope, state: AppState) -> bytes:
+async def own_connection(scope: Scope, state: AppState) -> Encoded:
     """GET's work, for this route and for the fast lane in front of the app (fast_get.py):
-    admit the caller, then its connection's document, encoded in the app's wire format."""
+    admit the caller, then its connection's document, encoded in the app's wire format, and
+    its ETag (both cached)."""
     principal = await admit(scope, state, "hamr_get")
     return state.documents.encode(state.service.read_connection(principal.org))
 
@@ -53,27 +71,86 @@ async def post_connection(request: Request) -> Response:
     service = state.service
     override = _override_reason(request.headers.get(OVERRIDE_HEADER))
     require_permission(principal, needed_permission(service.policy, override is not None))
+    dry_run = _dry_run(request.query_params)
     body = await read_json_body(request, state.settings.max_body_bytes)
-    requested = replace(
-        parse_connection_request(body, principal.org, service.datacenters, service.orgs.get),
-        override=override,
-    )
-    try:
-        change, warnings = service.resolve_change(principal, requested)
-        done = await state.writer.write(principal, change)
-    except MoveRefused as refused:
-        if state.metrics is not None:
-            state.metrics.transition(refused.move)
-        raise
-    if state.metrics is not None and done.move is not None:
-        state.metrics.transition(done.move)
-    if done.move is not None and done.move.verdict is Verdict.OVERRIDDEN:
-        warnings.append(f"Stored by override, though {done.violation}.")
-    elif done.violation is not None:
-        warnings.append(f"Stored, but {done.violation}.")
-    headers = {WARNING_HEADER: header_text(" ".join(warnings))} if warnings else None
-    return Response(
-        state.wire.document(done.view), media_type=state.wire.content_type, headers=headers
+    precondition = precondition_from(request.headers, state.wire)
+    post = _Post(state, principal, body, override, precondition, dry_run)
+    key = idempotency_key(request.headers)
+    # A dry run stores nothing, so there is nothing for a key to guard: it ignores one.
+    if key is None or dry_run:
+        return await post.answer(None)
+    digest = request_digest(request.method, request.url.path, body)
+    return await answer_once(state, principal.org.uuid, key, digest, post.answer)
+
+
+class _Post:
+    """One POST, admitted and read, to be answered (under its idempotency key's claim, if it
+    sent one)."""
+
+    def __init__(
+        self,
+        state: AppState,
+        principal: Principal,
+        body: bytes,
+        override: str | None,
+        precondition: Precondition | None,
+        dry_run: bool,
+    ):
+        self.state = state
+        self.principal = principal
+        self.body = body
+        self.override = override
+        self.precondition = precondition
+        self.dry_run = dry_run
+
+    async def answer(self, claim: KeyClaim | None) -> Response:
+        state, principal, service = self.state, self.principal, self.state.service
+        requested = replace(
+            parse_connection_request(
+                self.body, principal.org, service.datacenters, service.orgs.get
+            ),
+            override=self.override,
+        )
+        keyed = KeyedWrite(claim, written_answer(state)) if claim is not None else None
+        metrics = None if self.dry_run else state.metrics  # a dry run moves nothing
+        try:
+            change, warnings = service.resolve_change(principal, requested)
+            change = replace(change, precondition=self.precondition, keyed=keyed)
+            if self.dry_run:
+                done = await state.writer.rehearse(principal, change)
+            else:
+                done = await state.writer.write(principal, change)
+        except MoveRefused as refused:
+            if metrics is not None:
+                metrics.transition(refused.move)
+            raise
+        if metrics is not None and done.move is not None:
+            metrics.transition(done.move)
+        stored = "Would be stored" if self.dry_run else "Stored"
+        if done.move is not None and done.move.verdict is Verdict.OVERRIDDEN:
+            warnings.append(f"{stored} by override, though {done.violation}.")
+        elif done.violation is not None:
+            warnings.append(f"{stored}, but {done.violation}.")
+        document = state.wire.document(done.view)
+        # A dry run's document was never stored, so it has no version to name.
+        headers = {DRY_RUN_HEADER: "true"} if self.dry_run else {ETAG: etag_of(document)}
+        if warnings:
+            headers[WARNING_HEADER] = header_text(" ".join(warnings))
+        return Response(document, media_type=state.wire.content_type, headers=headers)
+
+
+def _dry_run(query: QueryParams) -> bool:
+    """Whether `?dry_run=true` asks for a rehearsal; `false`, or no parameter, is a write."""
+    values = query.getlist(DRY_RUN)
+    if not values:
+        return False
+    if len(values) == 1 and values[0] in ("true", "false"):
+        return values[0] == "true"
+    got = ", ".join(repr(v) for v in values)
+    raise BadParameter(
+        f"{DRY_RUN} must be true (answer with what would be stored, storing nothing) or "
+        f"false, once; got {got}.",
+        parameter=DRY_RUN,
     )
 
 

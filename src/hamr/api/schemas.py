@@ -15,6 +15,7 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
+from hamr.api.conditional import Encoded, encode
 from hamr.api.wire import PASCAL_CASE, RESOURCE_TYPE, WireFormat
 from hamr.caches import BoundedDict
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
@@ -239,18 +240,19 @@ def _with_attributes(document: Any, attributes: dict[str, object]) -> Any:
 
 
 class DocumentCache:
-    """Encoded GET bodies by org, reused while the connection they encode is still the one
-    being served (the same object from the service's cache), so polling costs no encoding."""
+    """Encoded GET bodies and their ETags by org, reused while the connection they encode is
+    still the one being served (the same object from the service's cache), so polling costs
+    no encoding and no hashing."""
 
     def __init__(self, wire: WireFormat, max_entries: int = 50_000):
         self.wire = wire
-        self._cache: BoundedDict[tuple[Connection, bytes]] = BoundedDict(max_entries)
+        self._cache: BoundedDict[tuple[Connection, Encoded]] = BoundedDict(max_entries)
 
-    def encode(self, connection: Connection) -> bytes:
+    def encode(self, connection: Connection) -> Encoded:
         cached = self._cache.entries.get(connection.org_uuid)
         if cached is not None and cached[0] is connection:
             return cached[1]
-        document = self.wire.document(connection)
+        document = encode(self.wire, connection)
         self._cache.put(connection.org_uuid, (connection, document))
         return document
 

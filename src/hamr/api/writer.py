@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 import anyio.to_thread
 
@@ -46,6 +47,12 @@ class GroupCommitWriter:
         self._wakeup.set()
         return await future
 
+    async def rehearse(self, principal: Principal, change: ConnectionChange) -> AppliedChange:
+        """What `write` would store, stored not: the write's own transaction, rolled back
+        (alone, never in a batch whose commit it would share)."""
+        (done,) = await self._upsert_retrying([(principal, change)], dry_run=True)
+        return done
+
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
@@ -81,13 +88,18 @@ class GroupCommitWriter:
             if not future.done():
                 future.set_exception(error)
 
-    async def _upsert_retrying(self, upserts: list[Upsert]) -> list[AppliedChange]:
+    async def _upsert_retrying(
+        self, upserts: list[Upsert], dry_run: bool = False
+    ) -> list[AppliedChange]:
         """Another process's batch may collide with this one (PostgreSQL deadlock or
         serialization failure); the transaction was rolled back whole, so run it again."""
         attempt = 1
         while True:
             try:
-                return await anyio.to_thread.run_sync(self._service.upsert_connections, upserts)
+                upsert = functools.partial(
+                    self._service.upsert_connections, upserts, dry_run=dry_run
+                )
+                return await anyio.to_thread.run_sync(upsert)
             except WriteConflict:
                 if attempt == CONFLICT_RETRIES:
                     raise
