@@ -16,8 +16,10 @@ from tests.conftest import Admin, HamrServer, connection_body
 
 HAMR = "/api/v2/hamr"
 # What hamr documents beyond the contract, because it returns them: oversized and non-JSON
-# bodies, and an unreachable database; and for GET, the 500 the contract lists only for POST.
-EXTRA_CODES = {"get": {"500", "503"}, "post": {"413", "415", "503"}}
+# bodies, and an unreachable database; for POST, a failed If-Match or If-None-Match (412) and
+# an Idempotency-Key reused for another request (422); and for GET, the 500 the contract lists
+# only for POST.
+EXTRA_CODES = {"get": {"500", "503"}, "post": {"412", "413", "415", "422", "503"}}
 # The live API's response attributes, in its order, with the shape each has there.
 STRING = {"type": "string"}
 LIVE_SHAPES = {

@@ -60,8 +60,18 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
         "403": _json("Forbidden", "JSONAPIErrorResponse"),
+        "412": _json(
+            "Precondition Failed (hamr): If-Match or If-None-Match does not hold of the stored "
+            "connection (source.header names which); nothing was stored",
+            "JSONAPIErrorResponse",
+        ),
         "413": _json("Payload Too Large (hamr: body over 64 KiB)", "JSONAPIErrorResponse"),
         "415": _json("Unsupported Media Type (hamr)", "JSONAPIErrorResponse"),
+        "422": _json(
+            "Unprocessable Content (hamr): this Idempotency-Key was first sent with another "
+            "request",
+            "JSONAPIErrorResponse",
+        ),
         "429": _json("Too many requests", "APIErrorResponse"),
         "500": _json("Internal Server Error", "JSONAPIErrorResponse"),
         "503": _json("Database unreachable (hamr); see Retry-After", "JSONAPIErrorResponse"),
@@ -79,7 +89,7 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
                     "operationId": "GetHamrOrgConnection",
                     "summary": "Get HAMR organization connection",
                     "responses": {
-                        "200": ok,
+                        "200": {**ok, "headers": {"ETag": _ETAG}},
                         **_pick(errors, "400", *auth, "403", "429", "500", "503"),
                         "404": _json("Not Found", "JSONAPIErrorResponse"),
                     },
@@ -99,7 +109,11 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
                             "application/json": {"schema": _ref("HamrOrgConnectionRequest")}
                         },
                     },
-                    "responses": {"200": ok, **errors},
+                    "parameters": _POST_PARAMETERS,
+                    "responses": {
+                        "200": {**ok, "headers": _POST_HEADERS},
+                        **errors,
+                    },
                 },
             },
         },
@@ -112,6 +126,74 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
             "schemas": schemas,
         },
     }
+
+
+_ETAG = {
+    "description": (
+        "hamr: a strong ETag of the caller's connection as served (it changes whenever the "
+        "document does); send it in If-Match to POST only if nobody changed it since"
+    ),
+    "schema": {"type": "string"},
+}
+_STRING = {"type": "string"}
+_POST_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "dry_run",
+        "in": "query",
+        "required": False,
+        "description": (
+            "hamr: true validates the change and applies the transition policy and the pair "
+            "rules, and answers with what would be stored (with X-Hamr-Dry-Run: true), "
+            "storing nothing; false (the default) writes."
+        ),
+        "schema": {"type": "boolean", "default": False},
+    },
+    {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": (
+            "hamr: write only if the caller's connection has this ETag (one of these, or any "
+            "at all with *); 412 otherwise, nothing stored"
+        ),
+        "schema": _STRING,
+    },
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": (
+            "hamr: * writes only if the caller has no connection yet (create, never "
+            "overwrite); 412 otherwise, nothing stored"
+        ),
+        "schema": _STRING,
+    },
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "hamr (draft-ietf-httpapi-idempotency-key-header): 1 to 255 characters; a retry "
+            "of the same request (method, path, body) within 24 hours gets the first answer "
+            "again, with Idempotency-Replayed: true, and writes nothing; the same key with "
+            "another body is a 422, and while the first request is in flight a 409"
+        ),
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    },
+]
+_POST_HEADERS = {
+    "ETag": {**_ETAG, "description": "hamr: the written connection's ETag (not on a dry run)"},
+    "X-Hamr-Dry-Run": {"description": "hamr: true on a dry run", "schema": _STRING},
+    "Idempotency-Replayed": {
+        "description": "hamr: true when this is the first answer to this key, again",
+        "schema": _STRING,
+    },
+    "X-Hamr-Warning": {
+        "description": "hamr: what was accepted but not done as asked, or stored though it "
+        "breaks a rule",
+        "schema": _STRING,
+    },
+}
 
 
 def _response_schemas(attributes: str) -> dict[str, Any]:
