@@ -62,3 +62,37 @@ def test_the_wire_run_measures_each_mode_both_ways_and_places_its_section(tmp_pa
     assert written.startswith("<!-- measured: start -->\nx\n<!-- measured: end -->\n\n")
     assert written.index("<!-- wire: end -->") < written.index("## Tuning log")
     assert "## GET by wire mode" in written.partition("<!-- wire: start -->")[2]
+
+
+def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text(
+        "<!-- measured: start -->\nx\n<!-- measured: end -->\n\n<!-- wire: start -->\ny\n"
+        "<!-- wire: end -->\n\nWire notes.\n\n## Tuning log\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "bench/policy.py", "--quick", "--output", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    for request, policy, warned in [
+        ("POST", "off", "0 %"),
+        ("POST", "warn", "0 %"),
+        ("POST", "warn", "100 %"),
+        ("POST", "enforce", "0 %"),
+        ("GET", "off", "—"),
+        ("GET", "warn", "—"),
+    ]:
+        rate = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
+        row = rf"^\| {request} \| `{policy}` \| .* \| {rate} \| .* \| {warned} \|$"
+        assert re.search(row, completed.stdout, re.MULTILINE), (request, policy, warned)
+    assert "No errors (non-2xx or socket) in any measured run" in completed.stdout
+    assert "| `warn` costs POST < 10 % against `off` (allowed moves) | " in completed.stdout
+    assert "| GET unchanged by `warn` (within 5 % of `off`) | " in completed.stdout
+    written = report.read_text()
+    assert written.index("Wire notes.") < written.index("<!-- policy: start -->")
+    assert written.index("<!-- policy: end -->") < written.index("## Tuning log")
+    assert "## The lifecycle policy's cost" in written.partition("<!-- policy: start -->")[2]
