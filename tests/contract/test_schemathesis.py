@@ -190,6 +190,9 @@ def hamr_checks(target: Target, *, valid_keys: bool) -> Check:
     def check(_ctx: Any, response: Any, case: Case) -> None:
         status = response.status_code
         method = case.method.upper()
+        if case.path != PATH:
+            extension_checks(ledger, response, case, valid_keys=valid_keys)
+            return
         ledger.count(f"{method} {status}")
         # A dry run stores nothing; a replay is an earlier answer, to the same body, again.
         rehearsed = response.headers.get("x-hamr-dry-run") == ["true"]
@@ -221,6 +224,20 @@ def hamr_checks(target: Target, *, valid_keys: bool) -> Check:
             ledger.expect_unchanged()
 
     return check
+
+
+def extension_checks(ledger: Any, response: Any, case: Case, *, valid_keys: bool) -> None:
+    """hamr's own paths (the served document's GET /api/v2/hamr/history): a refusal is a
+    JSON:API error, a page lists events newest first, each once, and nothing changes."""
+    status = response.status_code
+    ledger.count(f"{case.method.upper()} {case.path} {status}")
+    if status >= 400:
+        error_document(response, auth=status == 403 and not valid_keys)
+    elif status == 200:
+        assert valid_keys, "a request without valid credentials was answered"
+        ids = [int(item["id"]) for item in response.json()["data"]]
+        assert ids == sorted(set(ids), reverse=True), ids
+    ledger.expect_unchanged()
 
 
 @contract.parametrize()

@@ -21,6 +21,7 @@ from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.fast_get import FastGet
+from hamr.api.history_routes import HISTORY_PATH, list_history
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.pair_routes import PAIR_PATH, get_pair, post_operation
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> HamrApp:
     wire = WireFormat.named(settings.wire)
     routes = [
         Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
+        Route(HISTORY_PATH, list_history, methods=["GET"]),
         Route(PAIR_PATH, get_pair, methods=["GET"]),
         Route(PAIR_PATH + "/{operation}", post_operation, methods=["POST"]),
         Route("/api/v1/validate", validate_api_key, methods=["GET"]),

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from hamr import __version__
+from hamr.api.history_openapi import HISTORY_SCHEMAS, history_operations
+from hamr.api.history_routes import HISTORY_PATH
 from hamr.api.schemas import HamrOrgConnectionRequest, response_attributes
 from hamr.api.wire import JSON, WireFormat
 
@@ -56,6 +58,7 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
     for model in (HamrOrgConnectionRequest, attributes):
         schemas.update(_component_schemas(model))
     schemas.update(_response_schemas(attributes.__name__))
+    schemas.update(HISTORY_SCHEMAS)
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
@@ -116,6 +119,9 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
                     },
                 },
             },
+            HISTORY_PATH: history_operations(
+                _pick(errors, "400", *auth, "403", "429", "500", "503")
+            ),
         },
         "components": {
             "securitySchemes": {
