@@ -30,7 +30,7 @@ from hamr.domain.lifecycle import OPERATIONS, judge
 from hamr.domain.model import HamrStatus, KeyKind, Permission, Policy, Verdict
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
 
-EXAMPLES = int(os.environ.get("HAMR_LIFECYCLE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("HAMR_LIFECYCLE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("HAMR_LIFECYCLE_STEPS", "25"))
 PATH = "/api/v2/hamr"
 
