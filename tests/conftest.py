@@ -187,6 +187,17 @@ def unknown_org(datacenter: str = "eu1", name: str | None = None) -> OrgKeys:
     return OrgKeys(org_uuid, name or f"elsewhere-{org_uuid[:8]}", datacenter, "", "")
 
 
+def serving(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, *flags: str
+) -> Iterator[HamrServer]:
+    """A server of its own on the suite's database, started with these `hamr serve` flags
+    and stopped afterwards: for fixtures, as `yield from serving(...)`."""
+    name = "-".join(flag.strip("-") for flag in flags) or "server"
+    running = HamrServer(database_url, tmp_path_factory.mktemp(name) / "server.log", *flags)
+    yield running.start()
+    running.stop()
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, unknown_org
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving, unknown_org
 
 PAIR = "/api/v2/hamr/pair"
 
@@ -196,11 +196,9 @@ def impatient(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
     """Pairs in a liminal status are stuck after half a second; operations need admin."""
-    log = tmp_path_factory.mktemp("impatient") / "server.log"
-    flags = ("--stuck-after", "0.5", "--transitions", "enforce")
-    running = HamrServer(database_url, log, *flags).start()
-    yield running
-    running.stop()
+    yield from serving(
+        database_url, tmp_path_factory, "--stuck-after", "0.5", "--transitions", "enforce"
+    )
 
 
 def test_a_liminal_status_that_lasts_is_stuck(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
 OVERRIDE = "X-Hamr-Override"
@@ -32,10 +32,7 @@ def token(admin: Admin, org: OrgKeys, permission: Permission) -> dict[str, str]:
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    log = tmp_path_factory.mktemp("permissions-enforce") / "server.log"
-    running = HamrServer(database_url, log, "--transitions", "enforce").start()
-    yield running
-    running.stop()
+    yield from serving(database_url, tmp_path_factory, "--transitions", "enforce")
 
 
 def post(server: HamrServer, headers: dict[str, str], body: object) -> httpx.Response:

@@ -11,34 +11,25 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
 ATTRIBUTES = "/data/attributes"
 WARNING = "x-hamr-warning"
 
 
-def policy_server(
-    policy: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    log = tmp_path_factory.mktemp(f"transitions-{policy}") / "server.log"
-    running = HamrServer(database_url, log, "--transitions", policy).start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture(scope="module")
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    yield from policy_server("enforce", database_url, tmp_path_factory)
+    yield from serving(database_url, tmp_path_factory, "--transitions", "enforce")
 
 
 @pytest.fixture(scope="module")
 def permissive(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    yield from policy_server("off", database_url, tmp_path_factory)
+    yield from serving(database_url, tmp_path_factory, "--transitions", "off")
 
 
 def post(

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from hamr.domain.model import HamrStatus, KeyKind, RequestedChange
 from hamr.domain.rules import DEFAULT_DATACENTERS, default_pointers
 from hamr.service import HamrService
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
 
 PATH = "/api/v2/hamr"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -80,27 +80,18 @@ def recorded_pair(admin: Admin) -> tuple[OrgKeys, OrgKeys]:
     return made[0], made[1]
 
 
-def wire_server(
-    mode: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    log = tmp_path_factory.mktemp(f"wire-{mode}") / "server.log"
-    running = HamrServer(database_url, log, "--wire", mode).start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture(scope="module")
 def live(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    yield from wire_server("live", database_url, tmp_path_factory)
+    yield from serving(database_url, tmp_path_factory, "--wire", "live")
 
 
 @pytest.fixture(scope="module")
 def contract_server(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    yield from wire_server("contract", database_url, tmp_path_factory)
+    yield from serving(database_url, tmp_path_factory, "--wire", "contract")
 
 
 def get(server: HamrServer, org: OrgKeys, encoding: str = "identity") -> httpx.Response:

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 
 from hamr.domain.lifecycle import OPERATIONS, judge
 from hamr.domain.model import HamrStatus, KeyKind, Permission, Policy, Verdict
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
 
 EXAMPLES = int(os.environ.get("HAMR_LIFECYCLE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("HAMR_LIFECYCLE_STEPS", "25"))
@@ -168,10 +168,8 @@ def policy_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Policy, HamrServer]]:
     policy: Policy = request.param
-    log = tmp_path_factory.mktemp(f"lifecycle-{policy.value}") / "server.log"
-    running = HamrServer(database_url, log, "--transitions", policy.value).start()
-    yield policy, running
-    running.stop()
+    for running in serving(database_url, tmp_path_factory, "--transitions", policy.value):
+        yield policy, running
 
 
 def test_the_lifecycle_holds_over_random_sequences(

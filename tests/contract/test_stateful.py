@@ -42,7 +42,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS, MAX_TEXT_LENGTH
-from tests.conftest import Admin, HamrServer, OrgKeys
+from tests.conftest import Admin, HamrServer, OrgKeys, serving
 from tests.contract.conftest import (
     LIVE_SUFFIX,
     PASCAL_CASE,
@@ -711,10 +711,7 @@ def pair_rules_server(
 ) -> Iterator[HamrServer]:
     """A server that stores any status move (`--transitions off`): this machine models the
     pair rules; the lifecycle's are tested in tests/api/test_transitions.py."""
-    log = tmp_path_factory.mktemp("stateful") / "server.log"
-    running = HamrServer(database_url, log, "--transitions", "off").start()
-    yield running
-    running.stop()
+    yield from serving(database_url, tmp_path_factory, "--transitions", "off")
 
 
 def test_get_always_returns_the_readers_side_of_its_connection(
