@@ -257,7 +257,8 @@ def http(server: HamrServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def hamr_api(server: HamrServer) -> Iterator[Callable[..., HighAvailabilityMultiRegionApi]]:
-    """The official Python client, pointed at the test server with an org's credentials."""
+    """The official Python client, pointed at the test server (or `at` another) with an org's
+    credentials."""
     clients: list[ApiClient] = []
 
     def make(
@@ -266,8 +267,9 @@ def hamr_api(server: HamrServer) -> Iterator[Callable[..., HighAvailabilityMulti
         api_key: str | None = None,
         app_key: str | None = None,
         token: str | None = None,
+        at: HamrServer | None = None,
     ) -> HighAvailabilityMultiRegionApi:
-        configuration = Configuration(host=server.url, access_token=token)
+        configuration = Configuration(host=(at or server).url, access_token=token)
         if org is not None or api_key is not None:
             configuration.api_key["apiKeyAuth"] = api_key or (org.api_key if org else "")
             configuration.api_key["appKeyAuth"] = app_key or (org.app_key if org else "")
