@@ -1,5 +1,5 @@
-"""`hamr pair show|failover|recover|complete|abort`: the same service, rules and history as
-the API's, from the command line; a running server sees what they did."""
+"""`hamr pair show|failover|recover|complete|abort|unlink`: the same service, rules and history
+as the API's, from the command line, each with `--json`; a running server sees what they did."""
 
 from __future__ import annotations
 
@@ -82,3 +82,76 @@ def test_an_operation_from_the_wrong_status_is_one_line_and_exit_2(
     code, _, err = pair_cli(server, "show", "--org", admin.create_org("us5").uuid)
     assert code == 2
     assert "has no HAMR connection yet" in err
+
+
+def test_json_says_what_an_operation_walked_and_a_dry_run_would(
+    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(org, partner)
+    assert (
+        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+    )
+
+    code, out, _ = pair_cli(
+        server, "failover", "--org", org.uuid, "--reason", "what if", "--dry-run", "--json"
+    )
+    would = json.loads(out)
+    assert code == 0
+    assert (would["steps"], would["dry_run"], would["reason"]) == (
+        [{"from": 2, "to": 3}, {"from": 3, "to": 4}],
+        True,
+        "what if",
+    )
+    assert would["status_name"] == "PASSIVE"  # where the pair stays
+    code, out, _ = pair_cli(server, "failover", "--org", org.uuid, "--reason", "go", "--json")
+    done = json.loads(out)
+    assert (code, done["steps"], done["dry_run"], done["status_name"]) == (
+        0,
+        [{"from": 2, "to": 3}, {"from": 3, "to": 4}],
+        False,
+        "ACTIVE",
+    )
+
+
+def test_a_blank_reason_is_one_line_and_exit_2_that_changes_nothing(
+    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(org, partner)
+    assert (
+        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+    )
+    before = admin.snapshot(org.uuid), len(admin.history(org.uuid))
+
+    for verb in ("failover", "unlink"):
+        code, out, err = pair_cli(server, verb, "--org", org.uuid, "--reason", "  ")
+        assert (code, out) == (2, "")
+        assert err.strip() == "Error: the reason must say why, in 1 to 255 characters"
+
+    assert (admin.snapshot(org.uuid), len(admin.history(org.uuid))) == before
+
+
+def test_unlink_says_what_it_unlinked_in_json_and_keeps_the_reason_in_history(
+    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+) -> None:
+    body = connection_body(org, partner)
+    assert (
+        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+    )
+    rows = len(admin.history(org.uuid))
+
+    code, out, _ = pair_cli(server, "unlink", "--org", partner.uuid, "--dry-run", "--json")
+    would = json.loads(out)
+    assert code == 0
+    assert (would["dry_run"], would["status_name"], would["reason"]) == (True, "PASSIVE", None)
+    assert [s["org_uuid"] for s in would["sides"]] == [org.uuid, partner.uuid]
+    assert admin.connection(org.uuid) is not None
+    assert len(admin.history(org.uuid)) == rows
+
+    code, out, _ = pair_cli(
+        server, "unlink", "--org", partner.uuid, "--reason", "decommissioned", "--json"
+    )
+    done = json.loads(out)
+    assert (code, done["dry_run"], done["connection_id"]) == (0, False, would["connection_id"])
+    assert admin.connection(org.uuid) is None
+    kept = admin.history(org.uuid)[rows:]
+    assert [(r.after, r.reason) for r in kept] == [(None, "decommissioned")] * 2

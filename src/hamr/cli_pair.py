@@ -12,6 +12,7 @@ from hamr.domain.errors import NotFound
 from hamr.domain.lifecycle import OPERATIONS
 from hamr.domain.model import (
     KeyKind,
+    Link,
     Org,
     PairReport,
     Permission,
@@ -71,7 +72,18 @@ def _operation(name: str) -> click.Command:
         )
         if not as_json:
             click.echo(f"{'would walk' if dry_run else 'walked'} the pair {steps}")
-        _print_report(as_json, service.pair_report(org))
+        walked = [
+            {
+                "from": int(change.before.hamr_status) if change.before else None,
+                "to": int(change.after.hamr_status),
+            }
+            for change in done
+        ]
+        _print_report(
+            as_json,
+            service.pair_report(org),
+            {"steps": walked, "reason": reason, "dry_run": dry_run},
+        )
 
     run.__doc__ = {
         "failover": "PASSIVE -> FAILOVER -> ACTIVE (or only to FAILOVER with --hold).",
@@ -90,15 +102,33 @@ for _name in OPERATIONS:
 
 @pair.command("unlink")
 @click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+@click.option("--reason", help="Why; it goes into the pair's history.")
+@click.option("--dry-run", is_flag=True, help="Say what would be unlinked; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @database_option
 @click.pass_context
 @operator_errors
-def pair_unlink(ctx: click.Context, org_uuid: str, database_url: str | None) -> None:
+def pair_unlink(
+    ctx: click.Context,
+    org_uuid: str,
+    reason: str | None,
+    dry_run: bool,
+    as_json: bool,
+    database_url: str | None,
+) -> None:
     """Dissolve the connection this organization reads: neither side has one afterwards (the
     history keeps it), and either may link anew. Running servers see it within a second."""
-    link = open_service(ctx, database_url).unlink(org_uuid)
+    link = open_service(ctx, database_url).unlink(org_uuid, reason, dry_run)
     sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
-    click.echo(f"unlinked {sides}")
+    payload = {
+        "connection_id": link.id,
+        "hamr_status": int(link.hamr_status),
+        "status_name": link.hamr_status.name,
+        "sides": [_side(link, org) for org in (link.first, link.second)],
+        "reason": reason,
+        "dry_run": dry_run,
+    }
+    emit(as_json, payload, f"{'would unlink' if dry_run else 'unlinked'} {sides}")
 
 
 def _org(service: HamrService, org_uuid: str) -> Org:
@@ -108,18 +138,23 @@ def _org(service: HamrService, org_uuid: str) -> Org:
     return org
 
 
-def _print_report(as_json: bool, report: PairReport) -> None:
+def _side(link: Link, org: Org) -> dict[str, object]:
+    return {
+        "org_uuid": org.uuid,
+        "org_name": org.name,
+        "datacenter": org.datacenter,
+        "is_primary": link.first_is_primary == (org is link.first),
+        "known": org is link.first or link.linked,
+    }
+
+
+def _print_report(
+    as_json: bool, report: PairReport, operation: dict[str, object] | None = None
+) -> None:
+    """Where the pair stands (after an operation, or as it stays after a dry run); in JSON,
+    with the operation's steps, reason and dry-run flag beside it."""
     link = report.link
-    sides: list[dict[str, object]] = [
-        {
-            "org_uuid": org.uuid,
-            "org_name": org.name,
-            "datacenter": org.datacenter,
-            "is_primary": link.first_is_primary == (org is link.first),
-            "known": org is link.first or link.linked,
-        }
-        for org in (link.first, link.second)
-    ]
+    sides = [_side(link, org) for org in (link.first, link.second)]
     since = format_timestamp(report.status_since_us)
     payload = {
         "connection_id": link.id,
@@ -130,6 +165,7 @@ def _print_report(as_json: bool, report: PairReport) -> None:
         "allowed_next": [int(s) for s in report.allowed_next],
         "policy": report.policy.value,
         "sides": sides,
+        **(operation or {}),
     }
     allowed = ", ".join(f"{int(s)} {s.name}" for s in report.allowed_next)
     lines = [

@@ -301,6 +301,7 @@ class HamrService:
         history row carrying the reason; refused (409) unless the pair is where the operation
         starts, which is checked under the pair's locks, so that of two concurrent operations
         exactly one wins. A dry run does all of it and rolls back."""
+        _check_reason(reason)
         caller = principal.org
         applied: list[AppliedChange] = []
         with self._unit_of_work() as uow:
@@ -429,9 +430,12 @@ class HamrService:
         if purged:
             logger.info("expired idempotency keys purged", extra={"count": purged})
 
-    def unlink(self, org_uuid: str) -> Link:
+    def unlink(self, org_uuid: str, reason: str | None = None, dry_run: bool = False) -> Link:
         """Dissolve the connection this org reads: neither side has one afterwards, and the
-        pair's history, kept for both, ends with a row for each side saying so."""
+        pair's history, kept for both, ends with a row for each side saying so (with `reason`).
+        A dry run finds the connection that would go and changes nothing."""
+        if reason is not None:
+            _check_reason(reason)
         with self._unit_of_work() as uow:
             org = self._require_org(uow, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
@@ -442,8 +446,10 @@ class HamrService:
                 link = uow.repository.links_of([org.uuid]).get(org.uuid)
             if link is None:
                 raise NotFound(f"organization {org.uuid} has no connection to unlink")
+            if dry_run:
+                return link
             uow.repository.delete_link(link)
-            uow.repository.add_unlink_history(link, self._clock())
+            uow.repository.add_unlink_history(link, self._clock(), reason)
             uow.commit()
         self.connections.forget(link.members)
         logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
@@ -576,6 +582,12 @@ def _store_answers(
                 f"A retry with the idempotency key {keyed.claim.key!r} took this request's "
                 "place after it waited too long; nothing of this request was stored."
             )
+
+
+def _check_reason(reason: str) -> None:
+    """A reason history keeps: said, and no longer than any other text hamr stores."""
+    if not reason.strip() or len(reason) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")
 
 
 def _new_id() -> str:

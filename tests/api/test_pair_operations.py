@@ -237,6 +237,9 @@ def test_bad_operation_requests_are_named(
     no_reason = httpx.post(f"{server.url}{PAIR}/failover", json={}, headers=org.headers)
     assert no_reason.status_code == 400
     assert no_reason.json()["errors"][0]["source"] == {"pointer": "/reason"}
+    blank = httpx.post(f"{server.url}{PAIR}/failover", json={"reason": " "}, headers=org.headers)
+    assert blank.status_code == 400
+    assert blank.json()["errors"][0]["source"] == {"pointer": "/reason"}
     extra = operate(server, org, "failover", force=True)
     assert extra.status_code == 400
     assert extra.json()["errors"][0]["source"] == {"pointer": "/force"}

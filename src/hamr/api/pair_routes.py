@@ -31,7 +31,7 @@ PAIR_TYPE = "hamr_pairs"
 class _OperationRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")]
     hold: bool = False
     dry_run: bool = False
 

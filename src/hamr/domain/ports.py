@@ -47,8 +47,8 @@ class Repository(Protocol):
 
     def delete_link(self, link: Link) -> None: ...
     def add_history(self, changes: Sequence[AppliedChange]) -> None: ...
-    def add_unlink_history(self, link: Link, recorded_at_us: int) -> None:
-        """A row for each member saying it was unlinked."""
+    def add_unlink_history(self, link: Link, recorded_at_us: int, reason: str | None) -> None:
+        """A row for each member saying it was unlinked, and why when told."""
         ...
 
     def list_history(self, org_uuid: str, connection_id: str | None) -> list[HistoryEntry]:

@@ -127,7 +127,7 @@ class SqlRepository:
             ],
         )
 
-    def add_unlink_history(self, link: Link, recorded_at_us: int) -> None:
+    def add_unlink_history(self, link: Link, recorded_at_us: int, reason: str | None) -> None:
         history_rows.insert(
             self._db,
             [
@@ -140,7 +140,7 @@ class SqlRepository:
                     "before": link.view_of(member).attributes(),
                     "after": None,
                     "violation": None,
-                    "reason": None,
+                    "reason": reason,
                 }
                 for member in link.members
             ],
