@@ -47,6 +47,7 @@ class Outcome:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
 def install_wrk() -> None:
@@ -97,4 +98,5 @@ def run_wrk(url: str, load: Load) -> Outcome:
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
         errors=figures["non2xx"] + figures["socket_errors"],
+        requests=figures["requests"],
     )

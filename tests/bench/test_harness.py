@@ -86,12 +86,26 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
         ("GET", "off", "—"),
         ("GET", "warn", "—"),
     ]:
-        rate = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
-        row = rf"^\| {request} \| `{policy}` \| .* \| {rate} \| .* \| {warned} \|$"
+        figure = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
+        ratio = "—" if policy == "off" else NUMBER
+        row = (  # rate, ×off, CPU per request, ×off, p50, p99, warned
+            rf"^\| {request} \| `{policy}` \| .* \| {figure} \| {ratio} \| {figure} \| "
+            rf"{ratio} \| .* \| {warned} \|$"
+        )
         assert re.search(row, completed.stdout, re.MULTILINE), (request, policy, warned)
     assert "No errors (non-2xx or socket) in any measured run" in completed.stdout
-    assert "| `warn` costs POST < 10 % against `off` (allowed moves) | " in completed.stdout
-    assert "| GET unchanged by `warn` (within 5 % of `off`) | " in completed.stdout
+    for target in (
+        "`warn` costs POST < 10 % server CPU against `off` (allowed moves)",
+        "`warn` costs POST < 10 % server CPU against `off` (every move warned)",
+        "GET server CPU unchanged by `warn` (within 5 % of `off`)",
+        "rate: `warn`'s POST/s ≥ 90 % of `off`'s (allowed moves)",
+        "rate: GET/s unchanged by `warn` (within 5 % of `off`)",
+    ):
+        assert re.search(
+            rf"^\| {re.escape(target)} \| {NUMBER} × .*\| (met|\*\*missed\*\*)",
+            completed.stdout,
+            re.MULTILINE,
+        ), target
     written = report.read_text()
     assert written.index("Wire notes.") < written.index("<!-- policy: start -->")
     assert written.index("<!-- policy: end -->") < written.index("## Tuning log")
