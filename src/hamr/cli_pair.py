@@ -39,7 +39,7 @@ def pair() -> None:
 def pair_show(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
     """Both sides, the status and since when, the health and the allowed next statuses."""
     service = open_service(ctx, database_url)
-    report = service.pair_report(_org(service, org_uuid))
+    report = service.pairs.report(_org(service, org_uuid))
     _print_report(as_json, report)
 
 
@@ -65,7 +65,7 @@ def _operation(name: str) -> click.Command:
         service = open_service(ctx, database_url)
         org = _org(service, org_uuid)
         principal = Principal(org, OPERATOR_KEY, Permission.ADMIN, KeyKind.TOKEN)
-        done = service.run_operation(principal, name, reason, hold, dry_run)
+        done = service.pairs.run(principal, name, reason, hold, dry_run)
         steps = " -> ".join(
             [done[0].before.hamr_status.name if done[0].before else "none"]
             + [change.after.hamr_status.name for change in done]
@@ -81,7 +81,7 @@ def _operation(name: str) -> click.Command:
         ]
         _print_report(
             as_json,
-            service.pair_report(org),
+            service.pairs.report(org),
             {"steps": walked, "reason": reason, "dry_run": dry_run},
         )
 
@@ -118,7 +118,7 @@ def pair_unlink(
 ) -> None:
     """Dissolve the connection this organization reads: neither side has one afterwards (the
     history keeps it), and either may link anew. Running servers see it within a second."""
-    link = open_service(ctx, database_url).unlink(org_uuid, reason, dry_run)
+    link = open_service(ctx, database_url).pairs.unlink(org_uuid, reason, dry_run)
     sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
     payload = {
         "connection_id": link.id,

@@ -1,6 +1,8 @@
-"""Use cases: read and write a pair's connection, manage orgs, keys and pairs, read history.
+"""Use cases: read and write a pair's connection, manage orgs and keys, read history; pair
+operations (`service.pairs`) and idempotency keys (`service.idempotency_keys`) beside it.
 
-The service owns the unit of work; the API and the CLI call it and never touch storage.
+The service owns the unit of work and the caches; the API and the CLI call it and never touch
+storage.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import logging
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from hamr import history_log
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
@@ -22,43 +23,30 @@ from hamr.domain.errors import (
     Unavailable,
     ValidationFailed,
 )
-from hamr.domain.idempotency import KEY_TTL_US, PURGE_EVERY_US, answer_for_retry
 from hamr.domain.keys import generate_secret, hash_secret
-from hamr.domain.lifecycle import (
-    LIMINAL,
-    STUCK_AFTER_SECONDS,
-    MoveRefused,
-    allowed_next,
-    judge,
-    operation_steps,
-)
+from hamr.domain.lifecycle import STUCK_AFTER_SECONDS, judge_or_refuse
 from hamr.domain.model import (
     AppliedChange,
     Connection,
     ConnectionChange,
-    HamrStatus,
     HistoryEntry,
     HistoryPage,
     HistoryQuery,
-    KeyClaim,
     KeyKind,
     KeyRecord,
-    Link,
-    Move,
     Org,
-    PairReport,
     Permission,
     Policy,
     Principal,
     RequestedChange,
     Statistics,
-    StoredAnswer,
     Verdict,
-    next_modified_at,
 )
 from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, Repository, UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
+from hamr.idempotency_keys import IdempotencyKeys
+from hamr.pair_operations import PairOperations
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +59,6 @@ def system_clock_us() -> int:
 
 
 class HamrService:
-    # When this service last deleted expired idempotency keys (by its clock).
-    _keys_purged_at_us: int = 0
-
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
@@ -92,6 +77,10 @@ class HamrService:
         self.credentials = CredentialCache(view)
         self.connections = ConnectionCache(view)
         self.orgs = OrgCache(view)
+        self.pairs = PairOperations(
+            unit_of_work, self.connections, clock, policy, stuck_after_seconds
+        )
+        self.idempotency_keys = IdempotencyKeys(unit_of_work, clock)
 
     # -- the API's use cases -------------------------------------------------------------
 
@@ -158,9 +147,10 @@ class HamrService:
             raise ValidationFailed(problems)
         if self.policy is Policy.ENFORCE:  # refuse early; the write checks again, locked
             current = self.connections.get(principal.org.uuid)
-            self._judge(
+            judge_or_refuse(
                 current.hamr_status if current else None,
                 requested.hamr_status,
+                self.policy,
                 requested.pointers["hamr_status"],
                 requested.override,
             )
@@ -219,9 +209,10 @@ class HamrService:
                 after = plan_write(caller, change, target, current, target_link, now, _new_id)
                 # The pair's status before: the connection written, if it existed.
                 base = next((x for x in (current, target_link) if x and x.id == after.id), None)
-                move = self._judge(
+                move = judge_or_refuse(
                     base.hamr_status if base else None,
                     change.hamr_status,
+                    self.policy,
                     change.status_pointer,
                     change.override,
                 )
@@ -266,194 +257,12 @@ class HamrService:
             )
         return applied
 
-    def pair_report(self, org: Org) -> PairReport:
-        """Where the org's pair stands (blocking: call from a worker thread)."""
-        with self._unit_of_work() as uow:
-            link = uow.repository.links_of([org.uuid]).get(org.uuid)
-            if link is None:
-                raise NotFound(
-                    f"Organization {org.uuid} has no HAMR connection yet; "
-                    "create one with POST /api/v2/hamr."
-                )
-            rows = uow.repository.list_history(org.uuid, link.id)
-        since = link.modified_at_us
-        for row in reversed([r for r in rows if r.connection_id == link.id]):
-            if row.after is None or row.after.get("hamr_status") != int(link.hamr_status):
-                break
-            since = row.recorded_at_us
-        stuck = (
-            link.hamr_status in LIMINAL
-            and self._clock() - since > self.stuck_after_seconds * 1_000_000
-        )
-        health = "stuck" if stuck else "linked" if link.linked else "one-sided"
-        allowed = allowed_next(link.hamr_status, self.policy)
-        return PairReport(link, org.uuid, since, health, allowed, self.policy)
-
-    def run_operation(
-        self,
-        principal: Principal,
-        operation: str,
-        reason: str,
-        hold: bool = False,
-        dry_run: bool = False,
-    ) -> list[AppliedChange]:
-        """Walk the caller's pair through `operation`'s steps in one transaction, each step a
-        history row carrying the reason; refused (409) unless the pair is where the operation
-        starts, which is checked under the pair's locks, so that of two concurrent operations
-        exactly one wins. A dry run does all of it and rolls back."""
-        _check_reason(reason)
-        caller = principal.org
-        applied: list[AppliedChange] = []
-        with self._unit_of_work() as uow:
-            repository = uow.repository
-            link = repository.links_of([caller.uuid]).get(caller.uuid)
-            if link is not None:
-                repository.lock_orgs(link.members)
-                link = repository.links_of([caller.uuid]).get(caller.uuid)
-            steps = operation_steps(operation, link.hamr_status if link else None, hold)
-            assert link is not None
-            for status in steps:
-                now = self._clock()
-                after = replace(
-                    link,
-                    hamr_status=status,
-                    modified_at_us=next_modified_at(now, link.modified_at_us),
-                    modified_by=f"hamr pair {operation}",
-                )
-                move = judge(link.hamr_status, status, self.policy)
-                before = link.view_of(caller.uuid)
-                applied.append(
-                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move, reason)
-                )
-                link = after
-            repository.save_links([link], [])
-            repository.add_history(applied)
-            if not dry_run:
-                uow.commit()
-        if not dry_run:
-            logger.info(
-                "pair operation",
-                extra={
-                    "org": caller.uuid,
-                    "operation": operation,
-                    "connection": link.id,
-                    "status_after": int(link.hamr_status),
-                    "key_id": principal.key_id,
-                },
-            )
-        return applied
-
-    def _judge(
-        self,
-        current: HamrStatus | None,
-        asked: HamrStatus,
-        pointer: str,
-        override: str | None = None,
-    ) -> Move:
-        """The policy's verdict on a move (a break-glass override stores it anyway); raises
-        MoveRefused for one it refuses."""
-        move = judge(current, asked, self.policy, override=override is not None)
-        if not move.stored:
-            raise MoveRefused(move, pointer)
-        return move
-
     def remember_writes(self, applied: Sequence[AppliedChange]) -> None:
         """Committed writes, into the connection cache, for every side that reads them (call
         on the thread that reads the cache)."""
         self.connections.remember(
             [done.after.view_of(member) for done in applied for member in done.after.members]
         )
-
-    # -- idempotency keys (blocking: call from a worker thread) ---------------------------
-
-    def claim_idempotency_key(
-        self, org_uuid: str, key: str, request_digest: str
-    ) -> KeyClaim | StoredAnswer:
-        """Claim `key` for this org's request, committed at once so that every server sees it,
-        or the answer its first request got. A key older than 24 hours is absent. Raises
-        KeyReused for another request under the key, RequestInFlight while the first has no
-        answer yet."""
-        self._purge_expired_keys()
-        for _attempt in range(3):
-            now = self._clock()
-            claim = KeyClaim(org_uuid, key, now)
-            with self._unit_of_work() as uow:
-                repository = uow.repository
-                repository.purge_idempotency_keys(now - KEY_TTL_US, org_uuid, key)
-                if repository.insert_idempotency_key(claim, request_digest):
-                    uow.commit()
-                    return claim
-                found = repository.get_idempotency_key(org_uuid, key)
-                if found is None:
-                    continue  # released since the insert met it: claim again
-                answer = answer_for_retry(key, found, request_digest, now)
-                if answer is not None:
-                    uow.commit()  # the expired row this claim deleted, if any
-                    return answer
-                if repository.retake_idempotency_key(
-                    KeyClaim(org_uuid, key, found.created_at_us), claim
-                ):
-                    uow.commit()
-                    logger.warning(
-                        "abandoned idempotency key taken over",
-                        extra={"org": org_uuid, "claimed_at_us": found.created_at_us},
-                    )
-                    return claim
-        raise RequestInFlight(
-            f"The idempotency key {key!r} is being claimed and released by other requests; "
-            "retry shortly."
-        )
-
-    def answer_idempotency_key(self, claim: KeyClaim, answer: StoredAnswer) -> None:
-        """Keep the answer a keyed request got without writing (a refusal), for its retries.
-        (A write's answer is kept in the write's own transaction.)"""
-        with self._unit_of_work() as uow:
-            uow.repository.answer_idempotency_key(claim, answer.status, answer.body)
-            uow.commit()
-
-    def release_idempotency_key(self, claim: KeyClaim) -> None:
-        """Forget the claim of a request that failed in a way its retry may not (the database
-        was away, a fault): the retry is then a first request."""
-        with self._unit_of_work() as uow:
-            uow.repository.release_idempotency_key(claim)
-            uow.commit()
-
-    def _purge_expired_keys(self) -> None:
-        """Delete expired keys now and then (they are absent anyway: a claim ignores them)."""
-        now = self._clock()
-        if now - self._keys_purged_at_us < PURGE_EVERY_US:
-            return
-        self._keys_purged_at_us = now
-        with self._unit_of_work() as uow:
-            purged = uow.repository.purge_idempotency_keys(now - KEY_TTL_US)
-            uow.commit()
-        if purged:
-            logger.info("expired idempotency keys purged", extra={"count": purged})
-
-    def unlink(self, org_uuid: str, reason: str | None = None, dry_run: bool = False) -> Link:
-        """Dissolve the connection this org reads: neither side has one afterwards, and the
-        pair's history, kept for both, ends with a row for each side saying so (with `reason`).
-        A dry run finds the connection that would go and changes nothing."""
-        if reason is not None:
-            _check_reason(reason)
-        with self._unit_of_work() as uow:
-            org = self._require_org(uow, org_uuid)
-            link = uow.repository.links_of([org.uuid]).get(org.uuid)
-            if link is not None:
-                # Lock both sides as writers do (in one statement, in one order), then read
-                # again: a write may have changed the connection in between.
-                uow.repository.lock_orgs(link.members)
-                link = uow.repository.links_of([org.uuid]).get(org.uuid)
-            if link is None:
-                raise NotFound(f"organization {org.uuid} has no connection to unlink")
-            if dry_run:
-                return link
-            uow.repository.delete_link(link)
-            uow.repository.add_unlink_history(link, self._clock(), reason)
-            uow.commit()
-        self.connections.forget(link.members)
-        logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
-        return link
 
     # -- the operator's use cases ----------------------------------------------------------
 
@@ -582,12 +391,6 @@ def _store_answers(
                 f"A retry with the idempotency key {keyed.claim.key!r} took this request's "
                 "place after it waited too long; nothing of this request was stored."
             )
-
-
-def _check_reason(reason: str) -> None:
-    """A reason history keeps: said, and no longer than any other text hamr stores."""
-    if not reason.strip() or len(reason) > MAX_TEXT_LENGTH:
-        raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")
 
 
 def _new_id() -> str:

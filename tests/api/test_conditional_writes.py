@@ -381,7 +381,7 @@ def test_a_key_whose_first_request_is_in_flight_is_a_409_that_changes_nothing(
     """Deterministically: the key is claimed first by another process (this one, through
     the service), as a server does before it answers; the server's request then finds it."""
     body = encoded(connection_body(org, partner))
-    claim = admin.service.claim_idempotency_key(
+    claim = admin.service.idempotency_keys.claim(
         org.uuid, "busy", request_digest("POST", PATH, body)
     )
     assert isinstance(claim, KeyClaim)
@@ -393,7 +393,7 @@ def test_a_key_whose_first_request_is_in_flight_is_a_409_that_changes_nothing(
     assert "still being processed" in error["detail"]
     assert admin.snapshot(org.uuid) == (None, 0)
     # Once the first request is answered, the retry gets that answer.
-    admin.service.answer_idempotency_key(claim, StoredAnswer(200, b'{"first":"answer"}'))
+    admin.service.idempotency_keys.answer(claim, StoredAnswer(200, b'{"first":"answer"}'))
     replayed = post(http, org, body, Idempotency_Key="busy")
     assert replayed.status_code == 200
     assert replayed.content == b'{"first":"answer"}'
@@ -477,7 +477,7 @@ def test_a_claim_left_by_a_server_that_died_is_taken_over_after_its_lease(
     """A claim without an answer means nothing was written under it (a write and its answer
     commit together); once its lease is over, a retry takes it and writes."""
     body = encoded(connection_body(org, partner))
-    claim = admin.service.claim_idempotency_key(
+    claim = admin.service.idempotency_keys.claim(
         org.uuid, "dead", request_digest("POST", PATH, body)
     )
     assert isinstance(claim, KeyClaim)
@@ -489,7 +489,7 @@ def test_a_claim_left_by_a_server_that_died_is_taken_over_after_its_lease(
     assert "idempotency-replayed" not in retry.headers
     assert len(admin.history(org.uuid)) == 1
     # The dead holder's claim is no longer the key's: it cannot store an answer over it.
-    admin.service.answer_idempotency_key(claim, StoredAnswer(400, b"late"))
+    admin.service.idempotency_keys.answer(claim, StoredAnswer(400, b"late"))
     assert post(http, org, body, Idempotency_Key="dead").content == retry.content
 
 
@@ -505,25 +505,25 @@ def test_expired_keys_are_absent_and_purged_by_the_services_clock(
         frozenset(DEFAULT_DATACENTERS),
         clock=lambda: clock.now,
     )
-    claim = service.claim_idempotency_key(org.uuid, "clock", "digest-1")
+    claim = service.idempotency_keys.claim(org.uuid, "clock", "digest-1")
     assert isinstance(claim, KeyClaim)
-    service.answer_idempotency_key(claim, StoredAnswer(200, b"kept"))
-    stale = service.claim_idempotency_key(partner.uuid, "forgotten", "digest-2")
+    service.idempotency_keys.answer(claim, StoredAnswer(200, b"kept"))
+    stale = service.idempotency_keys.claim(partner.uuid, "forgotten", "digest-2")
     assert isinstance(stale, KeyClaim)
 
     clock.now += KEY_TTL_US
-    assert service.claim_idempotency_key(org.uuid, "clock", "digest-1") == StoredAnswer(
+    assert service.idempotency_keys.claim(org.uuid, "clock", "digest-1") == StoredAnswer(
         200, b"kept"
     )
     clock.now += 1
-    assert service.claim_idempotency_key(org.uuid, "clock", "digest-other") == KeyClaim(
+    assert service.idempotency_keys.claim(org.uuid, "clock", "digest-other") == KeyClaim(
         org.uuid, "clock", clock.now
     )
     with admin.store.unit_of_work() as uow:  # not purged yet: it is ignored, then replaced
         assert uow.repository.get_idempotency_key(partner.uuid, "forgotten") is not None
 
     clock.now += PURGE_EVERY_US
-    service.claim_idempotency_key(org.uuid, "later", "digest-3")  # purges, now and then
+    service.idempotency_keys.claim(org.uuid, "later", "digest-3")  # purges, now and then
 
     with admin.store.unit_of_work() as uow:
         assert uow.repository.get_idempotency_key(partner.uuid, "forgotten") is None
@@ -552,7 +552,7 @@ def test_a_5xx_is_never_kept_so_that_a_retry_can_succeed(
     else:
         with pytest.raises(RuntimeError):
             asyncio.run(answer())
-    assert isinstance(admin.service.claim_idempotency_key(org.uuid, "flaky", "digest"), KeyClaim)
+    assert isinstance(admin.service.idempotency_keys.claim(org.uuid, "flaky", "digest"), KeyClaim)
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256], ids=["empty", "256"])
@@ -724,9 +724,9 @@ def test_the_official_client_reads_etags_and_sees_412_422_and_409_as_api_excepti
     with admin.store.unit_of_work() as uow:
         probe = uow.repository.get_idempotency_key(org.uuid, "client-probe")
     assert probe is not None
-    claim = admin.service.claim_idempotency_key(org.uuid, "client-busy", probe.request_digest)
+    claim = admin.service.idempotency_keys.claim(org.uuid, "client-busy", probe.request_digest)
     assert isinstance(claim, KeyClaim)
     client.set_default_header(KEY, "client-busy")
     assert refusal(409)["source"] == {"header": KEY}
-    admin.service.release_idempotency_key(claim)
+    admin.service.idempotency_keys.release(claim)
     assert admin.snapshot(org.uuid) == after_write

@@ -121,7 +121,7 @@ def test_each_event_is_a_stored_row(
 ) -> None:
     org, partner = pair
     write(admin, org, partner, [1, 2])
-    admin.service.unlink(org.uuid)
+    admin.service.pairs.unlink(org.uuid)
     entries = admin.history(org.uuid)
     document = ok(read(http, org))
     assert [item["type"] for item in document["data"]] == ["hamr_history_events"] * 4
@@ -174,7 +174,7 @@ def test_filter_by_status(http: httpx.Client, admin: Admin, pair: tuple[OrgKeys,
     org, partner = pair
     statuses = [1, 2, 3, 4, 5, 2, 3, 4, 5, 2, 3]
     write(admin, org, partner, statuses)
-    admin.service.unlink(org.uuid)  # rows whose after is null match no status
+    admin.service.pairs.unlink(org.uuid)  # rows whose after is null match no status
     entries = admin.history(org.uuid)
     for status in range(6):
         expected = [e.id for e in reversed(entries) if e.after and e.after["hamr_status"] == status]
@@ -317,7 +317,7 @@ def test_a_page_validates_against_the_served_openapi(
 ) -> None:
     org, partner = pair
     write(admin, org, partner, [1, 2, 3])
-    admin.service.unlink(org.uuid)
+    admin.service.pairs.unlink(org.uuid)
     served = http.get("/openapi.json").json()
     operation = served["paths"][HISTORY]["get"]
     assert operation["operationId"] == "ListHamrHistoryEvents"

@@ -88,7 +88,7 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
     ]:
         figure = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
         ratio = "—" if policy == "off" else NUMBER
-        row = (  # rate, ×off, CPU per request, ×off, p50, p99, warned
+        row = (  # rate and its ratio to off, CPU per request and its ratio, p50, p99, warned
             rf"^\| {request} \| `{policy}` \| .* \| {figure} \| {ratio} \| {figure} \| "
             rf"{ratio} \| .* \| {warned} \|$"
         )

@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from hamr.domain.lifecycle import NEXT, Policy, Verdict, allowed_next, broken_rule, judge
+from hamr.domain.lifecycle import (
+    NEXT,
+    MoveRefused,
+    Policy,
+    Verdict,
+    allowed_next,
+    broken_rule,
+    judge,
+    judge_or_refuse,
+)
 from hamr.domain.model import HamrStatus as S
 
 # The lifecycle, written out once more by hand: the table must say exactly this.
@@ -73,3 +82,14 @@ def test_allowed_next_includes_staying_and_drops_unspecified_under_enforce() -> 
     assert allowed_next(None) == (S.ONBOARDING, S.PASSIVE)
     assert allowed_next(S.UNSPECIFIED, Policy.WARN) == (S.UNSPECIFIED, S.ONBOARDING, S.PASSIVE)
     assert allowed_next(S.UNSPECIFIED, Policy.ENFORCE) == (S.ONBOARDING, S.PASSIVE)
+
+
+def test_judge_or_refuse_raises_for_a_refused_move_naming_the_pointer() -> None:
+    with pytest.raises(MoveRefused) as raised:
+        judge_or_refuse(S.PASSIVE, S.RECOVERY, Policy.ENFORCE, "/data/attributes/HamrStatus")
+    assert raised.value.pointer == "/data/attributes/HamrStatus"
+    assert raised.value.move.verdict is Verdict.REFUSED
+    assert str(raised.value).endswith("Nothing was stored.")
+    overridden = judge_or_refuse(S.PASSIVE, S.RECOVERY, Policy.ENFORCE, "/p", override="fire")
+    assert overridden.verdict is Verdict.OVERRIDDEN
+    assert judge_or_refuse(S.PASSIVE, S.RECOVERY, Policy.WARN, "/p").verdict is Verdict.WARNED

@@ -67,7 +67,9 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         server.stop()
     store = open_store(origin)
     try:
-        HamrService(store.unit_of_work, store.view, Settings().datacenters).unlink(keys[1].uuid)
+        HamrService(store.unit_of_work, store.view, Settings().datacenters).pairs.unlink(
+            keys[1].uuid
+        )
     finally:
         store.close()
     carried = everything(origin)

@@ -189,7 +189,7 @@ def test_unlink_rows_are_chained_and_a_new_link_starts_a_chain(
     database_url: str, admin: Admin, engine: sa.Engine
 ) -> None:
     org = pair_with_history(admin, (1, 2))
-    link = admin.service.unlink(org.uuid)
+    link = admin.service.pairs.unlink(org.uuid)
     stored = assert_chained(engine)
     assert [r["after"] is None for r in stored] == [False, False, True, True]
     assert {r["connection_id"] for r in stored} == {link.id}

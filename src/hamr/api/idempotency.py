@@ -67,7 +67,7 @@ async def answer_once(
 ) -> Response:
     """`handle` the request under its claim on `key`, or replay the answer it got before."""
     service = state.service
-    claimed = await anyio.to_thread.run_sync(service.claim_idempotency_key, org_uuid, key, digest)
+    claimed = await anyio.to_thread.run_sync(service.idempotency_keys.claim, org_uuid, key, digest)
     if isinstance(claimed, StoredAnswer):
         return replay(state, claimed)
     try:
@@ -78,7 +78,7 @@ async def answer_once(
             await _release(state, claimed)
         else:
             answer = StoredAnswer(refused.status_code, bytes(refused.body))
-            await anyio.to_thread.run_sync(service.answer_idempotency_key, claimed, answer)
+            await anyio.to_thread.run_sync(service.idempotency_keys.answer, claimed, answer)
         return refused
     except Exception:
         await _release(state, claimed)
@@ -89,7 +89,7 @@ async def _release(state: AppState, claim: KeyClaim) -> None:
     """Release a failed request's claim if the database lets us; if not, the claim lapses
     (a retry takes it over once IN_FLIGHT_LEASE_US has passed)."""
     try:
-        await anyio.to_thread.run_sync(state.service.release_idempotency_key, claim)
+        await anyio.to_thread.run_sync(state.service.idempotency_keys.release, claim)
     except Exception:
         logger.warning("could not release an idempotency key", exc_info=True)
 

@@ -39,7 +39,7 @@ class _OperationRequest(BaseModel):
 async def get_pair(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_get")
-    report = await anyio.to_thread.run_sync(state.service.pair_report, principal.org)
+    report = await anyio.to_thread.run_sync(state.service.pairs.report, principal.org)
     return _document(pair_document(report))
 
 
@@ -53,11 +53,11 @@ async def post_operation(request: Request) -> Response:
         )
     principal = await admit(request.scope, state, "hamr_post")
     service = state.service
-    require_permission(principal, needed_for_operation(service.policy))
+    require_permission(principal, needed_for_operation(service.pairs.policy))
     asked = _parse(await read_json_body(request, state.settings.max_body_bytes))
     try:
         done = await anyio.to_thread.run_sync(
-            service.run_operation, principal, operation, asked.reason, asked.hold, asked.dry_run
+            service.pairs.run, principal, operation, asked.reason, asked.hold, asked.dry_run
         )
     except OperationRefused:
         if state.metrics is not None:
@@ -68,7 +68,7 @@ async def post_operation(request: Request) -> Response:
     if state.metrics is not None:
         outcome = "dry_run" if asked.dry_run else "held" if asked.hold else "done"
         state.metrics.pair_operation(operation, outcome)
-    report = await anyio.to_thread.run_sync(service.pair_report, principal.org)
+    report = await anyio.to_thread.run_sync(service.pairs.report, principal.org)
     document = pair_document(report, done[-1].after if asked.dry_run else None)
     document["meta"] = {
         "operation": operation,

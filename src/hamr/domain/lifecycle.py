@@ -66,6 +66,21 @@ def judge(
     return Move(current, asked, Verdict.REFUSED, rule)
 
 
+def judge_or_refuse(
+    current: HamrStatus | None,
+    asked: HamrStatus,
+    policy: Policy,
+    pointer: str,
+    override: str | None = None,
+) -> Move:
+    """The policy's verdict on a move (a break-glass override stores it anyway); raises
+    MoveRefused, naming the status at `pointer`, for one it refuses."""
+    move = judge(current, asked, policy, override=override is not None)
+    if not move.stored:
+        raise MoveRefused(move, pointer)
+    return move
+
+
 def needed_permission(policy: Policy, override: bool) -> Permission:
     """What a credential must carry to write a connection: write, and admin to override a
     policy that refuses (a warning needs no more than the write itself)."""

@@ -1,0 +1,152 @@
+"""Pair operations: where a pair stands, the operations that walk it through the lifecycle
+(failover, recover, complete, abort) and unlinking it, each in one transaction under the
+pair's locks, so that of two at once exactly one wins (blocking: call from a worker thread)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from hamr.caches import ConnectionCache
+from hamr.domain.errors import InvalidInput, NotFound
+from hamr.domain.lifecycle import LIMINAL, allowed_next, judge, operation_steps
+from hamr.domain.model import (
+    AppliedChange,
+    Link,
+    Org,
+    PairReport,
+    Policy,
+    Principal,
+    next_modified_at,
+)
+from hamr.domain.ports import UnitOfWork
+from hamr.domain.rules import MAX_TEXT_LENGTH
+
+logger = logging.getLogger(__name__)
+
+
+class PairOperations:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        connections: ConnectionCache,
+        clock: Callable[[], int],
+        policy: Policy,
+        stuck_after_seconds: float,
+    ):
+        self._unit_of_work = unit_of_work
+        self._connections = connections
+        self._clock = clock
+        self.policy = policy
+        self.stuck_after_seconds = stuck_after_seconds
+
+    def report(self, org: Org) -> PairReport:
+        """Where the org's pair stands (blocking: call from a worker thread)."""
+        with self._unit_of_work() as uow:
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is None:
+                raise NotFound(
+                    f"Organization {org.uuid} has no HAMR connection yet; "
+                    "create one with POST /api/v2/hamr."
+                )
+            rows = uow.repository.list_history(org.uuid, link.id)
+        since = link.modified_at_us
+        for row in reversed([r for r in rows if r.connection_id == link.id]):
+            if row.after is None or row.after.get("hamr_status") != int(link.hamr_status):
+                break
+            since = row.recorded_at_us
+        stuck = (
+            link.hamr_status in LIMINAL
+            and self._clock() - since > self.stuck_after_seconds * 1_000_000
+        )
+        health = "stuck" if stuck else "linked" if link.linked else "one-sided"
+        allowed = allowed_next(link.hamr_status, self.policy)
+        return PairReport(link, org.uuid, since, health, allowed, self.policy)
+
+    def run(
+        self,
+        principal: Principal,
+        operation: str,
+        reason: str,
+        hold: bool = False,
+        dry_run: bool = False,
+    ) -> list[AppliedChange]:
+        """Walk the caller's pair through `operation`'s steps in one transaction, each step a
+        history row carrying the reason; refused (409) unless the pair is where the operation
+        starts, which is checked under the pair's locks, so that of two concurrent operations
+        exactly one wins. A dry run does all of it and rolls back."""
+        _check_reason(reason)
+        caller = principal.org
+        applied: list[AppliedChange] = []
+        with self._unit_of_work() as uow:
+            repository = uow.repository
+            link = repository.links_of([caller.uuid]).get(caller.uuid)
+            if link is not None:
+                repository.lock_orgs(link.members)
+                link = repository.links_of([caller.uuid]).get(caller.uuid)
+            steps = operation_steps(operation, link.hamr_status if link else None, hold)
+            assert link is not None
+            for status in steps:
+                now = self._clock()
+                after = replace(
+                    link,
+                    hamr_status=status,
+                    modified_at_us=next_modified_at(now, link.modified_at_us),
+                    modified_by=f"hamr pair {operation}",
+                )
+                move = judge(link.hamr_status, status, self.policy)
+                before = link.view_of(caller.uuid)
+                applied.append(
+                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move, reason)
+                )
+                link = after
+            repository.save_links([link], [])
+            repository.add_history(applied)
+            if not dry_run:
+                uow.commit()
+        if not dry_run:
+            logger.info(
+                "pair operation",
+                extra={
+                    "org": caller.uuid,
+                    "operation": operation,
+                    "connection": link.id,
+                    "status_after": int(link.hamr_status),
+                    "key_id": principal.key_id,
+                },
+            )
+        return applied
+
+    def unlink(self, org_uuid: str, reason: str | None = None, dry_run: bool = False) -> Link:
+        """Dissolve the connection this org reads: neither side has one afterwards, and the
+        pair's history, kept for both, ends with a row for each side saying so (with `reason`).
+        A dry run finds the connection that would go and changes nothing."""
+        if reason is not None:
+            _check_reason(reason)
+        with self._unit_of_work() as uow:
+            org = uow.repository.get_org(org_uuid.lower())
+            if org is None:
+                raise NotFound(f"no organization with UUID {org_uuid}")
+            link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is not None:
+                # Lock both sides as writers do (in one statement, in one order), then read
+                # again: a write may have changed the connection in between.
+                uow.repository.lock_orgs(link.members)
+                link = uow.repository.links_of([org.uuid]).get(org.uuid)
+            if link is None:
+                raise NotFound(f"organization {org.uuid} has no connection to unlink")
+            if dry_run:
+                return link
+            uow.repository.delete_link(link)
+            uow.repository.add_unlink_history(link, self._clock(), reason)
+            uow.commit()
+        self._connections.forget(link.members)
+        logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
+        return link
+
+
+def _check_reason(reason: str) -> None:
+    """A reason history keeps: said, and no longer than any other text hamr stores."""
+    if not reason.strip() or len(reason) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")
