@@ -18,10 +18,11 @@ HAMR = "/api/v2/hamr"
 # The paths hamr serves beyond the contract (tested in their own modules).
 HAMR_EXTENSIONS = {"/api/v2/hamr/history"}
 # What hamr documents beyond the contract, because it returns them: oversized and non-JSON
-# bodies, and an unreachable database; for POST, a failed If-Match or If-None-Match (412) and
+# bodies, and an unreachable database; for POST, a refused or conflicting write (409), a failed
+# If-Match or If-None-Match (412) and
 # an Idempotency-Key reused for another request (422); and for GET, the 500 the contract lists
 # only for POST.
-EXTRA_CODES = {"get": {"500", "503"}, "post": {"412", "413", "415", "422", "503"}}
+EXTRA_CODES = {"get": {"500", "503"}, "post": {"409", "412", "413", "415", "422", "503"}}
 # The live API's response attributes, in its order, with the shape each has there.
 STRING = {"type": "string"}
 LIVE_SHAPES = {

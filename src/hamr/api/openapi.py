@@ -62,10 +62,21 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
-        "403": _json("Forbidden", "JSONAPIErrorResponse"),
+        "403": _json(
+            "Forbidden: the credential lacks the permission (hamr: read, write, admin) the "
+            "request needs; the detail names both",
+            "JSONAPIErrorResponse",
+        ),
         "412": _json(
             "Precondition Failed (hamr): If-Match or If-None-Match does not hold of the stored "
             "connection (source.header names which); nothing was stored",
+            "JSONAPIErrorResponse",
+        ),
+        "409": _json(
+            "Conflict (hamr): under --transitions enforce, a move outside the HAMR lifecycle "
+            "(source.pointer at the status); an organization paired with another; or an "
+            "Idempotency-Key whose first request is still in flight (source.header). Nothing "
+            "was stored",
             "JSONAPIErrorResponse",
         ),
         "413": _json("Payload Too Large (hamr: body over 64 KiB)", "JSONAPIErrorResponse"),
