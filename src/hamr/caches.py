@@ -115,11 +115,14 @@ class ConnectionCache:
             self._counter = counter
             self._cache.entries.clear()
 
+    def clear(self) -> None:
+        self._cache.entries.clear()
+
 
 class OrgCache:
     """Organizations by UUID, for naming a POST's target from hamr's records. Orgs are never
-    renamed or deleted, so an org found stays right; one not found is asked again next time
-    (it may be created meanwhile)."""
+    renamed, and deleted only by an emulator's reset (which clears this cache), so an org
+    found stays right; one not found is asked again next time (it may be created meanwhile)."""
 
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
@@ -132,3 +135,6 @@ class OrgCache:
             if found is not None:
                 self._cache.put(org_uuid, found)
         return found
+
+    def clear(self) -> None:
+        self._cache.entries.clear()

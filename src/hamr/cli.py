@@ -6,8 +6,10 @@ and exit with status 2, never a traceback.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -63,6 +65,11 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
     from hamr.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
+    if settings.emulator and not settings.admin_token:
+        settings = replace(settings, admin_token=secrets.token_urlsafe(24))
+        click.echo(
+            f"emulator admin API at /_hamr/; send X-Hamr-Admin-Token: {settings.admin_token}"
+        )
     app = create_app(settings)
     if demo:
         demo_orgs = ensure_demo(app.state.service)

@@ -94,6 +94,18 @@ def serve_options(command: F) -> F:
             "[env HAMR_STUCK_AFTER_SECONDS; default 900]",
         ),
         click.option(
+            "--emulator/--no-emulator",
+            default=None,
+            help="Serve the emulator's admin API under /_hamr/ (reset, clock) for test suites "
+            "[env HAMR_EMULATOR=on|off; default off]",
+        ),
+        click.option(
+            "--admin-token",
+            metavar="TOKEN",
+            help="What X-Hamr-Admin-Token must be for /_hamr/ (16 characters or more) "
+            "[env HAMR_ADMIN_TOKEN; default: generated and printed at start]",
+        ),
+        click.option(
             "--shutdown-grace",
             "shutdown_grace_seconds",
             type=int,

@@ -8,12 +8,12 @@ storage.
 from __future__ import annotations
 
 import logging
-import time
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
 
 from hamr import history_log
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
+from hamr.clock import system_clock_us
 from hamr.domain.chain import ChainReport
 from hamr.domain.conditions import check_precondition
 from hamr.domain.errors import (
@@ -52,10 +52,6 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 Upsert = tuple[Principal, ConnectionChange]
-
-
-def system_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 class HamrService:
@@ -265,6 +261,15 @@ class HamrService:
         )
 
     # -- the operator's use cases ----------------------------------------------------------
+
+    def wipe(self) -> None:
+        """Delete everything stored (an emulator's reset) and what this process cached of it."""
+        with self._unit_of_work() as uow:
+            uow.repository.wipe()
+            uow.commit()
+        for cache in (self.credentials, self.connections, self.orgs):
+            cache.clear()
+        logger.info("every organization, key, connection and history row deleted")
 
     def create_org(
         self, name: str, datacenter: str, org_uuid: str | None = None

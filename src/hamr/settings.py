@@ -24,6 +24,8 @@ WIRE_MODES = ("both", "live", "contract")
 # or refused (hamr.domain.lifecycle).
 TRANSITION_POLICIES = tuple(policy.value for policy in Policy)
 Source = Literal["flag", "env", "default"]
+# An emulator's admin token, when given rather than generated, is at least this long.
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class SettingsError(ValueError):
@@ -97,6 +99,8 @@ class Settings:
     wire: str = "both"
     transitions: str = "warn"
     stuck_after_seconds: float = STUCK_AFTER_SECONDS
+    emulator: bool = False
+    admin_token: str = ""
 
     def __post_init__(self) -> None:
         for name in ("port", "metrics_port"):
@@ -128,6 +132,10 @@ class Settings:
             raise SettingsError(
                 f"transitions must be one of {', '.join(TRANSITION_POLICIES)}, "
                 f"not {self.transitions!r}"
+            )
+        if self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise SettingsError(
+                f"admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long"
             )
         if self.shutdown_grace_seconds < 0:
             raise SettingsError("shutdown grace seconds must not be negative")
@@ -180,7 +188,9 @@ class Settings:
         shown: dict[str, str] = {}
         for setting in fields(self):
             value = getattr(self, setting.name)
-            if setting.name in ("database_url", "rate_limit_storage"):
+            if setting.name == "admin_token":
+                shown[setting.name] = "***" if value else "(generated at start)"
+            elif setting.name in ("database_url", "rate_limit_storage"):
                 shown[setting.name] = redact_url(value)
             elif setting.name == "datacenters":
                 shown[setting.name] = ",".join(sorted(value))
@@ -223,7 +233,7 @@ def _parse(name: str, raw: str) -> object:
             return float(raw)
     except ValueError:
         raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
-    if name == "metrics":
+    if name in ("metrics", "emulator"):
         if raw.lower() not in _SWITCHES:
             raise SettingsError(f"{variable} must be on or off, not {raw!r}")
         return _SWITCHES[raw.lower()]

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hamr.api.access_log import AccessLog
 from hamr.api.collector import scheduled_full_collections
 from hamr.api.compression import GzipWhenAsked
+from hamr.api.emulator_routes import emulator_routes
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.fast_get import FastGet
 from hamr.api.history_routes import HISTORY_PATH, list_history
@@ -33,10 +34,12 @@ from hamr.api.state import AppState
 from hamr.api.telemetry import RequestTelemetry, flush_periodically
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
+from hamr.clock import EmulatorClock, system_clock_us
 from hamr.domain.errors import HamrError, NotFound
 from hamr.domain.model import Policy
-from hamr.service import HamrService
-from hamr.settings import Settings
+from hamr.emulator import Emulator
+from hamr.service import Clock, HamrService
+from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 
 logger = logging.getLogger(__name__)
@@ -57,13 +60,20 @@ class HamrApp:
         await self._asgi(scope, receive, send)
 
 
-def create_app(settings: Settings) -> HamrApp:
-    """Open (and migrate) the store and wire the service; fails here, not on the first request."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> HamrApp:
+    """Open (and migrate) the store and wire the service; fails here, not on the first request.
+    `clock` (microseconds) replaces the system's; with `--emulator`, the service runs on the
+    emulator's clock, over that one, and the admin API is mounted."""
+    if settings.emulator and not settings.admin_token:
+        raise SettingsError("the emulator needs an admin token (hamr serve generates one)")
     store = open_store(settings.database_url, settings.db_pool_size)
+    real_clock = clock or system_clock_us
+    emulator_clock = EmulatorClock(real_clock) if settings.emulator else None
     service = HamrService(
         store.unit_of_work,
         store.view,
         settings.datacenters,
+        clock=emulator_clock or real_clock,
         policy=Policy(settings.transitions),
         stuck_after_seconds=settings.stuck_after_seconds,
     )
@@ -80,6 +90,8 @@ def create_app(settings: Settings) -> HamrApp:
     ]
     if settings.metrics and settings.metrics_port == 0:
         routes.append(Route("/metrics", metrics, methods=["GET"]))
+    if emulator_clock is not None:
+        routes += emulator_routes()
     state = AppState(
         settings,
         store,
@@ -90,6 +102,7 @@ def create_app(settings: Settings) -> HamrApp:
         openapi=pydantic_core.to_json(openapi_document(wire)),
         limiter=RateLimiter(settings.rate_limits, settings.rate_limit_storage),
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
+        emulator=Emulator(service, emulator_clock) if emulator_clock is not None else None,
     )
 
     access_log = AccessLog.from_logging(settings.log_format)

@@ -91,6 +91,12 @@ class RateLimiter:
             self._shared = _open_shared_storage(self._storage_url)
         return self._shared
 
+    def forget(self) -> None:
+        """Start every window afresh in this process (an emulator's reset); shared counts in
+        Redis expire by themselves."""
+        if self._memory is not None:
+            self._memory = WindowCounts()
+
     async def count(self, bucket: str, caller: str) -> Quota | None:
         """Count one request; None if the bucket is off or its storage cannot be reached
         (requests are then let through rather than refused)."""

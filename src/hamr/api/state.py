@@ -9,6 +9,7 @@ from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
+from hamr.emulator import Emulator
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import SqlStore
@@ -25,3 +26,4 @@ class AppState:
     openapi: bytes
     limiter: RateLimiter
     metrics: Metrics | None
+    emulator: Emulator | None = None  # `hamr serve --emulator` only

@@ -32,6 +32,7 @@ from hamr.store.tables import (
     connections,
     epochs,
     history,
+    idempotency_keys,
     keys,
     orgs,
 )
@@ -190,6 +191,13 @@ class SqlRepository:
 
     def release_idempotency_key(self, claim: KeyClaim) -> None:
         idempotency.release(self._db, claim)
+
+    def wipe(self) -> None:
+        # Children before parents; the epochs stay, and the credentials epoch moves so that
+        # every process drops the credentials it has cached.
+        for table in (history, idempotency_keys, connection_members, connections, keys, orgs):
+            self._db.execute(table.delete())
+        self.bump_credentials_epoch()
 
     def purge_idempotency_keys(
         self, created_before_us: int, org_uuid: str | None = None, key: str | None = None

@@ -1,0 +1,169 @@
+"""The emulator's admin API under /_hamr/, mounted only by `hamr serve --emulator` and guarded
+by `X-Hamr-Admin-Token`: `POST /_hamr/reset` and `GET|POST /_hamr/clock`."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+import anyio.to_thread
+import pydantic_core
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hamr.api.body import read_json_body
+from hamr.api.state import AppState
+from hamr.domain.errors import Forbidden, ValidationFailed, Violation
+from hamr.domain.model import format_timestamp
+from hamr.emulator import Emulator, Seed
+
+ADMIN_HEADER = "X-Hamr-Admin-Token"
+JSON = "application/json"
+
+
+def emulator_routes() -> list[Route]:
+    return [
+        Route("/_hamr/reset", reset, methods=["POST"]),
+        Route("/_hamr/clock", clock, methods=["GET", "POST"]),
+    ]
+
+
+def _admitted(request: Request) -> tuple[AppState, Emulator]:
+    """The emulator, for a request carrying its admin token (compared in constant time)."""
+    state: AppState = request.app.state.hamr
+    assert state.emulator is not None
+    sent = request.headers.get(ADMIN_HEADER)
+    if sent is None:
+        raise Forbidden(
+            f"The emulator's admin API needs the {ADMIN_HEADER} header; hamr printed the token "
+            "at start (or set it with --admin-token).",
+            header=ADMIN_HEADER,
+        )
+    if not hmac.compare_digest(sent.encode(), state.settings.admin_token.encode()):
+        raise Forbidden(
+            f"{ADMIN_HEADER} is not this emulator's admin token; use the one hamr printed at "
+            "start (or set with --admin-token).",
+            header=ADMIN_HEADER,
+        )
+    return state, state.emulator
+
+
+async def reset(request: Request) -> Response:
+    """`POST /_hamr/reset` with `{"seed": "empty"}` (the default) or `{"seed": "demo"}`."""
+    state, emulator = _admitted(request)
+    asked = await _object(request, state) if _has_body(request) else {}
+    _only(asked, {"seed"})
+    raw = asked.get("seed", Seed.EMPTY.value)
+    if raw not in tuple(Seed):
+        raise ValidationFailed(
+            [Violation("/seed", f'seed must be "empty" or "demo"; got {json.dumps(raw)}.')]
+        )
+    seeded = await anyio.to_thread.run_sync(emulator.reset, Seed(raw))
+    state.limiter.forget()
+    orgs = [
+        {
+            "uuid": demo.org.uuid,
+            "name": demo.org.name,
+            "datacenter": demo.org.datacenter,
+            "api_key": demo.api_key,
+            "app_key": demo.app_key,
+        }
+        for demo in seeded
+    ]
+    return _document("hamr_emulator_reset", "reset", {"seed": raw, "orgs": orgs})
+
+
+async def clock(request: Request) -> Response:
+    """`GET /_hamr/clock`: what time hamr believes it is. `POST` with exactly one of
+    `{"advance_seconds": N}`, `{"set": "<RFC 3339>"}` or `{"real": true}`."""
+    state, emulator = _admitted(request)
+    if request.method == "POST":
+        _move(emulator, await _object(request, state))
+    now = emulator.clock()
+    return _document(
+        "hamr_emulator_clock",
+        "clock",
+        {
+            "now": format_timestamp(now),
+            "offset_seconds": emulator.clock.offset_us / 1_000_000,
+            "real": emulator.clock.offset_us == 0,
+        },
+    )
+
+
+def _move(emulator: Emulator, asked: dict[str, Any]) -> None:
+    _only(asked, {"advance_seconds", "set", "real"})
+    if len(asked) != 1:
+        raise ValidationFailed(
+            [
+                Violation(
+                    "",
+                    'Send exactly one of {"advance_seconds": N}, {"set": "<RFC 3339 time>"} '
+                    'or {"real": true}.',
+                )
+            ]
+        )
+    ((name, value),) = asked.items()
+    if name == "advance_seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationFailed(
+                [Violation("/advance_seconds", "advance_seconds must be a number of seconds.")]
+            )
+        emulator.clock.advance(value)
+    elif name == "set":
+        emulator.clock.set(_instant(value))
+    else:
+        if value is not True:
+            raise ValidationFailed(
+                [Violation("/real", "real must be true (to go back to the real time).")]
+            )
+        emulator.clock.real()
+
+
+def _instant(value: object) -> int:
+    problem = Violation(
+        "/set", 'set must be an RFC 3339 time with a zone, e.g. "2026-12-01T12:00:00Z".'
+    )
+    if not isinstance(value, str):
+        raise ValidationFailed([problem])
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed([problem]) from None
+    if parsed.tzinfo is None:
+        raise ValidationFailed([problem])
+    return round(parsed.timestamp() * 1_000_000)
+
+
+async def _object(request: Request, state: AppState) -> dict[str, Any]:
+    raw = await read_json_body(request, state.settings.max_body_bytes)
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ValidationFailed([Violation("", "The body must be a JSON object.")])
+    return parsed
+
+
+def _only(asked: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(asked) - allowed)
+    if unknown:
+        names = ", ".join(sorted(allowed))
+        raise ValidationFailed(
+            [Violation(f"/{name}", f"{name} is not a field here; use {names}.") for name in unknown]
+        )
+
+
+def _has_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in (
+        request.headers
+    )
+
+
+def _document(kind: str, ident: str, attributes: dict[str, Any]) -> Response:
+    body = {"data": {"type": kind, "id": ident, "attributes": attributes}}
+    return Response(pydantic_core.to_json(body), media_type=JSON)

@@ -1,0 +1,280 @@
+"""`hamr serve --emulator`: the admin API under /_hamr/ (token, reset, clock) on a database of
+its own (a reset deletes everything), on SQLite and PostgreSQL; without the flag, a 404."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.exceptions import ForbiddenException
+from datadog_api_client.v2.api.high_availability_multi_region_api import (
+    HighAvailabilityMultiRegionApi,
+)
+from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
+
+from hamr.demo import BACKUP, PRODUCTION
+from hamr.store.sql import open_store
+from tests.conftest import HamrServer, run_cli, sqlite_url
+from tests.postgres import PostgresServer
+
+TOKEN = "emulator-admin-token-for-tests"
+ADMIN = {"X-Hamr-Admin-Token": TOKEN}
+
+
+@pytest.fixture(scope="module")
+def emulator(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    if database_url.startswith("sqlite"):
+        url = sqlite_url(tmp_path_factory.mktemp("emulator") / "emulator.db")
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        postgres.create_database("hamr_emulator")
+        url = postgres.url_for("hamr_emulator")
+    log = tmp_path_factory.mktemp("emulator-log") / "server.log"
+    running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emulator.url, timeout=10) as client:
+        yield client
+
+
+def reset(http: httpx.Client, seed: str = "demo") -> dict[str, dict[str, str]]:
+    answer = http.post("/_hamr/reset", json={"seed": seed}, headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    attributes = answer.json()["data"]["attributes"]
+    assert attributes["seed"] == seed
+    return {org["name"]: org for org in attributes["orgs"]}
+
+
+def official(emulator: HamrServer, org: dict[str, str]) -> HighAvailabilityMultiRegionApi:
+    configuration = Configuration(host=emulator.url)
+    configuration.api_key["apiKeyAuth"] = org["api_key"]
+    configuration.api_key["appKeyAuth"] = org["app_key"]
+    configuration.unstable_operations["get_hamr_org_connection"] = True
+    configuration.unstable_operations["create_hamr_org_connection"] = True
+    return HighAvailabilityMultiRegionApi(ApiClient(configuration))
+
+
+def headers(org: dict[str, str]) -> dict[str, str]:
+    return {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}
+
+
+def clock(http: httpx.Client, **asked: Any) -> dict[str, Any]:
+    if asked:
+        answer = http.post("/_hamr/clock", json=asked, headers=ADMIN)
+    else:
+        answer = http.get("/_hamr/clock", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]["attributes"]  # type: ignore[no-any-return]
+
+
+def seconds(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def the_error(answer: httpx.Response, status: int) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    (error,) = answer.json()["errors"]
+    return error  # type: ignore[no-any-return]
+
+
+def test_without_the_flag_every_admin_path_is_a_404(server: HamrServer) -> None:
+    for method, path in (("POST", "/_hamr/reset"), ("GET", "/_hamr/clock")):
+        answer = httpx.request(method, server.url + path, headers=ADMIN, timeout=10)
+        assert the_error(answer, 404)["status"] == "404"
+
+
+def test_the_admin_api_needs_its_token_and_a_refusal_changes_nothing(
+    http: httpx.Client,
+) -> None:
+    orgs = reset(http)
+    for sent, says in (
+        ({}, "needs the X-Hamr-Admin-Token header"),
+        (
+            {"X-Hamr-Admin-Token": TOKEN + "x"},
+            "is not this emulator's admin token",
+        ),
+    ):
+        for method, path in (("POST", "/_hamr/reset"), ("GET", "/_hamr/clock")):
+            answer = http.request(method, path, json={"seed": "empty"}, headers=sent)
+            error = the_error(answer, 403)
+            assert error["source"] == {"header": "X-Hamr-Admin-Token"}
+            assert says in error["detail"]
+            assert TOKEN not in answer.text
+    production = orgs[PRODUCTION.name]
+    assert http.get("/api/v2/hamr", headers=headers(production)).status_code == 200
+
+
+def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_client(
+    emulator: HamrServer, http: httpx.Client
+) -> None:
+    first = reset(http)
+    second = reset(http)
+
+    assert set(second) == {PRODUCTION.name, BACKUP.name}
+    production, backup = second[PRODUCTION.name], second[BACKUP.name]
+    assert (production["uuid"], production["datacenter"]) == (PRODUCTION.uuid, "eu1")
+    assert (backup["uuid"], backup["datacenter"]) == (BACKUP.uuid, "us1")
+    read = official(emulator, backup).get_hamr_org_connection()
+    assert read.data.attributes.hamr_status == HamrOrgConnectionStatus(2)
+    assert read.data.attributes.target_org_uuid == PRODUCTION.uuid
+    with pytest.raises(ForbiddenException):  # the first reset's keys went with it
+        official(emulator, first[PRODUCTION.name]).get_hamr_org_connection()
+    history = http.get("/api/v2/hamr/history", headers=headers(production)).json()
+    assert [row["attributes"]["after"]["hamr_status"] for row in history["data"]] == [2, 1]
+
+
+def test_reset_empty_deletes_every_org_key_connection_and_history_row(
+    emulator: HamrServer, http: httpx.Client
+) -> None:
+    orgs = reset(http)
+    production = orgs[PRODUCTION.name]
+    assert http.get("/api/v2/hamr", headers=headers(production)).status_code == 200
+
+    assert reset(http, "empty") == {}
+
+    refused = http.get("/api/v2/hamr", headers=headers(production))
+    assert refused.status_code == 403  # its keys are gone, not only its connection
+    store = open_store(emulator.database_url)
+    try:
+        with store.unit_of_work() as uow:
+            assert uow.repository.list_orgs() == []
+            assert uow.repository.list_history(PRODUCTION.uuid, None) == []
+    finally:
+        store.close()
+    listed = run_cli("org", "list", "--json", database_url=emulator.database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]"
+
+
+def test_an_empty_body_resets_to_empty_and_a_bad_seed_is_a_400_that_changes_nothing(
+    http: httpx.Client,
+) -> None:
+    orgs = reset(http)
+    for body, pointer in (
+        ({"seed": "full"}, "/seed"),
+        ({"seed": 1}, "/seed"),
+        ({"seeds": "demo"}, "/seeds"),
+        ([], ""),
+    ):
+        answer = http.post("/_hamr/reset", json=body, headers=ADMIN)
+        assert the_error(answer, 400)["source"] == {"pointer": pointer}, body
+    assert http.get("/api/v2/hamr", headers=headers(orgs[BACKUP.name])).status_code == 200
+
+    answer = http.post("/_hamr/reset", headers=ADMIN)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["attributes"] == {"seed": "empty", "orgs": []}
+
+
+def test_the_clock_moves_when_told_and_modified_at_follows_it(http: httpx.Client) -> None:
+    orgs = reset(http)
+    real = clock(http, real=True)
+    assert real["real"] is True
+    assert real["offset_seconds"] == 0
+    assert abs(seconds(real["now"]) - time.time()) < 5
+
+    ahead = clock(http, advance_seconds=86_400)
+    assert ahead["real"] is False
+    assert ahead["offset_seconds"] == pytest.approx(86_400, abs=1)
+    assert seconds(ahead["now"]) - time.time() == pytest.approx(86_400, abs=5)
+
+    production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
+    body = {
+        "data": {
+            "type": "hamr_org_connections",
+            "id": production["uuid"],
+            "attributes": {
+                "hamr_status": 2,
+                "is_primary": True,
+                "modified_by": "t",
+                "target_org_uuid": backup["uuid"],
+            },
+        }
+    }
+    written = http.post("/api/v2/hamr", json=body, headers=headers(production))
+    assert written.status_code == 200, written.text
+    modified = written.json()["data"]["attributes"]["modified_at"]
+    assert seconds(modified) - time.time() == pytest.approx(86_400, abs=5)
+
+    put = clock(http, set="2030-01-02T03:04:05Z")
+    assert seconds(put["now"]) == pytest.approx(
+        datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp(), abs=5
+    )
+    assert clock(http)["now"] >= put["now"]  # it keeps running from there
+    back = clock(http, real=True)
+    assert back["real"] is True
+    assert abs(seconds(back["now"]) - time.time()) < 5
+
+
+def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(http: httpx.Client) -> None:
+    orgs = reset(http)
+    clock(http, real=True)
+    backup = headers(orgs[BACKUP.name])
+    held = http.post(
+        "/api/v2/hamr/pair/failover", json={"reason": "drill", "hold": True}, headers=backup
+    )
+    assert held.status_code == 200, held.text
+    assert held.json()["data"]["attributes"]["health"] == "linked"
+
+    clock(http, advance_seconds=16 * 60)  # past the default --stuck-after of 15 minutes
+
+    pair = http.get("/api/v2/hamr/pair", headers=backup).json()["data"]["attributes"]
+    assert (pair["status_name"], pair["health"]) == ("FAILOVER", "stuck")
+    clock(http, real=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"advance_seconds": "10"}, "/advance_seconds"),
+        ({"advance_seconds": True}, "/advance_seconds"),
+        ({"set": "yesterday"}, "/set"),
+        ({"set": "2030-01-02T03:04:05"}, "/set"),  # no zone
+        ({"real": False}, "/real"),
+        ({"advance_seconds": 1, "real": True}, ""),
+        ({}, ""),
+        ({"freeze": True}, "/freeze"),
+    ],
+)
+def test_a_bad_clock_request_is_a_400_naming_the_field_and_moves_nothing(
+    http: httpx.Client, body: dict[str, Any], pointer: str
+) -> None:
+    before = clock(http, real=True)
+    answer = http.post("/_hamr/clock", json=body, headers=ADMIN)
+    error = the_error(answer, 400)
+    assert error["source"] == {"pointer": pointer}
+    assert error["detail"]
+    assert clock(http)["offset_seconds"] == before["offset_seconds"] == 0
+
+
+def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    url = sqlite_url(tmp_path_factory.mktemp("generated") / "emulator.db")
+    log = tmp_path_factory.mktemp("generated-log") / "server.log"
+    running = HamrServer(url, log, "--emulator").start()
+    try:
+        (line,) = [x for x in running.log().splitlines() if "X-Hamr-Admin-Token" in x]
+        token = line.rsplit(" ", 1)[1]
+        assert len(token) >= 16
+        answer = httpx.get(running.url + "/_hamr/clock", headers={"X-Hamr-Admin-Token": token})
+        assert answer.status_code == 200, answer.text
+    finally:
+        running.stop()
+    shown = run_cli("config", "--emulator", "--admin-token", TOKEN, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert TOKEN not in shown.stdout
+    short = run_cli("serve", "--emulator", "--admin-token", "short")
+    assert short.returncode != 0
+    assert "admin token must be at least 16 characters long" in short.stderr
