@@ -3,6 +3,10 @@ its own (a reset deletes everything), on SQLite and PostgreSQL; without the flag
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +23,7 @@ from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnec
 
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.store.sql import open_store
-from tests.conftest import HamrServer, run_cli, sqlite_url
+from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 
 TOKEN = "emulator-admin-token-for-tests"
@@ -278,3 +282,30 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
     short = run_cli("serve", "--emulator", "--admin-token", "short")
     assert short.returncode != 0
     assert "admin token must be at least 16 characters long" in short.stderr
+
+
+def test_the_readme_admin_calls_run_as_printed(emulator: HamrServer, http: httpx.Client) -> None:
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(
+        r"move the clock when a test needs time to pass:\n\n```sh\n(.*?)```", readme, re.DOTALL
+    )
+    assert found is not None
+    script = found.group(1).replace("http://127.0.0.1:8080", emulator.url)
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    answers, at, decoder = [], 0, json.JSONDecoder()  # curl prints the documents back to back
+    while at < len(ran.stdout):
+        document, at = decoder.raw_decode(ran.stdout, at)
+        answers.append(document["data"]["attributes"])
+    assert [org["name"] for org in answers[0]["orgs"]] == [PRODUCTION.name, BACKUP.name]
+    assert answers[1]["offset_seconds"] == pytest.approx(960, abs=1)
+    assert answers[2]["offset_seconds"] == pytest.approx(960, abs=1)
+    assert answers[3]["real"] is True
+    assert answers[4] == {"seed": "empty", "orgs": []}
