@@ -309,3 +309,36 @@ def test_the_readme_admin_calls_run_as_printed(emulator: HamrServer, http: httpx
     assert answers[2]["offset_seconds"] == pytest.approx(960, abs=1)
     assert answers[3]["real"] is True
     assert answers[4] == {"seed": "empty", "orgs": []}
+
+
+def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(http: httpx.Client) -> None:
+    orgs = reset(http)
+    clock(http, real=True)
+    production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
+
+    def post(status: int) -> httpx.Response:
+        body = {
+            "data": {
+                "type": "hamr_org_connections",
+                "id": production["uuid"],
+                "attributes": {
+                    "hamr_status": status,
+                    "is_primary": True,
+                    "modified_by": "t",
+                    "target_org_uuid": backup["uuid"],
+                },
+            }
+        }
+        keyed = {**headers(production), "Idempotency-Key": "nightly-drill"}
+        return http.post("/api/v2/hamr", json=body, headers=keyed)
+
+    assert post(2).status_code == 200
+    assert post(3).status_code == 422  # the key still holds the first request
+    clock(http, advance_seconds=25 * 3600)
+
+    again = post(3)
+
+    assert again.status_code == 200, again.text
+    assert "idempotency-replayed" not in again.headers
+    assert again.json()["data"]["attributes"]["hamr_status"] == 3
+    clock(http, real=True)
