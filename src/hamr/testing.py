@@ -1,0 +1,174 @@
+"""hamr for other people's test suites, without pytest: `HamrServer` runs `hamr serve
+--emulator` in a thread of this process, on a free port and a database of its own, like moto's
+ThreadedMotoServer:
+
+    with HamrServer() as server:
+        primary, secondary = server.reset()
+        ...  # point the code under test at server.url with primary's keys
+
+The pytest plugin (hamr.pytest_plugin) is built on it."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+if TYPE_CHECKING:
+    from datadog_api_client import Configuration
+
+ADMIN_HEADER = "X-Hamr-Admin-Token"
+HISTORY_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TestOrg:
+    """An organization of the emulator, with keys to call it as."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    uuid: str
+    name: str
+    datacenter: str
+    api_key: str
+    app_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"DD-API-KEY": self.api_key, "DD-APPLICATION-KEY": self.app_key}
+
+
+class EmulatorClock:
+    """What `POST /_hamr/clock` does, from Python."""
+
+    def __init__(self, admin: httpx.Client):
+        self._admin = admin
+
+    def now(self) -> str:
+        return str(self._call(None)["now"])
+
+    def advance(self, seconds: float) -> str:
+        return str(self._call({"advance_seconds": seconds})["now"])
+
+    def set(self, rfc3339: str) -> str:
+        return str(self._call({"set": rfc3339})["now"])
+
+    def real(self) -> None:
+        self._call({"real": True})
+
+    def _call(self, body: dict[str, Any] | None) -> dict[str, Any]:
+        if body is None:
+            answer = self._admin.get("/_hamr/clock")
+        else:
+            answer = self._admin.post("/_hamr/clock", json=body)
+        answer.raise_for_status()
+        return answer.json()["data"]["attributes"]  # type: ignore[no-any-return]
+
+
+class HamrServer:
+    """`hamr serve --emulator` in a daemon thread, on 127.0.0.1 and a free port. Without a
+    `database_url`, a SQLite file in a temporary directory removed at exit."""
+
+    __test__ = False
+
+    def __init__(self, database_url: str | None = None, **settings: Any):
+        self._scratch = tempfile.TemporaryDirectory(prefix="hamr-") if not database_url else None
+        if self._scratch is not None:
+            database_url = f"sqlite:///{Path(self._scratch.name) / 'hamr.db'}"
+        self.database_url = database_url
+        self.admin_token = settings.pop("admin_token", None) or secrets.token_urlsafe(24)
+        self._settings = settings
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self.url = ""
+        self.admin = httpx.Client(headers={ADMIN_HEADER: self.admin_token}, timeout=30)
+        self.clock = EmulatorClock(self.admin)
+
+    def start(self) -> Self:
+        import uvicorn
+
+        from hamr.api import create_app
+        from hamr.listen import Server, listening_sockets
+        from hamr.settings import Settings
+
+        settings = Settings(
+            database_url=str(self.database_url),
+            emulator=True,
+            admin_token=self.admin_token,
+            **self._settings,
+        )
+        sockets = listening_sockets("127.0.0.1", 0)
+        port = sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.admin.base_url = httpx.URL(self.url)
+        config = uvicorn.Config(
+            create_app(settings), log_config=None, access_log=False, lifespan="on"
+        )
+        self._server = Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": sockets}, name="hamr", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("hamr did not start; see its log lines above")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self.admin.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self, seed: str = "demo") -> list[TestOrg]:
+        """Start over: the demo pair with fresh keys (primary first), or nothing."""
+        answer = self.admin.post("/_hamr/reset", json={"seed": seed})
+        answer.raise_for_status()
+        return [TestOrg(**org) for org in answer.json()["data"]["attributes"]["orgs"]]
+
+    def history(self, org: TestOrg) -> list[dict[str, Any]]:
+        """The org's pair's history, oldest first, as `GET /api/v2/hamr/history` has it."""
+        rows: list[dict[str, Any]] = []
+        url = f"{self.url}/api/v2/hamr/history?page[size]={HISTORY_PAGE_SIZE}"
+        while url:
+            answer = httpx.get(url, headers=org.headers, timeout=30)
+            answer.raise_for_status()
+            page = answer.json()
+            rows += page["data"]
+            following = page.get("links", {}).get("next")
+            url = httpx.URL(self.url).join(following).__str__() if following else ""
+        return rows[::-1]
+
+    def configuration(self, org: TestOrg) -> Configuration:
+        """A `datadog_api_client.Configuration` for the org, at this server, with the HAMR
+        operations (unstable in the client) enabled."""
+        from datadog_api_client import Configuration
+
+        configuration = Configuration(host=self.url)  # type: ignore[no-untyped-call]
+        configuration.api_key["apiKeyAuth"] = org.api_key
+        configuration.api_key["appKeyAuth"] = org.app_key
+        configuration.unstable_operations["get_hamr_org_connection"] = True
+        configuration.unstable_operations["create_hamr_org_connection"] = True
+        return configuration
