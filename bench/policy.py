@@ -17,7 +17,7 @@ orgs, a mix of allowed and disallowed moves that `enforce` would partly refuse. 
 here leave out `target_org_name` (post.lua sends one hamr does not store, which warns too), so
 the only warning is the lifecycle's. All servers are pinned to core 0 and wrk to core 1, and
 warmed up as bench/wire.py does; each round measures POST on each server in turn (never two
-at once), then GET on `off` and `warn`, in an order that reverses every round. Figures are
+at once), then GET on each, in an order that reverses every round. Figures are
 medians over the rounds, with the range beside them; ratios are taken round by round.
 """
 
@@ -58,7 +58,9 @@ POST_LANES = (
     ("enforce", "enforce", "same"),
 )
 MIXED = {lane for lane, _, sent in POST_LANES if sent == "mix"}
-GET_LANES = ("off", "warn")  # on the same servers as the POST lanes of these names
+# GET on every server (the POST lanes' servers of these names): the two `warn` servers have the
+# same settings, so what their GETs differ by is the method's resolution, not the policy.
+GET_LANES = ("off", "warn", "warn_mix", "enforce")
 TITLES = {
     "off": "`off`",
     "warn": "`warn`",
@@ -71,7 +73,7 @@ SENT = {
 }
 POST_TARGET = 0.9  # warn's POST rate at least 90 % of off's
 POST_COST = 0.1  # warn's server CPU per POST at most 10 % above off's
-GET_TOLERANCE = 0.05  # "nothing measurable": within 5 % of off's, round by round
+GET_TOLERANCE = 0.05  # "nothing measurable": at most 5 % above off's
 START, END = "<!-- policy: start -->", "<!-- policy: end -->"
 WIRE_END = "<!-- wire: end -->"
 MEASURED_END = "<!-- measured: end -->"
@@ -286,8 +288,12 @@ def post_cpu_side(ratio: float) -> int:
     return 0 if ratio <= 1 + POST_COST else 1
 
 
-def get_side(ratio: float) -> int:
-    return 0 if abs(ratio - 1) <= GET_TOLERANCE else -1 if ratio < 1 else 1
+def get_cpu_side(ratio: float) -> int:
+    return 0 if ratio <= 1 + GET_TOLERANCE else 1
+
+
+def get_rate_side(ratio: float) -> int:
+    return 0 if ratio >= 1 - GET_TOLERANCE else -1
 
 
 def render(results: Results, plan: Plan, command: str, machine_line: str) -> str:
@@ -308,8 +314,8 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         f"{plan.connections} connections), requests rotating over a sample of "
         f"{min(plan.sample_size, plan.orgs):,} orgs; each server warmed up as in the wire "
         f"table. Then {rounds}: {plan.seconds} s of POST on each server in turn (never two at "
-        f"once: each durable POST is an fsync), then {plan.seconds} s of GET on `off` and "
-        "`warn`, the order reversed in even rounds. A POST names the org's partner and sets "
+        f"once: each durable POST is an fsync), then {plan.seconds} s of GET on each "
+        "server, the order reversed in even rounds. A POST names the org's partner and sets "
         "`hamr_status`: to 2 every time (a metadata update: allowed), or to 2 and 4 in turn "
         "for each pair (PASSIVE → ACTIVE, ACTIVE → PASSIVE: each breaks the lifecycle; `warn` "
         "stores it with an `X-Hamr-Warning` and a marked history row, and logs a warning). "
@@ -393,10 +399,10 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         )
     value, spread = against_off(results, "warn", "get", "cpu_us")
     rounds = paired(results, "warn_get_cpu_us", "off_get_cpu_us")
-    verdicts.append(judged(value, rounds, get_side))
+    verdicts.append(judged(value, rounds, get_cpu_side))
     lines.append(
-        f"| GET server CPU unchanged by `warn` (within {GET_TOLERANCE * 100:.0f} % of `off`) | "
-        f"{fmt(value, 3)} ×{spread} | {verdicts[-1]} |"
+        f"| `warn` costs GET nothing: server CPU at most {GET_TOLERANCE * 100:.0f} % above "
+        f"`off`'s | {fmt(value, 3)} ×{spread} | {verdicts[-1]} |"
     )
     for lane, what in (("warn", "allowed moves"), ("warn_mix", "every move warned")):
         value, spread = against_off(results, lane, "post")
@@ -408,11 +414,21 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         )
     value, spread = against_off(results, "warn", "get")
     rounds = paired(results, "warn_get_rps", "off_get_rps")
-    verdicts.append(judged(value, rounds, get_side))
+    verdicts.append(judged(value, rounds, get_rate_side))
     lines.append(
-        f"| rate: GET/s unchanged by `warn` (within {GET_TOLERANCE * 100:.0f} % of `off`) | "
+        f"| rate: `warn`'s GET/s at least {100 - GET_TOLERANCE * 100:.0f} % of `off`'s | "
         f"{fmt(value, 3)} ×{spread} | {verdicts[-1]} |"
     )
+    same = sorted(paired(results, "warn_mix_get_cpu_us", "warn_get_cpu_us"))
+    if same:
+        lines += [
+            "",
+            "Resolution: the two `warn` servers, the same settings and the same GETs, differed "
+            f"in GET server CPU by {fmt(statistics.median(same), 3)} × (round by round "
+            f"{same[0]:.2f}–{same[-1]:.2f}); a difference between `off` and `warn` inside that "
+            "is the servers', not the policy's. (The GET path never reads the policy: it is "
+            "judged only inside a write.)",
+        ]
     if any("not resolved" in verdict for verdict in verdicts[:3]):
         lines += [
             "",

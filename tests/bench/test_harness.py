@@ -85,6 +85,7 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
         ("POST", "enforce", "0 %"),
         ("GET", "off", "—"),
         ("GET", "warn", "—"),
+        ("GET", "enforce", "—"),
     ]:
         figure = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
         ratio = "—" if policy == "off" else NUMBER
@@ -97,15 +98,18 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
     for target in (
         "`warn` costs POST < 10 % server CPU against `off` (allowed moves)",
         "`warn` costs POST < 10 % server CPU against `off` (every move warned)",
-        "GET server CPU unchanged by `warn` (within 5 % of `off`)",
+        "`warn` costs GET nothing: server CPU at most 5 % above `off`'s",
         "rate: `warn`'s POST/s ≥ 90 % of `off`'s (allowed moves)",
-        "rate: GET/s unchanged by `warn` (within 5 % of `off`)",
+        "rate: `warn`'s GET/s at least 95 % of `off`'s",
     ):
         assert re.search(
             rf"^\| {re.escape(target)} \| {NUMBER} × .*\| (met|\*\*missed\*\*)",
             completed.stdout,
             re.MULTILINE,
         ), target
+    assert "Resolution: the two `warn` servers, the same settings and the same GETs" in (
+        completed.stdout
+    )
     written = report.read_text()
     assert written.index("Wire notes.") < written.index("<!-- policy: start -->")
     assert written.index("<!-- policy: end -->") < written.index("## Tuning log")
