@@ -4,10 +4,13 @@ And `hamr.testing.HamrServer`, the same server in a thread, without pytest."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from hamr.testing import HamrServer
+from tests.conftest import ROOT
 
 pytest_plugins = ["pytester"]
 # The official client warns on every call of an operation it marks unstable, as HAMR's are.
@@ -113,3 +116,12 @@ def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
         url = server.url
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_the_readme_example_passes_as_printed(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"A test of yours:\n\n```python\n(.*?)```", readme, re.DOTALL)
+    assert found is not None
+    pytester.makepyfile(test_readme=found.group(1))
+    ran = pytester.runpytest_subprocess("-W", "error", "-W", UNSTABLE_IS_EXPECTED, "-q")
+    ran.assert_outcomes(passed=1)
