@@ -41,6 +41,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import policy_work
 import seed
 from loadgen import Load, Outcome, install_wrk, run_wrk
 from run import DOCS, WARMUP_LIMIT_SECONDS, Results, machine
@@ -419,6 +420,7 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         f"| rate: `warn`'s GET/s at least {100 - GET_TOLERANCE * 100:.0f} % of `off`'s | "
         f"{fmt(value, 3)} ×{spread} | {verdicts[-1]} |"
     )
+    lines += own_work(results)
     same = sorted(paired(results, "warn_mix_get_cpu_us", "warn_get_cpu_us"))
     if same:
         lines += [
@@ -437,6 +439,35 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
             "difference is within the noise, not measured apart from it.",
         ]
     return "\n".join(lines)
+
+
+def own_work(results: Results) -> list[str]:
+    """The policy's own work per POST, timed in-process, against what a POST costs the server:
+    deterministic where the server lanes are noise-bound, so these rows decide."""
+    post_us = results.figure("off_post_cpu_us").median
+    off = results.figure("work_off_us").median
+    if post_us is None or off is None:
+        return []
+    lines = [
+        "",
+        "In-process, the policy's own work per POST (bench/policy_work.py: timeit, best of "
+        f"{policy_work.REPEATS} runs): judging a move costs {off:.2f} µs under `off`; `warn` "
+        "adds the rows below, set against the server CPU a POST costs under `off` "
+        f"({post_us:,.0f} µs, the median above). The history row's rule text is not in it: "
+        "it rides the write's one batched insert.",
+        "",
+        "| target | `warn` adds per POST | share of a POST | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, what in (("warn_allowed", "allowed moves"), ("warn_warned", "every move warned")):
+        extra = results.figure(f"work_{name}_us").median or 0.0
+        share = extra / post_us
+        verdict = "met" if share < POST_COST else "**missed**"
+        lines.append(
+            f"| `warn`'s own work < 10 % of a POST ({what}) | {extra:.2f} µs | "
+            f"{100 * share:.2f} % | {verdict} |"
+        )
+    return lines
 
 
 def write_section(path: Path, section: str) -> None:
@@ -479,6 +510,8 @@ def main() -> None:
     install_wrk()
     with tempfile.TemporaryDirectory(prefix="hamr-policy-") as workdir:
         results, seed_seconds = measure(plan, Path(workdir))
+    for name, value in policy_work.measure().items():
+        results.add(f"work_{name}_us", value)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
     command = "python bench/policy.py" + (" --quick" if args.quick else "")
     if args.rounds and args.rounds != (QUICK if args.quick else FULL).rounds:
