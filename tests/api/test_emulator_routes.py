@@ -21,7 +21,9 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 )
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
+from hamr.api import create_app
 from hamr.demo import BACKUP, PRODUCTION
+from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
 from tests.postgres import PostgresServer
@@ -342,3 +344,10 @@ def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(http: httpx.C
     assert "idempotency-replayed" not in again.headers
     assert again.json()["data"]["attributes"]["hamr_status"] == 3
     clock(http, real=True)
+
+
+def test_an_app_built_as_an_emulator_without_a_token_fails_at_once(tmp_path: Any) -> None:
+    settings = Settings(database_url=sqlite_url(tmp_path / "never.db"), emulator=True)
+    with pytest.raises(SettingsError, match="the emulator needs an admin token"):
+        create_app(settings)
+    assert not (tmp_path / "never.db").exists()  # refused before the database was opened
