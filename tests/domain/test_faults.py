@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 
 from hamr.domain.errors import ValidationFailed
+from hamr.domain.fault_parsing import parse_rule
+from hamr.domain.fault_rules import FaultRules
 from hamr.domain.faults import (
     PASS_THROUGH,
     ConnectionFault,
     FaultRule,
-    FaultRules,
     FixedDelay,
     LatencyEffect,
     LognormalDelay,
     RequestFacts,
     StatusEffect,
     UniformDelay,
-    parse_rule,
     rule_document,
 )
 
