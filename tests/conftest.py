@@ -11,7 +11,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from hamr.domain.model import Connection, HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
+from hamr.testing import TestOrg
 from tests.postgres import PostgresServer, binaries_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,17 +137,8 @@ class HamrServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-@dataclass(frozen=True)
-class OrgKeys:
-    uuid: str
-    name: str
-    datacenter: str
-    api_key: str
-    app_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"DD-API-KEY": self.api_key, "DD-APPLICATION-KEY": self.app_key}
+# An organization with keys to call it as: the one the pytest plugin gives users.
+OrgKeys = TestOrg
 
 
 class Admin:

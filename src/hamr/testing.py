@@ -158,17 +158,21 @@ class HamrServer:
             page = answer.json()
             rows += page["data"]
             following = page.get("links", {}).get("next")
-            url = httpx.URL(self.url).join(following).__str__() if following else ""
+            url = str(httpx.URL(self.url).join(following)) if following else ""
         return rows[::-1]
 
     def configuration(self, org: TestOrg) -> Configuration:
-        """A `datadog_api_client.Configuration` for the org, at this server, with the HAMR
-        operations (unstable in the client) enabled."""
-        from datadog_api_client import Configuration
+        return official_configuration(self.url, org)
 
-        configuration = Configuration(host=self.url)  # type: ignore[no-untyped-call]
-        configuration.api_key["apiKeyAuth"] = org.api_key
-        configuration.api_key["appKeyAuth"] = org.app_key
-        configuration.unstable_operations["get_hamr_org_connection"] = True
-        configuration.unstable_operations["create_hamr_org_connection"] = True
-        return configuration
+
+def official_configuration(url: str, org: TestOrg) -> Configuration:
+    """A `datadog_api_client.Configuration` for the org, at hamr's `url`, with the HAMR
+    operations (unstable in the client) enabled."""
+    from datadog_api_client import Configuration
+
+    configuration = Configuration(host=url)  # type: ignore[no-untyped-call]
+    configuration.api_key["apiKeyAuth"] = org.api_key
+    configuration.api_key["appKeyAuth"] = org.app_key
+    configuration.unstable_operations["get_hamr_org_connection"] = True
+    configuration.unstable_operations["create_hamr_org_connection"] = True
+    return configuration

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from datadog_api_client import ApiClient, Configuration
+from datadog_api_client import ApiClient
 from datadog_api_client.exceptions import ForbiddenException
 from datadog_api_client.v2.api.high_availability_multi_region_api import (
     HighAvailabilityMultiRegionApi,
@@ -25,6 +25,7 @@ from hamr.api import create_app
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
+from hamr.testing import TestOrg, official_configuration
 from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 
@@ -54,25 +55,16 @@ def http(emulator: HamrServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def reset(http: httpx.Client, seed: str = "demo") -> dict[str, dict[str, str]]:
+def reset(http: httpx.Client, seed: str = "demo") -> dict[str, TestOrg]:
     answer = http.post("/_hamr/reset", json={"seed": seed}, headers=ADMIN)
     assert answer.status_code == 200, answer.text
     attributes = answer.json()["data"]["attributes"]
     assert attributes["seed"] == seed
-    return {org["name"]: org for org in attributes["orgs"]}
+    return {org["name"]: TestOrg(**org) for org in attributes["orgs"]}
 
 
-def official(emulator: HamrServer, org: dict[str, str]) -> HighAvailabilityMultiRegionApi:
-    configuration = Configuration(host=emulator.url)
-    configuration.api_key["apiKeyAuth"] = org["api_key"]
-    configuration.api_key["appKeyAuth"] = org["app_key"]
-    configuration.unstable_operations["get_hamr_org_connection"] = True
-    configuration.unstable_operations["create_hamr_org_connection"] = True
-    return HighAvailabilityMultiRegionApi(ApiClient(configuration))
-
-
-def headers(org: dict[str, str]) -> dict[str, str]:
-    return {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}
+def api_as(emulator: HamrServer, org: TestOrg) -> HighAvailabilityMultiRegionApi:
+    return HighAvailabilityMultiRegionApi(ApiClient(official_configuration(emulator.url, org)))
 
 
 def clock(http: httpx.Client, **asked: Any) -> dict[str, Any]:
@@ -118,7 +110,7 @@ def test_the_admin_api_needs_its_token_and_a_refusal_changes_nothing(
             assert says in error["detail"]
             assert TOKEN not in answer.text
     production = orgs[PRODUCTION.name]
-    assert http.get("/api/v2/hamr", headers=headers(production)).status_code == 200
+    assert http.get("/api/v2/hamr", headers=production.headers).status_code == 200
 
 
 def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_client(
@@ -129,14 +121,16 @@ def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_
 
     assert set(second) == {PRODUCTION.name, BACKUP.name}
     production, backup = second[PRODUCTION.name], second[BACKUP.name]
-    assert (production["uuid"], production["datacenter"]) == (PRODUCTION.uuid, "eu1")
-    assert (backup["uuid"], backup["datacenter"]) == (BACKUP.uuid, "us1")
-    read = official(emulator, backup).get_hamr_org_connection()
+    assert (production.uuid, production.datacenter) == (PRODUCTION.uuid, "eu1")
+    assert (backup.uuid, backup.datacenter) == (BACKUP.uuid, "us1")
+    read = HighAvailabilityMultiRegionApi(
+        ApiClient(official_configuration(emulator.url, backup))
+    ).get_hamr_org_connection()
     assert read.data.attributes.hamr_status == HamrOrgConnectionStatus(2)
     assert read.data.attributes.target_org_uuid == PRODUCTION.uuid
     with pytest.raises(ForbiddenException):  # the first reset's keys went with it
-        official(emulator, first[PRODUCTION.name]).get_hamr_org_connection()
-    history = http.get("/api/v2/hamr/history", headers=headers(production)).json()
+        api_as(emulator, first[PRODUCTION.name]).get_hamr_org_connection()
+    history = http.get("/api/v2/hamr/history", headers=production.headers).json()
     assert [row["attributes"]["after"]["hamr_status"] for row in history["data"]] == [2, 1]
 
 
@@ -145,11 +139,11 @@ def test_reset_empty_deletes_every_org_key_connection_and_history_row(
 ) -> None:
     orgs = reset(http)
     production = orgs[PRODUCTION.name]
-    assert http.get("/api/v2/hamr", headers=headers(production)).status_code == 200
+    assert http.get("/api/v2/hamr", headers=production.headers).status_code == 200
 
     assert reset(http, "empty") == {}
 
-    refused = http.get("/api/v2/hamr", headers=headers(production))
+    refused = http.get("/api/v2/hamr", headers=production.headers)
     assert refused.status_code == 403  # its keys are gone, not only its connection
     store = open_store(emulator.database_url)
     try:
@@ -175,7 +169,7 @@ def test_an_empty_body_resets_to_empty_and_a_bad_seed_is_a_400_that_changes_noth
     ):
         answer = http.post("/_hamr/reset", json=body, headers=ADMIN)
         assert the_error(answer, 400)["source"] == {"pointer": pointer}, body
-    assert http.get("/api/v2/hamr", headers=headers(orgs[BACKUP.name])).status_code == 200
+    assert http.get("/api/v2/hamr", headers=orgs[BACKUP.name].headers).status_code == 200
 
     answer = http.post("/_hamr/reset", headers=ADMIN)
 
@@ -199,16 +193,16 @@ def test_the_clock_moves_when_told_and_modified_at_follows_it(http: httpx.Client
     body = {
         "data": {
             "type": "hamr_org_connections",
-            "id": production["uuid"],
+            "id": production.uuid,
             "attributes": {
                 "hamr_status": 2,
                 "is_primary": True,
                 "modified_by": "t",
-                "target_org_uuid": backup["uuid"],
+                "target_org_uuid": backup.uuid,
             },
         }
     }
-    written = http.post("/api/v2/hamr", json=body, headers=headers(production))
+    written = http.post("/api/v2/hamr", json=body, headers=production.headers)
     assert written.status_code == 200, written.text
     modified = written.json()["data"]["attributes"]["modified_at"]
     assert seconds(modified) - time.time() == pytest.approx(86_400, abs=5)
@@ -226,7 +220,7 @@ def test_the_clock_moves_when_told_and_modified_at_follows_it(http: httpx.Client
 def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(http: httpx.Client) -> None:
     orgs = reset(http)
     clock(http, real=True)
-    backup = headers(orgs[BACKUP.name])
+    backup = orgs[BACKUP.name].headers
     held = http.post(
         "/api/v2/hamr/pair/failover", json={"reason": "drill", "hold": True}, headers=backup
     )
@@ -322,16 +316,16 @@ def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(http: httpx.C
         body = {
             "data": {
                 "type": "hamr_org_connections",
-                "id": production["uuid"],
+                "id": production.uuid,
                 "attributes": {
                     "hamr_status": status,
                     "is_primary": True,
                     "modified_by": "t",
-                    "target_org_uuid": backup["uuid"],
+                    "target_org_uuid": backup.uuid,
                 },
             }
         }
-        keyed = {**headers(production), "Idempotency-Key": "nightly-drill"}
+        keyed = {**production.headers, "Idempotency-Key": "nightly-drill"}
         return http.post("/api/v2/hamr", json=body, headers=keyed)
 
     assert post(2).status_code == 200

@@ -21,7 +21,7 @@ def is_json(content_type: str) -> bool:
 
 async def read_json_body(request: Request, limit: int) -> bytes:
     content_type = request.headers.get("content-type")
-    if content_type is None and _announces_no_body(request):
+    if content_type is None and announces_no_body(request):
         raise ValidationFailed(
             [Violation("", "The body is missing; send the connection as a JSON:API document.")]
         )
@@ -49,7 +49,7 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _announces_no_body(request: Request) -> bool:
+def announces_no_body(request: Request) -> bool:
     """No body at all (rather than one of the wrong type): the contract's 400, not a 415."""
     length = request.headers.get("content-length")
     if length is not None:

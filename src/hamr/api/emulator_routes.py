@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hamr.api.body import read_json_body
+from hamr.api.body import announces_no_body, read_json_body
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
@@ -54,7 +54,7 @@ def _admitted(request: Request) -> tuple[AppState, Emulator]:
 async def reset(request: Request) -> Response:
     """`POST /_hamr/reset` with `{"seed": "empty"}` (the default) or `{"seed": "demo"}`."""
     state, emulator = _admitted(request)
-    asked = await _object(request, state) if _has_body(request) else {}
+    asked = {} if announces_no_body(request) else await _object(request, state)
     _only(asked, {"seed"})
     raw = asked.get("seed", Seed.EMPTY.value)
     if raw not in tuple(Seed):
@@ -156,12 +156,6 @@ def _only(asked: dict[str, Any], allowed: set[str]) -> None:
         raise ValidationFailed(
             [Violation(f"/{name}", f"{name} is not a field here; use {names}.") for name in unknown]
         )
-
-
-def _has_body(request: Request) -> bool:
-    return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in (
-        request.headers
-    )
 
 
 def _document(kind: str, ident: str, attributes: dict[str, Any]) -> Response:
