@@ -123,9 +123,7 @@ def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_
     production, backup = second[PRODUCTION.name], second[BACKUP.name]
     assert (production.uuid, production.datacenter) == (PRODUCTION.uuid, "eu1")
     assert (backup.uuid, backup.datacenter) == (BACKUP.uuid, "us1")
-    read = HighAvailabilityMultiRegionApi(
-        ApiClient(official_configuration(emulator.url, backup))
-    ).get_hamr_org_connection()
+    read = api_as(emulator, backup).get_hamr_org_connection()
     assert read.data.attributes.hamr_status == HamrOrgConnectionStatus(2)
     assert read.data.attributes.target_org_uuid == PRODUCTION.uuid
     with pytest.raises(ForbiddenException):  # the first reset's keys went with it
