@@ -32,7 +32,20 @@ from hamr.testing import TestOrg
 from tests.postgres import PostgresServer, binaries_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = Path(os.environ.get("HAMR_SPEC", ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"))
+# The published contract and Datadog's reference pages live beside the project, in ../shared;
+# tests/reference/ keeps copies (checked equal to ../shared where it exists), so that a clone
+# anywhere runs the whole suite.
+SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "tests" / "reference"
+
+
+def reference(relative: str) -> Path:
+    """../shared/RELATIVE when this clone sits beside it, else the copy in tests/reference/."""
+    beside = SHARED / relative
+    return beside if beside.exists() else REFERENCE / relative
+
+
+SPEC = Path(os.environ.get("HAMR_SPEC", reference("spec/hamr-v2.openapi.yaml")))
 PYTHON = sys.executable
 # The contract's request attributes, in its order.
 ATTRIBUTE_NAMES = (

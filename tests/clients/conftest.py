@@ -43,17 +43,17 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     PYTHON,
-    ROOT,
     Admin,
     HamrServer,
     OrgKeys,
+    reference,
     run_cli,
     sqlite_url,
 )
 from tests.postgres import PostgresServer
 
 CLIENTS = Path(__file__).resolve().parent
-SEEDS = Path(os.environ.get("HAMR_SEEDS", ROOT.parent / "shared" / "seeds"))
+SEEDS = Path(os.environ.get("HAMR_SEEDS", reference("seeds")))
 GET_PAGE = "000_8e49c40a6aa1d7be.txt"
 POST_PAGE = "001_7557d1427d4d5f97.txt"
 PATH = "/api/v2/hamr"
