@@ -40,12 +40,12 @@ def main(ctx: click.Context) -> None:
 @operator_errors
 def serve(demo: bool, **options: Any) -> None:
     """Serve the HAMR API (the default verb)."""
-    from hamr.listen import CannotListen, listening_sockets
+    from hamr.listen import CannotListen, all_listening_sockets
 
     settings, _sources = load_serve_settings(**options)
     try:
         # First, so a port in use is one line, before the database is opened or anything logged.
-        sockets = listening_sockets(settings.host, settings.port)
+        sockets = all_listening_sockets(settings)
     except CannotListen as error:
         raise OperatorError(str(error)) from None
     try:
@@ -57,11 +57,9 @@ def serve(demo: bool, **options: Any) -> None:
 
 def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> None:
     """Run uvicorn on sockets hamr made, so uvicorn never binds (nor fails to) itself."""
-    import uvicorn
-
     from hamr.api import create_app
     from hamr.demo import ensure_demo, instructions
-    from hamr.listen import Server
+    from hamr.listen import server_for
     from hamr.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
@@ -75,17 +73,7 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
         demo_orgs = ensure_demo(app.state.service)
         click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
         sys.stdout.flush()
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,  # hamr writes its own, with the request id and org
-        server_header=False,
-        lifespan="on",
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
-    Server(config).run(sockets=sockets)
+    server_for(app, settings).run(sockets=sockets)
 
 
 @main.command()

@@ -16,6 +16,7 @@ from hamr.settings import (
     WIRE_MODES,
     Settings,
     Source,
+    parse_sites,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,6 +107,29 @@ def serve_options(command: F) -> F:
             "[env HAMR_ADMIN_TOKEN; default: generated and printed at start]",
         ),
         click.option(
+            "--site",
+            "sites",
+            multiple=True,
+            metavar="DATACENTER=HOST:PORT",
+            help="Also serve one datacenter on its own address, where only its orgs' keys work "
+            "(as Datadog has one API host per site); repeatable "
+            "[env HAMR_SITES, comma-separated; default none]",
+        ),
+        click.option(
+            "--state",
+            "state_file",
+            metavar="FILE",
+            help="With --emulator: start from this state (as GET /_hamr/state wrote it), "
+            "replacing what the database holds [env HAMR_STATE_FILE]",
+        ),
+        click.option(
+            "--faults",
+            "faults_file",
+            metavar="FILE",
+            help="With --emulator: start with these fault rules (a YAML or JSON list) "
+            "[env HAMR_FAULTS_FILE]",
+        ),
+        click.option(
             "--shutdown-grace",
             "shutdown_grace_seconds",
             type=int,
@@ -120,11 +144,15 @@ def serve_options(command: F) -> F:
 
 
 def load_serve_settings(
-    datacenters: str | None, rate_limits: tuple[str, ...], **options: Any
+    datacenters: str | None,
+    rate_limits: tuple[str, ...],
+    sites: tuple[str, ...],
+    **options: Any,
 ) -> tuple[Settings, dict[str, Source]]:
     """Settings from `serve`'s options over HAMR_* over defaults, with where each came from."""
     return Settings.load_with_sources(
         datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
+        sites=parse_sites(sites) if sites else None,
         rate_limit_overrides=rate_limits,
         **options,
     )

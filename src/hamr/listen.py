@@ -7,12 +7,21 @@ ours, with no window for another process to take it before uvicorn starts servin
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import logging
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hamr.api.app import HamrApp
+from hamr.api.fault_injection import TRANSPORT_EXTENSION
+from hamr.domain.fault_rules import FaultRules
+from hamr.settings import Settings, Site
 
 BACKLOG = 2048  # uvicorn's default
 logger = logging.getLogger("uvicorn.error")  # where uvicorn itself says where it listens
@@ -24,13 +33,114 @@ class CannotListen(Exception):
 
 
 class Server(uvicorn.Server):
-    """uvicorn says where it listens only for sockets it made itself; hamr makes its own."""
+    """uvicorn on sockets hamr made (uvicorn says where it listens only for sockets it made
+    itself). With the emulator's fault rules, a site whose datacenter a rule takes down stops
+    listening (connections are refused) and closes its idle connections, until it is cleared."""
+
+    def __init__(
+        self, config: uvicorn.Config, faults: FaultRules | None, sites: Sequence[Site] = ()
+    ):
+        super().__init__(config)
+        self._faults = faults
+        self._sites = {site.port: site for site in sites}
+        self._listening: dict[str, list[asyncio.Server]] = {}
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
-            for sock in sockets or []:
-                logger.info("Uvicorn running on http://%s (Press CTRL+C to quit)", _where(sock))
+        if not self.started:
+            return
+        for sock in sockets or []:
+            logger.info("Uvicorn running on http://%s (Press CTRL+C to quit)", _where(sock))
+        for sock, server in zip(sockets or [], self.servers, strict=True):
+            site = self._sites.get(sock.getsockname()[1])
+            if site is not None:
+                self._listening.setdefault(site.datacenter, []).append(server)
+        if self._faults is not None and self._sites:
+            loop = asyncio.get_running_loop()
+
+            def follow_faults() -> None:  # rules may change on any thread
+                loop.call_soon_threadsafe(self._follow_faults)
+
+            self._faults.subscribe(follow_faults)
+            self._follow_faults()  # a --faults file may take a site down from the start
+
+    def _follow_faults(self) -> None:
+        """Take each site down, or bring it back, as the rules now say."""
+        assert self._faults is not None
+        for site in self._sites.values():
+            down = self._faults.datacenter_down(site.datacenter)
+            listening = site.datacenter in self._listening
+            if down and listening:
+                self._take_down(site)
+            elif not down and not listening:
+                asyncio.get_running_loop().create_task(self._bring_up(site))
+
+    def _take_down(self, site: Site) -> None:
+        for server in self._listening.pop(site.datacenter):
+            server.close()
+        for connection in list(self.server_state.connections):
+            local = getattr(connection, "server", None)  # the address it was made to
+            if local is not None and local[1] == site.port:
+                connection.shutdown()  # idle ones close now, busy ones after their answer
+        logger.warning("site %s is down: %s refuses connections", site.datacenter, site.address)
+
+    async def _bring_up(self, site: Site) -> None:
+        try:
+            sockets = listening_sockets(site.host, site.port)
+        except CannotListen as error:
+            logger.error("site %s cannot come back up: %s", site.datacenter, error)
+            return
+        protocol_class: Any = self.config.http_protocol_class
+        create_protocol = functools.partial(
+            protocol_class,
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        loop = asyncio.get_running_loop()
+        servers = [
+            await loop.create_server(create_protocol, sock=sock, backlog=BACKLOG)
+            for sock in sockets
+        ]
+        self.servers += servers
+        self._listening[site.datacenter] = servers
+        logger.warning("site %s is back up on %s", site.datacenter, site.address)
+
+
+class TransportInScope(HttpToolsProtocol):
+    """uvicorn's protocol, putting each request's TCP transport in its scope's extensions,
+    where the emulator's connection faults find it."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {TRANSPORT_EXTENSION: self.transport}  # type: ignore[dict-item]
+
+
+def server_for(app: HamrApp, settings: Settings) -> Server:
+    """The uvicorn server `hamr serve` runs app on (and hamr.testing, in a thread)."""
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,  # hamr writes its own, with the request id and org
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        http=TransportInScope if settings.emulator else "auto",
+    )
+    return Server(config, app.state.faults, settings.sites)
+
+
+def all_listening_sockets(settings: Settings) -> list[socket.socket]:
+    """hamr's own address, then each site's; CannotListen with nothing left open."""
+    sockets = listening_sockets(settings.host, settings.port)
+    try:
+        for site in settings.sites:
+            sockets += listening_sockets(site.host, site.port)
+    except CannotListen:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def listening_sockets(host: str, port: int) -> list[socket.socket]:

@@ -10,6 +10,7 @@ the demo pair before every test that asks for the `hamr` fixture.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,14 @@ class Hamr:
 
     def configuration(self, org: TestOrg) -> Configuration:
         return self.server.configuration(org)
+
+    def fault(self, **rule: Any) -> contextlib.AbstractContextManager[str]:
+        """A fault rule (as `POST /_hamr/faults` takes it) in force inside the `with` block."""
+        return self.server.fault(**rule)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The rules in force, each with how often it `fired`."""
+        return self.server.faults()
 
     def history(self, org: TestOrg) -> list[dict[str, Any]]:
         return self.server.history(org)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from hamr.domain.lifecycle import STUCK_AFTER_SECONDS
 from hamr.domain.model import Policy
-from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.domain.rules import DEFAULT_DATACENTERS, canonical_datacenter
 
 DEFAULT_DATABASE_URL = "sqlite:///./hamr.db"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -43,6 +43,41 @@ class RateLimit:
 
     def __str__(self) -> str:
         return f"{self.name}={self.amount}/{self.period}"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One datacenter's own API host (`--site eu1=127.0.0.1:8081`), as Datadog has one per
+    site: the keys of that datacenter's orgs work there and nowhere else."""
+
+    datacenter: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.datacenter}={self.address}"
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_SITE = re.compile(r"^\s*([\w.-]+)\s*=\s*(\[[^\]]+\]|[^:\s]+):(\d+)\s*$")
+
+
+def parse_sites(specs: Sequence[str]) -> tuple[Site, ...]:
+    """`DATACENTER=HOST:PORT` specs (comma-separated or one each) as sites, in order."""
+    sites: list[Site] = []
+    for spec in (part for item in specs for part in item.split(",") if part.strip()):
+        match = _SITE.match(spec)
+        if match is None:
+            raise SettingsError(
+                f"site {spec.strip()!r} must look like DATACENTER=HOST:PORT "
+                "(e.g. eu1=127.0.0.1:8081)"
+            )
+        datacenter, host, port = match.groups()
+        sites.append(Site(canonical_datacenter(datacenter), host.strip("[]"), int(port)))
+    return tuple(sites)
 
 
 # Buckets: the two HAMR operations per organization, and refused credentials per client address.
@@ -101,6 +136,9 @@ class Settings:
     stuck_after_seconds: float = STUCK_AFTER_SECONDS
     emulator: bool = False
     admin_token: str = ""
+    sites: tuple[Site, ...] = ()
+    state_file: str = ""
+    faults_file: str = ""
 
     def __post_init__(self) -> None:
         for name in ("port", "metrics_port"):
@@ -137,6 +175,10 @@ class Settings:
             raise SettingsError(
                 f"admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long"
             )
+        self._check_sites()
+        for name in ("state_file", "faults_file"):
+            if getattr(self, name) and not self.emulator:
+                raise SettingsError(f"{_words(name)} needs the emulator (--emulator)")
         if self.shutdown_grace_seconds < 0:
             raise SettingsError("shutdown grace seconds must not be negative")
         scheme = urlsplit(self.rate_limit_storage).scheme
@@ -145,6 +187,27 @@ class Settings:
                 "rate limit storage must be memory:// or a redis://host:port URL, "
                 f"not {redact_url(self.rate_limit_storage)!r}"
             )
+
+    def _check_sites(self) -> None:
+        seen: set[str] = set()
+        # A request's site is known by the port it came to, so each site has its own.
+        ports = {self.port}
+        for site in self.sites:
+            if site.datacenter not in self.datacenters:
+                raise SettingsError(
+                    f"site {site} names datacenter {site.datacenter!r}, which is not one of "
+                    f"the datacenters ({', '.join(sorted(self.datacenters))})"
+                )
+            if site.datacenter in seen:
+                raise SettingsError(f"datacenter {site.datacenter!r} has more than one site")
+            if not 0 < site.port <= 65535:
+                raise SettingsError(f"site {site} needs a port between 1 and 65535")
+            if site.port in ports:
+                raise SettingsError(
+                    f"site {site} needs a port of its own; {site.port} is already hamr's"
+                )
+            seen.add(site.datacenter)
+            ports.add(site.port)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
@@ -196,6 +259,8 @@ class Settings:
                 shown[setting.name] = ",".join(sorted(value))
             elif setting.name == "rate_limits":
                 shown[setting.name] = ",".join(map(str, value)) or "off"
+            elif setting.name == "sites":
+                shown[setting.name] = ",".join(map(str, value)) or "none"
             elif isinstance(value, bool):
                 shown[setting.name] = "on" if value else "off"
             else:
@@ -241,6 +306,8 @@ def _parse(name: str, raw: str) -> object:
         return parse_rate_limits([raw])
     if name == "datacenters":
         return frozenset(raw.replace(",", " ").split())
+    if name == "sites":
+        return parse_sites([raw])
     if name in ("log_level", "log_format", "wire", "transitions"):
         return raw.lower()
     return raw

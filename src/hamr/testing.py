@@ -10,10 +10,12 @@ The pytest plugin (hamr.pytest_plugin) is built on it."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -74,17 +76,22 @@ class EmulatorClock:
 
 class HamrServer:
     """`hamr serve --emulator` in a daemon thread, on 127.0.0.1 and a free port. Without a
-    `database_url`, a SQLite file in a temporary directory removed at exit."""
+    `database_url`, a SQLite file in a temporary directory removed at exit. Each datacenter in
+    `sites` also gets its own address (`site_urls`), as `--site` gives it."""
 
     __test__ = False
 
-    def __init__(self, database_url: str | None = None, **settings: Any):
+    def __init__(
+        self, database_url: str | None = None, *, sites: Sequence[str] = (), **settings: Any
+    ):
         self._scratch = tempfile.TemporaryDirectory(prefix="hamr-") if not database_url else None
         if self._scratch is not None:
             database_url = f"sqlite:///{Path(self._scratch.name) / 'hamr.db'}"
         self.database_url = database_url
         self.admin_token = settings.pop("admin_token", None) or secrets.token_urlsafe(24)
         self._settings = settings
+        self._site_names = tuple(sites)
+        self.site_urls: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self.url = ""
@@ -92,26 +99,25 @@ class HamrServer:
         self.clock = EmulatorClock(self.admin)
 
     def start(self) -> Self:
-        import uvicorn
-
         from hamr.api import create_app
-        from hamr.listen import Server, listening_sockets
-        from hamr.settings import Settings
+        from hamr.listen import listening_sockets, server_for
+        from hamr.settings import Settings, Site
 
+        sockets = [listening_sockets("127.0.0.1", 0)[0] for _ in range(1 + len(self._site_names))]
+        port, *site_ports = (sock.getsockname()[1] for sock in sockets)
+        sites = tuple(map(Site, self._site_names, ["127.0.0.1"] * len(sockets), site_ports))
         settings = Settings(
             database_url=str(self.database_url),
+            port=port,
             emulator=True,
             admin_token=self.admin_token,
+            sites=sites,
             **self._settings,
         )
-        sockets = listening_sockets("127.0.0.1", 0)
-        port = sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
+        self.site_urls = {site.datacenter: f"http://{site.address}" for site in sites}
         self.admin.base_url = httpx.URL(self.url)
-        config = uvicorn.Config(
-            create_app(settings), log_config=None, access_log=False, lifespan="on"
-        )
-        self._server = Server(config)
+        self._server = server_for(create_app(settings), settings)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": sockets}, name="hamr", daemon=True
         )
@@ -147,6 +153,30 @@ class HamrServer:
         answer = self.admin.post("/_hamr/reset", json={"seed": seed})
         answer.raise_for_status()
         return [TestOrg(**org) for org in answer.json()["data"]["attributes"]["orgs"]]
+
+    def add_fault(self, **rule: Any) -> str:
+        """Put a fault rule in force (as `POST /_hamr/faults` takes it); its id."""
+        answer = self.admin.post("/_hamr/faults", json=rule)
+        answer.raise_for_status()
+        return str(answer.json()["data"]["id"])
+
+    def remove_fault(self, rule_id: str) -> None:
+        self.admin.delete(f"/_hamr/faults/{rule_id}").raise_for_status()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The rules in force, in order, each with how often it `fired`."""
+        answer = self.admin.get("/_hamr/faults")
+        answer.raise_for_status()
+        return [{"id": r["id"], **r["attributes"]} for r in answer.json()["data"]]
+
+    @contextlib.contextmanager
+    def fault(self, **rule: Any) -> Iterator[str]:
+        """A fault rule in force for the `with` block only; yields its id."""
+        rule_id = self.add_fault(**rule)
+        try:
+            yield rule_id
+        finally:
+            self.remove_fault(rule_id)
 
     def history(self, org: TestOrg) -> list[dict[str, Any]]:
         """The org's pair's history, oldest first, as `GET /api/v2/hamr/history` has it."""

@@ -13,7 +13,7 @@ import pytest
 
 from hamr.domain.errors import ValidationFailed
 from hamr.domain.fault_parsing import parse_rule
-from hamr.domain.fault_rules import FaultRules
+from hamr.domain.fault_rules import FaultRules, Firing
 from hamr.domain.faults import (
     PASS_THROUGH,
     ConnectionFault,
@@ -30,6 +30,11 @@ from hamr.domain.faults import (
 ORG = "550e8400-e29b-41d4-a716-446655440000"
 OTHER_ORG = "660f9511-f3ac-52e5-b827-557766551111"
 GET = RequestFacts("GET", "/api/v2/hamr", ORG, "eu1")
+
+
+def effect_of(firing: Firing | None) -> object:
+    """What a firing does (None: the request is served normally)."""
+    return None if firing is None else firing.effect
 
 
 def violations(data: object) -> list[tuple[str | None, str]]:
@@ -508,7 +513,7 @@ def test_a_rule_matches_on_each_field_it_sets(
     rule = parse_rule({**match, "status": 500}, "rule-1")
     assert rule.matches(facts) is matches
     expected = StatusEffect(500) if matches else None
-    assert with_rules({**match, "status": 500}).pick(facts, random.Random(0)) == expected
+    assert effect_of(with_rules({**match, "status": 500}).pick(facts, random.Random(0))) == expected
 
 
 # Probability.
@@ -518,7 +523,7 @@ def test_probability_zero_never_fires_and_draws_nothing() -> None:
     rules = with_rules({"probability": 0, "status": 500})
     rng = random.Random(1)
     state = rng.getstate()
-    assert all(rules.pick(GET, rng) is None for _ in range(1000))
+    assert all(effect_of(rules.pick(GET, rng)) is None for _ in range(1000))
     assert rng.getstate() == state
     assert fired(rules) == [0]
 
@@ -527,7 +532,7 @@ def test_probability_one_always_fires_and_draws_nothing() -> None:
     rules = with_rules({"probability": 1.0, "status": 500})
     rng = random.Random(1)
     state = rng.getstate()
-    assert all(rules.pick(GET, rng) == StatusEffect(500) for _ in range(1000))
+    assert all(effect_of(rules.pick(GET, rng)) == StatusEffect(500) for _ in range(1000))
     assert rng.getstate() == state
     assert fired(rules) == [1000]
 
@@ -535,7 +540,7 @@ def test_probability_one_always_fires_and_draws_nothing() -> None:
 def test_probability_one_half_fires_about_half_the_time() -> None:
     rules = with_rules({"probability": 0.5, "status": 500})
     rng = random.Random(20240601)
-    hits = sum(rules.pick(GET, rng) is not None for _ in range(1000))
+    hits = sum(effect_of(rules.pick(GET, rng)) is not None for _ in range(1000))
     assert 450 <= hits <= 550
     assert fired(rules) == [hits]
 
@@ -544,7 +549,7 @@ def test_a_rule_that_does_not_match_makes_no_draw() -> None:
     rules = with_rules({"probability": 0.5, "method": "POST", "status": 500})
     rng = random.Random(3)
     state = rng.getstate()
-    assert rules.pick(GET, rng) is None
+    assert effect_of(rules.pick(GET, rng)) is None
     assert rng.getstate() == state
 
 
@@ -553,7 +558,7 @@ def test_the_draw_follows_the_random_source() -> None:
     draws = random.Random(42)
     expected = [draws.random() < 0.3 for _ in range(200)]
     rng = random.Random(42)
-    assert [rules.pick(GET, rng) is not None for _ in range(200)] == expected
+    assert [effect_of(rules.pick(GET, rng)) is not None for _ in range(200)] == expected
 
 
 # Order, times and sequences.
@@ -561,26 +566,26 @@ def test_the_draw_follows_the_random_source() -> None:
 
 def test_the_first_matching_rule_wins() -> None:
     rules = with_rules({"status": 503}, {"status": 429}, {"method": "GET", "status": 500})
-    assert rules.pick(GET, random.Random(0)) == StatusEffect(503)
+    assert effect_of(rules.pick(GET, random.Random(0))) == StatusEffect(503)
     assert fired(rules) == [1, 0, 0]
 
 
 def test_a_rule_that_does_not_match_leaves_the_request_to_later_rules() -> None:
     rules = with_rules({"method": "POST", "status": 503}, {"status": 429})
-    assert rules.pick(GET, random.Random(0)) == StatusEffect(429)
+    assert effect_of(rules.pick(GET, random.Random(0))) == StatusEffect(429)
     assert fired(rules) == [0, 1]
 
 
 def test_a_rule_whose_draw_misses_leaves_the_request_to_later_rules() -> None:
     rules = with_rules({"probability": 0, "status": 503}, {"status": 429})
-    assert rules.pick(GET, random.Random(0)) == StatusEffect(429)
+    assert effect_of(rules.pick(GET, random.Random(0))) == StatusEffect(429)
     assert fired(rules) == [0, 1]
 
 
 def test_a_half_chance_rule_shares_requests_with_the_rule_after_it() -> None:
     rules = with_rules({"probability": 0.5, "status": 503}, {"status": 429})
     rng = random.Random(7)
-    answers = [rules.pick(GET, rng) for _ in range(1000)]
+    answers = [effect_of(rules.pick(GET, rng)) for _ in range(1000)]
     assert set(answers) == {StatusEffect(503), StatusEffect(429)}
     first, second = fired(rules)
     assert first == answers.count(StatusEffect(503))
@@ -591,7 +596,7 @@ def test_a_half_chance_rule_shares_requests_with_the_rule_after_it() -> None:
 def test_times_limits_firings_and_then_later_rules_answer() -> None:
     rules = with_rules({"times": 2, "status": 503}, {"latency": {"fixed_ms": 5}})
     rng = random.Random(0)
-    answers = [rules.pick(GET, rng) for _ in range(4)]
+    answers = [effect_of(rules.pick(GET, rng)) for _ in range(4)]
     assert answers == [
         StatusEffect(503),
         StatusEffect(503),
@@ -604,9 +609,9 @@ def test_times_limits_firings_and_then_later_rules_answer() -> None:
 def test_times_only_counts_requests_the_rule_fired_on() -> None:
     rules = with_rules({"times": 1, "method": "POST", "status": 503})
     rng = random.Random(0)
-    assert rules.pick(GET, rng) is None
-    assert rules.pick(RequestFacts("POST", "/"), rng) == StatusEffect(503)
-    assert rules.pick(RequestFacts("POST", "/"), rng) is None
+    assert effect_of(rules.pick(GET, rng)) is None
+    assert effect_of(rules.pick(RequestFacts("POST", "/"), rng)) == StatusEffect(503)
+    assert effect_of(rules.pick(RequestFacts("POST", "/"), rng)) is None
     assert fired(rules) == [1]
 
 
@@ -622,35 +627,35 @@ def test_a_sequence_answers_in_turn_passes_and_is_then_spent() -> None:
         {"fault": "empty_response"},
     )
     rng = random.Random(0)
-    assert rules.pick(GET, rng) == StatusEffect(503, 1)
+    assert effect_of(rules.pick(GET, rng)) == StatusEffect(503, 1)
     assert fired(rules) == [1, 0]
-    assert rules.pick(GET, rng) is None  # the pass item: let through, but counted
+    assert effect_of(rules.pick(GET, rng)) is None  # the pass item: let through, but counted
     assert fired(rules) == [2, 0]
-    assert rules.pick(GET, rng) == LatencyEffect(FixedDelay(20))
+    assert effect_of(rules.pick(GET, rng)) == LatencyEffect(FixedDelay(20))
     assert fired(rules) == [3, 0]
     # Exhausted: the sequence is spent and the next rule answers.
-    assert rules.pick(GET, rng) == ConnectionFault("empty_response")
+    assert effect_of(rules.pick(GET, rng)) == ConnectionFault("empty_response")
     assert fired(rules) == [3, 1]
 
 
 def test_an_exhausted_sequence_alone_lets_everything_through() -> None:
     rules = with_rules({"sequence": [{"status": 500}]})
     rng = random.Random(0)
-    assert [rules.pick(GET, rng) for _ in range(3)] == [StatusEffect(500), None, None]
+    assert [effect_of(rules.pick(GET, rng)) for _ in range(3)] == [StatusEffect(500), None, None]
     assert fired(rules) == [1]
 
 
 def test_a_sequence_stops_at_times_before_its_end() -> None:
     rules = with_rules({"times": 2, "sequence": [{"status": 500}, {"pass": True}, {"status": 503}]})
     rng = random.Random(0)
-    assert [rules.pick(GET, rng) for _ in range(4)] == [StatusEffect(500), None, None, None]
+    assert [effect_of(rules.pick(GET, rng)) for _ in range(4)] == [StatusEffect(500), None, None, None]
     assert fired(rules) == [2]
 
 
 def test_a_sequence_only_advances_when_its_draw_fires() -> None:
     rules = with_rules({"probability": 0.5, "sequence": [{"status": 500}, {"status": 503}]})
     rng = random.Random(11)
-    answers = [rules.pick(GET, rng) for _ in range(50)]
+    answers = [effect_of(rules.pick(GET, rng)) for _ in range(50)]
     assert [answer for answer in answers if answer is not None] == [
         StatusEffect(500),
         StatusEffect(503),
@@ -672,7 +677,7 @@ def test_spent_is_about_times_and_the_end_of_a_sequence() -> None:
 
 def test_rules_lists_documents_in_order_with_ids_and_fired_counts() -> None:
     rules = with_rules({"status": 503}, {"method": "post", "fault": "connection_reset"})
-    rules.pick(GET, random.Random(0))
+    effect_of(rules.pick(GET, random.Random(0)))
     assert rules.rules() == [
         {"id": "rule-1", "probability": 1, "status": 503, "fired": 1},
         {
@@ -698,7 +703,7 @@ def test_a_refused_rule_is_not_added_and_uses_no_id() -> None:
     with pytest.raises(ValidationFailed):
         rules.add({"status": 404})
     assert rules.rules() == []
-    assert rules.pick(GET, random.Random(0)) is None
+    assert effect_of(rules.pick(GET, random.Random(0))) is None
     assert rules.add({"status": 500}).id == "rule-1"
 
 
@@ -708,7 +713,7 @@ def test_remove_drops_one_rule_and_says_whether_it_was_there() -> None:
     assert rules.remove("rule-1") is False
     assert rules.remove("rule-99") is False
     assert [document["id"] for document in rules.rules()] == ["rule-2", "rule-3"]
-    assert rules.pick(GET, random.Random(0)) == StatusEffect(429)
+    assert effect_of(rules.pick(GET, random.Random(0))) == StatusEffect(429)
 
 
 def test_clear_drops_everything_says_how_many_and_ids_keep_counting() -> None:
@@ -716,7 +721,7 @@ def test_clear_drops_everything_says_how_many_and_ids_keep_counting() -> None:
     assert rules.clear() == 2
     assert rules.clear() == 0
     assert rules.rules() == []
-    assert rules.pick(GET, random.Random(0)) is None
+    assert effect_of(rules.pick(GET, random.Random(0))) is None
     assert rules.add({"status": 500}).id == "rule-3"
     assert fired(rules) == [0]
 
@@ -725,7 +730,7 @@ def test_no_rules_means_no_effect_and_no_draw() -> None:
     rules = FaultRules()
     rng = random.Random(5)
     state = rng.getstate()
-    assert rules.pick(GET, rng) is None
+    assert effect_of(rules.pick(GET, rng)) is None
     assert rng.getstate() == state
 
 
@@ -736,7 +741,7 @@ def test_concurrent_picks_never_fire_a_rule_more_than_its_times() -> None:
 
     def pick_many() -> None:
         rng = random.Random(0)
-        found = [rules.pick(GET, rng) for _ in range(50)]
+        found = [effect_of(rules.pick(GET, rng)) for _ in range(50)]
         with lock:
             answers.extend(found)
 
@@ -847,8 +852,8 @@ def test_a_datacenter_comes_back_when_its_down_rule_is_spent_or_removed() -> Non
         {"datacenter": "us1", "fault": "down"},
     )
     assert rules.datacenter_down("eu1") is True
-    assert rules.pick(RequestFacts("GET", "/", None, "us5"), random.Random(0)) is None
-    assert rules.pick(GET, random.Random(0)) == ConnectionFault("down")
+    assert effect_of(rules.pick(RequestFacts("GET", "/", None, "us5"), random.Random(0))) is None
+    assert effect_of(rules.pick(GET, random.Random(0))) == ConnectionFault("down")
     assert rules.datacenter_down("eu1") is False
     assert rules.datacenter_down("us1") is True
     assert rules.remove("rule-2") is True
@@ -857,3 +862,59 @@ def test_a_datacenter_comes_back_when_its_down_rule_is_spent_or_removed() -> Non
 
 def test_no_rules_means_no_datacenter_is_down() -> None:
     assert FaultRules().datacenter_down("eu1") is False
+
+
+def test_a_firing_names_the_rule_that_answered() -> None:
+    rules = FaultRules()
+    rules.add({"path": "/nowhere", "status": 500})
+    rules.add({"status": 503})
+    assert rules.pick(GET, random.Random(0)) == Firing("rule-2", StatusEffect(503))
+
+
+def test_rules_are_in_force_from_the_first_added_until_the_last_goes() -> None:
+    rules = FaultRules()
+    assert not rules.in_force
+    rules.add({"status": 500})
+    assert rules.in_force
+    rules.clear()
+    assert not rules.in_force
+
+
+@pytest.mark.parametrize(
+    ("rule", "needs_caller"),
+    [
+        ({"status": 500}, False),
+        ({"method": "GET", "path": "/api/*", "status": 500}, False),
+        ({"org": "5b6f4c9e-0000-4000-8000-000000000001", "status": 500}, True),
+        ({"datacenter": "us1", "status": 500}, True),
+    ],
+)
+def test_the_caller_is_needed_only_when_a_rule_matches_on_org_or_datacenter(
+    rule: dict[str, Any], needs_caller: bool
+) -> None:
+    rules = FaultRules()
+    rules.add(rule)
+    assert rules.match_on_caller is needs_caller
+
+
+def test_listeners_hear_of_every_change() -> None:
+    rules = FaultRules()
+    heard: list[int] = []
+    rules.subscribe(lambda: heard.append(len(rules.rules())))
+    added = rules.add({"status": 500})
+    rules.add({"status": 503})
+    rules.remove(added.id)
+    rules.remove("rule-99")  # nothing to remove: nothing changed
+    rules.clear()
+    assert heard == [1, 2, 1, 0]
+
+
+def test_a_list_of_rules_is_added_all_or_none_with_pointers_into_the_list() -> None:
+    rules = FaultRules()
+    with pytest.raises(ValidationFailed) as refused:
+        rules.add_all([{"status": 500}, {"status": 418}, {"fault": "gremlins"}])
+    pointers = [v.pointer for v in refused.value.violations()]
+    assert pointers == ["/1/status", "/2/fault"]
+    assert rules.rules() == []
+    added = rules.add_all([{"status": 500}, {"method": "POST", "status": 503}])
+    assert [rule.id for rule in added] == ["rule-1", "rule-2"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-from hamr.api.auth import authenticate
+from hamr.api.auth import API_KEY, AUTHORIZATION, authenticate
 from hamr.api.errors import TooManyRequests
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden
-from hamr.domain.model import Principal
+from hamr.domain.model import KeyKind, Principal
 
 UNAUTHENTICATED = "hamr_unauthenticated"
 
@@ -35,8 +35,25 @@ async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
         await _count(scope, state, UNAUTHENTICATED, _client(scope))
         raise
     scope["state"]["org"] = principal.org.uuid
+    _require_own_site(scope, state, principal)
     await _count(scope, state, bucket, principal.org.uuid)
     return principal
+
+
+def _require_own_site(scope: Scope, state: AppState, principal: Principal) -> None:
+    """On a datacenter's own host (`--site`), only that datacenter's orgs are known, as on
+    Datadog's, where a key works only on its own site's API host."""
+    site = state.site(scope)
+    org = principal.org
+    if site is None or site.datacenter == org.datacenter:
+        return
+    header = API_KEY if principal.kind is not KeyKind.TOKEN else AUTHORIZATION
+    raise Forbidden(
+        f"This is the API host of the {site.datacenter} site ({site.address}), and "
+        f"{org.name} is an organization of {org.datacenter}; call its own site's host, "
+        f"{state.where_to_call(org.datacenter)}.",
+        header=header,
+    )
 
 
 async def _count(scope: Scope, state: AppState, bucket: str, caller: str) -> None:

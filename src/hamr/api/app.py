@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import time
 from collections.abc import AsyncIterator
 
 import pydantic_core
@@ -22,6 +24,8 @@ from hamr.api.compression import GzipWhenAsked
 from hamr.api.emulator_routes import emulator_routes
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.fast_get import FastGet
+from hamr.api.fault_injection import FaultInjection
+from hamr.api.fault_routes import fault_routes
 from hamr.api.history_routes import HISTORY_PATH, list_history
 from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
@@ -36,8 +40,10 @@ from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.clock import EmulatorClock, system_clock_us
 from hamr.domain.errors import HamrError, NotFound
+from hamr.domain.fault_rules import FaultRules
 from hamr.domain.model import Policy
 from hamr.emulator import Emulator
+from hamr.fault_file import load_fault_file
 from hamr.service import Clock, HamrService
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
@@ -60,12 +66,18 @@ class HamrApp:
         await self._asgi(scope, receive, send)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> HamrApp:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> HamrApp:
     """Open (and migrate) the store and wire the service; fails here, not on the first request.
-    `clock` (microseconds) replaces the system's; with `--emulator`, the service runs on the
-    emulator's clock, over that one, and the admin API is mounted."""
+    `clock` (microseconds) replaces the system's; with `--emulator`, the service and the rate
+    limits run on the emulator's clock, over that one, the admin API is mounted and fault rules
+    (drawn with `rng`) are applied in front of everything."""
     if settings.emulator and not settings.admin_token:
         raise SettingsError("the emulator needs an admin token (hamr serve generates one)")
+    faults = FaultRules() if settings.emulator else None
+    if faults is not None and settings.faults_file:
+        load_fault_file(faults, settings.faults_file)  # before the store: a bad file fails fast
     store = open_store(settings.database_url, settings.db_pool_size)
     real_clock = clock or system_clock_us
     emulator_clock = EmulatorClock(real_clock) if settings.emulator else None
@@ -91,7 +103,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> HamrApp:
     if settings.metrics and settings.metrics_port == 0:
         routes.append(Route("/metrics", metrics, methods=["GET"]))
     if emulator_clock is not None:
-        routes += emulator_routes()
+        routes += emulator_routes() + fault_routes()
     state = AppState(
         settings,
         store,
@@ -100,9 +112,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> HamrApp:
         wire=wire,
         documents=DocumentCache(wire),
         openapi=pydantic_core.to_json(openapi_document(wire)),
-        limiter=RateLimiter(settings.rate_limits, settings.rate_limit_storage),
+        limiter=RateLimiter(
+            settings.rate_limits,
+            settings.rate_limit_storage,
+            clock=(lambda: emulator_clock() / 1_000_000) if emulator_clock else time.time,
+        ),
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
         emulator=Emulator(service, emulator_clock) if emulator_clock is not None else None,
+        faults=faults,
+        sites_by_port={site.port: site for site in settings.sites},
     )
 
     access_log = AccessLog.from_logging(settings.log_format)
@@ -150,7 +168,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> HamrApp:
     )
     app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
-    return HamrApp(state, RequestTelemetry(FastGet(app, state), state.metrics, access_log))
+    served: ASGIApp = FastGet(app, state)
+    if faults is not None:
+        served = FaultInjection(served, state, faults, rng or random.Random())  # noqa: S311
+    return HamrApp(state, RequestTelemetry(served, state.metrics, access_log))
 
 
 async def _watch_storage(state: AppState) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -78,7 +79,15 @@ class Quota(NamedTuple):
 class RateLimiter:
     """Counts requests per (bucket, caller) in fixed, calendar-aligned windows."""
 
-    def __init__(self, limits: tuple[RateLimit, ...], storage_url: str):
+    def __init__(
+        self,
+        limits: tuple[RateLimit, ...],
+        storage_url: str,
+        clock: Callable[[], float] = time.time,
+    ):
+        """`clock` says what time it is in seconds (the emulator's virtual clock moves the
+        windows with it)."""
+        self._clock = clock
         self._buckets = {limit.name: Bucket.of(limit) for limit in limits}
         self._storage_url = storage_url
         self._memory = WindowCounts() if urlsplit(storage_url).scheme == "memory" else None
@@ -100,7 +109,7 @@ class RateLimiter:
     async def count(self, bucket: str, caller: str) -> Quota | None:
         """Count one request; None if the bucket is off or its storage cannot be reached
         (requests are then let through rather than refused)."""
-        now = time.time()
+        now = self._clock()
         counter = self._counter(bucket, caller, now)
         if counter is None:
             return None
@@ -120,7 +129,7 @@ class RateLimiter:
     async def exhausted(self, bucket: str, caller: str) -> bool:
         """Whether the caller has used up this window's budget, without counting a request
         (False when the bucket is off or its storage cannot be reached)."""
-        counter = self._counter(bucket, caller, time.time())
+        counter = self._counter(bucket, caller, self._clock())
         if counter is None:
             return False
         found, key, window = counter

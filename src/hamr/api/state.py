@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from starlette.types import Scope
 
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
+from hamr.domain.fault_rules import FaultRules
 from hamr.emulator import Emulator
 from hamr.service import HamrService
-from hamr.settings import Settings
+from hamr.settings import Settings, Site
 from hamr.store.sql import SqlStore
 
 
@@ -27,3 +30,25 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics | None
     emulator: Emulator | None = None  # `hamr serve --emulator` only
+    faults: FaultRules | None = None  # `hamr serve --emulator` only
+    # Each `--site`, by its port (each has a port of its own).
+    sites_by_port: dict[int, Site] = field(default_factory=dict)
+
+    def site(self, scope: Scope) -> Site | None:
+        """The site whose own host the request came to; None on hamr's main address."""
+        if not self.sites_by_port:
+            return None
+        server = scope.get("server")
+        return self.sites_by_port.get(server[1]) if server else None
+
+    def site_datacenter(self, scope: Scope) -> str | None:
+        site = self.site(scope)
+        return site.datacenter if site is not None else None
+
+    def where_to_call(self, datacenter: str) -> str:
+        """The address an org of `datacenter` should call: its site's, or hamr's main one."""
+        for site in self.sites_by_port.values():
+            if site.datacenter == datacenter:
+                return site.address
+        settings = self.settings
+        return Site(datacenter, settings.host, settings.port).address

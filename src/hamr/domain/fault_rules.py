@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
+from typing import NamedTuple
 
+from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.fault_parsing import parse_rule
 from hamr.domain.faults import Effect, FaultRule, PassThrough, RequestFacts, rule_document
 from hamr.domain.rules import canonical_datacenter
+
+
+class Firing(NamedTuple):
+    """A rule's answer to one request: which rule, and what it does."""
+
+    rule: str
+    effect: Effect
 
 
 class FaultRules:
@@ -21,6 +31,26 @@ class FaultRules:
         self._rules: tuple[FaultRule, ...] = ()
         self._fired: dict[str, int] = {}
         self._last_number = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def in_force(self) -> bool:
+        """Whether there is any rule at all (read on every request: no lock)."""
+        return bool(self._rules)
+
+    @property
+    def match_on_caller(self) -> bool:
+        """Whether some rule matches on the org or the datacenter, so that the caller has to
+        be known to choose."""
+        return any(rule.org is not None or rule.datacenter is not None for rule in self._rules)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every change to the rules (a site going down or back up)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def add(self, data: object) -> FaultRule:
         """Check a rule as sent and put it last; raises ValidationFailed listing every problem.
@@ -30,7 +60,23 @@ class FaultRules:
             self._last_number += 1
             self._rules = (*self._rules, rule)
             self._fired[rule.id] = 0
-            return rule
+        self._changed()
+        return rule
+
+    def add_all(self, items: list[object]) -> list[FaultRule]:
+        """Add a list of rules, all or none: every problem of every rule is reported at once,
+        at pointers into the list (`/2/status`), before any is added."""
+        problems: list[Violation] = []
+        for index, item in enumerate(items):
+            try:
+                parse_rule(item, "checked")
+            except ValidationFailed as failed:
+                problems += [
+                    Violation(f"/{index}{v.pointer or ''}", v.detail) for v in failed.violations()
+                ]
+        if problems:
+            raise ValidationFailed(problems)
+        return [self.add(item) for item in items]
 
     def rules(self) -> list[dict[str, object]]:
         """Every rule's document, with its fired count, in order."""
@@ -45,7 +91,8 @@ class FaultRules:
                 return False
             self._rules = kept
             del self._fired[rule_id]
-            return True
+        self._changed()
+        return True
 
     def clear(self) -> int:
         """Drop every rule; how many there were."""
@@ -53,10 +100,11 @@ class FaultRules:
             count = len(self._rules)
             self._rules = ()
             self._fired.clear()
-            return count
+        self._changed()
+        return count
 
-    def pick(self, facts: RequestFacts, rng: random.Random) -> Effect | None:
-        """The effect for this request, or None to serve it normally. The first rule that
+    def pick(self, facts: RequestFacts, rng: random.Random) -> Firing | None:
+        """The rule and effect for this request, or None to serve it normally. The first rule that
         matches, is not spent and fires its draw counts one firing and decides (a sequence's
         pass item lets the request through, but is used up); a rule whose draw misses leaves
         the choice to the rules after it."""
@@ -69,7 +117,7 @@ class FaultRules:
                     continue
                 self._fired[rule.id] = fired + 1
                 step = rule.step(fired)
-                return None if isinstance(step, PassThrough) else step
+                return None if isinstance(step, PassThrough) else Firing(rule.id, step)
         return None
 
     def datacenter_down(self, datacenter: str) -> bool:

@@ -1,0 +1,32 @@
+"""Who may use the emulator's admin API under /_hamr/: whoever sends its admin token in
+`X-Hamr-Admin-Token` (compared in constant time). A refusal is a 403 naming the header."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from hamr.api.state import AppState
+from hamr.domain.errors import Forbidden
+
+ADMIN_HEADER = "X-Hamr-Admin-Token"
+
+
+def admitted(request: Request) -> AppState:
+    """The app's state, for a request carrying the admin token."""
+    state: AppState = request.app.state.hamr
+    sent = request.headers.get(ADMIN_HEADER)
+    if sent is None:
+        raise Forbidden(
+            f"The emulator's admin API needs the {ADMIN_HEADER} header; hamr printed the token "
+            "at start (or set it with --admin-token).",
+            header=ADMIN_HEADER,
+        )
+    if not hmac.compare_digest(sent.encode(), state.settings.admin_token.encode()):
+        raise Forbidden(
+            f"{ADMIN_HEADER} is not this emulator's admin token; use the one hamr printed at "
+            "start (or set with --admin-token).",
+            header=ADMIN_HEADER,
+        )
+    return state

@@ -1,0 +1,75 @@
+"""The emulator's fault rules over HTTP: `GET|POST|DELETE /_hamr/faults` and
+`DELETE /_hamr/faults/{id}`, behind the admin token like the rest of /_hamr/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic_core
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hamr.api.admin_auth import admitted
+from hamr.api.body import read_json_body
+from hamr.api.state import AppState
+from hamr.domain.errors import NotFound, ValidationFailed, Violation
+from hamr.domain.fault_rules import FaultRules
+
+FAULTS_PATH = "/_hamr/faults"
+RULE_TYPE = "hamr_fault_rule"
+JSON = "application/json"
+
+
+def fault_routes() -> list[Route]:
+    return [
+        Route(FAULTS_PATH, faults, methods=["GET", "POST", "DELETE"]),
+        Route(FAULTS_PATH + "/{rule_id}", one_fault, methods=["DELETE"]),
+    ]
+
+
+def _rules(state: AppState) -> FaultRules:
+    assert state.faults is not None  # mounted with the emulator only
+    return state.faults
+
+
+async def faults(request: Request) -> Response:
+    """GET lists the rules in order with how often each fired; POST adds one rule (201) or a
+    list of them, all or none (201); DELETE clears them all."""
+    state = admitted(request)
+    rules = _rules(state)
+    if request.method == "GET":
+        return _json({"data": [_resource(rule) for rule in rules.rules()]})
+    if request.method == "DELETE":
+        return _json({"meta": {"cleared": rules.clear()}})
+    raw = await read_json_body(request, state.settings.max_body_bytes)
+    try:
+        sent = json.loads(raw)
+    except ValueError:
+        raise ValidationFailed(
+            [Violation("", "The body must be a fault rule (a JSON object) or a list of them.")]
+        ) from None
+    added = rules.add_all(sent) if isinstance(sent, list) else [rules.add(sent)]
+    documents = {rule["id"]: rule for rule in rules.rules()}
+    data = [_resource(documents[rule.id]) for rule in added]
+    return _json({"data": data if isinstance(sent, list) else data[0]}, status=201)
+
+
+async def one_fault(request: Request) -> Response:
+    """DELETE one rule by its id."""
+    rules = _rules(admitted(request))
+    rule_id = request.path_params["rule_id"]
+    if not rules.remove(rule_id):
+        known = ", ".join(str(rule["id"]) for rule in rules.rules()) or "none"
+        raise NotFound(f"There is no fault rule {rule_id}; the rules in force are: {known}.")
+    return Response(status_code=204)
+
+
+def _resource(document: dict[str, Any]) -> dict[str, Any]:
+    attributes = {name: value for name, value in document.items() if name != "id"}
+    return {"type": RULE_TYPE, "id": document["id"], "attributes": attributes}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(pydantic_core.to_json(body), status_code=status, media_type=JSON)
