@@ -81,6 +81,120 @@ def test_each_test_starts_from_the_demo_pair_again_at_the_real_time(hamr):
 """
 
 
+USERS_FAULT_TESTS = """
+import http.client
+import time
+
+import pytest
+import urllib3
+from datadog_api_client import ApiClient
+from datadog_api_client.exceptions import ApiTypeError, ForbiddenException, ServiceException
+from datadog_api_client.v2.api.high_availability_multi_region_api import (
+    HighAvailabilityMultiRegionApi,
+)
+from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
+
+
+def api(hamr, org, retries=None, url=None):
+    configuration = hamr.configuration(org, url)
+    if retries is not None:
+        configuration.enable_retry = True
+        configuration.max_retries = retries
+    return HighAvailabilityMultiRegionApi(ApiClient(configuration))
+
+
+def fired(hamr, rule):
+    return next(r["fired"] for r in hamr.faults() if r["id"] == rule)
+
+
+def test_the_clients_retry_waits_out_429s_as_their_headers_say(hamr):
+    with hamr.fault(status=429, retry_after=1, times=2) as rule:
+        started = time.monotonic()
+        read = api(hamr, hamr.secondary, retries=3).get_hamr_org_connection()
+        waited = time.monotonic() - started
+        assert fired(hamr, rule) == 2
+    assert read.data.attributes.hamr_status == HamrOrgConnectionStatus(2)
+    assert waited >= 2  # X-RateLimit-Reset: 1, slept before each of the two retries
+
+
+def test_the_client_gives_up_on_503_after_its_max_retries(hamr):
+    with hamr.fault(status=503, retry_after=1) as rule:
+        with pytest.raises(ServiceException) as raised:
+            api(hamr, hamr.secondary, retries=2).get_hamr_org_connection()
+        assert fired(hamr, rule) == 3  # the first try and two retries
+    assert raised.value.status == 503
+    assert raised.value.headers["retry-after"] == "1"
+
+
+def test_without_retry_a_503_is_raised_at_once(hamr):
+    with hamr.fault(status=503) as rule:
+        with pytest.raises(ServiceException):
+            api(hamr, hamr.secondary).get_hamr_org_connection()
+        assert fired(hamr, rule) == 1
+
+
+def test_a_connection_reset_is_urllib3s_protocol_error_after_the_retries(hamr):
+    with hamr.fault(fault="connection_reset") as rule:
+        with pytest.raises(urllib3.exceptions.MaxRetryError) as raised:
+            api(hamr, hamr.secondary, retries=1).get_hamr_org_connection()
+        assert fired(hamr, rule) == 2
+    assert isinstance(raised.value.reason, urllib3.exceptions.ProtocolError)
+    assert isinstance(raised.value.reason.args[1], ConnectionResetError)
+
+
+def test_an_empty_response_is_a_remote_disconnect(hamr):
+    with hamr.fault(fault="empty_response"):
+        with pytest.raises(urllib3.exceptions.MaxRetryError) as raised:
+            api(hamr, hamr.secondary, retries=1).get_hamr_org_connection()
+    assert isinstance(raised.value.reason.args[1], http.client.RemoteDisconnected)
+
+
+def test_a_malformed_body_is_a_type_error_of_the_client(hamr):
+    with hamr.fault(fault="malformed_body", path="/api/v2/hamr"):
+        with pytest.raises(ApiTypeError):
+            api(hamr, hamr.secondary).get_hamr_org_connection()
+
+
+def test_a_sequence_is_a_flaky_dependency_the_retry_rides_out(hamr):
+    with hamr.fault(sequence=[{"fault": "connection_reset"}, {"status": 500}]):
+        read = api(hamr, hamr.secondary, retries=3).get_hamr_org_connection()
+    assert read.data.attributes.target_org_uuid == hamr.primary.uuid
+
+
+def test_each_site_knows_only_its_own_orgs(hamr):
+    read = api(hamr, hamr.secondary, url=hamr.sites["us1"]).get_hamr_org_connection()
+    assert read.data.attributes.target_org_uuid == hamr.primary.uuid
+    with pytest.raises(ForbiddenException):
+        api(hamr, hamr.secondary, url=hamr.sites["eu1"]).get_hamr_org_connection()
+
+
+def test_a_rule_ends_with_its_with_block(hamr):
+    with hamr.fault(status=500):
+        pass
+    assert hamr.faults() == []
+    api(hamr, hamr.secondary).get_hamr_org_connection()
+
+
+def test_a_rule_left_in_force_by_one_test(hamr):
+    hamr.server.add_fault(status=500)
+
+
+def test_is_gone_in_the_next(hamr):
+    assert hamr.faults() == []
+    api(hamr, hamr.secondary).get_hamr_org_connection()
+"""
+
+
+def test_a_users_suite_meets_faults_as_the_official_client_really_raises_them(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_users_faults=USERS_FAULT_TESTS)
+    ran = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-W", "error", "-W", UNSTABLE_IS_EXPECTED, "-q"
+    )
+    ran.assert_outcomes(passed=11)
+
+
 def test_a_users_suite_uses_the_fixture_through_the_official_client(
     pytester: pytest.Pytester,
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from hamr.cli_fault import fault
 from hamr.cli_history import history
 from hamr.cli_options import database_option, load_serve_settings, serve_options
 from hamr.cli_pair import pair
@@ -241,6 +242,7 @@ def token_create(
 
 main.add_command(pair)
 main.add_command(history)
+main.add_command(fault)
 
 
 @main.group()

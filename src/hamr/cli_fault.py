@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import yaml
 
 from hamr.cli_support import OperatorError, emit
 from hamr.fault_admin import FaultAdmin
+from hamr.fault_file import read_fault_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +62,7 @@ def fault_add(
     (all or none), after the rules already in force."""
     if (rule is None) == (path is None):
         raise click.UsageError("Give one RULE (a JSON object) or --file, not both nor neither.")
-    sent = _read_rule(rule) if rule is not None else _read_file(str(path))
+    sent = _read_rule(rule) if rule is not None else read_fault_file(str(path))
     with FaultAdmin(url, admin_token) as admin:
         added = admin.add(sent)
     text = "\n".join(f"added {r['id']}: {_summary(r)}" for r in added) or "added no rules"
@@ -111,17 +110,6 @@ def _read_rule(rule: str) -> object:
         raise OperatorError(
             f"RULE is not JSON ({error}); quote it: '{{\"status\": 503}}'"
         ) from None
-
-
-def _read_file(path: str) -> object:
-    """The file's rules as `hamr serve --faults` reads them (YAML, of which JSON is a part)."""
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise OperatorError(f"cannot read the faults file {path}: {error.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise OperatorError(f"the faults file {path} is not YAML or JSON: {error}") from None
-    return [] if loaded is None else loaded
 
 
 def _table(rules: list[dict[str, Any]]) -> str:

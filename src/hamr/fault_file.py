@@ -13,16 +13,21 @@ from hamr.domain.fault_rules import FaultRules
 from hamr.settings import SettingsError
 
 
-def load_fault_file(rules: FaultRules, path: str) -> int:
-    """Add the file's rules, all or none; how many there were."""
+def read_fault_file(path: str) -> object:
+    """What the file holds (YAML, of which JSON is a part); an empty file holds no rules.
+    Shared with `hamr fault add --file`."""
     try:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise SettingsError(f"cannot read the faults file {path}: {error.strerror}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise SettingsError(f"the faults file {path} is not YAML or JSON: {error}") from None
-    if loaded is None:
-        return 0
+    return [] if loaded is None else loaded
+
+
+def load_fault_file(rules: FaultRules, path: str) -> int:
+    """Add the file's rules, all or none; how many there were."""
+    loaded = read_fault_file(path)
     if not isinstance(loaded, list):
         raise SettingsError(
             f"the faults file {path} must hold a list of fault rules (YAML `- status: 503`)"

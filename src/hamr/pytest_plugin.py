@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import EmulatorClock, HamrServer, TestOrg
 
 if TYPE_CHECKING:
@@ -32,9 +33,12 @@ class Hamr:
         self.primary = primary
         self.secondary = secondary
         self.clock: EmulatorClock = server.clock
+        self.sites = server.site_urls  # each demo datacenter's own host, as --site serves it
 
-    def configuration(self, org: TestOrg) -> Configuration:
-        return self.server.configuration(org)
+    def configuration(self, org: TestOrg, url: str | None = None) -> Configuration:
+        """The official client's Configuration for `org`, at hamr's main address or `url`
+        (a site's: `hamr.sites["us1"]`)."""
+        return self.server.configuration(org, url)
 
     def fault(self, **rule: Any) -> contextlib.AbstractContextManager[str]:
         """A fault rule (as `POST /_hamr/faults` takes it) in force inside the `with` block."""
@@ -50,8 +54,9 @@ class Hamr:
 
 @pytest.fixture(scope="session")
 def hamr_server() -> Iterator[HamrServer]:
-    """The session's emulator: `hamr serve --emulator` in a thread, on its own database."""
-    with HamrServer() as server:
+    """The session's emulator: `hamr serve --emulator` in a thread, on its own database, with
+    a site of its own for each of the demo pair's datacenters."""
+    with HamrServer(sites=(PRODUCTION.datacenter, BACKUP.datacenter)) as server:
         yield server
 
 

@@ -191,8 +191,10 @@ class HamrServer:
             url = str(httpx.URL(self.url).join(following)) if following else ""
         return rows[::-1]
 
-    def configuration(self, org: TestOrg) -> Configuration:
-        return official_configuration(self.url, org)
+    def configuration(self, org: TestOrg, url: str | None = None) -> Configuration:
+        """The official client's Configuration for `org`, at hamr's main address or `url`
+        (a site's, from `site_urls`)."""
+        return official_configuration(url or self.url, org)
 
 
 def official_configuration(url: str, org: TestOrg) -> Configuration:

@@ -101,7 +101,9 @@ class FaultInjection:
         elif isinstance(effect, StatusEffect):
             await self._status(rule, effect, scope)(scope, receive, send)
         elif isinstance(effect, ConnectionFault) and effect.kind == MALFORMED_BODY:
-            await self.app(scope, receive, _malformed(send))
+            # Uncompressed, so that the client's JSON parser is what meets the damage.
+            plain = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
+            await self.app({**scope, "headers": plain}, receive, _malformed(send))
         else:  # connection_reset, empty_response, or down answered on the main address
             await _break(scope, receive, reset=effect != ConnectionFault(EMPTY_RESPONSE))
 

@@ -1,0 +1,539 @@
+"""The emulator's fault rules through a real `hamr serve --emulator` (SQLite and PostgreSQL):
+the rules API, every effect as a client meets it, matching, spent rules, nothing stored by a
+faulted write, per-datacenter sites and a site that goes down, rules from a file, and the rate
+limits following the virtual clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.demo import BACKUP, PRODUCTION
+from hamr.testing import TestOrg
+from tests import apt
+from tests.conftest import ROOT, HamrServer, free_port, run_cli, sqlite_url
+from tests.postgres import PostgresServer
+
+TOKEN = "emulator-admin-token-for-fault-tests"
+ADMIN = {"X-Hamr-Admin-Token": TOKEN}
+HAMR = "/api/v2/hamr"
+
+
+@pytest.fixture(scope="module")
+def database(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A database of the module's own: resets delete everything in it."""
+    if database_url.startswith("sqlite"):
+        return sqlite_url(tmp_path_factory.mktemp("faults") / "faults.db")
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    postgres.create_database("hamr_faults")
+    return postgres.url_for("hamr_faults")
+
+
+@pytest.fixture(scope="module")
+def sites() -> dict[str, int]:
+    return {"eu1": free_port(), "us1": free_port()}
+
+
+@pytest.fixture(scope="module")
+def emulator(
+    database: str, sites: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    flags = ["--emulator", "--admin-token", TOKEN, "--rate-limit", "hamr_post=3/60"]
+    for datacenter, port in sites.items():
+        flags += ["--site", f"{datacenter}=127.0.0.1:{port}"]
+    log = tmp_path_factory.mktemp("faults-log") / "server.log"
+    running = HamrServer(database, log, *flags).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emulator.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def demo(http: httpx.Client) -> dict[str, TestOrg]:
+    """The demo pair with fresh keys, no rules, the real time (every test starts here)."""
+    answer = http.post("/_hamr/reset", json={"seed": "demo"}, headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
+    http.post("/_hamr/clock", json={"real": True}, headers=ADMIN).raise_for_status()
+    orgs = answer.json()["data"]["attributes"]["orgs"]
+    return {org["name"]: TestOrg(**org) for org in orgs}
+
+
+@pytest.fixture
+def primary(demo: dict[str, TestOrg]) -> TestOrg:
+    return demo[PRODUCTION.name]
+
+
+@pytest.fixture
+def secondary(demo: dict[str, TestOrg]) -> TestOrg:
+    return demo[BACKUP.name]
+
+
+def add(http: httpx.Client, rule: Any) -> Any:
+    answer = http.post("/_hamr/faults", json=rule, headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["data"]
+
+
+def rules(http: httpx.Client) -> list[dict[str, Any]]:
+    answer = http.get("/_hamr/faults", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    return [{"id": r["id"], **r["attributes"]} for r in answer.json()["data"]]
+
+
+def the_error(answer: httpx.Response, status: int) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    (error,) = answer.json()["errors"]
+    return error  # type: ignore[no-any-return]
+
+
+def passive_body(org: TestOrg, status: int = 2) -> dict[str, Any]:
+    """The demo primary's connection body, with this status."""
+    return {
+        "data": {
+            "type": "hamr_org_connections",
+            "id": org.uuid,
+            "attributes": {
+                "hamr_status": status,
+                "is_primary": True,
+                "modified_by": "fault-tests",
+                "target_org_datacenter": BACKUP.datacenter,
+                "target_org_name": BACKUP.name,
+                "target_org_uuid": BACKUP.uuid,
+            },
+        }
+    }
+
+
+# -- the rules API ----------------------------------------------------------------------------
+
+
+def test_rules_are_added_listed_in_order_with_fired_counts_and_removed(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    first = add(http, {"path": "/nowhere", "status": 500})
+    second = add(http, {"method": "get", "path": HAMR, "status": 503, "times": 1})
+    assert first["type"] == "hamr_fault_rule"
+    assert (first["id"], second["id"]) != ("", "")
+    assert second["attributes"] == {
+        "method": "GET",
+        "path": HAMR,
+        "probability": 1,
+        "times": 1,
+        "status": 503,
+        "fired": 0,
+    }
+    assert http.get(HAMR, headers=primary.headers).status_code == 503
+    assert http.get(HAMR, headers=primary.headers).status_code == 200  # spent after 1
+    assert [(r["id"], r["fired"]) for r in rules(http)] == [(first["id"], 0), (second["id"], 1)]
+    assert http.delete(f"/_hamr/faults/{first['id']}", headers=ADMIN).status_code == 204
+    assert [r["id"] for r in rules(http)] == [second["id"]]
+    gone = the_error(http.delete(f"/_hamr/faults/{first['id']}", headers=ADMIN), 404)
+    assert first["id"] in gone["detail"]
+    assert second["id"] in gone["detail"]
+    cleared = http.delete("/_hamr/faults", headers=ADMIN)
+    assert cleared.json() == {"meta": {"cleared": 1}}
+    assert rules(http) == []
+
+
+def test_a_list_of_rules_is_added_all_or_none(http: httpx.Client, demo: object) -> None:
+    answer = http.post("/_hamr/faults", json=[{"status": 500}, {"status": 418}], headers=ADMIN)
+    error = the_error(answer, 400)
+    assert error["source"] == {"pointer": "/1/status"}
+    assert "429, 500 or 503" in error["detail"]
+    assert rules(http) == []
+    added = add(http, [{"status": 500, "path": "/a"}, {"status": 503, "path": "/b"}])
+    assert [rule["attributes"]["path"] for rule in added] == ["/a", "/b"]
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (b"{", ""),
+        (b'{"status": 503, "colour": "red"}', "/colour"),
+        (b'{"fault": "gremlins"}', "/fault"),
+        (b'{"status": 503, "probability": 2}', "/probability"),
+    ],
+)
+def test_a_rule_that_cannot_be_used_is_a_400_at_its_field_and_adds_nothing(
+    http: httpx.Client, demo: object, body: bytes, pointer: str
+) -> None:
+    answer = http.post(
+        "/_hamr/faults", content=body, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert pointer in [e["source"]["pointer"] for e in answer.json()["errors"]]
+    assert rules(http) == []
+
+
+def test_the_rules_api_needs_the_admin_token(http: httpx.Client, demo: object) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        error = the_error(http.request(method, "/_hamr/faults", json={"status": 500}), 403)
+        assert error["source"] == {"header": "X-Hamr-Admin-Token"}
+    assert rules(http) == []
+
+
+def test_without_the_emulator_there_are_no_fault_rules(server: HamrServer) -> None:
+    answer = httpx.get(f"{server.url}/_hamr/faults", headers=ADMIN)
+    assert answer.status_code == 404
+
+
+def test_the_admin_api_is_never_faulted_so_a_rule_can_always_be_cleared(
+    http: httpx.Client, demo: object
+) -> None:
+    add(http, {"fault": "connection_reset"})
+    assert len(rules(http)) == 1
+    assert http.delete("/_hamr/faults", headers=ADMIN).status_code == 200
+
+
+def test_a_reset_clears_the_rules(http: httpx.Client, demo: object) -> None:
+    add(http, {"status": 500})
+    http.post("/_hamr/reset", json={"seed": "empty"}, headers=ADMIN).raise_for_status()
+    assert rules(http) == []
+
+
+# -- effects, as clients meet them --------------------------------------------------------
+
+
+def test_a_503_is_hamrs_json_api_error_with_retry_after(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    rule = add(http, {"status": 503, "retry_after": 7})
+    answer = http.get(HAMR, headers=primary.headers)
+    error = the_error(answer, 503)
+    assert answer.headers["Retry-After"] == "7"
+    assert error["title"] == "Service Unavailable"
+    assert rule["id"] in error["detail"]
+    assert "DELETE /_hamr/faults" in error["detail"]
+    assert answer.headers["x-request-id"]
+
+
+def test_a_500_is_hamrs_json_api_error(http: httpx.Client, primary: TestOrg) -> None:
+    add(http, {"status": 500})
+    assert the_error(http.get(HAMR, headers=primary.headers), 500)["status"] == "500"
+
+
+def test_a_429_has_datadogs_rate_limit_headers_and_body(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    add(http, {"method": "POST", "status": 429, "retry_after": 3})
+    answer = http.post(HAMR, json=passive_body(primary), headers=primary.headers)
+    assert answer.status_code == 429
+    assert answer.json() == {"errors": ["Too many requests"]}
+    assert {name: answer.headers[name] for name in answer.headers if "ratelimit" in name} == {
+        "x-ratelimit-limit": "3",
+        "x-ratelimit-period": "60",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "3",
+        "x-ratelimit-name": "hamr_post",
+    }
+
+
+def test_a_faulted_write_stores_nothing(http: httpx.Client, primary: TestOrg) -> None:
+    before = http.get(HAMR, headers=primary.headers).json()
+    history = http.get(f"{HAMR}/history", headers=primary.headers).json()["data"]
+    for rule in ({"status": 503}, {"fault": "connection_reset"}, {"fault": "empty_response"}):
+        with httpx.Client(base_url=http.base_url, timeout=10) as once:
+            add(http, {"method": "POST", **rule})
+            with pytest.raises(httpx.TransportError) if "fault" in rule else _no_error():
+                once.post(HAMR, json=passive_body(primary, 1), headers=primary.headers)
+            http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
+    assert http.get(HAMR, headers=primary.headers).json() == before
+    assert http.get(f"{HAMR}/history", headers=primary.headers).json()["data"] == history
+
+
+class _no_error:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def test_latency_delays_the_real_answer(http: httpx.Client, primary: TestOrg) -> None:
+    add(http, {"latency": {"fixed_ms": 300}})
+    started = time.monotonic()
+    answer = http.get(HAMR, headers=primary.headers)
+    assert time.monotonic() - started >= 0.3
+    assert answer.status_code == 200
+    assert answer.json()["data"]["id"] == primary.uuid
+
+
+def test_a_connection_reset_reaches_the_client_as_one(http: httpx.Client, primary: TestOrg) -> None:
+    add(http, {"fault": "connection_reset"})
+    with pytest.raises(httpx.ReadError, match="Connection reset by peer"):
+        http.get(HAMR, headers=primary.headers)
+
+
+def test_an_empty_response_is_a_connection_closed_without_an_answer(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    add(http, {"fault": "empty_response"})
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        http.get(HAMR, headers=primary.headers)
+
+
+def test_a_malformed_body_is_a_200_whose_json_is_cut_short(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    add(http, {"fault": "malformed_body"})
+    answer = http.get(HAMR, headers={**primary.headers, "Accept-Encoding": "gzip"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    assert "content-encoding" not in answer.headers  # the parser, not gzip, meets the damage
+    assert answer.content.startswith(b'{"data":')
+    with pytest.raises(ValueError, match=r"control character|Unterminated|Expecting"):
+        answer.json()
+
+
+def test_a_sequence_answers_in_turn_then_passes_through(
+    http: httpx.Client, primary: TestOrg
+) -> None:
+    add(http, {"sequence": [{"status": 503}, {"pass": True}, {"status": 500}]})
+    statuses = [http.get(HAMR, headers=primary.headers).status_code for _ in range(5)]
+    assert statuses == [503, 200, 500, 200, 200]
+
+
+def test_probability_zero_never_fires(http: httpx.Client, primary: TestOrg) -> None:
+    add(http, {"status": 500, "probability": 0})
+    assert {http.get(HAMR, headers=primary.headers).status_code for _ in range(20)} == {200}
+    assert rules(http)[0]["fired"] == 0
+
+
+# -- matching -----------------------------------------------------------------------------------
+
+
+def test_rules_match_on_method_path_org_and_the_callers_datacenter(
+    http: httpx.Client, primary: TestOrg, secondary: TestOrg
+) -> None:
+    add(http, {"org": secondary.uuid, "status": 500})
+    assert http.get(HAMR, headers=primary.headers).status_code == 200
+    assert http.get(HAMR, headers=secondary.headers).status_code == 500
+    http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
+    add(http, {"datacenter": "eu1.prod.dog", "method": "GET", "path": "/api/v2/*", "status": 503})
+    assert http.get(HAMR, headers=primary.headers).status_code == 503  # eu1
+    assert http.get(HAMR, headers=secondary.headers).status_code == 200  # us1
+    assert http.get("/healthz").status_code == 200  # another path
+    answer = http.post(HAMR, json=passive_body(primary), headers=primary.headers)
+    assert answer.status_code == 200  # another method
+
+
+def test_the_first_rule_that_matches_wins(http: httpx.Client, primary: TestOrg) -> None:
+    add(http, {"path": HAMR, "status": 503})
+    add(http, {"status": 500})
+    assert http.get(HAMR, headers=primary.headers).status_code == 503
+    assert http.get("/healthz").status_code == 500
+    assert [r["fired"] for r in rules(http)] == [1, 1]
+
+
+# -- sites ----------------------------------------------------------------------------------------
+
+
+def site(sites: dict[str, int], datacenter: str) -> str:
+    return f"http://127.0.0.1:{sites[datacenter]}"
+
+
+def test_each_site_serves_only_its_own_datacenters_orgs(
+    sites: dict[str, int], primary: TestOrg, secondary: TestOrg
+) -> None:
+    assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
+    assert httpx.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
+    answer = httpx.get(site(sites, "us1") + HAMR, headers=primary.headers)
+    error = the_error(answer, 403)
+    assert error["source"] == {"header": "DD-API-KEY"}
+    assert f"127.0.0.1:{sites['us1']}" in error["detail"]
+    assert f"call its own site's host, 127.0.0.1:{sites['eu1']}" in error["detail"]
+
+
+def test_a_site_that_is_down_refuses_connections_until_the_rule_is_cleared(
+    http: httpx.Client, sites: dict[str, int], primary: TestOrg, secondary: TestOrg
+) -> None:
+    kept_alive = httpx.Client(base_url=site(sites, "eu1"), timeout=5)
+    assert kept_alive.get(HAMR, headers=primary.headers).status_code == 200
+    down = add(http, {"datacenter": "eu1", "fault": "down"})
+    _eventually(lambda: _refused(site(sites, "eu1")))
+    with pytest.raises(httpx.ConnectError):  # its idle connection was closed too
+        kept_alive.get(HAMR, headers=primary.headers)
+    assert httpx.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
+    http.delete(f"/_hamr/faults/{down['id']}", headers=ADMIN).raise_for_status()
+    _eventually(lambda: not _refused(site(sites, "eu1")))
+    assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
+    kept_alive.close()
+
+
+def _refused(url: str) -> bool:
+    try:
+        httpx.get(url + "/healthz", timeout=2)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+def _eventually(check: Any, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within 5 s"
+        time.sleep(0.02)
+
+
+# -- the clock ------------------------------------------------------------------------------------
+
+
+def test_rate_limit_windows_follow_the_virtual_clock(http: httpx.Client, primary: TestOrg) -> None:
+    http.post("/_hamr/clock", json={"set": "2031-01-01T00:00:01Z"}, headers=ADMIN)
+    statuses = [
+        http.post(HAMR, json=passive_body(primary), headers=primary.headers).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    http.post("/_hamr/clock", json={"advance_seconds": 60}, headers=ADMIN).raise_for_status()
+    answer = http.post(HAMR, json=passive_body(primary), headers=primary.headers)
+    assert answer.status_code == 200
+    assert answer.headers["x-ratelimit-remaining"] == "2"
+
+
+# -- rules from a file ---------------------------------------------------------------------------
+
+
+def test_rules_from_a_faults_file_are_in_force_from_the_start(
+    tmp_path: Path, database: str
+) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text(
+        "- method: POST\n  status: 503\n  retry_after: 2\n"
+        "- path: /api/v2/hamr\n  latency: {uniform: {lower_ms: 1, upper_ms: 5}}\n",
+        encoding="utf-8",
+    )
+    running = HamrServer(
+        database,
+        tmp_path / "server.log",
+        "--emulator",
+        "--admin-token",
+        TOKEN,
+        "--faults",
+        str(faults),
+    ).start()
+    try:
+        listed = httpx.get(f"{running.url}/_hamr/faults", headers=ADMIN).json()["data"]
+        assert [r["attributes"].get("status") for r in listed] == [503, None]
+        assert httpx.post(f"{running.url}{HAMR}", json={}).status_code == 503
+    finally:
+        running.stop()
+
+
+def test_a_faults_file_with_a_bad_rule_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("- status: 503\n- fault: gremlins\n", encoding="utf-8")
+    done = run_cli(
+        "serve",
+        "--emulator",
+        "--faults",
+        str(faults),
+        "--port",
+        str(free_port()),
+        "--database",
+        sqlite_url(tmp_path / "hamr.db"),
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert str(faults) in line
+    assert "rule 2: " in line
+    assert "gremlins" in line
+
+
+# -- the README's examples, run as printed -----------------------------------------------------
+
+
+def readme_block(after: str, number: int = 0) -> str:
+    """The `number`th sh block of README.md after the heading `after`."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(after) :]
+    return re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[number]
+
+
+@pytest.fixture(scope="module")
+def shell_tools() -> None:
+    for tool in ("curl", "bash", "jq"):
+        if shutil.which(tool) is None:
+            problem = apt.install(tool)
+            if shutil.which(tool) is None:
+                pytest.fail(f"the README's examples need {tool}: {problem}")
+
+
+def documents(output: str) -> list[Any]:
+    """The JSON documents curl printed one after another (curl adds no newlines)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    output = output.strip()
+    while at < len(output) and output[at] in "{[":
+        document, at = decoder.raw_decode(output, at)
+        found.append(document)
+        while at < len(output) and output[at].isspace():
+            at += 1
+    return found
+
+
+def run_readme(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_readme_fault_rules_run_as_printed(
+    shell_tools: None, emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
+) -> None:
+    script = readme_block("### Fault rules").replace("http://127.0.0.1:8080", emulator.url)
+    ran = run_readme(script, tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    listed = documents(ran.stdout)[2]["data"]
+    assert [rule["attributes"].get("status") for rule in listed] == [503, None]
+    assert listed[1]["attributes"]["sequence"][0] == {"fault": "connection_reset"}
+    assert rules(http) == []  # the last line cleared them
+
+
+def test_the_readme_sites_run_as_printed(
+    shell_tools: None, emulator: HamrServer, sites: dict[str, int], tmp_path: Path
+) -> None:
+    serve = readme_block("### Sites: one API host per datacenter", 0)
+    flags = shlex.split(serve.replace("\\\n", " ").replace('"$HAMR_ADMIN_TOKEN"', TOKEN))
+    assert flags[:2] == ["hamr", "serve"]
+    shown = run_cli("config", "--json", *flags[2:])
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["sites"]["value"] == "eu1=127.0.0.1:8081,us1=127.0.0.1:8082"
+    script = (
+        readme_block("### Sites: one API host per datacenter", 1)
+        .replace("127.0.0.1:8080", emulator.url.removeprefix("http://"))
+        .replace("127.0.0.1:8081", f"127.0.0.1:{sites['eu1']}")
+        .replace("127.0.0.1:8082", f"127.0.0.1:{sites['us1']}")
+    )
+    ran = run_readme(script, tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    own_site, other_site, _down_rule, *_ = documents(ran.stdout)
+    assert own_site["data"]["id"] == PRODUCTION.uuid
+    assert other_site["errors"][0]["status"] == "403"
+    assert "}eu1 is down\n" in ran.stdout  # curl could not connect, and said nothing
