@@ -1,16 +1,27 @@
 """The emulator's use cases, for test suites: start over (empty, or the demo pair with fresh
-keys) and move the clock. Only `hamr serve --emulator` builds one."""
+keys), move the clock, and save and restore everything stored as one document. Only
+`hamr serve --emulator` builds one."""
 
 from __future__ import annotations
 
+import json
 import logging
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from hamr.clock import EmulatorClock
 from hamr.demo import DemoOrg, ensure_demo
+from hamr.domain.errors import ValidationFailed, Violation
 from hamr.service import HamrService
+from hamr.settings import SettingsError
 
 logger = logging.getLogger(__name__)
+
+
+STATE_TYPE = "hamr_emulator_state"
+STATE_ID = "state"
+_ATTRIBUTES = "/data/attributes"
 
 
 class Seed(StrEnum):
@@ -30,3 +41,68 @@ class Emulator:
         seeded = ensure_demo(self.service) if seed is Seed.DEMO else []
         logger.info("emulator reset", extra={"seed": seed.value})
         return seeded
+
+    def state(self) -> dict[str, Any]:
+        """Everything stored, as the document `GET /_hamr/state` answers and load_state takes
+        back. Blocking: call from a worker thread."""
+        attributes = self.service.dump_state()
+        return {"data": {"type": STATE_TYPE, "id": STATE_ID, "attributes": attributes}}
+
+    def load_state(self, document: object) -> None:
+        """Make the database hold exactly what a document state() gave says; anything else is
+        ValidationFailed (pointers into the document) and changes nothing. Blocking."""
+        attributes = _attributes(document)
+        try:
+            self.service.load_state(attributes)
+        except ValidationFailed as error:  # its pointers are into the attributes
+            raise ValidationFailed(
+                [Violation(_ATTRIBUTES + (v.pointer or ""), v.detail) for v in error.violations()]
+            ) from None
+        logger.info("emulator state loaded")
+
+    def load_state_file(self, path: Path) -> None:
+        """load_state from a file holding the document (`hamr serve --emulator --state FILE`),
+        or SettingsError saying in one sentence what is wrong with the file."""
+        try:
+            document = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise SettingsError(f"the state file {path} does not exist") from None
+        except OSError as error:
+            raise SettingsError(f"the state file {path} cannot be read: {error.strerror}") from None
+        except ValueError as error:
+            raise SettingsError(f"the state file {path} is not JSON: {error}") from None
+        try:
+            self.load_state(document)
+        except ValidationFailed as error:
+            first, *more = error.violations()
+            where = first.pointer or "the top"
+            others = f" (and {len(more)} more problems)" if more else ""
+            raise SettingsError(
+                f"the state file {path} is not a state GET /_hamr/state gave: at {where}, "
+                f"{first.detail.rstrip('.')}{others}"
+            ) from None
+
+
+def _attributes(document: object) -> dict[str, Any]:
+    """The state in a document's envelope, or ValidationFailed saying where the envelope is
+    not the one GET /_hamr/state gives."""
+    shape = (
+        f'Send the document GET /_hamr/state gives: {{"data": {{"type": "{STATE_TYPE}", '
+        f'"id": "{STATE_ID}", "attributes": {{...}}}}}}.'
+    )
+    if not isinstance(document, dict) or set(document) != {"data"}:
+        raise ValidationFailed([Violation("", shape)])
+    data = document["data"]
+    if not isinstance(data, dict) or set(data) != {"type", "id", "attributes"}:
+        raise ValidationFailed([Violation("/data", shape)])
+    problems = [
+        Violation(f"/data/{name}", f"{name} must be {json.dumps(want)}.")
+        for name, want in (("type", STATE_TYPE), ("id", STATE_ID))
+        if data[name] != want
+    ]
+    if not isinstance(data["attributes"], dict):
+        problems.append(Violation(_ATTRIBUTES, "attributes must be an object: the state."))
+    if problems:
+        raise ValidationFailed(problems)
+    attributes: dict[str, Any] = data["attributes"]
+    return attributes

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from hamr import history_log
 from hamr.caches import ConnectionCache, CredentialCache, OrgCache
@@ -267,9 +268,26 @@ class HamrService:
         with self._unit_of_work() as uow:
             uow.repository.wipe()
             uow.commit()
+        self._forget_cached()
+        logger.info("every organization, key, connection and history row deleted")
+
+    def dump_state(self) -> dict[str, Any]:
+        """Everything stored but idempotency keys, as JSON-safe rows (an emulator's state)."""
+        with self._unit_of_work() as uow:
+            return uow.repository.dump_state()
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Make storage hold exactly `state` (what dump_state gave), in one transaction, and
+        forget what this process cached; ValidationFailed, with nothing changed, if it is not
+        such a state."""
+        with self._unit_of_work() as uow:
+            uow.repository.replace_state(state)
+            uow.commit()
+        self._forget_cached()
+
+    def _forget_cached(self) -> None:
         for cache in (self.credentials, self.connections, self.orgs):
             cache.clear()
-        logger.info("every organization, key, connection and history row deleted")
 
     def create_org(
         self, name: str, datacenter: str, org_uuid: str | None = None

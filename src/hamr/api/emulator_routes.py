@@ -1,5 +1,6 @@
 """The emulator's admin API under /_hamr/, mounted only by `hamr serve --emulator` and guarded
-by `X-Hamr-Admin-Token`: `POST /_hamr/reset` and `GET|POST /_hamr/clock`."""
+by `X-Hamr-Admin-Token`: `POST /_hamr/reset`, `GET|POST /_hamr/clock` and
+`GET|PUT /_hamr/state`."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from hamr.emulator import Emulator, Seed
 
 ADMIN_HEADER = "X-Hamr-Admin-Token"
 JSON = "application/json"
+# A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
+STATE_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def emulator_routes() -> list[Route]:
     return [
         Route("/_hamr/reset", reset, methods=["POST"]),
         Route("/_hamr/clock", clock, methods=["GET", "POST"]),
+        Route("/_hamr/state", saved_state, methods=["GET", "PUT"]),
     ]
 
 
@@ -92,6 +96,29 @@ async def clock(request: Request) -> Response:
             "real": emulator.clock.offset_us == 0,
         },
     )
+
+
+async def saved_state(request: Request) -> Response:
+    """`GET /_hamr/state`: everything stored, as one document. `PUT` that document back (whole)
+    to make the database hold exactly it again; the answer is what GET now gives."""
+    state, emulator = _admitted(request)
+    if request.method == "PUT":
+        raw = await read_json_body(request, STATE_MAX_BODY_BYTES)
+        await anyio.to_thread.run_sync(_load, emulator, raw)
+        state.limiter.forget()
+    # Tens of megabytes are parsed and encoded off the event loop, as the database is read.
+    body = await anyio.to_thread.run_sync(lambda: pydantic_core.to_json(emulator.state()))
+    return Response(body, media_type=JSON)
+
+
+def _load(emulator: Emulator, raw: bytes) -> None:
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise ValidationFailed(
+            [Violation("", "The body must be JSON: the document GET /_hamr/state gives.")]
+        ) from None
+    emulator.load_state(document)
 
 
 def _move(emulator: Emulator, asked: dict[str, Any]) -> None:

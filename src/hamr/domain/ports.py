@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from hamr.domain.model import (
     AppliedChange,
@@ -28,6 +28,16 @@ class Repository(Protocol):
     def wipe(self) -> None:
         """Delete every org, key, connection, history row and idempotency key (an emulator's
         reset); other processes learn it through the credentials epoch."""
+        ...
+
+    def dump_state(self) -> dict[str, Any]:
+        """Every row of the orgs, keys, connections, their members and history, JSON-safe
+        (an emulator's state; idempotency keys are not part of it)."""
+        ...
+
+    def replace_state(self, state: Mapping[str, Any]) -> None:
+        """Wipe, then store exactly what dump_state gave, ids and all; ValidationFailed,
+        before anything is changed, for anything else."""
         ...
 
     def add_org(self, org: Org, created_at_us: int) -> None: ...

@@ -16,10 +16,11 @@ from sqlalchemy.util import asbool
 
 from hamr.domain.errors import InvalidInput
 from hamr.store.sql import open_store
-from hamr.store.tables import connection_members, connections, epochs, history, keys, orgs
+from hamr.store.state_dump import STATE_TABLES, in_key_order, move_history_ids_past_rows
+from hamr.store.tables import epochs, orgs
 
-# Parents before children, so foreign keys hold at every insert.
-TABLES = (orgs, keys, connections, connection_members, history, epochs)
+# The state's tables, parents first, and the epochs (which have none).
+TABLES = (*STATE_TABLES, epochs)
 CHUNK = 5_000
 
 
@@ -34,20 +35,10 @@ def copy_database(source_url: str, target_url: str) -> dict[str, int]:
                     "the target database already holds organizations; copy into an empty one"
                 )
             for table in TABLES:
-                order = list(table.primary_key.columns)
-                result = reader.execution_options(yield_per=CHUNK).execute(
-                    sa.select(table).order_by(*order)
-                )
+                result = reader.execution_options(yield_per=CHUNK).execute(in_key_order(table))
                 for chunk in result.mappings().partitions(CHUNK):
                     writer.execute(table.insert(), [dict(row) for row in chunk])
-            if writer.dialect.name == "postgresql":
-                # Explicit ids bypassed the sequence; move it past them.
-                writer.execute(
-                    sa.text(
-                        "SELECT setval(pg_get_serial_sequence('history', 'id'), "
-                        "COALESCE((SELECT max(id) FROM history), 0) + 1, false)"
-                    )
-                )
+            move_history_ids_past_rows(writer)
             counts = {table.name: _count(writer, table) for table in TABLES}
             expected = {table.name: _count(reader, table) for table in TABLES}
             if counts != expected:

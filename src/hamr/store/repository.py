@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,7 +24,7 @@ from hamr.domain.model import (
     Org,
     Permission,
 )
-from hamr.store import history_rows, idempotency
+from hamr.store import history_rows, idempotency, state_dump
 from hamr.store.outage import raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -198,6 +198,14 @@ class SqlRepository:
         for table in (history, idempotency_keys, connection_members, connections, keys, orgs):
             self._db.execute(table.delete())
         self.bump_credentials_epoch()
+
+    def dump_state(self) -> dict[str, Any]:
+        return state_dump.dump(self._db)
+
+    def replace_state(self, state: Mapping[str, Any]) -> None:
+        rows = state_dump.checked(state)  # refused whole before anything is deleted
+        self.wipe()
+        state_dump.insert(self._db, rows)
 
     def purge_idempotency_keys(
         self, created_before_us: int, org_uuid: str | None = None, key: str | None = None

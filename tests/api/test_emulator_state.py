@@ -1,0 +1,273 @@
+"""`GET|PUT /_hamr/state`: everything stored as one document, and that document put back
+(identities, history and all) in place of whatever is stored; a document that is not one is a
+400 naming where, and changes nothing. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
+
+from hamr.api.emulator_routes import STATE_MAX_BODY_BYTES
+from hamr.demo import BACKUP, PRODUCTION
+from hamr.testing import TestOrg
+from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
+from tests.conftest import HamrServer, run_cli, sqlite_url
+from tests.postgres import PostgresServer
+
+Document = dict[str, Any]
+Mutation = Callable[[Document], Any]
+JSON = "application/json"
+
+
+@pytest.fixture(scope="module")
+def emulator(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    if database_url.startswith("sqlite"):
+        url = sqlite_url(tmp_path_factory.mktemp("emulator-state") / "emulator.db")
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        postgres.create_database("hamr_emulator_state")
+        url = postgres.url_for("hamr_emulator_state")
+    log = tmp_path_factory.mktemp("emulator-state-log") / "server.log"
+    running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emulator.url, timeout=30) as client:
+        yield client
+
+
+def saved(http: httpx.Client) -> httpx.Response:
+    answer = http.get("/_hamr/state", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def put(http: httpx.Client, document: Any) -> httpx.Response:
+    return http.put("/_hamr/state", json=document, headers=ADMIN)
+
+
+def write(http: httpx.Client, org: TestOrg, partner: TestOrg, status: int) -> httpx.Response:
+    body = {
+        "data": {
+            "type": "hamr_org_connections",
+            "id": org.uuid,
+            "attributes": {
+                "hamr_status": status,
+                "is_primary": True,
+                "modified_by": "state@example.com",
+                "target_org_uuid": partner.uuid,
+            },
+        }
+    }
+    return http.post("/api/v2/hamr", json=body, headers=org.headers)
+
+
+def test_a_put_of_what_get_gave_restores_it_byte_for_byte_and_its_keys_work_again(
+    emulator: HamrServer, http: httpx.Client
+) -> None:
+    orgs = reset(http)
+    production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
+    for status in (3, 4):  # history beyond the demo's own
+        assert write(http, production, backup, status).status_code == 200
+    taken = saved(http)
+    attributes = taken.json()["data"]["attributes"]
+    assert taken.json()["data"]["type"] == "hamr_emulator_state"
+    assert attributes["format"] == 1
+    assert [org["uuid"] for org in attributes["orgs"]] == sorted([PRODUCTION.uuid, BACKUP.uuid])
+    assert len(attributes["history"]) == 4
+    assert all(row["secret_hash"] for row in attributes["keys"])
+    for secret in (production.api_key, production.app_key, backup.api_key, backup.app_key):
+        assert secret not in taken.text  # hamr holds hashes only, and so does its state
+    history_before = http.get("/api/v2/hamr/history", headers=production.headers).json()
+
+    reset(http, "empty")
+    assert saved(http).json()["data"]["attributes"] == {
+        "format": 1,
+        "orgs": [],
+        "keys": [],
+        "connections": [],
+        "connection_members": [],
+        "history": [],
+    }
+    assert http.get("/api/v2/hamr", headers=production.headers).status_code == 403
+    answer = put(http, taken.json())
+
+    assert answer.status_code == 200, answer.text
+    assert answer.content == taken.content
+    assert saved(http).content == taken.content
+    read = api_as(emulator, production).get_hamr_org_connection()
+    assert read.data.attributes.hamr_status == HamrOrgConnectionStatus.ACTIVE
+    assert read.data.attributes.target_org_uuid == BACKUP.uuid
+    assert http.get("/api/v2/hamr/history", headers=production.headers).json() == history_before
+    # The next history row gets an id past the loaded ones, and chains on from them.
+    assert write(http, production, backup, 5).status_code == 200
+    ids = [row["id"] for row in saved(http).json()["data"]["attributes"]["history"]]
+    assert ids[:-1] == [row["id"] for row in attributes["history"]]
+    assert ids[-1] > ids[-2]
+    verified = run_cli("history", "verify", database_url=emulator.database_url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_put_takes_back_what_was_written_since_from_what_the_server_remembers_too(
+    http: httpx.Client,
+) -> None:
+    orgs = reset(http)
+    production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
+    taken = saved(http)
+    assert write(http, production, backup, 3).status_code == 200
+    read = http.get("/api/v2/hamr", headers=backup.headers)  # now in the server's memory
+    assert read.json()["data"]["attributes"]["hamr_status"] == 3
+
+    assert put(http, taken.json()).status_code == 200
+
+    read = http.get("/api/v2/hamr", headers=backup.headers)
+    assert read.json()["data"]["attributes"]["hamr_status"] == 2
+
+
+def test_the_state_may_exceed_the_body_limit_of_a_connection_but_not_64_mib(
+    http: httpx.Client,
+) -> None:
+    reset(http, "empty")
+    document = saved(http).json()
+    document["data"]["attributes"]["orgs"] = [
+        {
+            "uuid": str(uuid.UUID(int=n)),
+            "name": f"Org number {n} of many, for a state past 64 KiB",
+            "datacenter": "us1",
+            "created_at_us": 1_700_000_000_000_000 + n,
+        }
+        for n in range(1000)
+    ]
+    answer = put(http, document)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.content) > 65536
+    assert answer.json() == document
+
+    chunk = b" " * 2**20  # streamed, so that the server reads it to its limit and answers
+    chunks = [chunk] * (STATE_MAX_BODY_BYTES // len(chunk)) + [b" "]
+    too_large = http.put(
+        "/_hamr/state", content=iter(chunks), headers={**ADMIN, "Content-Type": JSON}
+    )
+
+    assert the_error(too_large, 413)["status"] == "413"
+    assert saved(http).content == answer.content
+
+
+def at(document: Document) -> Document:
+    """The state in a document: its attributes."""
+    return document["data"]["attributes"]  # type: ignore[no-any-return]
+
+
+def set_column(name: str, index: int, column: str, value: Any) -> Mutation:
+    return lambda d: at(d)[name][index].__setitem__(column, value)
+
+
+def repeat_secret(document: Document) -> None:
+    rows = at(document)["keys"]
+    rows[1]["secret_hash"] = rows[0]["secret_hash"]
+
+
+ELSEWHERE = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointers", "says"),
+    [
+        (lambda d: at(d).__setitem__("format", 2), ["/format"], "must be 1"),
+        (lambda d: at(d).pop("history"), ["/history"], "history is missing"),
+        (
+            lambda d: at(d).__setitem__("idempotency_keys", []),
+            ["/idempotency_keys"],
+            "not part of hamr's state",
+        ),
+        (set_column("orgs", 0, "color", "red"), ["/orgs/0/color"], "not a column of orgs"),
+        (lambda d: at(d)["orgs"][0].pop("name"), ["/orgs/0/name"], "name is missing"),
+        (set_column("orgs", 0, "uuid", 7), ["/orgs/0/uuid"], "must be a string"),
+        (set_column("orgs", 1, "datacenter", "x" * 33), ["/orgs/1/datacenter"], "at most 32"),
+        (set_column("orgs", 0, "created_at_us", "1"), ["/orgs/0/created_at_us"], "an integer"),
+        (set_column("keys", 0, "org_uuid", ELSEWHERE), ["/keys/0/org_uuid"], "any row of orgs"),
+        (set_column("keys", 0, "kind", "password"), ["/keys/0/kind"], '"api", "app", "token"'),
+        (set_column("keys", 2, "secret_hash", None), ["/keys/2/secret_hash"], "not be null"),
+        (repeat_secret, ["/keys/1/secret_hash"], "repeats row 0's"),
+        (set_column("connections", 0, "linked", 1), ["/connections/0/linked"], "true or false"),
+        (set_column("connections", 0, "hamr_status", 9), ["/connections/0/hamr_status"], "one of"),
+        (
+            set_column("connection_members", 0, "connection_id", ELSEWHERE),
+            ["/connection_members/0/connection_id"],
+            "any row of connections",
+        ),
+        (set_column("history", 0, "after", [2]), ["/history/0/after"], "an object or null"),
+        (
+            lambda d: at(d)["history"].append(copy.deepcopy(at(d)["history"][0])),
+            ["/history/2/id"],
+            "repeats row 0's",
+        ),
+        (  # every problem at once, a parent's not repeated in its children
+            lambda d: (at(d)["orgs"][0].__setitem__("uuid", 7), at(d)["keys"].__setitem__(0, [])),
+            ["/orgs/0/uuid", "/keys/0"],
+            "",
+        ),
+    ],
+)
+def test_a_bad_state_is_a_400_naming_where_and_changes_nothing(
+    http: httpx.Client, mutate: Mutation, pointers: list[str], says: str
+) -> None:
+    reset(http)
+    before = saved(http)
+    document = before.json()
+    mutate(document)
+
+    answer = put(http, document)
+
+    assert answer.status_code == 400, answer.text
+    errors = answer.json()["errors"]
+    assert [e["source"]["pointer"] for e in errors] == [f"/data/attributes{p}" for p in pointers]
+    assert says in errors[0]["detail"]
+    assert saved(http).content == before.content
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (b"[]", ""),
+        (b"{not json", ""),
+        (b'{"data": {"type": "hamr_emulator_state", "id": "state"}}', "/data"),
+        (b'{"data": {"type": "hamr_state", "id": "state", "attributes": {}}}', "/data/type"),
+        (
+            b'{"data": {"type": "hamr_emulator_state", "id": "state", "attributes": []}}',
+            "/data/attributes",
+        ),
+    ],
+)
+def test_a_body_that_is_not_a_state_document_is_a_400_and_changes_nothing(
+    http: httpx.Client, body: bytes, pointer: str
+) -> None:
+    reset(http)
+    before = saved(http)
+    answer = http.put("/_hamr/state", content=body, headers={**ADMIN, "Content-Type": JSON})
+    assert the_error(answer, 400)["source"] == {"pointer": pointer}
+    assert saved(http).content == before.content
+
+
+def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
+    http: httpx.Client, server: HamrServer
+) -> None:
+    reset(http)
+    before = saved(http)
+    for method in ("GET", "PUT"):
+        answer = http.request(method, "/_hamr/state", json=before.json())
+        assert the_error(answer, 403)["source"] == {"header": "X-Hamr-Admin-Token"}
+        plain = httpx.request(method, server.url + "/_hamr/state", headers=ADMIN, timeout=10)
+        assert the_error(plain, 404)["status"] == "404"
+    assert saved(http).content == before.content
