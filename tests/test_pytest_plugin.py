@@ -88,7 +88,12 @@ import time
 import pytest
 import urllib3
 from datadog_api_client import ApiClient
-from datadog_api_client.exceptions import ApiTypeError, ForbiddenException, ServiceException
+from datadog_api_client.exceptions import (
+    ApiException,
+    ApiTypeError,
+    ForbiddenException,
+    ServiceException,
+)
 from datadog_api_client.v2.api.high_availability_multi_region_api import (
     HighAvailabilityMultiRegionApi,
 )
@@ -115,6 +120,15 @@ def test_the_clients_retry_waits_out_429s_as_their_headers_say(hamr):
         assert fired(hamr, rule) == 2
     assert read.data.attributes.hamr_status == HamrOrgConnectionStatus(2)
     assert waited >= 2  # X-RateLimit-Reset: 1, slept before each of the two retries
+
+
+def test_the_client_gives_up_on_429_after_its_max_retries(hamr):
+    with hamr.fault(status=429, retry_after=1) as rule:
+        with pytest.raises(ApiException) as raised:
+            api(hamr, hamr.secondary, retries=1).get_hamr_org_connection()
+        assert fired(hamr, rule) == 2
+    assert raised.value.status == 429
+    assert raised.value.headers["x-ratelimit-reset"] == "1"
 
 
 def test_the_client_gives_up_on_503_after_its_max_retries(hamr):
@@ -192,7 +206,7 @@ def test_a_users_suite_meets_faults_as_the_official_client_really_raises_them(
     ran = pytester.runpytest_subprocess(
         "-p", "no:randomly", "-W", "error", "-W", UNSTABLE_IS_EXPECTED, "-q"
     )
-    ran.assert_outcomes(passed=11)
+    ran.assert_outcomes(passed=12)
 
 
 def test_a_users_suite_uses_the_fixture_through_the_official_client(
@@ -232,10 +246,13 @@ def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
         httpx.get(f"{url}/healthz", timeout=2)
 
 
-def test_the_readme_example_passes_as_printed(pytester: pytest.Pytester) -> None:
+def test_the_readme_examples_pass_as_printed(pytester: pytest.Pytester) -> None:
     readme = (ROOT / "README.md").read_text()
-    found = re.search(r"A test of yours:\n\n```python\n(.*?)```", readme, re.DOTALL)
-    assert found is not None
-    pytester.makepyfile(test_readme=found.group(1))
+    section = readme[readme.index("### The pytest plugin") :]
+    section = section[: section.index("\n## ")]
+    examples = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(examples) == 2
+    for number, example in enumerate(examples):
+        pytester.makepyfile(**{f"test_readme_{number}": example})
     ran = pytester.runpytest_subprocess("-W", "error", "-W", UNSTABLE_IS_EXPECTED, "-q")
-    ran.assert_outcomes(passed=1)
+    ran.assert_outcomes(passed=2)

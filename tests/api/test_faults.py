@@ -537,3 +537,26 @@ def test_the_readme_sites_run_as_printed(
     assert own_site["data"]["id"] == PRODUCTION.uuid
     assert other_site["errors"][0]["status"] == "403"
     assert "}eu1 is down\n" in ran.stdout  # curl could not connect, and said nothing
+
+
+def test_the_readme_fault_commands_run_as_printed(
+    emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("`hamr fault add|list|clear` does the same") :]
+    (tmp_path / "faults.yaml").write_text(
+        re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0], encoding="utf-8"
+    )
+    env = {**os.environ, "HAMR_URL": emulator.url, "HAMR_ADMIN_TOKEN": TOKEN}
+    outputs = []
+    for line in readme_block("`hamr fault add|list|clear` does the same").splitlines():
+        command = shlex.split(line)
+        assert command[:2] == ["hamr", "fault"]
+        if command[2] == "clear":
+            assert [r.get("status") for r in rules(http)] == [503, None, None]
+            assert rules(http)[2]["datacenter"] == "eu1"
+        done = run_cli(*command[1:], cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "503" in outputs[2]
+    assert rules(http) == []
