@@ -648,7 +648,12 @@ def test_an_exhausted_sequence_alone_lets_everything_through() -> None:
 def test_a_sequence_stops_at_times_before_its_end() -> None:
     rules = with_rules({"times": 2, "sequence": [{"status": 500}, {"pass": True}, {"status": 503}]})
     rng = random.Random(0)
-    assert [effect_of(rules.pick(GET, rng)) for _ in range(4)] == [StatusEffect(500), None, None, None]
+    assert [effect_of(rules.pick(GET, rng)) for _ in range(4)] == [
+        StatusEffect(500),
+        None,
+        None,
+        None,
+    ]
     assert fired(rules) == [2]
 
 
