@@ -86,8 +86,10 @@ class HamrServer:
         log_path: Path,
         *extra: str,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ):
         self.database_url = database_url
+        self.cwd = cwd
         self.log_path = log_path
         self.extra = extra
         # Suites send many requests from one org and one address; rate limit tests pass their
@@ -123,6 +125,7 @@ class HamrServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
+                cwd=self.cwd,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,6 +1,6 @@
 """The emulator's use cases, for test suites: start over (empty, or the demo pair with fresh
-keys), move the clock, and save and restore everything stored as one document. Only
-`hamr serve --emulator` builds one."""
+keys, and no fault rules), move the clock, and save and restore everything stored as one
+document. Only `hamr serve --emulator` builds one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from hamr.clock import EmulatorClock
 from hamr.demo import DemoOrg, ensure_demo
 from hamr.domain.errors import ValidationFailed, Violation
+from hamr.domain.fault_rules import FaultRules
 from hamr.service import HamrService
 from hamr.settings import SettingsError
 
@@ -30,13 +31,15 @@ class Seed(StrEnum):
 
 
 class Emulator:
-    def __init__(self, service: HamrService, clock: EmulatorClock):
+    def __init__(self, service: HamrService, clock: EmulatorClock, faults: FaultRules):
         self.service = service
         self.clock = clock
+        self.faults = faults
 
     def reset(self, seed: Seed) -> list[DemoOrg]:
-        """Delete everything stored, then seed it; the demo pair's keys are returned (each
-        reset issues new ones). Blocking: call from a worker thread."""
+        """Clear the fault rules and delete everything stored, then seed it; the demo pair's
+        keys are returned (each reset issues new ones). Blocking: call from a worker thread."""
+        self.faults.clear()
         self.service.wipe()
         seeded = ensure_demo(self.service) if seed is Seed.DEMO else []
         logger.info("emulator reset", extra={"seed": seed.value})

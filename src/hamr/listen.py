@@ -127,7 +127,8 @@ def server_for(app: HamrApp, settings: Settings) -> Server:
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         http=TransportInScope if settings.emulator else "auto",
     )
-    return Server(config, app.state.faults, settings.sites)
+    emulator = app.state.emulator
+    return Server(config, emulator.faults if emulator else None, settings.sites)
 
 
 def all_listening_sockets(settings: Settings) -> list[socket.socket]:

@@ -5,8 +5,13 @@
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shlex
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +22,7 @@ from hamr.api.emulator_routes import STATE_MAX_BODY_BYTES
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg
 from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
-from tests.conftest import HamrServer, run_cli, sqlite_url
+from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 
 Document = dict[str, Any]
@@ -271,3 +276,90 @@ def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
         plain = httpx.request(method, server.url + "/_hamr/state", headers=ADMIN, timeout=10)
         assert the_error(plain, 404)["status"] == "404"
     assert saved(http).content == before.content
+
+
+def readme_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Saving and restoring the state") :]
+    section = section[: section.index("\n### ")]
+    return re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_readme_saves_and_restores_as_printed(
+    http: httpx.Client, emulator: HamrServer, tmp_path: Path
+) -> None:
+    demo = reset(http)
+    assert write(http, demo[PRODUCTION.name], demo[BACKUP.name], 2).status_code == 200
+    before = saved(http).content
+    script = readme_blocks()[0].replace("http://127.0.0.1:8080", emulator.url)
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "state.json").read_bytes() == before
+    assert ran.stdout == before  # the PUT answers what GET now gives
+    assert saved(http).content == before
+
+
+def test_a_state_file_given_at_start_is_what_the_server_holds(
+    http: httpx.Client, tmp_path: Path
+) -> None:
+    """The README's start command, on a database of its own that held something else."""
+    demo = reset(http)
+    primary, secondary = demo[PRODUCTION.name], demo[BACKUP.name]
+    assert write(http, primary, secondary, 2).status_code == 200
+    (tmp_path / "state.json").write_bytes(saved(http).content)
+    (tmp_path / "faults.yaml").write_text("- method: POST\n  status: 503\n", encoding="utf-8")
+    database = sqlite_url(tmp_path / "other.db")
+    assert (
+        run_cli(
+            "org", "create", "--name", "Stale", "--datacenter", "us1", database_url=database
+        ).returncode
+        == 0
+    )
+    command = shlex.split(readme_blocks()[1].replace("\\\n", " "))
+    assert command[:2] == ["hamr", "serve"]
+    flags = [f for f in command[2:] if f not in ("--admin-token", '"$HAMR_ADMIN_TOKEN"')]
+    flags = [flag for flag in flags if not flag.startswith("$")]
+    at = flags.index("--database")
+    del flags[at : at + 2]
+    running = HamrServer(
+        database,
+        tmp_path / "server.log",
+        *flags,
+        "--admin-token",
+        TOKEN,
+        env={**os.environ},
+        cwd=tmp_path,
+    ).start()
+    try:
+        read = httpx.get(f"{running.url}/api/v2/hamr", headers=secondary.headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["data"]["attributes"]["target_org_uuid"] == primary.uuid
+        orgs = httpx.get(f"{running.url}/_hamr/state", headers=ADMIN).json()
+        assert "Stale" not in {o["name"] for o in orgs["data"]["attributes"]["orgs"]}
+        assert httpx.post(f"{running.url}/api/v2/hamr", json={}).status_code == 503
+    finally:
+        running.stop()
+
+
+def test_a_bad_state_file_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text('{"data": {"type": "elsewhere"}}', encoding="utf-8")
+    done = run_cli(
+        "serve",
+        "--emulator",
+        "--state",
+        str(tmp_path / "state.json"),
+        database_url=sqlite_url(tmp_path / "hamr.db"),
+    )
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]  # after the migrations' log lines
+    assert line.startswith("Error: the state file ")
+    assert "Traceback" not in done.stderr
+    assert "state.json" in line
+    assert "/data" in line

@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pydantic_core
 from starlette.applications import Starlette
@@ -118,11 +119,16 @@ def create_app(
             clock=(lambda: emulator_clock() / 1_000_000) if emulator_clock else time.time,
         ),
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
-        emulator=Emulator(service, emulator_clock) if emulator_clock is not None else None,
-        faults=faults,
+        emulator=(
+            Emulator(service, emulator_clock, faults)
+            if emulator_clock is not None and faults is not None
+            else None
+        ),
         sites_by_port={site.port: site for site in settings.sites},
     )
 
+    if state.emulator is not None and settings.state_file:
+        state.emulator.load_state_file(Path(settings.state_file))
     access_log = AccessLog.from_logging(settings.log_format)
 
     @contextlib.asynccontextmanager

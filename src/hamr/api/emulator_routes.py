@@ -4,7 +4,6 @@ by `X-Hamr-Admin-Token`: `POST /_hamr/reset`, `GET|POST /_hamr/clock` and
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -15,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hamr.api.admin_auth import admitted
 from hamr.api.body import announces_no_body, read_json_body
 from hamr.api.state import AppState
-from hamr.domain.errors import Forbidden, ValidationFailed, Violation
+from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
 from hamr.emulator import Emulator, Seed
 
-ADMIN_HEADER = "X-Hamr-Admin-Token"
 JSON = "application/json"
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
 STATE_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -36,22 +35,8 @@ def emulator_routes() -> list[Route]:
 
 
 def _admitted(request: Request) -> tuple[AppState, Emulator]:
-    """The emulator, for a request carrying its admin token (compared in constant time)."""
-    state: AppState = request.app.state.hamr
-    assert state.emulator is not None
-    sent = request.headers.get(ADMIN_HEADER)
-    if sent is None:
-        raise Forbidden(
-            f"The emulator's admin API needs the {ADMIN_HEADER} header; hamr printed the token "
-            "at start (or set it with --admin-token).",
-            header=ADMIN_HEADER,
-        )
-    if not hmac.compare_digest(sent.encode(), state.settings.admin_token.encode()):
-        raise Forbidden(
-            f"{ADMIN_HEADER} is not this emulator's admin token; use the one hamr printed at "
-            "start (or set with --admin-token).",
-            header=ADMIN_HEADER,
-        )
+    state = admitted(request)
+    assert state.emulator is not None  # these routes are mounted with it only
     return state, state.emulator
 
 

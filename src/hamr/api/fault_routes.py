@@ -30,8 +30,8 @@ def fault_routes() -> list[Route]:
 
 
 def _rules(state: AppState) -> FaultRules:
-    assert state.faults is not None  # mounted with the emulator only
-    return state.faults
+    assert state.emulator is not None  # mounted with the emulator only
+    return state.emulator.faults
 
 
 async def faults(request: Request) -> Response:

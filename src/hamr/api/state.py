@@ -11,7 +11,6 @@ from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
-from hamr.domain.fault_rules import FaultRules
 from hamr.emulator import Emulator
 from hamr.service import HamrService
 from hamr.settings import Settings, Site
@@ -30,7 +29,6 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics | None
     emulator: Emulator | None = None  # `hamr serve --emulator` only
-    faults: FaultRules | None = None  # `hamr serve --emulator` only
     # Each `--site`, by its port (each has a port of its own).
     sites_by_port: dict[int, Site] = field(default_factory=dict)
 
