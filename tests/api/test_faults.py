@@ -560,3 +560,26 @@ def test_the_readme_fault_commands_run_as_printed(
         outputs.append(done.stdout)
     assert "503" in outputs[2]
     assert rules(http) == []
+
+
+def test_a_faults_file_may_start_a_site_down(tmp_path: Path, database: str) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("- {datacenter: eu1, fault: down}\n", encoding="utf-8")
+    eu1 = free_port()
+    running = HamrServer(
+        database,
+        tmp_path / "server.log",
+        "--emulator",
+        "--admin-token",
+        TOKEN,
+        "--faults",
+        str(faults),
+        "--site",
+        f"eu1=127.0.0.1:{eu1}",
+    ).start()
+    try:
+        _eventually(lambda: _refused(f"http://127.0.0.1:{eu1}"))
+        httpx.delete(f"{running.url}/_hamr/faults", headers=ADMIN).raise_for_status()
+        _eventually(lambda: not _refused(f"http://127.0.0.1:{eu1}"))
+    finally:
+        running.stop()
