@@ -583,3 +583,20 @@ def test_a_faults_file_may_start_a_site_down(tmp_path: Path, database: str) -> N
         _eventually(lambda: not _refused(f"http://127.0.0.1:{eu1}"))
     finally:
         running.stop()
+
+
+def test_a_broken_connection_is_logged_as_499_with_the_rule_that_broke_it(
+    emulator: HamrServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    rule = add(http, {"fault": "empty_response"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.get(HAMR, headers={**primary.headers, "X-Request-Id": "broken-by-a-rule"})
+
+    def logged() -> list[dict[str, Any]]:
+        lines = (json.loads(x) for x in emulator.log().splitlines() if x.startswith("{"))
+        return [x for x in lines if "broken-by-a-rule" in x.values() or x.get("rule")]
+
+    _eventually(lambda: any(x.get("request_id") == "broken-by-a-rule" for x in logged()))
+    access = next(x for x in logged() if x.get("request_id") == "broken-by-a-rule")
+    assert access["status"] == 499
+    assert any(x.get("rule") == rule["id"] and x["path"] == HAMR for x in logged())

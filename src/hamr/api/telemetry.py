@@ -23,6 +23,7 @@ from hamr.api.ratelimit import Quota
 
 FLUSH_SECONDS = 0.02
 REQUEST_ID_HEADER = b"x-request-id"
+CONNECTION_CLOSED = 499
 # A caller's own request id is echoed only if it is short and plain: it ends up in log lines.
 _USABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
 
@@ -41,7 +42,9 @@ class RequestTelemetry:
         request_id = _request_id(scope["headers"])
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        status = 500
+        # Until a response starts: an app that returns without one saw the connection go
+        # (the client's doing, or an emulator's fault), which nginx logs as 499.
+        status = CONNECTION_CLOSED
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -57,6 +60,10 @@ class RequestTelemetry:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except BaseException:
+            if status == CONNECTION_CLOSED:
+                status = 500  # the server answers it so
+            raise
         finally:
             seconds = time.perf_counter() - started
             if self.metrics is not None:
