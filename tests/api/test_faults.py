@@ -374,6 +374,9 @@ def test_a_site_that_is_down_refuses_connections_until_the_rule_is_cleared(
     with pytest.raises(httpx.ConnectError):  # its idle connection was closed too
         kept_alive.get(HAMR, headers=primary.headers)
     assert httpx.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
+    with pytest.raises(httpx.ReadError):  # on the main address, eu1's orgs are reset
+        httpx.get(f"{http.base_url}{HAMR}", headers=primary.headers)
+    assert http.get(HAMR, headers=secondary.headers).status_code == 200
     http.delete(f"/_hamr/faults/{down['id']}", headers=ADMIN).raise_for_status()
     _eventually(lambda: not _refused(site(sites, "eu1")))
     assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
