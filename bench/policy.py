@@ -23,16 +23,12 @@ medians over the rounds, with the range beside them; ratios are taken round by r
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import policy_work
 import seed
-from loadgen import Load, Outcome, install_wrk, run_wrk
-from run import DOCS, WARMUP_LIMIT_SECONDS, Results, machine
+from loadgen import Load, run_wrk
+from rounds import Plan, Section, against, checked, fmt, judged, main, paired
+from run import WARMUP_LIMIT_SECONDS, Results, machine
 from servers import Server, hamr_command
-from wire import Plan, fmt, paired
 
 from hamr.store.tables import connection_members, connections
 
@@ -75,9 +71,7 @@ SENT = {
 POST_TARGET = 0.9  # warn's POST rate at least 90 % of off's
 POST_COST = 0.1  # warn's server CPU per POST at most 10 % above off's
 GET_TOLERANCE = 0.05  # "nothing measurable": at most 5 % above off's
-START, END = "<!-- policy: start -->", "<!-- policy: end -->"
-WIRE_END = "<!-- wire: end -->"
-MEASURED_END = "<!-- measured: end -->"
+SECTION = Section("policy", after=("wire", "measured"))
 
 FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
@@ -173,13 +167,6 @@ def transitions(url: str) -> dict[str, float]:
     return counts
 
 
-def checked(out: Outcome, what: str) -> Outcome:
-    """A benchmark of errors would measure nothing: every lane must answer 2xx."""
-    if out.errors:
-        raise RuntimeError(f"{what}: {out.errors} errors (non-2xx or socket) in its warm-up")
-    return out
-
-
 def measure(plan: Plan, workdir: Path) -> tuple[Results, float]:
     results = Results()
     seeded = workdir / "seeded.db"
@@ -262,23 +249,7 @@ def against_off(
     results: Results, lane: str, kind: str, metric: str = "rps"
 ) -> tuple[float | None, str]:
     """The lane's figure over off's, round by round: the median, and the range in words."""
-    rounds = sorted(paired(results, f"{lane}_{kind}_{metric}", f"off_{kind}_{metric}"))
-    if not rounds:
-        return None, ""
-    median = statistics.median(rounds)
-    spread = f" (round by round {rounds[0]:.2f}–{rounds[-1]:.2f})" if len(rounds) > 1 else ""
-    return median, spread
-
-
-def judged(value: float | None, rounds: list[float], side: Callable[[float], int]) -> str:
-    """The verdict on the median of the rounds (`side` is 0 where the target holds, -1 or 1
-    beyond it), and whether the rounds agree: rounds on both sides of a line are noise."""
-    if value is None:
-        return "—"
-    verdict = "met" if side(value) == 0 else "**missed**"
-    if len(rounds) > 1 and len({side(x) for x in rounds}) > 1:
-        verdict += " (not resolved)"
-    return verdict
+    return against(results, f"{lane}_{kind}_{metric}", f"off_{kind}_{metric}")
 
 
 def post_side(ratio: float) -> int:
@@ -470,59 +441,13 @@ def own_work(results: Results) -> list[str]:
     return lines
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace what is between this script's markers; the first time, put them after the wire
-    block and the notes that follow it (before the next `## ` heading), else after bench/run.py's
-    block, else at the end."""
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    existing = path.read_text() if path.exists() else ""
-    if START in existing and END in existing:
-        head, _, rest = existing.partition(START)
-        _, _, tail = rest.partition(END)
-        path.write_text(head + block + tail)
-        return
-    for marker in (WIRE_END, MEASURED_END):
-        if marker in existing:
-            head, _, tail = existing.partition(marker)
-            heading = tail.find("\n## ")
-            if heading < 0:
-                notes, rest = tail.rstrip("\n"), ""
-            else:
-                notes, rest = tail[:heading].rstrip("\n"), tail[heading + 1 :]
-            path.write_text(f"{head}{marker}{notes}\n\n{block}\n" + (f"\n{rest}" if rest else ""))
-            return
-    path.write_text(existing.rstrip("\n") + ("\n\n" if existing else "") + block + "\n")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="few orgs, one short round")
-    parser.add_argument("--rounds", type=int, help="override the plan's number of rounds")
-    parser.add_argument(
-        "--output", type=Path, help=f"write the section here (default: {DOCS} for a full run)"
-    )
-    args = parser.parse_args()
-    plan = QUICK if args.quick else FULL
-    if args.rounds:
-        plan = replace(plan, rounds=args.rounds)
-    install_wrk()
-    with tempfile.TemporaryDirectory(prefix="hamr-policy-") as workdir:
-        results, seed_seconds = measure(plan, Path(workdir))
+def report(plan: Plan, workdir: Path, command: str) -> str:
+    results, seed_seconds = measure(plan, workdir)
     for name, value in policy_work.measure().items():
         results.add(f"work_{name}_us", value)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
-    command = "python bench/policy.py" + (" --quick" if args.quick else "")
-    if args.rounds and args.rounds != (QUICK if args.quick else FULL).rounds:
-        command += f" --rounds {args.rounds}"
-    text = render(results, plan, command, machine())
-    print(text)
-    output = args.output or (None if args.quick else DOCS)
-    if output:
-        write_section(output, text)
-        print(f"written to {output}")
+    return render(results, plan, command, machine())
 
 
 if __name__ == "__main__":
-    main()
+    main("policy", __doc__ or "", (FULL, QUICK), SECTION, report)

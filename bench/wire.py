@@ -13,14 +13,12 @@ Figures are medians over the rounds, with the range beside them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,9 +27,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import seed
-from loadgen import Load, install_wrk, run_wrk
+from loadgen import Load, run_wrk
 from report import Figure
-from run import DOCS, WARMUP_LIMIT_SECONDS, Results, machine
+from rounds import Plan, Section, fmt, main, paired
+from run import WARMUP_LIMIT_SECONDS, Results, machine
 from servers import Server, ceiling_command, hamr_command
 
 BENCH = Path(__file__).resolve().parent
@@ -43,19 +42,7 @@ LANE_TITLES = {
     "client": "official client (gzip)",
 }
 TARGET_RATIO = 0.9
-START, END = "<!-- wire: start -->", "<!-- wire: end -->"
-MEASURED_END = "<!-- measured: end -->"
-
-
-@dataclass(frozen=True)
-class Plan:
-    orgs: int
-    sample_size: int
-    rounds: int
-    seconds: int
-    warmup_seconds: int
-    connections: int
-
+SECTION = Section("wire", after=("measured",))
 
 FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
@@ -205,15 +192,6 @@ def ratio(a: Figure, b: Figure) -> float | None:
     return a.median / b.median
 
 
-def paired(results: Results, a: str, b: str) -> list[float]:
-    """a / b in each round: the two ran minutes apart at most, on the same machine state."""
-    return [x / y for x, y in zip(results.samples[a], results.samples[b], strict=True) if y]
-
-
-def fmt(value: float | None, digits: int = 2, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:,.{digits}f}{suffix}"
-
-
 def render(
     results: Results,
     shapes: dict[tuple[str, str], Shape],
@@ -299,50 +277,11 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace what is between this script's markers; the first time, put them right after
-    bench/run.py's measured block (or at the end when there is none)."""
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    existing = path.read_text() if path.exists() else ""
-    if START in existing and END in existing:
-        head, _, rest = existing.partition(START)
-        _, _, tail = rest.partition(END)
-        path.write_text(head + block + tail)
-    elif MEASURED_END in existing:
-        head, _, tail = existing.partition(MEASURED_END)
-        rest = tail.lstrip("\n")
-        path.write_text(f"{head}{MEASURED_END}\n\n{block}\n" + (f"\n{rest}" if rest else ""))
-    else:
-        path.write_text(existing.rstrip("\n") + ("\n\n" if existing else "") + block + "\n")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="few orgs, one short round")
-    parser.add_argument("--rounds", type=int, help="override the plan's number of rounds")
-    parser.add_argument(
-        "--output", type=Path, help=f"write the section here (default: {DOCS} for a full run)"
-    )
-    args = parser.parse_args()
-    plan = QUICK if args.quick else FULL
-    if args.rounds:
-        plan = replace(plan, rounds=args.rounds)
-    install_wrk()
-    with tempfile.TemporaryDirectory(prefix="hamr-wire-") as workdir:
-        results, shapes, seed_seconds = measure(plan, Path(workdir))
+def report(plan: Plan, workdir: Path, command: str) -> str:
+    results, shapes, seed_seconds = measure(plan, workdir)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
-    command = "python bench/wire.py" + (" --quick" if args.quick else "")
-    if args.rounds and args.rounds != (QUICK if args.quick else FULL).rounds:
-        command += f" --rounds {args.rounds}"
-    text = render(results, shapes, plan, client_headers(), command, machine())
-    print(text)
-    output = args.output or (None if args.quick else DOCS)
-    if output:
-        write_section(output, text)
-        print(f"written to {output}")
+    return render(results, shapes, plan, client_headers(), command, machine())
 
 
 if __name__ == "__main__":
-    main()
+    main("wire", __doc__ or "", (FULL, QUICK), SECTION, report)
