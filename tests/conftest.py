@@ -209,6 +209,21 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def database_of_its_own(
+    name: str,
+    database_url: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A database on the suite's backend for one module's emulator: its resets delete
+    everything in it."""
+    if database_url.startswith("sqlite"):
+        return sqlite_url(tmp_path_factory.mktemp(name) / f"{name}.db")
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    postgres.create_database(f"hamr_{name}")
+    return postgres.url_for(f"hamr_{name}")
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session; skipped without binaries unless

@@ -28,8 +28,7 @@ from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnecti
 
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg, official_configuration
-from tests.conftest import HamrServer, free_port, sqlite_url
-from tests.postgres import PostgresServer
+from tests.conftest import HamrServer, database_of_its_own, free_port
 
 TOKEN = "emulator-admin-token-for-the-drill"
 ADMIN = {"X-Hamr-Admin-Token": TOKEN}
@@ -99,12 +98,7 @@ class DrAutomation:
 def emulator(
     database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[HamrServer, dict[str, str]]]:
-    if database_url.startswith("sqlite"):
-        url = sqlite_url(tmp_path_factory.mktemp("drill") / "drill.db")
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        postgres.create_database("hamr_drill")
-        url = postgres.url_for("hamr_drill")
+    url = database_of_its_own("drill", database_url, request, tmp_path_factory)
     sites = {PRODUCTION.datacenter: free_port(), BACKUP.datacenter: free_port()}
     flags = ["--emulator", "--admin-token", TOKEN]
     for datacenter, port in sites.items():

@@ -26,8 +26,7 @@ from hamr.demo import BACKUP, PRODUCTION
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
-from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
-from tests.postgres import PostgresServer
+from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
 
 TOKEN = "emulator-admin-token-for-tests"
 ADMIN = {"X-Hamr-Admin-Token": TOKEN}
@@ -37,12 +36,7 @@ ADMIN = {"X-Hamr-Admin-Token": TOKEN}
 def emulator(
     database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    if database_url.startswith("sqlite"):
-        url = sqlite_url(tmp_path_factory.mktemp("emulator") / "emulator.db")
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        postgres.create_database("hamr_emulator")
-        url = postgres.url_for("hamr_emulator")
+    url = database_of_its_own("emulator", database_url, request, tmp_path_factory)
     log = tmp_path_factory.mktemp("emulator-log") / "server.log"
     running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
     yield running

@@ -22,8 +22,7 @@ from hamr.api.emulator_routes import STATE_MAX_BODY_BYTES
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg
 from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
-from tests.conftest import ROOT, HamrServer, run_cli, sqlite_url
-from tests.postgres import PostgresServer
+from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
 
 Document = dict[str, Any]
 Mutation = Callable[[Document], Any]
@@ -34,12 +33,7 @@ JSON = "application/json"
 def emulator(
     database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
-    if database_url.startswith("sqlite"):
-        url = sqlite_url(tmp_path_factory.mktemp("emulator-state") / "emulator.db")
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        postgres.create_database("hamr_emulator_state")
-        url = postgres.url_for("hamr_emulator_state")
+    url = database_of_its_own("emulator_state", database_url, request, tmp_path_factory)
     log = tmp_path_factory.mktemp("emulator-state-log") / "server.log"
     running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
     yield running

@@ -22,8 +22,7 @@ import pytest
 from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg
 from tests import apt
-from tests.conftest import ROOT, HamrServer, free_port, run_cli, sqlite_url
-from tests.postgres import PostgresServer
+from tests.conftest import ROOT, HamrServer, database_of_its_own, free_port, run_cli, sqlite_url
 
 TOKEN = "emulator-admin-token-for-fault-tests"
 ADMIN = {"X-Hamr-Admin-Token": TOKEN}
@@ -34,12 +33,7 @@ HAMR = "/api/v2/hamr"
 def database(
     database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """A database of the module's own: resets delete everything in it."""
-    if database_url.startswith("sqlite"):
-        return sqlite_url(tmp_path_factory.mktemp("faults") / "faults.db")
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    postgres.create_database("hamr_faults")
-    return postgres.url_for("hamr_faults")
+    return database_of_its_own("faults", database_url, request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
