@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import emulator_work
 import seed
 from loadgen import Load, run_wrk
 from rounds import Plan, Section, against, checked, fmt, judged, main, paired
@@ -213,7 +214,45 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
             )
         )
     lines += [line for lane in LANES for line in resolution(results, lane)]
+    lines += own_work(results)
     return "\n".join(lines)
+
+
+def own_work(results: Results) -> list[str]:
+    """The emulator's own work per GET, timed in-process, against what a GET costs the
+    server: deterministic where the server lanes are noise-bound, so these rows decide."""
+    total = results.figure("work_total_us").median
+    if total is None:
+        return []
+    parts = ", ".join(
+        f"{what} {results.figure(f'work_{name}_us').median or 0.0:.2f} µs"
+        for name, what in (
+            ("fault_rules", "the fault rules' layer"),
+            ("transport_in_scope", "the transport in the scope"),
+            ("clock", "the rate limiter on the emulator's clock"),
+        )
+    )
+    lines = [
+        "",
+        "In-process, the emulator's own work per GET with no rules (bench/emulator_work.py: "
+        f"timeit on the objects create_app builds, best of {emulator_work.REPEATS} runs): "
+        f"{parts}; {total:.2f} µs in all, set against the server CPU a GET costs `off` "
+        "(the medians above).",
+        "",
+        "| target | the emulator adds per GET | share of a GET | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for lane in LANES:
+        get_us = results.figure(f"off_{lane}_cpu_us").median
+        if get_us is None:
+            continue
+        share = total / get_us
+        verdict = "met" if share < COST else "**missed**"
+        lines.append(
+            f"| the emulator's own work < {COST * 100:.0f} % of a GET, {LANE_TITLES[lane]} | "
+            f"{total:.2f} µs | {100 * share:.2f} % | {verdict} |"
+        )
+    return lines
 
 
 def target(
@@ -250,6 +289,8 @@ def resolution(results: Results, lane: str) -> list[str]:
 
 def report(plan: Plan, workdir: Path, command: str) -> str:
     results, seed_seconds = measure(plan, workdir)
+    for name, value in emulator_work.measure().items():
+        results.add(f"work_{name}_us", value)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
     return render(results, plan, command, machine())
 

@@ -60,6 +60,12 @@ def test_the_emulator_run_measures_each_server_judges_and_places_its_section(
             completed.stdout,
             re.MULTILINE,
         ), headers
+    for headers in ("wrk (no gzip)", "official client (gzip)"):
+        row = (
+            rf"^\| the emulator's own work < 5 % of a GET, {re.escape(headers)} \| "
+            rf"{NUMBER} µs \| {NUMBER} % \| (met|\*\*missed\*\*) \|$"
+        )
+        assert re.search(row, completed.stdout, re.MULTILINE), headers
     written = report.read_text()
     assert written.index("Policy notes.") < written.index("<!-- emulator: start -->")
     assert written.index("<!-- emulator: end -->") < written.index("## Tuning log")

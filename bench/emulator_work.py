@@ -1,0 +1,87 @@
+"""The emulator's own work per GET with no fault rules, timed in-process (timeit, best of
+several runs), for bench/emulator.py: what `--emulator` does that a plain server does not, in
+microseconds.
+
+Per request, `--emulator` adds three things and nothing else: the fault rules' layer
+(FaultInjection: with no rules, one test of an empty tuple before passing the request on),
+the transport put in the request's scope (hamr.listen.TransportInScope: one small dict), and
+the rate limiter reading the emulator's clock instead of time.time(). Each is timed here on
+the real objects `create_app` builds; set beside the server CPU a GET costs (bench/emulator.py's
+`off` lane), this resolves what server-to-server noise cannot."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hamr.api import create_app
+from hamr.api.fault_injection import TRANSPORT_EXTENSION, FaultInjection
+from hamr.clock import EmulatorClock
+from hamr.settings import Settings
+
+REPEATS = 7
+NUMBER = 100_000
+
+
+def best_us(call: Callable[[], object]) -> float:
+    """The fastest of REPEATS runs of NUMBER calls, per call, in microseconds."""
+    return min(timeit.repeat(call, number=NUMBER, repeat=REPEATS)) / NUMBER * 1e6
+
+
+async def _served(scope: Any, receive: Any, send: Any) -> None:
+    """Stands for the app behind the fault rules: it returns at once, so only the layer's own
+    work is timed."""
+
+
+def _run(coroutine: Any) -> None:
+    """Drive a coroutine that never suspends to its end, without an event loop's overhead."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("the timed coroutine suspended")
+
+
+def measure() -> dict[str, float]:
+    """Microseconds per GET: each thing `--emulator` adds, and their sum."""
+    with tempfile.TemporaryDirectory(prefix="hamr-bench-") as scratch:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(scratch) / 'work.db'}",
+            emulator=True,
+            admin_token="bench-emulator-admin-token",
+        )
+        app = create_app(settings)
+        try:
+            assert app.state.emulator is not None
+            faults = app.state.emulator.faults
+            layer = FaultInjection(_served, app.state, faults, random.Random(0))
+            scope = {"type": "http", "method": "GET", "path": "/api/v2/hamr", "headers": []}
+            fault_layer = best_us(lambda: _run(layer(scope, None, None))) - best_us(
+                lambda: _run(_served(scope, None, None))
+            )
+            transport = object()
+
+            def put_transport() -> None:
+                scope["extensions"] = {TRANSPORT_EXTENSION: transport}
+
+            in_scope = best_us(put_transport)
+            emulator_clock = EmulatorClock()
+
+            def virtual_seconds() -> float:
+                return emulator_clock() / 1_000_000
+
+            clock = best_us(virtual_seconds) - best_us(time.time)
+        finally:
+            app.state.store.close()
+    parts = {"fault_rules": fault_layer, "transport_in_scope": in_scope, "clock": clock}
+    return {**parts, "total": sum(max(0.0, value) for value in parts.values())}
+
+
+if __name__ == "__main__":
+    for name, value in measure().items():
+        print(f"{name:>20}: {value:.3f} µs")
