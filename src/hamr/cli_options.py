@@ -97,7 +97,8 @@ def serve_options(command: F) -> F:
         click.option(
             "--emulator/--no-emulator",
             default=None,
-            help="Serve the emulator's admin API under /_hamr/ (reset, clock) for test suites "
+            help="Serve the emulator's admin API under /_hamr/ (reset, clock, faults, state) "
+            "for test suites "
             "[env HAMR_EMULATOR=on|off; default off]",
         ),
         click.option(
