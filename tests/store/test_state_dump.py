@@ -13,6 +13,7 @@ import pytest
 
 from hamr.clock import EmulatorClock
 from hamr.domain.errors import ValidationFailed, Violation
+from hamr.domain.fault_rules import FaultRules
 from hamr.domain.model import KeyKind
 from hamr.emulator import Emulator, Seed
 from hamr.service import HamrService
@@ -28,7 +29,9 @@ def emulator_on(database_url: str) -> Iterator[Emulator]:
     store = open_store(database_url)
     try:
         yield Emulator(
-            HamrService(store.unit_of_work, store.view, Settings().datacenters), EmulatorClock()
+            HamrService(store.unit_of_work, store.view, Settings().datacenters),
+            EmulatorClock(),
+            FaultRules(),
         )
     finally:
         store.close()
