@@ -1,32 +1,59 @@
 """In-memory caches for the hot path, each bounded and each told when storage changed.
 
-Both live on the event loop's thread: reads fill them, the group-commit writer and the
-periodic refresh update them, and none of these interleave.
+All live on the event loop's thread: reads fill them, the group-commit writer and the
+periodic refresh update them, and none of these interleave. What a refresh needs from
+storage is read beforehand, on a worker thread (`StorageChanges`), and applied here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from hamr.domain.keys import hashes_match
 from hamr.domain.model import Connection, Org, Principal, StoredCredential
-from hamr.domain.ports import ReadView
+from hamr.domain.ports import CHANGES_LIMIT, ReadView
 
 V = TypeVar("V")
+# PostgreSQL hands out history ids before commit, so a lower id can become visible after a
+# higher one; an id skipped over is looked for again this long (a rolled-back write's id
+# never appears).
+GAP_SECONDS = 30.0
 
 
-class BoundedDict(Generic[V]):
-    """A dict that forgets its oldest entry when full (recent pollers stay, idle ones go)."""
+class LruDict(Generic[V]):
+    """A dict that forgets its least recently read entry when full: pollers that keep
+    reading stay, idle ones go."""
 
     def __init__(self, max_entries: int):
         self.max_entries = max_entries
         self.entries: dict[str, V] = {}
 
+    def get(self, key: str) -> V | None:
+        entries = self.entries
+        found = entries.pop(key, None)
+        if found is not None:
+            entries[key] = found  # now the most recent (dicts keep insertion order)
+        return found
+
     def put(self, key: str, value: V) -> None:
-        if key not in self.entries and len(self.entries) >= self.max_entries:
-            del self.entries[next(iter(self.entries))]
-        self.entries[key] = value
+        entries = self.entries
+        if entries.pop(key, None) is None and len(entries) >= self.max_entries:
+            del entries[next(iter(entries))]
+        entries[key] = value
+
+
+@dataclass(frozen=True, slots=True)
+class StorageChanges:
+    """What storage says changed, read off the event loop for `HamrService.notice`: the
+    credentials epoch, the highest history id, and who the history rows above the last one
+    looked at changed the connection of."""
+
+    credentials_epoch: int
+    last_history_id: int
+    changed: list[tuple[int, str]]
 
 
 class CredentialCache:
@@ -38,15 +65,17 @@ class CredentialCache:
 
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
-        self._cache: BoundedDict[StoredCredential] = BoundedDict(max_entries)
+        self._cache: LruDict[StoredCredential] = LruDict(max_entries)
         # What a request's credentials, all of them together and by digest, proved: a caller
         # seen before costs one lookup instead of a hash, a lookup and a check per key.
-        self._proofs: BoundedDict[tuple[str, Principal]] = BoundedDict(max_entries)
+        self._proofs: LruDict[tuple[str, Principal]] = LruDict(max_entries)
         self._epoch = view.credentials_epoch()
+        # Requests recognised from memory, and those whose credentials had to be proved.
+        self.hits = self.misses = 0
 
     def lookup(self, secret_hash: str, cached_only: bool = False) -> StoredCredential | None:
         """The credential with this hash; with `cached_only`, None unless it is cached."""
-        found = self._cache.entries.get(secret_hash)
+        found = self._cache.get(secret_hash)
         if found is None and cached_only:
             return None
         if found is None:
@@ -58,20 +87,24 @@ class CredentialCache:
 
     def proved(self, credentials_digest: str) -> Principal | None:
         """Who these credentials proved to be, if they were checked since the last change."""
-        found = self._proofs.entries.get(credentials_digest)
+        found = self._proofs.get(credentials_digest)
         if found is None or not hashes_match(found[0], credentials_digest):
+            self.misses += 1
             return None
+        self.hits += 1
         return found[1]
 
     def remember_proof(self, credentials_digest: str, principal: Principal) -> None:
         self._proofs.put(credentials_digest, (credentials_digest, principal))
 
-    def refresh(self) -> None:
-        """Drop everything if credentials changed anywhere (another process, the CLI)."""
-        epoch = self._view.credentials_epoch()
-        if epoch != self._epoch:
-            self._epoch = epoch
-            self.clear()
+    def notice(self, epoch: int) -> bool:
+        """Drop everything if credentials changed anywhere (another process, the CLI);
+        whether they had."""
+        if epoch == self._epoch:
+            return False
+        self._epoch = epoch
+        self.clear()
+        return True
 
     def clear(self) -> None:
         self._cache.entries.clear()
@@ -81,39 +114,86 @@ class CredentialCache:
 class ConnectionCache:
     """Connections by org, so that automation polling its connection is served from memory.
 
-    This process's writes are remembered as they commit, for every org that reads the written
-    connection (both sides of a pair), so it reads its own writes at once.
-    Writes by other connections are noticed through the store's change counter at the next
-    refresh, which drops the cache. A store that has no such counter gets no caching.
+    This process's writes are put in place as they commit, for every org that reads the
+    written connection (both sides of a pair), so it reads its own writes at once. What other
+    processes write is learned from the history at each refresh: every row above the last one
+    seen names the orgs whose connection it changed, and only those are dropped.
     """
 
-    def __init__(self, view: ReadView, max_entries: int = 50_000):
+    def __init__(
+        self,
+        view: ReadView,
+        max_entries: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._view = view
-        self._cache: BoundedDict[Connection] = BoundedDict(max_entries)
-        self._counter = view.change_counter()
+        self._cache: LruDict[Connection] = LruDict(max_entries)
+        self._clock = clock
+        self._seen = view.last_history_id()
+        self._gaps: dict[int, float] = {}  # history ids skipped over, and since when
+        self._own: set[int] = set()  # history ids of this process's writes, not yet seen
+        self.hits = self.misses = 0
 
     def get(self, org_uuid: str) -> Connection | None:
-        found = self._cache.entries.get(org_uuid)
-        if found is None:
+        found = self._cache.get(org_uuid)
+        if found is not None:
+            self.hits += 1
+        else:
+            self.misses += 1
             found = self._view.connection(org_uuid)
-            if found is not None and self._counter is not None:
+            if found is not None:
                 self._cache.put(org_uuid, found)
         return found
 
-    def remember(self, connections: list[Connection]) -> None:
-        if self._counter is not None:
-            for connection in connections:
-                self._cache.put(connection.org_uuid, connection)
+    def remember(self, connections: list[Connection], history_ids: Iterable[int] = ()) -> None:
+        """This process's committed writes, in place; their history rows, when a refresh
+        meets them, drop nothing."""
+        for connection in connections:
+            self._cache.put(connection.org_uuid, connection)
+        self._own.update(history_ids)
 
     def forget(self, org_uuids: Iterable[str]) -> None:
         for org_uuid in org_uuids:
             self._cache.entries.pop(org_uuid, None)
 
-    def refresh(self) -> None:
-        counter = self._view.change_counter()
-        if counter != self._counter:
-            self._counter = counter
-            self._cache.entries.clear()
+    def looking_after(self) -> int:
+        """The history id above which the next refresh must look: the last seen, or below
+        the oldest id still missing."""
+        return min(self._gaps, default=self._seen + 1) - 1
+
+    def notice(self, changes: StorageChanges) -> None:
+        """Drop the orgs the history rows not yet seen name; everything, if there were more
+        than one look returns."""
+        if len(changes.changed) >= CHANGES_LIMIT:
+            self.restart(changes.last_history_id)
+            return
+        now = self._clock()
+        seen, gaps, own = self._seen, self._gaps, self._own
+        found: set[int] = set()
+        for row_id, org_uuid in changes.changed:
+            if row_id > seen or row_id in gaps:
+                found.add(row_id)
+                if row_id not in own:
+                    self._cache.entries.pop(org_uuid, None)
+        own -= found
+        top = max(found, default=seen)
+        for row_id in range(seen + 1, top):
+            if row_id not in found:
+                gaps[row_id] = now
+        for row_id in found:
+            gaps.pop(row_id, None)
+        for row_id, since in list(gaps.items()):
+            if now - since > GAP_SECONDS:
+                del gaps[row_id]
+        self._seen = max(seen, top)
+
+    def restart(self, last_history_id: int) -> None:
+        """Drop everything and look only above this id from now on (after a wipe, whose
+        history ids may start again from 1)."""
+        self._cache.entries.clear()
+        self._gaps.clear()
+        self._own.clear()
+        self._seen = last_history_id
 
     def clear(self) -> None:
         self._cache.entries.clear()
@@ -126,10 +206,10 @@ class OrgCache:
 
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
-        self._cache: BoundedDict[Org] = BoundedDict(max_entries)
+        self._cache: LruDict[Org] = LruDict(max_entries)
 
     def get(self, org_uuid: str) -> Org | None:
-        found = self._cache.entries.get(org_uuid)
+        found = self._cache.get(org_uuid)
         if found is None:
             found = self._view.org(org_uuid)
             if found is not None:

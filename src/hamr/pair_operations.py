@@ -102,7 +102,8 @@ class PairOperations:
                 )
                 link = after
             repository.save_links([link], [])
-            repository.add_history(applied)
+            ids = repository.add_history(applied)
+            applied = [replace(c, history_id=i) for c, i in zip(applied, ids, strict=True)]
             if not dry_run:
                 uow.commit()
         if not dry_run:

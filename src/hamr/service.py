@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from hamr import history_log
-from hamr.caches import ConnectionCache, CredentialCache, OrgCache
+from hamr.caches import ConnectionCache, CredentialCache, OrgCache, StorageChanges
 from hamr.clock import system_clock_us
 from hamr.domain.chain import ChainReport
 from hamr.domain.conditions import check_precondition
@@ -108,10 +109,24 @@ class HamrService:
             )
         return connection
 
-    def refresh_caches(self) -> None:
-        """Notice what other processes changed (revocations, connections); call periodically."""
-        self.credentials.refresh()
-        self.connections.refresh()
+    def storage_changes(self) -> StorageChanges:
+        """What other processes changed since the caches last looked (revocations, wipes,
+        connections), for `notice`. Blocking: call from a worker thread, periodically."""
+        last = self._view.last_history_id()  # first: a write after it shows up next time
+        return StorageChanges(
+            credentials_epoch=self._view.credentials_epoch(),
+            last_history_id=last,
+            changed=self._view.changes_after(self.connections.looking_after()),
+        )
+
+    def notice(self, changes: StorageChanges) -> None:
+        """Bring the caches up to date with what storage said (on the caches' thread). A
+        moved credentials epoch (a revocation, or a wipe, after which history ids may start
+        again) drops every cached credential and connection."""
+        if self.credentials.notice(changes.credentials_epoch):
+            self.connections.restart(changes.last_history_id)
+        else:
+            self.connections.notice(changes)
 
     def statistics(self) -> Statistics:
         """Stored state by the numbers, for metrics (blocking: call from a worker thread)."""
@@ -226,7 +241,8 @@ class HamrService:
             repository.save_links(
                 list({c.after.id: c.after for c in applied}.values()), new_members
             )
-            repository.add_history(applied)
+            ids = repository.add_history(applied)
+            applied = [replace(c, history_id=i) for c, i in zip(applied, ids, strict=True)]
             if dry_run:
                 return applied  # leaving without commit rolls all of it back
             _store_answers(repository, upserts, applied)
@@ -258,7 +274,8 @@ class HamrService:
         """Committed writes, into the connection cache, for every side that reads them (call
         on the thread that reads the cache)."""
         self.connections.remember(
-            [done.after.view_of(member) for done in applied for member in done.after.members]
+            [done.after.view_of(member) for done in applied for member in done.after.members],
+            [done.history_id for done in applied if done.history_id is not None],
         )
 
     # -- the operator's use cases ----------------------------------------------------------

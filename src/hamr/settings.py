@@ -124,7 +124,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     db_pool_size: int = 5
-    credentials_poll_seconds: float = 0.25
+    credentials_poll_seconds: float = 0.1
     gc_period_seconds: float = 30.0
     rate_limits: tuple[RateLimit, ...] = DEFAULT_RATE_LIMITS
     rate_limit_storage: str = "memory://"

@@ -388,16 +388,17 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broken]:
         org, partner = operator.create_org("us1"), operator.create_org("eu1")
     finally:
         store.close()
+    writer = HamrServer(sqlite_url(db), directory / "writer.log").start()
+    try:
+        with httpx.Client(base_url=writer.url, timeout=10, headers=org.headers) as client:
+            assert client.post(PATH, json=connection_body(org, partner)).status_code == 200
+    finally:
+        writer.stop()
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute("DROP TABLE connections")
+    # A server started afterwards has nothing cached: each request meets the missing table.
     server = HamrServer(sqlite_url(db), directory / "server.log").start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10, headers=org.headers) as client:
-            assert client.post(PATH, json=connection_body(org, partner)).status_code == 200
-            assert client.get(PATH).status_code == 200
-        with contextlib.closing(sqlite3.connect(db)) as connection, connection:
-            connection.execute("DROP TABLE connections")
-        # The server drops its caches when it notices another connection's change, within
-        # one poll interval (HAMR_CREDENTIALS_POLL_SECONDS, 0.25 s); give it four.
-        time.sleep(1.0)
         yield Broken(server, org, partner, db)
     finally:
         server.stop()

@@ -145,7 +145,7 @@ def test_an_outage_gives_503s_and_the_server_recovers(
 ) -> None:
     database_url = own_postgres.url
     (org,) = make_orgs(database_url, "us1", 1)
-    (partner,) = make_orgs(database_url, "eu1", 1)
+    (partner, unseen) = make_orgs(database_url, "eu1", 2)
     server = HamrServer(database_url, tmp_path / "server.log").start()
     acknowledged = 0
     try:
@@ -156,7 +156,14 @@ def test_an_outage_gives_503s_and_the_server_recovers(
                 acknowledged += 1
 
             own_postgres.stop()
-            for response in (client.get(PATH), client.post(PATH, json=body)):
+            # What the caches hold is still served; anything that needs the database is not.
+            cached = client.get(PATH)
+            assert cached.status_code == 200
+            assert cached.json()["data"]["attributes"]["hamr_status"] == 4
+            for response in (
+                client.get(PATH, headers=unseen.headers),
+                client.post(PATH, json=body),
+            ):
                 assert response.status_code == 503
                 assert response.headers["retry-after"] == "1"
                 (error,) = response.json()["errors"]
@@ -171,7 +178,7 @@ def test_an_outage_gives_503s_and_the_server_recovers(
 
             own_postgres.start()
             deadline = time.monotonic() + 15
-            while (response := client.get(PATH)).status_code != 200:
+            while (response := client.get(PATH, headers=unseen.headers)).status_code != 404:
                 assert response.status_code == 503
                 assert time.monotonic() < deadline, "hamr did not recover"
                 time.sleep(0.2)

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 import pydantic_core
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -186,7 +187,8 @@ async def _watch_storage(state: AppState) -> None:
     while True:
         await asyncio.sleep(state.settings.credentials_poll_seconds)
         try:
-            state.service.refresh_caches()
+            changes = await anyio.to_thread.run_sync(state.service.storage_changes)
+            state.service.notice(changes)
         except Exception:
             logger.exception("could not check storage for changes")
 

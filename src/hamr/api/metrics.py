@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_wsgi_server
 from prometheus_client.registry import Collector
 
@@ -92,6 +92,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(StoredStateCollector(service))
+        self.registry.register(CacheCollector(service))
         # Label lookups cost more than the increments; keep the children.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
@@ -137,6 +138,27 @@ class Metrics:
         """Serve /metrics on a port of its own, in a daemon thread."""
         server, _thread = start_wsgi_server(port, addr=host, registry=self.registry)
         return server
+
+
+class CacheCollector(Collector):
+    """What the in-memory caches did, read from their counters when scraped."""
+
+    def __init__(self, service: HamrService):
+        self._service = service
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "hamr_cache_requests",
+            "Lookups of the in-memory caches, by cache and whether memory answered.",
+            labels=["cache", "result"],
+        )
+        for name, cache in (
+            ("connections", self._service.connections),
+            ("credentials", self._service.credentials),
+        ):
+            requests.add_metric([name, "hit"], cache.hits)
+            requests.add_metric([name, "miss"], cache.misses)
+        yield requests
 
 
 class StoredStateCollector(Collector):

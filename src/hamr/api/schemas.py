@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hamr.api.conditional import Encoded, encode
 from hamr.api.wire import PASCAL_CASE, RESOURCE_TYPE, WireFormat
-from hamr.caches import BoundedDict
+from hamr.caches import LruDict
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
 from hamr.domain.model import Connection, HamrStatus, Org, RequestedChange
 from hamr.domain.rules import (
@@ -246,10 +246,10 @@ class DocumentCache:
 
     def __init__(self, wire: WireFormat, max_entries: int = 50_000):
         self.wire = wire
-        self._cache: BoundedDict[tuple[Connection, Encoded]] = BoundedDict(max_entries)
+        self._cache: LruDict[tuple[Connection, Encoded]] = LruDict(max_entries)
 
     def encode(self, connection: Connection) -> Encoded:
-        cached = self._cache.entries.get(connection.org_uuid)
+        cached = self._cache.get(connection.org_uuid)
         if cached is not None and cached[0] is connection:
             return cached[1]
         document = encode(self.wire, connection)

@@ -289,6 +289,7 @@ class AppliedChange:
     recorded_at_us: int
     move: Move | None = None  # the status move and its verdict under the policy
     reason: str | None = None  # why: an override's or a pair operation's reason
+    history_id: int | None = None  # the history row it wrote, once written
 
     @property
     def violation(self) -> str | None:
@@ -346,6 +347,7 @@ class HistoryEntry:
     after: dict[str, object] | None
     violation: str | None = None
     reason: str | None = None  # why: an override's or a pair operation's reason
+    history_id: int | None = None  # the history row it wrote, once written
     chain_hash: str | None = None  # see domain/chain.py
 
 

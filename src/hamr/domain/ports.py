@@ -20,6 +20,10 @@ from hamr.domain.model import (
     StoredCredential,
 )
 
+# At most this many (history row, org) pairs answer one look at the history; a full answer
+# means "more than this changed", and the reader drops everything it cached instead.
+CHANGES_LIMIT = 10_000
+
 
 class Repository(Protocol):
     """Reads and writes inside one transaction."""
@@ -61,7 +65,10 @@ class Repository(Protocol):
         ...
 
     def delete_link(self, link: Link) -> None: ...
-    def add_history(self, changes: Sequence[AppliedChange]) -> None: ...
+    def add_history(self, changes: Sequence[AppliedChange]) -> list[int]:
+        """One history row per change, in order; their ids."""
+        ...
+
     def add_unlink_history(self, link: Link, recorded_at_us: int, reason: str | None) -> None:
         """A row for each member saying it was unlinked, and why when told."""
         ...
@@ -148,10 +155,17 @@ class ReadView(Protocol):
         """The unrevoked credential with this hash, if any."""
         ...
 
-    def credentials_epoch(self) -> int: ...
-    def change_counter(self) -> int | None:
-        """A number that moves whenever another connection commits to the store, or None
-        where the store cannot tell cheaply (then nothing read from it may be cached)."""
+    def credentials_epoch(self) -> int:
+        """A number every revocation (and every wipe) moves. Apart: safe from any thread."""
+        ...
+
+    def changes_after(self, history_id: int) -> list[tuple[int, str]]:
+        """(history id, org uuid) for every org whose connection a history row above this id
+        changed, in id order, at most CHANGES_LIMIT pairs. Apart: safe from any thread."""
+        ...
+
+    def last_history_id(self) -> int:
+        """The highest history id stored (0 for none). Apart: safe from any thread."""
         ...
 
     def statistics(self) -> Statistics:

@@ -14,22 +14,22 @@ from hamr.store.tables import history
 
 # A position in chain order: (connection_id, id) of the last row read.
 ChainPosition = tuple[str, int]
-_INSERT = history.insert()
+_INSERT = history.insert().returning(history.c.id, sort_by_parameter_order=True)
 
 
-def insert(db: sa.Connection, rows: list[dict[str, Any]]) -> None:
+def insert(db: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows (in this order, which is id order) each with its chain_hash, following the
     last stored row of its connection: one query finds those for the whole batch. Writers of
     a connection hold its orgs' locks (SQLite: the database's), so the last row cannot change
-    before commit."""
+    before commit. Returns the rows' ids, in order."""
     if not rows:
-        return
+        return []
     previous = last_hashes(db, {row["connection_id"] for row in rows})
     for row in rows:
         connection = row["connection_id"]
         row["chain_hash"] = chain.next_hash(previous.get(connection, chain.GENESIS), row)
         previous[connection] = row["chain_hash"]
-    db.execute(_INSERT, rows)
+    return [row_id for (row_id,) in db.execute(_INSERT, rows)]
 
 
 def last_hashes(db: sa.Connection, connection_ids: Collection[str]) -> dict[str, str]:

@@ -109,8 +109,8 @@ class SqlRepository:
         )
         self._db.execute(connections.delete().where(connections.c.id == link.id))
 
-    def add_history(self, changes: Sequence[AppliedChange]) -> None:
-        history_rows.insert(
+    def add_history(self, changes: Sequence[AppliedChange]) -> list[int]:
+        return history_rows.insert(
             self._db,
             [
                 {

@@ -22,6 +22,7 @@ from hamr.domain.model import (
     Statistics,
     StoredCredential,
 )
+from hamr.domain.ports import CHANGES_LIMIT
 from hamr.store import migrate
 from hamr.store.outage import is_outage, raise_if_outage
 from hamr.store.repository import LINKS_OF_MEMBER, link_from_row
@@ -90,6 +91,23 @@ class SqlReadView:
         self._epoch = _Prepared(
             sa.select(epochs.c.value).where(epochs.c.name == sa.bindparam("value")), dialect
         )
+        # Who each history row above an id changed the connection of: its writer and the
+        # written connection's members (an unlink's rows name each side, members gone).
+        self._changes_after = _Prepared(
+            sa.select(history.c.id, history.c.org_uuid, connection_members.c.org_uuid)
+            .outerjoin(
+                connection_members, connection_members.c.connection_id == history.c.connection_id
+            )
+            .where(history.c.id > sa.bindparam("value"))
+            .order_by(history.c.id)
+            # Literals, so that `value` stays the one bound parameter (SQLite adds OFFSET).
+            .limit(sa.literal_column(str(CHANGES_LIMIT)))
+            .offset(sa.literal_column("0")),
+            dialect,
+        )
+        self._last_history_id = _compiled(
+            sa.select(sa.func.coalesce(sa.func.max(history.c.id), sa.literal_column("0"))), dialect
+        )
 
     def connection(self, org_uuid: str) -> Connection | None:
         row = self._fetch_one(self._connection_by_org.sql, self._connection_by_org.params(org_uuid))
@@ -115,14 +133,22 @@ class SqlReadView:
         )
 
     def credentials_epoch(self) -> int:
-        row = self._fetch_one(self._epoch.sql, self._epoch.params(CREDENTIALS_EPOCH))
-        return int(row[0]) if row else 0
+        rows = self._fetch_all_apart(self._epoch.sql, self._epoch.params(CREDENTIALS_EPOCH))
+        return int(rows[0][0]) if rows else 0
 
-    def change_counter(self) -> int | None:
-        if not self._is_sqlite:
-            return None
-        row = self._fetch_one("PRAGMA data_version", ())
-        return int(row[0]) if row else None
+    def changes_after(self, history_id: int) -> list[tuple[int, str]]:
+        rows = self._fetch_all_apart(
+            self._changes_after.sql, self._changes_after.params(history_id)
+        )
+        return [
+            (row_id, org)
+            for row_id, writer, member in rows
+            for org in ((writer,) if member in (None, writer) else (writer, member))
+        ]
+
+    def last_history_id(self) -> int:
+        ((last,),) = self._fetch_all_apart(self._last_history_id)
+        return int(last)
 
     def statistics(self) -> Statistics:
         by_status = self._fetch_all_apart(self._connections_by_status)
@@ -167,13 +193,13 @@ class SqlReadView:
             raise
         return tuple(row) if row is not None else None
 
-    def _fetch_all_apart(self, sql: str) -> list[tuple[Any, ...]]:
-        """All rows of a parameterless query, on a pooled connection of its own (any thread)."""
+    def _fetch_all_apart(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        """All rows of a query, on a pooled connection of its own (any thread)."""
         try:
             with closing(self._engine.raw_connection()) as connection:
                 cursor = connection.cursor()
                 try:
-                    cursor.execute(sql)
+                    cursor.execute(sql, params)
                     return [tuple(row) for row in cursor.fetchall()]
                 finally:
                     cursor.close()

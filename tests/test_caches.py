@@ -1,0 +1,142 @@
+"""The connection cache across processes, on SQLite and PostgreSQL: another process's write
+drops only the orgs it changed and is seen within one poll; this process's writes leave other
+orgs' entries alone; history ids that commit out of order on PostgreSQL are not missed; the
+least recently read entry is the one forgotten."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from hamr.caches import LruDict
+from hamr.domain.model import Connection, HamrStatus
+from hamr.service import HamrService
+from hamr.store.sql import open_store
+from hamr.store.tables import history
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
+from tests.postgres import PostgresServer
+
+PATH = "/api/v2/hamr"
+
+
+@pytest.fixture(scope="module")
+def other_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HamrServer]:
+    """A second `hamr serve` on the suite's database: another process writing."""
+    yield from serving(database_url, tmp_path_factory, "--log-level", "warning")
+
+
+def cache_counts(server: HamrServer) -> dict[str, int]:
+    text = httpx.get(f"{server.url}/metrics").text
+    found = re.findall(
+        r'^hamr_cache_requests_total\{cache="connections",result="(hit|miss)"\} (\S+)$',
+        text,
+        re.MULTILINE,
+    )
+    return {result: int(float(value)) for result, value in found}
+
+
+def linked(admin: Admin, server: HamrServer, status: int = 2) -> tuple[OrgKeys, OrgKeys]:
+    org, partner = admin.create_org("us1"), admin.create_org("eu1")
+    body = connection_body(org, partner, hamr_status=status)
+    answer = httpx.post(f"{server.url}{PATH}", json=body, headers=org.headers)
+    assert answer.status_code == 200, answer.text
+    return org, partner
+
+
+def status_at(server: HamrServer, org: OrgKeys) -> int:
+    answer = httpx.get(f"{server.url}{PATH}", headers=org.headers)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["data"]["attributes"]["hamr_status"])
+
+
+def test_another_processs_write_is_seen_within_a_poll_and_drops_only_its_orgs(
+    admin: Admin, server: HamrServer, other_server: HamrServer
+) -> None:
+    written, written_partner = linked(admin, server)
+    bystander, bystander_partner = linked(admin, server)
+    for org in (written, written_partner, bystander, bystander_partner):
+        assert status_at(server, org) == 2  # all cached now
+    before = cache_counts(server)
+    body = connection_body(written, written_partner, hamr_status=3, is_primary=False)
+    answer = httpx.post(f"{other_server.url}{PATH}", json=body, headers=written.headers)
+    assert answer.status_code == 200, answer.text
+    written_at = time.monotonic()
+    while status_at(server, written_partner) != 3:
+        assert time.monotonic() - written_at < 0.25, "not seen within 0.25 s"
+        time.sleep(0.01)
+    time.sleep(0.25)  # every poll that could have dropped more has run
+    reads_before = cache_counts(server)
+    assert status_at(server, bystander) == 2
+    assert status_at(server, bystander_partner) == 2
+    assert status_at(server, written) == 3
+    after = cache_counts(server)
+    assert after["hit"] - reads_before["hit"] == 2  # the bystanders stayed cached
+    assert after["miss"] - reads_before["miss"] == 1  # the writer's side was dropped
+    assert reads_before["miss"] - before["miss"] == 1  # and so was its partner's
+
+
+def test_this_processs_writes_leave_other_orgs_cached(admin: Admin, server: HamrServer) -> None:
+    bystanders = [org for _ in range(3) for org in linked(admin, server)]
+    for org in bystanders:
+        status_at(server, org)
+    before = cache_counts(server)
+    written = [org for _ in range(5) for org in linked(admin, server)]
+    time.sleep(0.3)  # polls have seen the writes' history rows
+    for org in bystanders + written:  # the writes were put in place, and stay
+        assert status_at(server, org) == 2
+    after = cache_counts(server)
+    assert after["hit"] - before["hit"] == len(bystanders) + len(written)
+    assert after["miss"] == before["miss"]
+
+
+def test_history_ids_that_commit_out_of_order_are_not_missed(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """PostgreSQL takes a history id at insert, not at commit: a write holding a lower id
+    can become visible after one holding a higher id has been seen."""
+    postgres.create_database("hamr_out_of_order")
+    url = postgres.url_for("hamr_out_of_order")
+    store = open_store(url)
+    try:
+        admin = Admin(store)
+        slow, fast = admin.create_org("us1"), admin.create_org("us1")
+        service = HamrService(store.unit_of_work, store.view, frozenset({"us1", "eu1"}))
+        cache = service.connections
+        row = {"key_id": "k", "modified_by": "m", "recorded_at_us": 1, "after": None}
+        with store.engine.connect() as first, store.engine.connect() as second:
+            first.begin()
+            first.execute(history.insert(), {"org_uuid": slow.uuid, **row})  # the lower id
+            with second.begin():
+                second.execute(history.insert(), {"org_uuid": fast.uuid, **row})
+            seen = service.storage_changes()
+            assert [org for _, org in seen.changed] == [fast.uuid]
+            service.notice(seen)
+            first.commit()
+        # What a poller of the slow org had cached before its write became visible.
+        cache.remember(
+            [Connection(slow.uuid, HamrStatus.PASSIVE, True, 0, "m", "eu1", "n", "t", "us1")]
+        )
+        before = cache.misses
+        service.notice(service.storage_changes())
+        cache.get(slow.uuid)
+        assert cache.misses == before + 1  # dropped, so read from storage again
+    finally:
+        store.close()
+
+
+def test_the_least_recently_read_entry_goes_first() -> None:
+    entries: LruDict[int] = LruDict(max_entries=2)
+    entries.put("a", 1)
+    entries.put("b", 2)
+    assert entries.get("a") == 1  # read: now the most recent
+    entries.put("c", 3)
+    assert list(entries.entries) == ["a", "c"]
+    entries.put("a", 4)  # a rewrite takes no room
+    assert entries.entries == {"c": 3, "a": 4}
+    assert entries.get("b") is None
