@@ -1,12 +1,14 @@
-"""GET /api/v2/hamr has two lanes: the fast lane in front of the app answers GETs that do not
-ask for gzip; the app's route answers those that do (the official Python client's). A client
-must not be able to tell them apart, beyond the compression it asked for.
+"""GET /api/v2/hamr has two paths: the fast lane in front of the app answers every GET of the
+path without a query string, gzipped or not; the app's route answers HEAD and GETs with a
+query string. A client must not be able to tell them apart: the same status, headers and
+bytes, for every status, with gzip and without.
 
-httpx asks for gzip unless told otherwise, so every request here names its lane."""
+httpx asks for gzip unless told otherwise, so every request here says what it accepts."""
 
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -15,11 +17,11 @@ import pytest
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
 
 PATH = "/api/v2/hamr"
+BY_APP = PATH + "?via=app"  # a query string: the app's route answers
 LANE = {"Accept-Encoding": "identity"}
-APP = {"Accept-Encoding": "gzip"}
+APP = {"Accept-Encoding": "gzip"}  # as the official client sends it
 # What differs between any two responses, whichever lane answers them.
 PER_RESPONSE = {"date", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"}
-COMPRESSION = {"content-encoding", "content-length", "vary"}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,14 @@ OUTCOMES = {
 }
 
 
+def raw(http: httpx.Client, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    """The response as sent: its bytes not decompressed."""
+    with http.stream(method, url, headers=headers) as response:
+        response._content = b"".join(response.iter_raw())
+    return response
+
+
+@pytest.mark.parametrize("encoding", [LANE, APP], ids=["identity", "gzip"])
 @pytest.mark.parametrize("mode", ["both", "contract", "live"])
 @pytest.mark.parametrize("outcome", list(OUTCOMES))
 def test_the_lane_and_the_app_answer_alike(
@@ -110,8 +120,9 @@ def test_the_lane_and_the_app_answer_alike(
     partner: OrgKeys,
     outcome: str,
     mode: str,
+    encoding: dict[str, str],
 ) -> None:
-    """In every wire format."""
+    """In every wire format, byte for byte, and HEAD alike without the body."""
     credentials = org.headers
     with httpx.Client(base_url=wire(mode).url, timeout=10) as http:
         if outcome in ("connected", "partner-reads-the-pair"):
@@ -124,21 +135,44 @@ def test_the_lane_and_the_app_answer_alike(
         if outcome == "invalid-api-key":
             credentials = {**org.headers, "DD-API-KEY": "0" * 32}
 
-        by_lane = http.get(PATH, headers={**credentials, **LANE})
-        by_app = http.get(PATH, headers={**credentials, **APP})
+        by_lane = raw(http, "GET", PATH, {**credentials, **encoding})
+        by_app = raw(http, "GET", BY_APP, {**credentials, **encoding})
+        head = raw(http, "HEAD", PATH, {**credentials, **encoding})
 
     expected = OUTCOMES[outcome]
     if outcome == "invalid-api-key" and mode == "live":
         expected = 401
-    assert by_lane.status_code == by_app.status_code == expected
+    assert by_lane.status_code == by_app.status_code == head.status_code == expected
     if expected == 200:
         attributes, content_type = WIRE[mode]
-        assert list(by_lane.json()["data"]["attributes"]) == attributes
+        document = by_lane.content if encoding is LANE else gzip.decompress(by_lane.content)
+        assert list(json.loads(document)["data"]["attributes"]) == attributes
         assert by_lane.headers["content-type"] == content_type
-    assert by_lane.content == by_app.content  # httpx decompressed the app's
-    assert "content-encoding" not in by_lane.headers
-    ignored = PER_RESPONSE | COMPRESSION
-    assert stable_headers(by_lane, ignored) == stable_headers(by_app, ignored)
+        assert by_lane.headers.get("content-encoding") == (None if encoding is LANE else "gzip")
+    assert by_lane.content == by_app.content
+    assert head.content == b""
+    assert stable_headers(by_lane, PER_RESPONSE) == stable_headers(by_app, PER_RESPONSE)
+    assert stable_headers(head, PER_RESPONSE) == stable_headers(by_lane, PER_RESPONSE)
+
+
+def test_over_its_rate_limit_the_lane_and_the_app_answer_alike(
+    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    org = admin.create_org("us1")
+    log = tmp_path_factory.mktemp("limited") / "server.log"
+    limited = HamrServer(database_url, log, "--rate-limit", "hamr_get=1/3600").start()
+    try:
+        with httpx.Client(base_url=limited.url, timeout=10) as http:
+            assert http.get(PATH, headers={**org.headers, **LANE}).status_code == 404
+            for encoding in (LANE, APP):
+                by_lane = raw(http, "GET", PATH, {**org.headers, **encoding})
+                by_app = raw(http, "GET", BY_APP, {**org.headers, **encoding})
+                assert by_lane.status_code == by_app.status_code == 429
+                assert by_lane.content == by_app.content
+                ignored = PER_RESPONSE - {"x-ratelimit-remaining"}
+                assert stable_headers(by_lane, ignored) == stable_headers(by_app, ignored)
+    finally:
+        limited.stop()
 
 
 def test_a_get_asking_for_gzip_gets_the_same_document_compressed(
@@ -155,7 +189,7 @@ def test_a_get_asking_for_gzip_gets_the_same_document_compressed(
     assert compressed.headers["x-ratelimit-name"] == plain.headers["x-ratelimit-name"]
 
 
-@pytest.mark.parametrize("lane", [LANE, APP], ids=["lane", "app"])
+@pytest.mark.parametrize("lane", [LANE, APP], ids=["identity", "gzip"])
 def test_a_request_id_sent_is_echoed(
     http: httpx.Client, admin: Admin, org: OrgKeys, lane: dict[str, str]
 ) -> None:
@@ -165,7 +199,7 @@ def test_a_request_id_sent_is_echoed(
         assert response.headers["x-request-id"] == request_id
 
 
-@pytest.mark.parametrize("lane", [LANE, APP], ids=["lane", "app"])
+@pytest.mark.parametrize("lane", [LANE, APP], ids=["identity", "gzip"])
 @pytest.mark.parametrize("linked", [True, False], ids=["paired", "not-yet-paired"])
 def test_a_write_by_one_side_of_a_pair_is_read_at_once_by_the_other(
     http: httpx.Client, org: OrgKeys, partner: OrgKeys, lane: dict[str, str], linked: bool

@@ -160,10 +160,15 @@ def test_an_outage_gives_503s_and_the_server_recovers(
             cached = client.get(PATH)
             assert cached.status_code == 200
             assert cached.json()["data"]["attributes"]["hamr_status"] == 4
-            for response in (
-                client.get(PATH, headers=unseen.headers),
-                client.post(PATH, json=body),
-            ):
+            for encoding in ("identity", "gzip"):  # both GET paths answer alike
+                asked = {**unseen.headers, "Accept-Encoding": encoding}
+                by_lane = client.get(PATH, headers=asked)
+                by_app = client.get(PATH + "?via=app", headers=asked)
+                assert by_lane.content == by_app.content
+                assert by_lane.headers.get("content-encoding") == by_app.headers.get(
+                    "content-encoding"
+                )
+            for response in (by_lane, by_app, client.post(PATH, json=body)):
                 assert response.status_code == 503
                 assert response.headers["retry-after"] == "1"
                 (error,) = response.json()["errors"]

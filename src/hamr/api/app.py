@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hamr.api.access_log import AccessLog
 from hamr.api.collector import scheduled_full_collections
-from hamr.api.compression import GzipWhenAsked
+from hamr.api.compression import GZIP_MINIMUM_BYTES, GzipWhenAsked
 from hamr.api.emulator_routes import emulator_routes
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.fast_get import FastGet
@@ -51,8 +51,6 @@ from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 
 logger = logging.getLogger(__name__)
-
-GZIP_MINIMUM_BYTES = 256
 
 
 class HamrApp:

@@ -8,9 +8,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from starlette.datastructures import Headers
 
+from hamr.api.compression import gzipped
 from hamr.api.errors import IF_MATCH, IF_NONE_MATCH
 from hamr.api.wire import WireFormat
 from hamr.domain.model import Connection, Precondition, Versions
@@ -20,12 +22,17 @@ ETAG = "ETag"
 _ENTITY_TAG = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Encoded:
-    """A connection's document in one wire format, with its ETag: both computed once."""
+    """A connection's document in one wire format, with its ETag: both computed once, and
+    its gzipped bytes the first time a client asks for them."""
 
     body: bytes
     etag: str
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        return gzipped(self.body)
 
 
 def etag_of(body: bytes) -> str:

@@ -15,6 +15,7 @@ from hamr.api.auth import APP_KEY, AUTHORIZATION
 from hamr.api.body import read_json_body
 from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
 from hamr.api.errors import JSON, BadParameter
+from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
@@ -50,11 +51,16 @@ async def hamr_connection(request: Request) -> Response:
 
 
 async def get_connection(request: Request) -> Response:
+    """HEAD, and GETs with a query string (the fast lane takes the others): the same answer,
+    built by the same function."""
     state: AppState = request.app.state.hamr
     document = await own_connection(request.scope, state)
-    return Response(
-        document.body, media_type=state.wire.content_type, headers={ETAG: document.etag}
+    headers, body = document_answer(
+        document, state.wire.content_type.encode(), request.scope["headers"]
     )
+    response = Response(body)
+    response.raw_headers = headers
+    return response
 
 
 async def own_connection(scope: Scope, state: AppState) -> Encoded:

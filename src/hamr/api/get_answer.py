@@ -1,0 +1,54 @@
+"""The answer to `GET /api/v2/hamr`, built here for both of its paths: the fast lane in front
+of the app (fast_get.py), which takes every GET of the path without a query string, and the
+app's route, which takes HEAD and the rest. One function decides status, headers and body, so
+the two cannot drift; errors go through the same renderer and the same gzip middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp
+
+from hamr.api.compression import GZIP_MINIMUM_BYTES, wants_gzip
+from hamr.api.conditional import Encoded
+from hamr.api.errors import error_response
+from hamr.domain.errors import HamrError
+
+Headers = list[tuple[bytes, bytes]]
+_VARY = (b"vary", b"Accept-Encoding")
+_GZIP = (b"content-encoding", b"gzip")
+
+
+def document_answer(
+    document: Encoded, content_type: bytes, raw_headers: Iterable[tuple[bytes, bytes]]
+) -> tuple[Headers, bytes]:
+    """A 200's headers and body: the document, gzipped (its bytes computed once per
+    document) when the request asks for gzip and it is large enough to gain, with the headers
+    in the order Starlette's Response and GZipMiddleware would give them."""
+    if wants_gzip(raw_headers) and len(document.body) >= GZIP_MINIMUM_BYTES:
+        body = document.gzipped
+        headers = [
+            (b"etag", document.etag.encode()),
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", content_type),
+            _VARY,
+            _GZIP,
+        ]
+        return headers, body
+    body = document.body
+    return [
+        (b"etag", document.etag.encode()),
+        (b"content-length", b"%d" % len(body)),
+        (b"content-type", content_type),
+    ], body
+
+
+def error_answer(
+    error: HamrError, raw_headers: Iterable[tuple[bytes, bytes]], *, live: bool
+) -> ASGIApp:
+    """An error, rendered and compressed as the app renders and compresses it."""
+    response = error_response(error, live=live)
+    if wants_gzip(raw_headers):
+        return GZipMiddleware(response, minimum_size=GZIP_MINIMUM_BYTES)
+    return response
