@@ -1,14 +1,18 @@
 """In-memory caches for the hot path, each bounded and each told when storage changed.
 
-All live on the event loop's thread: reads fill them, the group-commit writer and the
-periodic refresh update them, and none of these interleave. What a refresh needs from
-storage is read beforehand, on a worker thread (`StorageChanges`), and applied here.
+Hits are served on the event loop's thread, which also applies this process's writes and
+what each refresh learned (read beforehand on a worker thread: `StorageChanges`). Misses
+are read from storage on worker threads, and what they read goes in only if the cache has
+not changed since the read began (`Fills`): a read that raced a revocation or a write must
+not put back what was just dropped.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -45,6 +49,26 @@ class LruDict(Generic[V]):
         entries[key] = value
 
 
+class Fills:
+    """A cache's generation: every change moves it, and a fill from storage goes in only if
+    it has not moved since the fill's read began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        with self._lock:
+            self.generation += 1
+            yield
+
+    def fill(self, since: int, put: Callable[[], None]) -> None:
+        with self._lock:
+            if self.generation == since:
+                put()
+
+
 @dataclass(frozen=True, slots=True)
 class StorageChanges:
     """What storage says changed, read off the event loop for `HamrService.notice`: the
@@ -70,19 +94,23 @@ class CredentialCache:
         # seen before costs one lookup instead of a hash, a lookup and a check per key.
         self._proofs: LruDict[tuple[str, Principal]] = LruDict(max_entries)
         self._epoch = view.credentials_epoch()
+        self.fills = Fills()
         # Requests recognised from memory, and those whose credentials had to be proved.
         self.hits = self.misses = 0
 
     def lookup(self, secret_hash: str, cached_only: bool = False) -> StoredCredential | None:
-        """The credential with this hash; with `cached_only`, None unless it is cached."""
+        """The credential with this hash; with `cached_only`, None unless it is cached
+        (otherwise blocking: from a worker thread)."""
         found = self._cache.get(secret_hash)
         if found is None and cached_only:
             return None
         if found is None:
+            since = self.fills.generation
             found = self._view.credential(secret_hash)
             if found is None:
                 return None
-            self._cache.put(secret_hash, found)
+            stored = found
+            self.fills.fill(since, lambda: self._cache.put(secret_hash, stored))
         return found if hashes_match(found.secret_hash, secret_hash) else None
 
     def proved(self, credentials_digest: str) -> Principal | None:
@@ -94,8 +122,10 @@ class CredentialCache:
         self.hits += 1
         return found[1]
 
-    def remember_proof(self, credentials_digest: str, principal: Principal) -> None:
-        self._proofs.put(credentials_digest, (credentials_digest, principal))
+    def remember_proof(self, credentials_digest: str, principal: Principal, since: int) -> None:
+        """What credentials proved, checked against storage since generation `since`."""
+        entry = (credentials_digest, principal)
+        self.fills.fill(since, lambda: self._proofs.put(credentials_digest, entry))
 
     def notice(self, epoch: int) -> bool:
         """Drop everything if credentials changed anywhere (another process, the CLI);
@@ -107,8 +137,9 @@ class CredentialCache:
         return True
 
     def clear(self) -> None:
-        self._cache.entries.clear()
-        self._proofs.entries.clear()
+        with self.fills.changing():
+            self._cache.entries.clear()
+            self._proofs.entries.clear()
 
 
 class ConnectionCache:
@@ -132,29 +163,44 @@ class ConnectionCache:
         self._seen = view.last_history_id()
         self._gaps: dict[int, float] = {}  # history ids skipped over, and since when
         self._own: set[int] = set()  # history ids of this process's writes, not yet seen
+        self._fills = Fills()
         self.hits = self.misses = 0
 
-    def get(self, org_uuid: str) -> Connection | None:
+    def cached(self, org_uuid: str) -> Connection | None:
+        """The org's connection if it is in memory (the hot path)."""
         found = self._cache.get(org_uuid)
         if found is not None:
             self.hits += 1
-        else:
-            self.misses += 1
-            found = self._view.connection(org_uuid)
-            if found is not None:
-                self._cache.put(org_uuid, found)
+        return found
+
+    def get(self, org_uuid: str) -> Connection | None:
+        """The org's connection, from memory or else storage (then blocking: from a worker
+        thread); None if it has none, which is not cached (it may link at any moment)."""
+        return self.cached(org_uuid) or self.load(org_uuid)
+
+    def load(self, org_uuid: str) -> Connection | None:
+        """The org's connection from storage, into memory unless the cache changed meanwhile.
+        Blocking: from a worker thread."""
+        self.misses += 1
+        since = self._fills.generation
+        found = self._view.connection(org_uuid)
+        if found is not None:
+            stored = found
+            self._fills.fill(since, lambda: self._cache.put(org_uuid, stored))
         return found
 
     def remember(self, connections: list[Connection], history_ids: Iterable[int] = ()) -> None:
         """This process's committed writes, in place; their history rows, when a refresh
         meets them, drop nothing."""
-        for connection in connections:
-            self._cache.put(connection.org_uuid, connection)
-        self._own.update(history_ids)
+        with self._fills.changing():
+            for connection in connections:
+                self._cache.put(connection.org_uuid, connection)
+            self._own.update(history_ids)
 
     def forget(self, org_uuids: Iterable[str]) -> None:
-        for org_uuid in org_uuids:
-            self._cache.entries.pop(org_uuid, None)
+        with self._fills.changing():
+            for org_uuid in org_uuids:
+                self._cache.entries.pop(org_uuid, None)
 
     def looking_after(self) -> int:
         """The history id above which the next refresh must look: the last seen, or below
@@ -167,6 +213,11 @@ class ConnectionCache:
         if len(changes.changed) >= CHANGES_LIMIT:
             self.restart(changes.last_history_id)
             return
+        if changes.changed:
+            with self._fills.changing():
+                self._notice(changes)
+
+    def _notice(self, changes: StorageChanges) -> None:
         now = self._clock()
         seen, gaps, own = self._seen, self._gaps, self._own
         found: set[int] = set()
@@ -190,13 +241,15 @@ class ConnectionCache:
     def restart(self, last_history_id: int) -> None:
         """Drop everything and look only above this id from now on (after a wipe, whose
         history ids may start again from 1)."""
-        self._cache.entries.clear()
-        self._gaps.clear()
-        self._own.clear()
-        self._seen = last_history_id
+        with self._fills.changing():
+            self._cache.entries.clear()
+            self._gaps.clear()
+            self._own.clear()
+            self._seen = last_history_id
 
     def clear(self) -> None:
-        self._cache.entries.clear()
+        with self._fills.changing():
+            self._cache.entries.clear()
 
 
 class OrgCache:
@@ -207,14 +260,19 @@ class OrgCache:
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
         self._cache: LruDict[Org] = LruDict(max_entries)
+        self._fills = Fills()
 
     def get(self, org_uuid: str) -> Org | None:
+        """From memory, or else storage (then blocking: from a worker thread)."""
         found = self._cache.get(org_uuid)
         if found is None:
+            since = self._fills.generation
             found = self._view.org(org_uuid)
             if found is not None:
-                self._cache.put(org_uuid, found)
+                stored = found
+                self._fills.fill(since, lambda: self._cache.put(org_uuid, stored))
         return found
 
     def clear(self) -> None:
-        self._cache.entries.clear()
+        with self._fills.changing():
+            self._cache.entries.clear()

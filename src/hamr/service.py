@@ -97,10 +97,21 @@ class HamrService:
         checked, if no credential has changed anywhere since; memory only."""
         return self.credentials.proved(credentials_digest)
 
-    def remember(self, credentials_digest: str, principal: Principal) -> None:
-        self.credentials.remember_proof(credentials_digest, principal)
+    def credentials_generation(self) -> int:
+        """Where the credential cache stands: taken before proving credentials, and given to
+        `remember`, so that a proof that raced a revocation is not kept."""
+        return self.credentials.fills.generation
+
+    def remember(self, credentials_digest: str, principal: Principal, since: int) -> None:
+        self.credentials.remember_proof(credentials_digest, principal, since)
+
+    def cached_connection(self, org: Org) -> Connection | None:
+        """The org's connection if it is in memory: the hot path, on the event loop."""
+        return self.connections.cached(org.uuid)
 
     def read_connection(self, org: Org) -> Connection:
+        """The org's connection, from memory or storage (blocking: from a worker thread), or
+        NotFound."""
         connection = self.connections.get(org.uuid)
         if connection is None:
             raise NotFound(

@@ -124,6 +124,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     db_pool_size: int = 5
+    db_timeout_seconds: float = 2.0
     credentials_poll_seconds: float = 0.1
     gc_period_seconds: float = 30.0
     rate_limits: tuple[RateLimit, ...] = DEFAULT_RATE_LIMITS
@@ -161,6 +162,7 @@ class Settings:
             "credentials_poll_seconds",
             "gc_period_seconds",
             "stuck_after_seconds",
+            "db_timeout_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_words(name)} must be positive")
@@ -284,7 +286,14 @@ def _words(name: str) -> str:
 _INTEGERS = frozenset(
     ("port", "metrics_port", "max_body_bytes", "db_pool_size", "shutdown_grace_seconds")
 )
-_FLOATS = frozenset(("credentials_poll_seconds", "gc_period_seconds", "stuck_after_seconds"))
+_FLOATS = frozenset(
+    (
+        "credentials_poll_seconds",
+        "gc_period_seconds",
+        "stuck_after_seconds",
+        "db_timeout_seconds",
+    )
+)
 _SWITCHES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
 

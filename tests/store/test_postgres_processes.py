@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -19,6 +22,7 @@ from hamr.store.migrate import head_revision
 from hamr.store.sql import open_store
 from tests.conftest import (
     ATTRIBUTE_NAMES,
+    GENEROUS_RATE_LIMITS,
     HamrServer,
     OrgKeys,
     connection_body,
@@ -210,3 +214,72 @@ def test_db_upgrade_on_postgresql(postgres: PostgresServer) -> None:
         result = run_cli("db", "upgrade", database_url=database_url)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == f"database schema at revision {head_revision()}"
+
+
+def _postgres_processes(server: PostgresServer) -> list[int]:
+    """The postmaster and every process it started (the backends hamr is connected to)."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True
+    ).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def test_a_hung_database_stalls_only_the_requests_that_need_it(
+    own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """PostgreSQL's processes stopped (SIGSTOP): connections stay open and nothing answers,
+    as in a network partition. Probes and cached GETs keep answering at once; what needs the
+    database gets a 503 within HAMR_DB_TIMEOUT_SECONDS; and all recovers when it answers."""
+    database_url = own_postgres.url
+    (org,) = make_orgs(database_url, "us1", 1)
+    (partner, unseen) = make_orgs(database_url, "eu1", 2)
+    server = HamrServer(
+        database_url,
+        tmp_path / "server.log",
+        env={
+            **os.environ,
+            "HAMR_RATE_LIMITS": GENEROUS_RATE_LIMITS,
+            "HAMR_DB_TIMEOUT_SECONDS": "1",
+        },
+    ).start()
+    stopped: list[int] = []
+    try:
+        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+            body = connection_body(org, partner, hamr_status=2)
+            assert client.post(PATH, json=body).status_code == 200
+            assert client.get(PATH).status_code == 200  # in memory now
+            stopped = _postgres_processes(own_postgres)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+
+            started = time.monotonic()
+            uncached = client.get(PATH, headers=unseen.headers)
+            waited = time.monotonic() - started
+            assert uncached.status_code == 503, uncached.text
+            assert uncached.headers["retry-after"] == "1"
+            assert "did not answer within 1 s" in uncached.json()["errors"][0]["detail"]
+            assert waited < 3
+            for _ in range(20):  # while requests that need the database wait, these do not
+                started = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                cached = client.get(PATH)
+                assert cached.status_code == 200
+                assert time.monotonic() - started < 0.5
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert "did not answer within 1 s" in ready.json()["checks"]["database"]
+
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            stopped = []
+            deadline = time.monotonic() + 15
+            while (answer := client.get(PATH, headers=unseen.headers)).status_code != 404:
+                assert answer.status_code == 503
+                assert time.monotonic() < deadline, "hamr did not recover"
+                time.sleep(0.2)
+            assert client.get("/readyz").status_code == 200
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        server.stop()

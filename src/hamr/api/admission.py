@@ -28,7 +28,7 @@ async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
         except Forbidden:
             if await state.limiter.exhausted(UNAUTHENTICATED, _client(scope)):
                 raise
-            principal = authenticate(scope["headers"], state.service)
+            principal = await state.reads(authenticate, scope["headers"], state.service)
     except Forbidden as refused:
         if state.metrics is not None:
             state.metrics.auth_failed(refused.header)

@@ -37,6 +37,7 @@ from hamr.api.ratelimit import RateLimiter
 from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_key
 from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
+from hamr.api.storage_reads import StorageReads
 from hamr.api.telemetry import RequestTelemetry, flush_periodically
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
@@ -78,7 +79,7 @@ def create_app(
     faults = FaultRules() if settings.emulator else None
     if faults is not None and settings.faults_file:
         load_fault_file(faults, settings.faults_file)  # before the store: a bad file fails fast
-    store = open_store(settings.database_url, settings.db_pool_size)
+    store = open_store(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
     real_clock = clock or system_clock_us
     emulator_clock = EmulatorClock(real_clock) if settings.emulator else None
     service = HamrService(
@@ -118,6 +119,8 @@ def create_app(
             clock=(lambda: emulator_clock() / 1_000_000) if emulator_clock else time.time,
         ),
         metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
+        # One pooled connection is the writer's; the others may read at once.
+        reads=StorageReads(max(1, settings.db_pool_size - 1), settings.db_timeout_seconds),
         emulator=(
             Emulator(service, emulator_clock, faults)
             if emulator_clock is not None and faults is not None

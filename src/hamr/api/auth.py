@@ -33,7 +33,8 @@ def authenticate(
     """The caller's principal, from the ASGI scope's raw headers (read in one pass: this is
     on every request's path). Credentials that proved someone before are recognised by one
     digest of them all; with `cached_only`, credentials not in the in-memory caches are
-    refused too: a first pass that never touches storage."""
+    refused too: a first pass that never touches storage. Without it, blocking: from a
+    worker thread."""
     headers = _credential_headers(raw_headers)
     authorization, api_key, app_key = headers
     digest = hashlib.sha256(
@@ -41,10 +42,11 @@ def authenticate(
         + (b"\n+" + api_key if api_key is not None else b"\n-")
         + (b"\n+" + app_key if app_key is not None else b"\n-")
     ).hexdigest()
+    since = service.credentials_generation()
     principal = service.recognise(digest)
     if principal is None:
         principal = _prove(headers, service, cached_only)
-        service.remember(digest, principal)
+        service.remember(digest, principal, since)
     return principal
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import anyio.to_thread
 import pydantic_core
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +25,7 @@ async def list_history(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_get")
     query = parse_history_query(request.query_params)
-    page = await anyio.to_thread.run_sync(state.service.history_page, principal.org.uuid, query)
+    page = await state.reads(state.service.history_page, principal.org.uuid, query)
     return Response(pydantic_core.to_json(history_document(page, query, request)), media_type=JSON)
 
 

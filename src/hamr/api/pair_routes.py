@@ -39,7 +39,7 @@ class _OperationRequest(BaseModel):
 async def get_pair(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_get")
-    report = await anyio.to_thread.run_sync(state.service.pairs.report, principal.org)
+    report = await state.reads(state.service.pairs.report, principal.org)
     return _document(pair_document(report))
 
 
@@ -68,7 +68,7 @@ async def post_operation(request: Request) -> Response:
     if state.metrics is not None:
         outcome = "dry_run" if asked.dry_run else "held" if asked.hold else "done"
         state.metrics.pair_operation(operation, outcome)
-    report = await anyio.to_thread.run_sync(service.pairs.report, principal.org)
+    report = await state.reads(service.pairs.report, principal.org)
     document = pair_document(report, done[-1].after if asked.dry_run else None)
     document["meta"] = {
         "operation": operation,

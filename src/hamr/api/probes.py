@@ -11,6 +11,7 @@ from starlette.responses import Response
 from hamr.api.errors import JSON
 from hamr.api.metrics import CONTENT_TYPE
 from hamr.api.state import AppState
+from hamr.domain.errors import Unavailable
 
 _ALIVE = pydantic_core.to_json({"status": "ok"})
 
@@ -25,7 +26,10 @@ async def readyz(request: Request) -> Response:
     why not. The rate limit storage is reported but does not decide: without it requests are
     served unlimited, and taking every process out of rotation for it would serve none."""
     state: AppState = request.app.state.hamr
-    database = await run_in_threadpool(state.service.readiness)
+    try:
+        database = await state.reads(state.service.readiness)
+    except Unavailable:  # the database hangs: it does not answer within the timeout
+        database = f"the database did not answer within {state.settings.db_timeout_seconds:g} s"
     limits = (
         "ok"
         if await state.limiter.reachable()

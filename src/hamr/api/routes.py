@@ -1,5 +1,6 @@
-"""The two HAMR operations. GET stays on the event loop (cached credentials, a cached or
-primary-key read, a cached body); POST's durable write goes through the group-commit writer."""
+"""The two HAMR operations. GET is answered from memory on the event loop (cached
+credentials, a cached connection, a cached body), and reads storage on a worker thread when
+it must; POST's durable write goes through the group-commit writer."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, InvalidInput
 from hamr.domain.lifecycle import MoveRefused, needed_permission
 from hamr.domain.model import (
+    ConnectionChange,
     KeyClaim,
     KeyedWrite,
     KeyKind,
@@ -68,7 +70,11 @@ async def own_connection(scope: Scope, state: AppState) -> Encoded:
     admit the caller, then its connection's document, encoded in the app's wire format, and
     its ETag (both cached)."""
     principal = await admit(scope, state, "hamr_get")
-    return state.documents.encode(state.service.read_connection(principal.org))
+    service = state.service
+    connection = service.cached_connection(principal.org)
+    if connection is None:
+        connection = await state.reads(service.read_connection, principal.org)
+    return state.documents.encode(connection)
 
 
 async def post_connection(request: Request) -> Response:
@@ -109,18 +115,24 @@ class _Post:
         self.precondition = precondition
         self.dry_run = dry_run
 
-    async def answer(self, claim: KeyClaim | None) -> Response:
-        state, principal, service = self.state, self.principal, self.state.service
+    def _resolved(self) -> tuple[ConnectionChange, list[str]]:
+        """The body read and checked, its target named from hamr's records and the move
+        judged. Blocking (it may read storage): from a worker thread."""
+        service = self.state.service
         requested = replace(
             parse_connection_request(
-                self.body, principal.org, service.datacenters, service.orgs.get
+                self.body, self.principal.org, service.datacenters, service.orgs.get
             ),
             override=self.override,
         )
+        return service.resolve_change(self.principal, requested)
+
+    async def answer(self, claim: KeyClaim | None) -> Response:
+        state, principal = self.state, self.principal
         keyed = KeyedWrite(claim, written_answer(state)) if claim is not None else None
         metrics = None if self.dry_run else state.metrics  # a dry run moves nothing
         try:
-            change, warnings = service.resolve_change(principal, requested)
+            change, warnings = await state.reads(self._resolved)
             change = replace(change, precondition=self.precondition, keyed=keyed)
             if self.dry_run:
                 done = await state.writer.rehearse(principal, change)
@@ -200,8 +212,10 @@ def header_text(text: str) -> str:
 async def validate_api_key(request: Request) -> Response:
     """`GET /api/v1/validate`, as Datadog's: is this DD-API-KEY valid? (No application key.)"""
     state: AppState = request.app.state.hamr
-    api_key = request.headers.get("dd-api-key")
-    if api_key and state.service.identify(api_key.strip(), KeyKind.API) is not None:
+    api_key = (request.headers.get("dd-api-key") or "").strip()
+    identify = state.service.identify
+    caller = await state.reads(identify, api_key, KeyKind.API) if api_key else None
+    if caller is not None:
         return Response(b'{"valid":true}', media_type=JSON)
     return Response(b'{"errors":["Forbidden"]}', status_code=403, media_type=JSON)
 

@@ -9,6 +9,7 @@ from starlette.types import Scope
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
+from hamr.api.storage_reads import StorageReads
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.emulator import Emulator
@@ -28,6 +29,7 @@ class AppState:
     openapi: bytes
     limiter: RateLimiter
     metrics: Metrics | None
+    reads: StorageReads
     emulator: Emulator | None = None  # `hamr serve --emulator` only
     # Each `--site`, by its port (each has a port of its own).
     sites_by_port: dict[int, Site] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pydantic_core
@@ -11,18 +12,28 @@ from sqlalchemy.engine import Engine, make_url
 BUSY_TIMEOUT_MS = 30_000
 
 
-def create_engine(database_url: str, pool_size: int = 5) -> Engine:
+def create_engine(
+    database_url: str, pool_size: int = 5, timeout_seconds: float | None = None
+) -> Engine:
+    """`timeout_seconds` bounds PostgreSQL's connects and statements (a server's reads and
+    writes); without it, 5 s to connect and statements unbounded (the CLI's copies)."""
     url = make_url(database_url)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2
     if url.get_backend_name() != "sqlite":
+        connect: dict[str, Any] = {"connect_timeout": 5}
+        if timeout_seconds is not None:
+            connect = {
+                "connect_timeout": max(1, math.ceil(timeout_seconds)),
+                "options": f"-c statement_timeout={round(timeout_seconds * 1000)}",
+            }
         return sa.create_engine(
             url,
             pool_size=pool_size,
             max_overflow=0,
             pool_pre_ping=True,
             pool_timeout=5,
-            connect_args={"connect_timeout": 5},
+            connect_args=connect,
             json_serializer=_to_json,
         )
     engine = sa.create_engine(

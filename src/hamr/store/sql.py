@@ -36,14 +36,16 @@ class SqlStore:
         self.engine.dispose()
 
 
-def open_store(database_url: str, pool_size: int = 5) -> SqlStore:
+def open_store(
+    database_url: str, pool_size: int = 5, timeout_seconds: float | None = None
+) -> SqlStore:
     """Open and migrate the database, or fail with one clear sentence."""
     try:
         make_url(database_url)
     except ArgumentError as error:
         raise InvalidInput(f"{database_url!r} is not a database URL: {error}") from None
     try:
-        engine = create_engine(database_url, pool_size)
+        engine = create_engine(database_url, pool_size, timeout_seconds)
     except ImportError as error:
         driver = make_url(database_url).drivername
         raise StoreUnavailable(

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import PoolProxiedConnection
 
 from hamr.domain.model import (
     Connection,
@@ -24,7 +23,7 @@ from hamr.domain.model import (
 )
 from hamr.domain.ports import CHANGES_LIMIT
 from hamr.store import migrate
-from hamr.store.outage import is_outage, raise_if_outage
+from hamr.store.outage import raise_if_outage
 from hamr.store.repository import LINKS_OF_MEMBER, link_from_row
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -53,10 +52,8 @@ class SqlReadView:
     def __init__(self, engine: Engine):
         dialect = engine.dialect
         self._engine = engine
-        self._is_sqlite = dialect.name == "sqlite"
         # What this hamr's migrations end at: read from its scripts once, not on every probe.
         self._head_revision = migrate.head_revision()
-        self._connection: PoolProxiedConnection | None = self._connect()
         self._connection_by_org = _Prepared(
             LINKS_OF_MEMBER.where(connection_members.c.org_uuid == sa.bindparam("value")),
             dialect,
@@ -163,39 +160,19 @@ class SqlReadView:
         return [revision for (revision,) in rows] == [self._head_revision]
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-
-    def _connect(self) -> PoolProxiedConnection:
-        connection = self._engine.raw_connection()
-        if not self._is_sqlite:
-            # Each read its own transaction: an idle open one would hold locks that block
-            # migrations and vacuum. (SQLite's is set up so by the engine.)
-            connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
-        return connection
+        """Nothing of its own to close: every read borrows a pooled connection."""
 
     def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
-        """One row on the long-lived connection; a lost connection is dropped, reported as an
-        outage, and replaced on the next call, so the server recovers by itself."""
-        try:
-            if self._connection is None:
-                self._connection = self._connect()
-            cursor = self._connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except Exception as error:
-            if is_outage(error, self._engine.dialect):
-                self._discard_connection()
-                raise_if_outage(error, self._engine.dialect)
-            raise
-        return tuple(row) if row is not None else None
+        rows = self._fetch_all_apart(sql, params)
+        return rows[0] if rows else None
 
     def _fetch_all_apart(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        """All rows of a query, on a pooled connection of its own (any thread)."""
+        """All rows of a query, on a pooled connection borrowed for it: any thread may read
+        at once. A lost connection is reported as an outage and dropped by the pool, so the
+        server recovers by itself."""
         try:
+            # Back in the pool, the connection is rolled back: the read's transaction ends
+            # with it, holding no locks (SQLite's reads autocommit, as the engine sets up).
             with closing(self._engine.raw_connection()) as connection:
                 cursor = connection.cursor()
                 try:
@@ -206,11 +183,6 @@ class SqlReadView:
         except Exception as error:
             raise_if_outage(error, self._engine.dialect)
             raise
-
-    def _discard_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.invalidate()
-            self._connection = None
 
 
 def _compiled(statement: sa.Select[Any], dialect: sa.Dialect) -> str:
