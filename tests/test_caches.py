@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hamr.caches import LruDict
-from hamr.domain.model import Connection, HamrStatus
+from hamr.caches import Fills, LruDict
+from hamr.domain.model import Connection, HamrStatus, KeyKind
 from hamr.service import HamrService
 from hamr.store.sql import open_store
 from hamr.store.tables import history
@@ -140,3 +140,31 @@ def test_the_least_recently_read_entry_goes_first() -> None:
     entries.put("a", 4)  # a rewrite takes no room
     assert entries.entries == {"c": 3, "a": 4}
     assert entries.get("b") is None
+
+
+def test_a_fill_that_raced_a_change_is_not_kept() -> None:
+    fills = Fills()
+    kept: list[str] = []
+    since = fills.generation
+    fills.fill(since, lambda: kept.append("unraced"))
+    with fills.changing():  # a revocation or a write, while a read was on its way
+        pass
+    fills.fill(since, lambda: kept.append("raced"))
+    assert kept == ["unraced"]
+
+
+def test_a_proof_that_raced_a_revocation_is_not_remembered(admin: Admin, database_url: str) -> None:
+    store = open_store(database_url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, frozenset({"us1", "eu1"}))
+        org = admin.create_org("us1")
+        principal = service.identify(org.app_key, KeyKind.APP)
+        assert principal is not None
+        since = service.credentials_generation()
+        service.credentials.clear()  # what a revocation noticed meanwhile does
+        service.remember("digest-of-its-credentials", principal, since)
+        assert service.recognise("digest-of-its-credentials") is None
+        service.remember("digest-of-its-credentials", principal, service.credentials_generation())
+        assert service.recognise("digest-of-its-credentials") == principal
+    finally:
+        store.close()
