@@ -49,6 +49,10 @@ class LruDict(Generic[V]):
         entries[key] = value
 
 
+class NotCached(Exception):
+    """A lookup told to use memory only missed: ask again where storage may be read."""
+
+
 class Fills:
     """A cache's generation: every change moves it, and a fill from storage goes in only if
     it has not moved since the fill's read began."""
@@ -173,10 +177,16 @@ class ConnectionCache:
             self.hits += 1
         return found
 
-    def get(self, org_uuid: str) -> Connection | None:
+    def get(self, org_uuid: str, cached_only: bool = False) -> Connection | None:
         """The org's connection, from memory or else storage (then blocking: from a worker
-        thread); None if it has none, which is not cached (it may link at any moment)."""
-        return self.cached(org_uuid) or self.load(org_uuid)
+        thread; with `cached_only`, NotCached instead); None if it has none, which is not
+        cached (it may link at any moment)."""
+        found = self.cached(org_uuid)
+        if found is None:
+            if cached_only:
+                raise NotCached(org_uuid)
+            found = self.load(org_uuid)
+        return found
 
     def load(self, org_uuid: str) -> Connection | None:
         """The org's connection from storage, into memory unless the cache changed meanwhile.
@@ -262,10 +272,13 @@ class OrgCache:
         self._cache: LruDict[Org] = LruDict(max_entries)
         self._fills = Fills()
 
-    def get(self, org_uuid: str) -> Org | None:
-        """From memory, or else storage (then blocking: from a worker thread)."""
+    def get(self, org_uuid: str, cached_only: bool = False) -> Org | None:
+        """From memory, or else storage (then blocking: from a worker thread); with
+        `cached_only`, NotCached instead of reading storage."""
         found = self._cache.get(org_uuid)
         if found is None:
+            if cached_only:
+                raise NotCached(org_uuid)
             since = self._fills.generation
             found = self._view.org(org_uuid)
             if found is not None:

@@ -7,6 +7,7 @@ storage.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
@@ -153,23 +154,26 @@ class HamrService:
         return None
 
     def resolve_change(
-        self, principal: Principal, requested: RequestedChange
+        self, principal: Principal, requested: RequestedChange, cached_only: bool = False
     ) -> tuple[ConnectionChange, list[str]]:
         """The change to store for a type-checked request, and warnings for the caller. A target
         hamr knows is named by its record (a differing name is ignored with a warning; a
-        differing datacenter is refused); an unknown target must be named in full."""
+        differing datacenter is refused); an unknown target must be named in full. It may read
+        storage (blocking: from a worker thread); with `cached_only` it raises NotCached
+        instead, so that a caller on the event loop can try memory first."""
+        org_of = functools.partial(self.orgs.get, cached_only=cached_only)
         sent = {
             name: getattr(requested, name)
             for name in ("target_org_uuid", "target_org_name", "target_org_datacenter")
             if getattr(requested, name) is not None
         }
         problems = connection_violations(
-            sent, principal.org, self.datacenters, requested.pointers, self.orgs.get
+            sent, principal.org, self.datacenters, requested.pointers, org_of
         )
         if problems:
             raise ValidationFailed(problems)
         if self.policy is Policy.ENFORCE:  # refuse early; the write checks again, locked
-            current = self.connections.get(principal.org.uuid)
+            current = self.connections.get(principal.org.uuid, cached_only)
             judge_or_refuse(
                 current.hamr_status if current else None,
                 requested.hamr_status,
@@ -177,7 +181,7 @@ class HamrService:
                 requested.pointers["hamr_status"],
                 requested.override,
             )
-        target = self.orgs.get(requested.target_org_uuid.lower())
+        target = org_of(requested.target_org_uuid.lower())
         if target is None:
             assert requested.target_org_name is not None
             assert requested.target_org_datacenter is not None

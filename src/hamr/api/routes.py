@@ -4,6 +4,7 @@ it must; POST's durable write goes through the group-commit writer."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from starlette.datastructures import QueryParams
@@ -20,6 +21,7 @@ from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
+from hamr.caches import NotCached
 from hamr.domain.errors import Forbidden, InvalidInput
 from hamr.domain.lifecycle import MoveRefused, needed_permission
 from hamr.domain.model import (
@@ -115,24 +117,32 @@ class _Post:
         self.precondition = precondition
         self.dry_run = dry_run
 
-    def _resolved(self) -> tuple[ConnectionChange, list[str]]:
+    def _resolved(self, cached_only: bool = False) -> tuple[ConnectionChange, list[str]]:
         """The body read and checked, its target named from hamr's records and the move
-        judged. Blocking (it may read storage): from a worker thread."""
+        judged. It may read storage (blocking: from a worker thread); with `cached_only`, it
+        raises NotCached instead."""
         service = self.state.service
+        org_of = functools.partial(service.orgs.get, cached_only=cached_only)
         requested = replace(
-            parse_connection_request(
-                self.body, self.principal.org, service.datacenters, service.orgs.get
-            ),
+            parse_connection_request(self.body, self.principal.org, service.datacenters, org_of),
             override=self.override,
         )
-        return service.resolve_change(self.principal, requested)
+        return service.resolve_change(self.principal, requested, cached_only)
+
+    async def _resolve(self) -> tuple[ConnectionChange, list[str]]:
+        """From memory on the event loop when it has all the change needs (a pair writing
+        again), else on a worker thread."""
+        try:
+            return self._resolved(cached_only=True)
+        except NotCached:
+            return await self.state.reads(self._resolved)
 
     async def answer(self, claim: KeyClaim | None) -> Response:
         state, principal = self.state, self.principal
         keyed = KeyedWrite(claim, written_answer(state)) if claim is not None else None
         metrics = None if self.dry_run else state.metrics  # a dry run moves nothing
         try:
-            change, warnings = await state.reads(self._resolved)
+            change, warnings = await self._resolve()
             change = replace(change, precondition=self.precondition, keyed=keyed)
             if self.dry_run:
                 done = await state.writer.rehearse(principal, change)
