@@ -168,3 +168,20 @@ def test_a_proof_that_raced_a_revocation_is_not_remembered(admin: Admin, databas
         assert service.recognise("digest-of-its-credentials") == principal
     finally:
         store.close()
+
+
+def test_the_metrics_count_both_caches_hits_and_misses(admin: Admin, server: HamrServer) -> None:
+    org = admin.create_org("us1")
+    fresh = admin.unseen_credentials(org)
+    for _ in range(2):  # proved from storage, then recognised from memory
+        httpx.get(f"{server.url}{PATH}", headers=fresh)
+    text = httpx.get(f"{server.url}/metrics").text
+    for cache in ("connections", "credentials"):
+        for result in ("hit", "miss"):
+            found = re.search(
+                rf'^hamr_cache_requests_total\{{cache="{cache}",result="{result}"\}} (\S+)$',
+                text,
+                re.MULTILINE,
+            )
+            assert found is not None, (cache, result)
+            assert float(found.group(1)) >= (1 if cache == "credentials" else 0)
