@@ -72,6 +72,16 @@ class Fills:
             if self.generation == since:
                 put()
 
+    def read_into(self, cache: LruDict[V], key: str, read: Callable[[str], V | None]) -> V | None:
+        """`read(key)` from storage (blocking), kept in `cache` if found and nothing changed
+        meanwhile."""
+        since = self.generation
+        found = read(key)
+        if found is not None:
+            stored = found
+            self.fill(since, lambda: cache.put(key, stored))
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class StorageChanges:
@@ -109,12 +119,9 @@ class CredentialCache:
         if found is None and cached_only:
             return None
         if found is None:
-            since = self.fills.generation
-            found = self._view.credential(secret_hash)
+            found = self.fills.read_into(self._cache, secret_hash, self._view.credential)
             if found is None:
                 return None
-            stored = found
-            self.fills.fill(since, lambda: self._cache.put(secret_hash, stored))
         return found if hashes_match(found.secret_hash, secret_hash) else None
 
     def proved(self, credentials_digest: str) -> Principal | None:
@@ -192,12 +199,7 @@ class ConnectionCache:
         """The org's connection from storage, into memory unless the cache changed meanwhile.
         Blocking: from a worker thread."""
         self.misses += 1
-        since = self._fills.generation
-        found = self._view.connection(org_uuid)
-        if found is not None:
-            stored = found
-            self._fills.fill(since, lambda: self._cache.put(org_uuid, stored))
-        return found
+        return self._fills.read_into(self._cache, org_uuid, self._view.connection)
 
     def remember(self, connections: list[Connection], history_ids: Iterable[int] = ()) -> None:
         """This process's committed writes, in place; their history rows, when a refresh
@@ -279,11 +281,7 @@ class OrgCache:
         if found is None:
             if cached_only:
                 raise NotCached(org_uuid)
-            since = self._fills.generation
-            found = self._view.org(org_uuid)
-            if found is not None:
-                stored = found
-                self._fills.fill(since, lambda: self._cache.put(org_uuid, stored))
+            found = self._fills.read_into(self._cache, org_uuid, self._view.org)
         return found
 
     def clear(self) -> None:
