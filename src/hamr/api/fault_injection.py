@@ -18,7 +18,6 @@ import random
 import socket
 import struct
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hamr.api.auth import authenticate
@@ -145,7 +144,7 @@ class FaultInjection:
             try:
                 return authenticate(scope["headers"], self.state.service, cached_only=True).org
             except HamrError:
-                principal = await anyio.to_thread.run_sync(
+                principal = await self.state.reads(
                     authenticate, scope["headers"], self.state.service
                 )
                 return principal.org
