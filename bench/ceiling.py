@@ -1,7 +1,11 @@
-"""The ceiling: bare Starlette on uvicorn returning a static HAMR response. hamr's throughput is
-reported as a ratio to this, measured on the same core in the same run."""
+"""The references: bare Starlette on uvicorn returning a static HAMR response (`app`, the
+ceiling), and a bare ASGI callable returning the same bytes (`bare`, no framework at all: the
+harder one, since hamr's fast lane skips Starlette too). hamr's throughput is reported as a ratio
+to each, measured on the same core in the same run."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,3 +26,16 @@ async def static_connection(_request: Request) -> Response:
 
 
 app = Starlette(routes=[Route("/api/v2/hamr", static_connection, methods=["GET", "POST"])])
+
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Every request answered with BODY and the headers Starlette's Response sends."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import emulator_work
 import seed
-from loadgen import Load, run_wrk
+from loadgen import Load, client_headers, client_script, run_wrk
 from rounds import Plan, Section, against, checked, fmt, judged, main, paired
 from run import WARMUP_LIMIT_SECONDS, Results, machine
 from servers import Server, hamr_command
-from wire import LANE_TITLES, LANES, Shape, client_headers, client_script, shape
+from wire import LANE_TITLES, LANES, Shape, shape
 
 BENCH = Path(__file__).resolve().parent
 ADMIN_TOKEN = "bench-emulator-admin-token"  # --admin-token wants 16 characters

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 LOAD_CORE = "1"
@@ -48,6 +48,8 @@ class Outcome:
     p99_ms: float
     errors: int
     requests: int = 0
+    # By kind, for a script that times its kinds apart (bench/lua/mix.lua: "get", "post").
+    parts: dict[str, Outcome] = field(default_factory=dict)
 
 
 def install_wrk() -> None:
@@ -93,10 +95,64 @@ def run_wrk(url: str, load: Load) -> Outcome:
         raise subprocess.CalledProcessError(wrk.returncode, command, stdout)
     figures = json.loads(stdout.strip().splitlines()[-1])
     seconds = figures["duration_us"] / 1e6
+    parts = {
+        kind: Outcome(
+            rps=part["requests"] / seconds,
+            p50_ms=part["p50_us"] / 1000,
+            p99_ms=part["p99_us"] / 1000,
+            errors=part["errors"],
+            requests=part["requests"],
+        )
+        for kind, part in figures.get("parts", {}).items()
+    }
+    if parts and sum(part.requests for part in parts.values()) < 0.99 * figures["requests"]:
+        raise RuntimeError(f"{load.script.name}: answers not paired with requests (X-Request-Id)")
     return Outcome(
         rps=figures["requests"] / seconds,
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
         errors=figures["non2xx"] + figures["socket_errors"],
         requests=figures["requests"],
+        parts=parts,
     )
+
+
+def client_headers() -> dict[str, str]:
+    """The headers datadog-api-client adds to its GET /api/v2/hamr, beyond the credentials
+    (captured from 2.62.0: `Accept: application/json`, `Accept-Encoding: gzip` and its
+    User-Agent), taken from the installed client when there is one."""
+    headers = {
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip",
+        "User-Agent": "datadog-api-client-python",
+    }
+    try:
+        from datadog_api_client import ApiClient, Configuration
+    except ImportError:
+        return headers
+    with ApiClient(Configuration()) as client:
+        # Accept is per operation: get_hamr_org_connection's list is ["application/json"].
+        return {"Accept": client.select_header_accept(["application/json"])} | dict(
+            client.default_headers
+        )
+
+
+def client_script(path: Path, headers: dict[str, str]) -> Path:
+    """bench/lua/get.lua's requests with `headers` appended (wrk's -H is ignored by a script
+    that formats its own requests)."""
+    lines = ", ".join(json.dumps(f"{name}: {value}") for name, value in headers.items())
+    path.write_text(
+        "-- bench/lua/get.lua's requests with the official Python client's headers; written by\n"
+        "-- bench/loadgen.py.\n"
+        'dofile(os.getenv("HAMR_BENCH_LUA") .. "/get.lua")\n'
+        "local plain = request\n"
+        'local extra = ""\n'
+        f"for _, line in ipairs({{ {lines} }}) do\n"
+        '  extra = extra .. line .. "\\r\\n"\n'
+        "end\n"
+        "request = function()\n"
+        "  -- wrk.format ends a request without a body with an empty line: add before it.\n"
+        '  return plain():sub(1, -3) .. extra .. "\\r\\n"\n'
+        "end\n"
+    )
+    return path

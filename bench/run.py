@@ -1,16 +1,20 @@
-"""The benchmark harness: hamr against the same-run ceiling (bare Starlette) and a peer (Prism).
+"""The benchmark harness: hamr against two same-run references (bare Starlette, the ceiling,
+and a bare ASGI callable) and a peer (Prism).
 
     python bench/run.py           # 1 000, 100 000 and 1 000 000 orgs; writes docs/benchmarks.md
     python bench/run.py --quick   # small scales, short rounds; prints the table (< 5 minutes)
 
 Each server runs pinned to core 0 and wrk to core 1. Every figure is the median of several
 interleaved rounds, with the spread (min-max) beside it, so a noisy neighbour shows instead of
-hiding in one number.
+hiding in one number. hamr is measured on SQLite at each scale (GET as wrk sends it and as the
+official client does, POST, a 90/10 GET/POST mix) and on a PostgreSQL the harness starts, at the
+largest scale (GET and POST), when its binaries are installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -23,10 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import postgres
 import seed
-from loadgen import Load, install_wrk, run_wrk
+from loadgen import Load, Outcome, client_headers, client_script, install_wrk, run_wrk
 from report import Figure, render
-from servers import Server, ceiling_command, hamr_command, prism_command
+from servers import SERVER_CORE, Server, ceiling_command, free_port, hamr_command, prism_command
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -92,18 +97,31 @@ class Results:
         return Figure(name, statistics.median(values), min(values), max(values))
 
 
-def warm_up(url: str, get: Load, plan: Plan) -> None:
+def warm_up(url: str, loads: dict[str, Load], plan: Plan) -> None:
     """Every sampled org requested twice (at full scale a timed warm-up reached only three
-    quarters of them, so measured runs began with storage reads), then a timed run."""
-    run_wrk(url, get.passes_over_sample(2, at_most_seconds=WARMUP_LIMIT_SECONDS))
-    run_wrk(url, get.warmup(plan.warmup_seconds))
+    quarters of them, so measured runs began with storage reads), once more with the official
+    client's headers (its gzipped bytes are made once per document), then a timed run."""
+    run_wrk(url, loads["get"].passes_over_sample(2, at_most_seconds=WARMUP_LIMIT_SECONDS))
+    run_wrk(url, loads["client"].passes_over_sample(1, at_most_seconds=WARMUP_LIMIT_SECONDS))
+    run_wrk(url, loads["get"].warmup(plan.warmup_seconds))
+
+
+def record(results: Results, name: str, scale: int, out: Outcome) -> None:
+    """A run's rate, latencies and errors; a mix's parts too, as `{name}_{part}`."""
+    results.add(f"{name}_rps@{scale}", out.rps)
+    results.add(f"{name}_p50_ms@{scale}", out.p50_ms)
+    results.add(f"{name}_p99_ms@{scale}", out.p99_ms)
+    results.add(f"{name}_errors@{scale}", out.errors)
+    for part, figures in out.parts.items():
+        record(results, f"{name}_{part}", scale, figures)
 
 
 def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
     results = Results()
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     sample = workdir / "sample.txt"
-    peers = [("ceiling", ceiling_command(BENCH))]
+    client = client_script(workdir / "get_client.lua", client_headers())
+    peers = [("ceiling", ceiling_command(BENCH)), ("bare", ceiling_command(BENCH, "bare"))]
     if with_prism:
         peers.append(
             (
@@ -111,42 +129,70 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
                 prism_command(BENCH, ROOT.parent / "shared" / "spec" / "hamr-v2.openapi.yaml"),
             )
         )
+    loads: dict[str, Load] = {}
     for scale in plan.scales:
         started = time.monotonic()
         seed.seed(database_url, scale)
         seed.write_sample(sample, scale, plan.sample_size)
         results.add(f"seed_seconds@{scale}", time.monotonic() - started)
-        get = Load(BENCH / "lua" / "get.lua", sample, plan.connections, plan.seconds)
-        post = Load(BENCH / "lua" / "post.lua", sample, plan.connections, plan.post_seconds)
+        print(f"{scale:,} orgs seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        loads = {
+            "get": Load(BENCH / "lua" / "get.lua", sample, plan.connections, plan.seconds),
+            "client": Load(client, sample, plan.connections, plan.seconds),
+            "post": Load(BENCH / "lua" / "post.lua", sample, plan.connections, plan.post_seconds),
+            "mix": Load(BENCH / "lua" / "mix.lua", sample, plan.connections, plan.seconds),
+        }
         for _ in range(plan.rounds):
             for name, command in peers if scale == plan.scales[0] else []:
                 with Server(command) as server:
-                    warm_up(server.url, get, plan)
-                    out = run_wrk(server.url, get)
+                    run_wrk(server.url, loads["get"].warmup(plan.warmup_seconds))
+                    out = run_wrk(server.url, loads["get"])
                     results.add(f"{name}_get_rps", out.rps)
                     results.add(f"{name}_get_p99_ms", out.p99_ms)
             with Server(hamr_command(database_url)) as server:
-                warm_up(server.url, get, plan)
-                out = run_wrk(server.url, get)
-                results.add(f"hamr_get_rps@{scale}", out.rps)
-                results.add(f"hamr_get_p50_ms@{scale}", out.p50_ms)
-                results.add(f"hamr_get_p99_ms@{scale}", out.p99_ms)
-                results.add(f"hamr_get_errors@{scale}", out.errors)
-                out = run_wrk(server.url, post)
-                results.add(f"hamr_post_rps@{scale}", out.rps)
-                results.add(f"hamr_post_p50_ms@{scale}", out.p50_ms)
-                results.add(f"hamr_post_p99_ms@{scale}", out.p99_ms)
-                results.add(f"hamr_post_errors@{scale}", out.errors)
+                warm_up(server.url, loads, plan)
+                for kind, load in loads.items():
+                    results.add("load_average", os.getloadavg()[0])
+                    record(results, f"hamr_{kind}", scale, run_wrk(server.url, load))
                 results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
+            print(f"{scale:,} orgs: a round done", file=sys.stderr, flush=True)
         with Server(hamr_command(database_url)) as server:
-            warm_up(server.url, get, plan)
-            for kind, load in (("get", get), ("post", post)):
+            warm_up(server.url, loads, plan)
+            for kind in ("get", "post"):
                 max_rps = results.figure(f"hamr_{kind}_rps@{scale}").median or 1.0
-                out = run_wrk(server.url, load.paced(0.8 * max_rps))
+                out = run_wrk(server.url, loads[kind].paced(0.8 * max_rps))
                 results.add(f"hamr_{kind}_paced_rps@{scale}", out.rps)
                 results.add(f"hamr_{kind}_paced_p99_ms@{scale}", out.p99_ms)
             results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
+    measure_postgres(plan, loads, results)
     return results
+
+
+def measure_postgres(plan: Plan, loads: dict[str, Load], results: Results) -> None:
+    """GET and POST on one hamr process over PostgreSQL, at the largest scale (the sample is
+    the one the SQLite rounds used last). The PostgreSQL server is pinned to the server's core
+    as well: the server side has one core, as the references do. Without PostgreSQL's binaries
+    nothing is recorded, and the report says so."""
+    bindir = postgres.binaries()
+    if bindir is None:
+        return
+    scale = plan.scales[-1]
+    database = postgres.PostgresServer(bindir, free_port(), prefix=("taskset", "-c", SERVER_CORE))
+    try:
+        database.init()
+        database.create_database()
+        started = time.monotonic()
+        seed.seed(database.url, scale)
+        results.add(f"pg_seed_seconds@{scale}", time.monotonic() - started)
+        print(f"PostgreSQL seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        for _ in range(plan.rounds):
+            with Server(hamr_command(database.url)) as server:
+                warm_up(server.url, loads, plan)
+                for kind in ("get", "post"):
+                    record(results, f"pg_{kind}", scale, run_wrk(server.url, loads[kind]))
+                results.add(f"pg_rss_mb@{scale}", server.rss_mb())
+    finally:
+        database.destroy()
 
 
 def machine() -> str:
@@ -167,7 +213,7 @@ def machine() -> str:
             versions.append(f"{package} ?")
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     return (
-        f"{platform.node()} · {cpu} · {len(__import__('os').sched_getaffinity(0))} cores · "
+        f"{platform.node()} · {cpu} · {len(os.sched_getaffinity(0))} cores · "
         f"Python {platform.python_version()} · {', '.join(versions)} · {wrk.strip()}"
     )
 

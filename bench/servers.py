@@ -35,12 +35,13 @@ def hamr_command(database_url: str, extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "hamr", "serve", "--database", database_url, *limits, *extra]
 
 
-def ceiling_command(bench: Path) -> list[str]:
+def ceiling_command(bench: Path, app: str = "app") -> list[str]:
+    """A reference in bench/ceiling.py: `app` (bare Starlette) or `bare` (a bare ASGI callable)."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "ceiling:app",
+        f"ceiling:{app}",
         "--app-dir",
         str(bench),
         "--no-access-log",

@@ -13,7 +13,6 @@ Figures are medians over the rounds, with the range beside them.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import seed
-from loadgen import Load, run_wrk
+from loadgen import Load, client_headers, client_script, run_wrk
 from report import Figure
 from rounds import Plan, Section, fmt, main, paired
 from run import WARMUP_LIMIT_SECONDS, Results, machine
@@ -48,47 +47,6 @@ FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
 )
 QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=2, warmup_seconds=1, connections=32)
-
-
-def client_headers() -> dict[str, str]:
-    """The headers datadog-api-client adds to its GET /api/v2/hamr, beyond the credentials
-    (captured from 2.62.0: `Accept: application/json`, `Accept-Encoding: gzip` and its
-    User-Agent), taken from the installed client when there is one."""
-    headers = {
-        "Accept": "application/json",
-        "Accept-Encoding": "gzip",
-        "User-Agent": "datadog-api-client-python",
-    }
-    try:
-        from datadog_api_client import ApiClient, Configuration
-    except ImportError:
-        return headers
-    with ApiClient(Configuration()) as client:
-        # Accept is per operation: get_hamr_org_connection's list is ["application/json"].
-        return {"Accept": client.select_header_accept(["application/json"])} | dict(
-            client.default_headers
-        )
-
-
-def client_script(path: Path, headers: dict[str, str]) -> Path:
-    """bench/lua/get.lua's requests with `headers` appended (wrk's -H is ignored by a script
-    that formats its own requests)."""
-    lines = ", ".join(json.dumps(f"{name}: {value}") for name, value in headers.items())
-    path.write_text(
-        "-- bench/lua/get.lua's requests with the official Python client's headers; written by\n"
-        "-- bench/wire.py.\n"
-        'dofile(os.getenv("HAMR_BENCH_LUA") .. "/get.lua")\n'
-        "local plain = request\n"
-        'local extra = ""\n'
-        f"for _, line in ipairs({{ {lines} }}) do\n"
-        '  extra = extra .. line .. "\\r\\n"\n'
-        "end\n"
-        "request = function()\n"
-        "  -- wrk.format ends a request without a body with an empty line: add before it.\n"
-        '  return plain():sub(1, -3) .. extra .. "\\r\\n"\n'
-        "end\n"
-    )
-    return path
 
 
 @dataclass(frozen=True)

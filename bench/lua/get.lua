@@ -8,9 +8,5 @@ local i = math.random(#orgs)
 
 request = function()
   i = i % #orgs + 1
-  local org = orgs[i]
-  return wrk.format("GET", "/api/v2/hamr", {
-    ["DD-API-KEY"] = org.api,
-    ["DD-APPLICATION-KEY"] = org.app,
-  })
+  return keys.get(orgs[i])
 end

@@ -13,6 +13,33 @@ function M.load(path)
   return orgs
 end
 
+-- The org's GET, with `extra` headers (or none).
+function M.get(org, extra)
+  local headers = { ["DD-API-KEY"] = org.api, ["DD-APPLICATION-KEY"] = org.app }
+  for name, value in pairs(extra or {}) do
+    headers[name] = value
+  end
+  return wrk.format("GET", "/api/v2/hamr", headers)
+end
+
+-- The org's n-th POST: a real, durable change (hamr_status cycles through its six values).
+function M.post(org, n, extra)
+  local body = string.format(
+    '{"data":{"id":"%s","type":"hamr_org_connections","attributes":{"hamr_status":%d,'
+      .. '"is_primary":true,"modified_by":"bench","target_org_datacenter":"%s",'
+      .. '"target_org_name":"partner","target_org_uuid":"%s"}}}',
+    org.uuid, n % 6, org.dc, org.partner)
+  local headers = {
+    ["DD-API-KEY"] = org.api,
+    ["DD-APPLICATION-KEY"] = org.app,
+    ["Content-Type"] = "application/json",
+  }
+  for name, value in pairs(extra or {}) do
+    headers[name] = value
+  end
+  return wrk.format("POST", "/api/v2/hamr", headers, body)
+end
+
 -- Warm-up runs: HAMR_BENCH_PASSES is how many passes over the sample to make; once they have
 -- been answered this creates the file HAMR_BENCH_DONE names, and run.py ends wrk (its -d is
 -- then only an upper bound).

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.postgres import binaries
 
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
@@ -30,16 +31,51 @@ def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
     assert written.startswith("<!-- measured: start -->\n")
     text = written.removeprefix("<!-- measured: start -->\n").partition("<!-- measured: end -->")[0]
     assert text.strip() in completed.stdout
-    assert re.search(rf"\| ceiling: .* \| {NUMBER} \({NUMBER}–{NUMBER}\) \|", text)
-    row = re.search(r"^\| 50 \| (.*) \|$", text, re.MULTILINE)
-    assert row is not None, text
-    cells = row.group(1).split(" | ")
-    get_rps, post_rps, rss = cells[0], cells[4], cells[7]
-    for cell in (get_rps, post_rps, rss):
-        assert re.fullmatch(rf"{NUMBER} \({NUMBER}–{NUMBER}\)", cell), cell
-    assert float(get_rps.split()[0].replace(",", "")) > 0
-    assert "| GET ≥ 0.6 × ceiling | " in text
-    assert "| RSS < 150 MB at 50 orgs | " in text
+    figure = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"
+    for reference in ("ceiling: ", "bare ASGI callable "):
+        assert re.search(rf"^\| {reference}.* \| {figure} \| {NUMBER} \|", text, re.MULTILINE)
+    # Every load, on SQLite and (when its binaries are installed) PostgreSQL: a rate, its ratio
+    # to both references, and its latencies; else the row says why it was not measured.
+    postgres = binaries() is not None
+    for storage, load in [
+        ("SQLite", "GET (wrk)"),
+        ("SQLite", "GET (official client: gzip)"),
+        ("SQLite", "POST (durable)"),
+        ("SQLite", "90/10 mix: its GET part"),
+        ("SQLite", "90/10 mix: its POST part"),
+        ("PostgreSQL", "GET (wrk)"),
+        ("PostgreSQL", "POST (durable)"),
+    ]:
+        row = re.search(
+            rf"^\| 50 \| {storage} \| {re.escape(load)} \| (.*) \|$", text, re.MULTILINE
+        )
+        assert row is not None, (storage, load)
+        if storage == "PostgreSQL" and not postgres:
+            assert row.group(1).startswith("not measured: no PostgreSQL | "), row.group(1)
+            continue
+        rps, ceiling, bare, latencies = row.group(1).split(" | ")
+        assert re.fullmatch(figure, rps), (load, rps)
+        assert float(rps.split()[0].replace(",", "")) > 0, (storage, load)
+        assert re.fullmatch(NUMBER, ceiling), (load, ceiling)
+        assert re.fullmatch(NUMBER, bare), (load, bare)
+        assert re.fullmatch(rf"{figure} / {figure}", latencies), (load, latencies)
+    assert re.search(rf"^\| 50 \| SQLite \| {figure} \|$", text, re.MULTILINE)
+    for target, ratio in [
+        ("GET (wrk's plain request) ≥ 0.85 × ceiling", True),
+        ("GET as the official client sends it ≥ 0.8 × ceiling", True),
+        ("90/10 GET/POST mix, GET part ≥ 0.7 × ceiling", True),
+        ("90/10 GET/POST mix, GET part p99 < 10 ms", False),
+        ("POST (durable) ≥ 0.3 × ceiling GET", True),
+        ("POST p99 at 80 % of its max < 20 ms", False),
+        ("PostgreSQL GET ≥ 0.6 × ceiling", True),
+        ("RSS < 150 MB at 50 orgs", False),
+    ]:
+        if target.startswith("PostgreSQL") and not postgres:
+            verdict = r"not measured: no PostgreSQL \| — \| —"
+        else:
+            bare = rf"{NUMBER} ×" if ratio else "—"
+            verdict = rf"{NUMBER} (×|ms|MB) \| {bare} \| (met|\*\*missed\*\*)"
+        assert re.search(rf"^\| {re.escape(target)} \| {verdict} \|$", text, re.MULTILINE), target
 
 
 def test_the_wire_run_measures_each_mode_both_ways_and_places_its_section(tmp_path: Path) -> None:
