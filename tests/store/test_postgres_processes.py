@@ -198,8 +198,14 @@ def test_an_outage_gives_503s_and_the_server_recovers(
                 "status": "ready",
                 "checks": {"database": "ok", "rate_limit_storage": "ok"},
             }
+            time.sleep(0.3)  # a poll has seen it back
     finally:
         server.stop()
+    # The outage is told in two lines, not a traceback every poll.
+    log = server.log()
+    assert log.count('"message":"the database is unreachable"') == 1, log
+    assert log.count('"message":"the database is back"') == 1, log
+    assert "could not check storage for changes" not in log
     store = open_store(database_url)
     try:
         service = HamrService(store.unit_of_work, store.view, Settings().datacenters)

@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio.to_thread
 import pydantic_core
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -42,7 +41,7 @@ from hamr.api.telemetry import RequestTelemetry, flush_periodically
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.clock import EmulatorClock, system_clock_us
-from hamr.domain.errors import HamrError, NotFound
+from hamr.domain.errors import HamrError, NotFound, Unavailable
 from hamr.domain.fault_rules import FaultRules
 from hamr.domain.model import Policy
 from hamr.emulator import Emulator
@@ -52,6 +51,7 @@ from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 
 logger = logging.getLogger(__name__)
+OUTAGE_LOG_SECONDS = 30.0
 
 
 class HamrApp:
@@ -185,13 +185,29 @@ def create_app(
 async def _watch_storage(state: AppState) -> None:
     """What other processes change (revocations by the CLI, writes by other servers) reaches
     this one's caches within one poll interval."""
+    unreachable_since: float | None = None
+    last_said = 0.0
     while True:
         await asyncio.sleep(state.settings.credentials_poll_seconds)
         try:
-            changes = await anyio.to_thread.run_sync(state.service.storage_changes)
-            state.service.notice(changes)
+            changes = await state.reads(state.service.storage_changes)
+        except Unavailable as error:
+            # One line when the database goes, one every OUTAGE_LOG_SECONDS while it stays
+            # away, one when it is back: an outage is not a traceback every poll.
+            now = time.monotonic()
+            if unreachable_since is None or now - last_said >= OUTAGE_LOG_SECONDS:
+                logger.warning("the database is unreachable", extra={"reason": error.detail})
+                unreachable_since = unreachable_since or now
+                last_said = now
+            continue
         except Exception:
             logger.exception("could not check storage for changes")
+            continue
+        if unreachable_since is not None:
+            away = time.monotonic() - unreachable_since
+            logger.warning("the database is back", extra={"away_seconds": round(away, 1)})
+            unreachable_since = None
+        state.service.notice(changes)
 
 
 async def _hamr_error(request: Request, exc: Exception) -> Response:

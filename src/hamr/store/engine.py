@@ -22,7 +22,9 @@ def create_engine(
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2
     if url.get_backend_name() != "sqlite":
         connect: dict[str, Any] = {"connect_timeout": 5}
+        wait_for_pool = 5.0
         if timeout_seconds is not None:
+            wait_for_pool = timeout_seconds
             connect = {
                 "connect_timeout": max(1, math.ceil(timeout_seconds)),
                 "options": f"-c statement_timeout={round(timeout_seconds * 1000)}",
@@ -32,7 +34,7 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=0,
             pool_pre_ping=True,
-            pool_timeout=5,
+            pool_timeout=wait_for_pool,
             connect_args=connect,
             json_serializer=_to_json,
         )
