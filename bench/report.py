@@ -101,7 +101,7 @@ def _references(figure: Lookup) -> list[str]:
     return lines
 
 
-def _by_scale(figure: Lookup, scales: tuple[int, ...]) -> list[str]:
+def _by_scale(figure: Lookup, scales: tuple[int, ...], connections: int) -> list[str]:
     ceiling, bare = figure("ceiling_get_rps"), figure("bare_get_rps")
     lines = [
         "",
@@ -138,6 +138,20 @@ def _by_scale(figure: Lookup, scales: tuple[int, ...]) -> list[str]:
         lines += [row(scale, "SQLite", name, title) for name, title in LOADS.items()]
     large = scales[-1]
     lines += [row(large, "PostgreSQL", name, title) for name, title in POSTGRES_LOADS.items()]
+    post_rate, post_p50 = (
+        figure(f"hamr_mix_post_{kind}@{large}").median for kind in ("rps", "p50_ms")
+    )
+    if post_rate and post_p50:
+        # Little's law: the connections a kind holds are its rate times its time in flight.
+        held = post_rate * post_p50 / 1000
+        lines += [
+            "",
+            f"In the mix at {large:,} orgs the POSTs held {held:.1f} of the {connections} "
+            "connections on average (their rate times their median latency), each waiting on a "
+            "group commit: wrk's loop is closed, so a connection sends its next GET only once "
+            "its POST is answered, and the GET part's rate is bounded by POST latency as well "
+            "as by the server's CPU.",
+        ]
     lines += ["", "| orgs | storage | RSS MB |", "| --- | --- | --- |"]
     for scale in scales:
         lines.append(f"| {scale:,} | SQLite | {figure(f'hamr_rss_mb@{scale}').show(1)} |")
@@ -223,11 +237,13 @@ def _targets(figure: Lookup, scales: tuple[int, ...]) -> list[str]:
     return lines
 
 
-def render(figure: Lookup, scales: tuple[int, ...], machine: str, command: str) -> str:
+def render(
+    figure: Lookup, scales: tuple[int, ...], connections: int, machine: str, command: str
+) -> str:
     lines = [
         *_intro(command, machine, figure("load_average")),
         *_references(figure),
-        *_by_scale(figure, scales),
+        *_by_scale(figure, scales, connections),
         *_paced(figure, scales),
         *_targets(figure, scales),
         "",

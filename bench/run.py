@@ -245,7 +245,7 @@ def main() -> None:
     command = "python bench/run.py" + (
         " --quick" if args.quick else " --smoke" if args.smoke else ""
     )
-    text = render(results.figure, plan.scales, machine(), command)
+    text = render(results.figure, plan.scales, plan.connections, machine(), command)
     print(text)
     output = args.output or (DOCS if plan is FULL else None)
     if output:
