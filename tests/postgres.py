@@ -1,29 +1,19 @@
-"""A throwaway PostgreSQL server for the suite: initdb and pg_ctl in a temporary directory,
-on a free port, run as the `postgres` user when the tests run as root."""
+"""The suite's PostgreSQL: the harness's throwaway server (bench/postgres.py: initdb and pg_ctl
+in a temporary directory, on a free port, as the `postgres` user when run as root), skipped
+without binaries unless CI requires them."""
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from bench.postgres import PostgresServer, binaries
+
+__all__ = ["PostgresServer", "binaries", "binaries_or_skip", "required"]
+
 REQUIRE_ENV = "HAMR_REQUIRE_POSTGRES"
-
-
-def binaries() -> Path | None:
-    """The directory holding initdb and pg_ctl, preferring PostgreSQL 15."""
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return Path(candidates[0]).parent if candidates else None
 
 
 def required() -> bool:
@@ -38,52 +28,3 @@ def binaries_or_skip() -> Path:
             pytest.fail(f"{REQUIRE_ENV}=1 but initdb/pg_ctl were not found")
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     return bindir
-
-
-class PostgresServer:
-    def __init__(self, bindir: Path, port: int):
-        self.bindir = bindir
-        self.port = port
-        self.base = Path(tempfile.mkdtemp(prefix="hamr-pg-"))
-        self.data = self.base / "data"
-        self.log = self.base / "postgres.log"
-        self._as_postgres: dict[str, Any] = {}
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            shutil.chown(self.base, "postgres", "postgres")
-            self._as_postgres = {"user": "postgres", "group": "postgres"}
-
-    @property
-    def url(self) -> str:
-        return self.url_for("hamr")
-
-    def url_for(self, database: str) -> str:
-        return f"postgresql://hamr@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, *command: str) -> None:
-        subprocess.run(
-            [str(self.bindir / command[0]), *command[1:]],
-            check=True,
-            capture_output=True,
-            timeout=120,
-            **self._as_postgres,
-        )
-
-    def init(self) -> PostgresServer:
-        self._run("initdb", "-D", str(self.data), "-U", "hamr", "--auth=trust", "-E", "UTF8")
-        return self.start()
-
-    def start(self) -> PostgresServer:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
-        return self
-
-    def create_database(self, name: str = "hamr") -> None:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hamr", name)
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop("immediate")
-        shutil.rmtree(self.base, ignore_errors=True)
