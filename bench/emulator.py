@@ -52,7 +52,7 @@ COST = 0.05  # the emulator's server CPU per GET at most 5 % above off's
 SECTION = Section("emulator", after=("policy", "wire", "measured"))
 
 FULL = Plan(orgs=10_000, sample_size=10_000, rounds=14, seconds=4, warmup_seconds=3, connections=32)
-QUICK = Plan(orgs=1_000, sample_size=500, rounds=1, seconds=2, warmup_seconds=1, connections=32)
+QUICK = Plan(orgs=1_000, sample_size=500, rounds=1, seconds=1, warmup_seconds=1, connections=32)
 
 
 def measure(plan: Plan, workdir: Path) -> tuple[Results, float]:
