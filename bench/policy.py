@@ -76,7 +76,7 @@ SECTION = Section("policy", after=("wire", "measured"))
 FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
 )
-QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=2, warmup_seconds=1, connections=32)
+QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=1, warmup_seconds=1, connections=32)
 
 POST_SCRIPT = """\
 -- POST /api/v2/hamr over the sampled orgs, {what}; written by bench/policy.py.
