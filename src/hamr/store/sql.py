@@ -32,8 +32,7 @@ class SqlStore:
         return SqlUnitOfWork(self.engine)
 
     def close(self) -> None:
-        self.view.close()
-        self.engine.dispose()
+        self.engine.dispose()  # the view holds nothing of its own: its reads borrow from the pool
 
 
 def open_store(

@@ -159,9 +159,6 @@ class SqlReadView:
         rows = self._fetch_all_apart(_SCHEMA_REVISION)
         return [revision for (revision,) in rows] == [self._head_revision]
 
-    def close(self) -> None:
-        """Nothing of its own to close: every read borrows a pooled connection."""
-
     def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
         rows = self._fetch_all_apart(sql, params)
         return rows[0] if rows else None
