@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hamr.cli_support import OperatorError, emit
-from hamr.fault_admin import FaultAdmin
 from hamr.fault_file import read_fault_file
+
+if TYPE_CHECKING:
+    from hamr.fault_admin import FaultAdmin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +65,7 @@ def fault_add(
     if (rule is None) == (path is None):
         raise click.UsageError("Give one RULE (a JSON object) or --file, not both nor neither.")
     sent = _read_rule(rule) if rule is not None else read_fault_file(str(path))
-    with FaultAdmin(url, admin_token) as admin:
+    with _fault_admin(url, admin_token) as admin:
         added = admin.add(sent)
     text = "\n".join(f"added {r['id']}: {_summary(r)}" for r in added) or "added no rules"
     emit(as_json, added if isinstance(sent, list) else added[0], text)
@@ -74,7 +76,7 @@ def fault_add(
 @emulator_options
 def fault_list(as_json: bool, url: str, admin_token: str) -> None:
     """The rules in force, in the order they are tried, with how often each fired."""
-    with FaultAdmin(url, admin_token) as admin:
+    with _fault_admin(url, admin_token) as admin:
         rules = admin.rules()
     emit(as_json, rules, _table(rules) if rules else "no fault rules in force")
 
@@ -84,7 +86,7 @@ def fault_list(as_json: bool, url: str, admin_token: str) -> None:
 @emulator_options
 def fault_clear(rule_id: str | None, url: str, admin_token: str) -> None:
     """Remove the rule ID, or every rule."""
-    with FaultAdmin(url, admin_token) as admin:
+    with _fault_admin(url, admin_token) as admin:
         if rule_id is not None:
             admin.remove(rule_id)
             click.echo(f"cleared {rule_id}")
@@ -171,3 +173,12 @@ def _latency(latency: dict[str, Any]) -> str:
 def _number(value: object) -> str:
     """A number as JSON writes it: 1, 0.25."""
     return json.dumps(value)
+
+
+def _fault_admin(url: str, admin_token: str) -> FaultAdmin:
+    """The emulator's rules API client, imported when a verb needs it: `hamr serve` loads this
+    CLI too, and httpx brings its own command line (rich, pygments), ~17 MB a server would
+    carry for nothing."""
+    from hamr.fault_admin import FaultAdmin
+
+    return FaultAdmin(url, admin_token)

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
+from hamr.api.admin_auth import ADMIN_HEADER
+
 if TYPE_CHECKING:
     from datadog_api_client import Configuration
 
-ADMIN_HEADER = "X-Hamr-Admin-Token"
 HISTORY_PAGE_SIZE = 1000
 
 

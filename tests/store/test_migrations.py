@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
-from hamr.store.migrate import head_revision
-from tests.conftest import free_port, run_cli
+from hamr.store.migrate import HEAD_REVISION, scripts_head
+from tests.conftest import PYTHON, free_port, run_cli
 
 
 def test_serve_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
@@ -19,5 +20,34 @@ def test_serve_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         "Error: the database schema (revision 9999) is newer than this hamr "
-        f"(which knows up to {head_revision()}); upgrade hamr before serving it"
+        f"(which knows up to {HEAD_REVISION}); upgrade hamr before serving it"
     )
+
+
+def test_the_head_revision_hamr_knows_is_the_newest_script() -> None:
+    assert scripts_head() == HEAD_REVISION
+
+
+# Opens the store as `hamr serve` does, twice: the first creates the schema, the second finds
+# it current. Prints the heavy modules loaded by then.
+_OPEN_TWICE = """
+import sys
+from hamr.store.sql import open_store
+url = sys.argv[1]
+open_store(url).close()
+loaded_on_create = "alembic" in sys.modules
+for name in [m for m in sys.modules if m.split(".")[0] in ("alembic", "mako")]:
+    del sys.modules[name]
+open_store(url).close()
+import hamr.cli
+print(loaded_on_create, sorted({m.split(".")[0] for m in sys.modules} & {"alembic", "httpx"}))
+"""
+
+
+def test_a_server_on_a_current_database_loads_neither_alembic_nor_httpx(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'current.db'}"
+    result = subprocess.run(
+        [PYTHON, "-c", _OPEN_TWICE, database_url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "[]"]

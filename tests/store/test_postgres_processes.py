@@ -18,7 +18,7 @@ import pytest
 
 from hamr.service import HamrService
 from hamr.settings import Settings
-from hamr.store.migrate import head_revision
+from hamr.store.migrate import HEAD_REVISION
 from hamr.store.sql import open_store
 from tests.conftest import (
     ATTRIBUTE_NAMES,
@@ -219,7 +219,7 @@ def test_db_upgrade_on_postgresql(postgres: PostgresServer) -> None:
     for _ in range(2):  # a second upgrade finds nothing to do
         result = run_cli("db", "upgrade", database_url=database_url)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == f"database schema at revision {head_revision()}"
+        assert result.stdout.strip() == f"database schema at revision {HEAD_REVISION}"
 
 
 def _postgres_processes(server: PostgresServer) -> list[int]:

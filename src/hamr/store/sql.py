@@ -52,13 +52,15 @@ def open_store(
         ) from None
     try:
         current = migrate.current_revision(engine)
-        if current is not None and not migrate.is_known(current):
-            engine.dispose()
-            raise StoreUnavailable(
-                f"the database schema (revision {current}) is newer than this hamr "
-                f"(which knows up to {migrate.head_revision()}); upgrade hamr before serving it"
-            )
-        migrate.upgrade(engine)
+        if current != migrate.HEAD_REVISION:
+            if current is not None and not migrate.is_known(current):
+                engine.dispose()
+                raise StoreUnavailable(
+                    f"the database schema (revision {current}) is newer than this hamr "
+                    f"(which knows up to {migrate.HEAD_REVISION}); upgrade hamr before "
+                    "serving it"
+                )
+            migrate.upgrade(engine)
         return SqlStore(engine)
     except SQLAlchemyError as error:
         engine.dispose()

@@ -24,7 +24,7 @@ from hamr.domain.model import (
 from hamr.domain.ports import CHANGES_LIMIT
 from hamr.store import migrate
 from hamr.store.outage import raise_if_outage
-from hamr.store.repository import LINKS_OF_MEMBER, link_from_row
+from hamr.store.repository import LINKS_OF_MEMBER, interned_org, link_from_row
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
     connection_members,
@@ -52,8 +52,6 @@ class SqlReadView:
     def __init__(self, engine: Engine):
         dialect = engine.dialect
         self._engine = engine
-        # What this hamr's migrations end at: read from its scripts once, not on every probe.
-        self._head_revision = migrate.head_revision()
         self._connection_by_org = _Prepared(
             LINKS_OF_MEMBER.where(connection_members.c.org_uuid == sa.bindparam("value")),
             dialect,
@@ -68,7 +66,6 @@ class SqlReadView:
             sa.select(
                 keys.c.id,
                 keys.c.kind,
-                keys.c.secret_hash,
                 orgs.c.uuid,
                 orgs.c.name,
                 orgs.c.datacenter,
@@ -112,7 +109,7 @@ class SqlReadView:
 
     def org(self, org_uuid: str) -> Org | None:
         row = self._fetch_one(self._org_by_uuid.sql, self._org_by_uuid.params(org_uuid))
-        return Org(*row) if row else None
+        return interned_org(*row) if row else None
 
     def credential(self, secret_hash: str) -> StoredCredential | None:
         row = self._fetch_one(
@@ -120,12 +117,11 @@ class SqlReadView:
         )
         if row is None:
             return None
-        key_id, kind, stored_hash, org_uuid, name, datacenter, permission = row
+        key_id, kind, org_uuid, name, datacenter, permission = row
         return StoredCredential(
             key_id=key_id,
             kind=KeyKind(kind),
-            secret_hash=stored_hash,
-            org=Org(uuid=org_uuid, name=name, datacenter=datacenter),
+            org=interned_org(org_uuid, name, datacenter),
             permission=Permission(permission),
         )
 
@@ -157,7 +153,7 @@ class SqlReadView:
 
     def schema_is_current(self) -> bool:
         rows = self._fetch_all_apart(_SCHEMA_REVISION)
-        return [revision for (revision,) in rows] == [self._head_revision]
+        return [revision for (revision,) in rows] == [migrate.HEAD_REVISION]
 
     def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
         rows = self._fetch_all_apart(sql, params)
