@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from hamr.domain.keys import hashes_match
 from hamr.domain.model import Connection, Org, Principal, StoredCredential
 from hamr.domain.ports import CHANGES_LIMIT, ReadView
 
@@ -95,48 +94,42 @@ class StorageChanges:
 
 
 class CredentialCache:
-    """Credentials by hash, so that the hot path authenticates without touching storage.
+    """Who a request's credentials proved to be, by one digest of all its credential headers,
+    so that the hot path authenticates without touching storage.
 
-    Only hits are cached (a key created a moment ago must work at once); the whole cache is
-    dropped whenever the credentials epoch moves, which every revocation does.
+    Only proofs are kept, not the keys behind them: a combination of keys seen for the first
+    time reads them from storage by hash (a poller always sends the same pair, so its keys'
+    own entries would never be read again). Only successes are kept (a key created a moment
+    ago must work at once), and everything is dropped whenever the credentials epoch moves,
+    which every revocation does.
     """
 
     def __init__(self, view: ReadView, max_entries: int = 100_000):
         self._view = view
-        self._cache: LruDict[StoredCredential] = LruDict(max_entries)
-        # What a request's credentials, all of them together and by digest, proved: a caller
-        # seen before costs one lookup instead of a hash, a lookup and a check per key.
-        self._proofs: LruDict[tuple[str, Principal]] = LruDict(max_entries)
+        self._proofs: LruDict[Principal] = LruDict(max_entries)
         self._epoch = view.credentials_epoch()
         self.fills = Fills()
         # Requests recognised from memory, and those whose credentials had to be proved.
         self.hits = self.misses = 0
 
-    def lookup(self, secret_hash: str, cached_only: bool = False) -> StoredCredential | None:
-        """The credential with this hash; with `cached_only`, None unless it is cached
-        (otherwise blocking: from a worker thread)."""
-        found = self._cache.get(secret_hash)
-        if found is None and cached_only:
-            return None
-        if found is None:
-            found = self.fills.read_into(self._cache, secret_hash, self._view.credential)
-            if found is None:
-                return None
-        return found if hashes_match(found.secret_hash, secret_hash) else None
+    def lookup(self, secret_hash: str) -> StoredCredential | None:
+        """The unrevoked credential with this hash, from storage (blocking: from a worker
+        thread). A lookup by digest compares no secret: its timing can tell a caller about
+        digests, never about a key."""
+        return self._view.credential(secret_hash)
 
     def proved(self, credentials_digest: str) -> Principal | None:
         """Who these credentials proved to be, if they were checked since the last change."""
         found = self._proofs.get(credentials_digest)
-        if found is None or not hashes_match(found[0], credentials_digest):
+        if found is None:
             self.misses += 1
             return None
         self.hits += 1
-        return found[1]
+        return found
 
     def remember_proof(self, credentials_digest: str, principal: Principal, since: int) -> None:
         """What credentials proved, checked against storage since generation `since`."""
-        entry = (credentials_digest, principal)
-        self.fills.fill(since, lambda: self._proofs.put(credentials_digest, entry))
+        self.fills.fill(since, lambda: self._proofs.put(credentials_digest, principal))
 
     def notice(self, epoch: int) -> bool:
         """Drop everything if credentials changed anywhere (another process, the CLI);
@@ -149,7 +142,6 @@ class CredentialCache:
 
     def clear(self) -> None:
         with self.fills.changing():
-            self._cache.entries.clear()
             self._proofs.entries.clear()
 
 

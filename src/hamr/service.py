@@ -84,9 +84,12 @@ class HamrService:
     # -- the API's use cases -------------------------------------------------------------
 
     def identify(self, secret: str, kind: KeyKind, cached_only: bool = False) -> Principal | None:
-        """The principal a presented secret proves, or None if it proves nothing (or, with
-        `cached_only`, nothing without asking storage)."""
-        found = self.credentials.lookup(hash_secret(secret), cached_only)
+        """The principal a presented secret proves, or None if it proves nothing. Single keys
+        are not kept in memory (only what whole requests proved: `recognise`), so with
+        `cached_only` this is always None; otherwise blocking: from a worker thread."""
+        if cached_only:
+            return None
+        found = self.credentials.lookup(hash_secret(secret))
         if found is None or found.kind is not kind:
             return None
         return Principal(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 
 from starlette.datastructures import Headers
 
@@ -22,17 +20,23 @@ ETAG = "ETag"
 _ENTITY_TAG = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 
 
-@dataclass(frozen=True)
 class Encoded:
     """A connection's document in one wire format, with its ETag: both computed once, and
-    its gzipped bytes the first time a client asks for them."""
+    its gzipped bytes the first time a client asks for them. Slotted: one is kept per cached
+    org."""
 
-    body: bytes
-    etag: str
+    __slots__ = ("_gzipped", "body", "etag")
 
-    @cached_property
+    def __init__(self, body: bytes, etag: str):
+        self.body = body
+        self.etag = etag
+        self._gzipped: bytes | None = None
+
+    @property
     def gzipped(self) -> bytes:
-        return gzipped(self.body)
+        if self._gzipped is None:
+            self._gzipped = gzipped(self.body)
+        return self._gzipped
 
 
 def etag_of(body: bytes) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from hamr.domain.model import KeyKind
@@ -24,7 +23,3 @@ def generate_secret(kind: KeyKind) -> str:
 def hash_secret(secret: str) -> str:
     """SHA-256 suffices: the secrets are random and long, so there is nothing to brute-force."""
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def hashes_match(stored: str, presented: str) -> bool:
-    return hmac.compare_digest(stored, presented)

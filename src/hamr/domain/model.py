@@ -92,7 +92,6 @@ class StoredCredential:
 
     key_id: str
     kind: KeyKind
-    secret_hash: str
     org: Org
     permission: Permission = Permission.WRITE
 

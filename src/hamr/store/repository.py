@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -366,11 +367,17 @@ def link_from_row(row: tuple[Any, ...]) -> Link:
     ) = row
     return Link(
         id=link_id,
-        first=Org(org_uuid, org_name, org_datacenter),
-        second=Org(target_uuid, target_name, target_datacenter),
+        first=interned_org(org_uuid, org_name, org_datacenter),
+        second=interned_org(target_uuid, target_name, target_datacenter),
         linked=bool(linked),
         first_is_primary=bool(org_is_primary),
         hamr_status=HamrStatus(status),
         modified_at_us=modified_at_us,
-        modified_by=modified_by,
+        modified_by=sys.intern(modified_by),
     )
+
+
+def interned_org(uuid: str, name: str, datacenter: str) -> Org:
+    """An org as read, its strings interned: the cache entries that name it (its proofs, its
+    partner's connection) then share one copy of each instead of one per row read."""
+    return Org(sys.intern(uuid), sys.intern(name), sys.intern(datacenter))
