@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from hamr.domain.errors import WriteConflict
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
 from hamr.store.sql import open_store
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
+from tests.postgres import PostgresServer
 
 
 def change(status: int, partner: OrgKeys, is_primary: bool = False) -> ConnectionChange:
@@ -183,3 +186,40 @@ def test_a_pair_conflict_in_a_batch_fails_alone(
     assert admin.connection(intruder.uuid) is None
     assert admin.history(intruder.uuid) == []
     assert (admin.snapshot(org.uuid), admin.snapshot(partner.uuid)) == pair_before
+
+
+def test_a_conflict_postgresql_reports_is_a_write_conflict_that_stores_nothing(
+    postgres: PostgresServer,
+) -> None:
+    """PostgreSQL fails a transaction that lost a race (serialization_failure, deadlock) and
+    the writer runs it again (WriteConflict). The write's statements go to the driver
+    directly, so the driver's own error must be recognised too: here a trigger fails the
+    first attempt."""
+    postgres.create_database("hamr_conflicts")
+    store = open_store(postgres.url_for("hamr_conflicts"))
+    admin = Admin(store)
+    try:
+        org, partner = admin.create_org("us1"), unknown_org("eu1")
+        with store.engine.begin() as db:
+            db.exec_driver_sql("CREATE SEQUENCE attempts")
+            db.exec_driver_sql(
+                "CREATE FUNCTION lose_once() RETURNS trigger AS $$ BEGIN "
+                "IF nextval('attempts') = 1 THEN "  # a sequence moves even when rolled back
+                "RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; "
+                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            db.exec_driver_sql(
+                "CREATE TRIGGER lose_once BEFORE INSERT ON history "
+                "FOR EACH ROW EXECUTE FUNCTION lose_once()"
+            )
+        caller = admin.service.identify(org.app_key, KeyKind.APP)
+        assert caller is not None
+
+        with pytest.raises(WriteConflict):
+            admin.service.upsert_connections([(caller, change(1, partner))])
+        assert admin.history(org.uuid) == []
+        (stored,) = admin.service.upsert_connections([(caller, change(1, partner))])
+
+        assert [entry.id for entry in admin.history(org.uuid)] == [stored.history_id]
+    finally:
+        store.close()

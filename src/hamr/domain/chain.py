@@ -31,14 +31,17 @@ CONTENT_FIELDS = (
 )
 
 
+# Built once: json.dumps with options builds an encoder per call, a fifth of a write's hash.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+
+
 def content(row: Mapping[str, object]) -> bytes:
     """Canonical JSON of a row's content (sorted keys, no spaces, ASCII), the same whether the
     row is about to be inserted or was read back from either backend."""
     fields = {name: row[name] for name in CONTENT_FIELDS}
-    encoded = json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-    return encoded.encode("ascii")
+    return _CANONICAL.encode(fields).encode("ascii")
 
 
 def next_hash(previous: str, row: Mapping[str, object]) -> str:

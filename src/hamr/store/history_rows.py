@@ -11,12 +11,10 @@ import sqlalchemy as sa
 from hamr.domain import chain
 from hamr.domain.model import HistoryEntry, HistoryQuery
 from hamr.store.tables import history
+from hamr.store.write_sql import history_values, statements_for
 
 # A position in chain order: (connection_id, id) of the last row read.
 ChainPosition = tuple[str, int]
-_INSERT = history.insert()
-_INSERT_RETURNING = history.insert().returning(history.c.id, sort_by_parameter_order=True)
-_LAST_ID = sa.select(sa.func.max(history.c.id))
 
 
 def insert(db: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -26,23 +24,25 @@ def insert(db: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     before commit. Returns the rows' ids, in order."""
     if not rows:
         return []
+    sql = statements_for(db.dialect)
     previous = last_hashes(db, {row["connection_id"] for row in rows})
     for row in rows:
         connection = row["connection_id"]
         row["chain_hash"] = chain.next_hash(previous.get(connection, chain.GENESIS), row)
         previous[connection] = row["chain_hash"]
+    values = [history_values(row) for row in rows]
     if db.dialect.name != "sqlite":
-        return [row_id for (row_id,) in db.execute(_INSERT_RETURNING, rows)]
+        return [row_id for ((row_id,),) in sql.add_history.execute_many_returning(db, values)]
     # SQLite has one writer, and this transaction holds its lock: the rows took the ids just
     # below the highest. (RETURNING there costs a third of a write.)
-    db.execute(_INSERT, rows)
-    last = db.execute(_LAST_ID).scalar_one()
+    sql.add_history.execute_many(db, values)
+    ((last,),) = sql.last_history_id.execute(db, {})
     return list(range(last - len(rows) + 1, last + 1))
 
 
 def last_hashes(db: sa.Connection, connection_ids: Collection[str]) -> dict[str, str]:
     """The chain_hash of each connection's newest row (connections without rows left out)."""
-    rows = db.execute(_LAST_HASHES, {"ids": sorted(connection_ids)})
+    rows = statements_for(db.dialect).last_hashes.rows(db, sorted(connection_ids))
     return {connection: chain_hash for connection, chain_hash in rows if chain_hash}
 
 
@@ -130,14 +130,3 @@ def entry(row: Any) -> HistoryEntry:
         reason=row.reason,
         chain_hash=row.chain_hash,
     )
-
-
-# The newest row of each connection, found through ix_history_connection_id_id.
-_NEWEST = (
-    sa.select(sa.func.max(history.c.id))
-    .where(history.c.connection_id.in_(sa.bindparam("ids", expanding=True)))
-    .group_by(history.c.connection_id)
-)
-_LAST_HASHES = sa.select(history.c.connection_id, history.c.chain_hash).where(
-    history.c.id.in_(_NEWEST)
-)

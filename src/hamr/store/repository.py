@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hamr.domain.model import (
@@ -37,11 +34,13 @@ from hamr.store.tables import (
     keys,
     orgs,
 )
+from hamr.store.write_sql import statements_for
 
 
 class SqlRepository:
     def __init__(self, connection: sa.Connection):
         self._db = connection
+        self._sql = statements_for(connection.dialect)
 
     def get_org(self, uuid: str) -> Org | None:
         row = self._db.execute(sa.select(orgs).where(orgs.c.uuid == uuid)).first()
@@ -87,20 +86,18 @@ class SqlRepository:
         # Lock the org rows, which always exist, so that two writers of one pair queue, as do
         # two writers of an org's first connection. SQLite has no row locks: its BEGIN
         # IMMEDIATE already holds the only write lock there is.
-        query = _LOCK_ORGS if self._db.dialect.name != "sqlite" else _ORGS_IN
-        return {row.uuid: _org(row) for row in self._db.execute(query, {"uuids": list(org_uuids)})}
+        sql = self._sql.orgs_in if self._db.dialect.name == "sqlite" else self._sql.locked_orgs_in
+        return {row[0]: Org(*row) for row in sql.rows(self._db, sorted(org_uuids))}
 
     def links_of(self, org_uuids: Collection[str]) -> dict[str, Link]:
-        rows = self._db.execute(LINKS_OF_MEMBERS, {"uuids": list(org_uuids)})
-        return {row[0]: link_from_row(tuple(row)[1:]) for row in rows}
+        rows = self._sql.links_of_members.rows(self._db, list(org_uuids))
+        return {row[0]: link_from_row(row[1:]) for row in rows}
 
     def save_links(self, links: Sequence[Link], new_members: Sequence[tuple[str, str]]) -> None:
-        self._db.execute(
-            _UPSERT_CONNECTIONS[self._db.dialect.name], [_link_values(x) for x in links]
-        )
+        self._sql.upsert_connections.execute_many(self._db, [_link_values(x) for x in links])
         if new_members:
-            self._db.execute(
-                connection_members.insert(),
+            self._sql.add_members.execute_many(
+                self._db,
                 [{"org_uuid": org, "connection_id": link_id} for org, link_id in new_members],
             )
 
@@ -246,67 +243,18 @@ class SqlUnitOfWork:
                 raise
         finally:
             self._connection.close()
-        if isinstance(exc, sa.exc.DBAPIError):
-            raise_if_outage(exc, self._engine.dialect)
+        # The write batch's statements go to the driver directly (write_sql.py), so its
+        # errors arrive unwrapped as well as SQLAlchemy's.
+        dialect = self._engine.dialect
+        if isinstance(exc, sa.exc.DBAPIError | dialect.loaded_dbapi.Error):
+            raise_if_outage(exc, dialect)
 
     def commit(self) -> None:
         self._transaction.commit()
 
 
-# Built once: a statement object reused keeps SQLAlchemy's compiled-statement cache warm.
-_ORGS_IN = (
-    sa.select(orgs)
-    .where(orgs.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
-    .order_by(orgs.c.uuid)  # one lock order for every writer: batches cannot deadlock
-)
-_LOCK_ORGS = _ORGS_IN.with_for_update()
 # Who the history names for an unlink, which an operator does, with no key.
 UNLINKED_BY = "hamr pair unlink"
-
-# A member's connection with the creating org's record, in the column order link_from_row
-# reads (the member's uuid first). The read view compiles the same query for one org.
-_LINK_COLUMNS = (
-    connections.c.id,
-    connections.c.org_uuid,
-    orgs.c.name,
-    orgs.c.datacenter,
-    connections.c.target_org_uuid,
-    connections.c.target_org_name,
-    connections.c.target_org_datacenter,
-    connections.c.linked,
-    connections.c.org_is_primary,
-    connections.c.hamr_status,
-    connections.c.modified_at_us,
-    connections.c.modified_by,
-)
-LINKS_OF_MEMBER = (
-    sa.select(connection_members.c.org_uuid, *_LINK_COLUMNS)
-    .join(connections, connections.c.id == connection_members.c.connection_id)
-    .join(orgs, orgs.c.uuid == connections.c.org_uuid)
-)
-LINKS_OF_MEMBERS = LINKS_OF_MEMBER.where(
-    connection_members.c.org_uuid.in_(sa.bindparam("uuids", expanding=True))
-)
-_CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "id"]
-
-
-def _sqlite_upsert() -> sa.Insert:
-    insert = sqlite_insert(connections)
-    return insert.on_conflict_do_update(
-        index_elements=[connections.c.id],
-        set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
-    )
-
-
-def _postgresql_upsert() -> sa.Insert:
-    insert = postgresql_insert(connections)
-    return insert.on_conflict_do_update(
-        index_elements=[connections.c.id],
-        set_={name: insert.excluded[name] for name in _CONNECTION_FIELDS},
-    )
-
-
-_UPSERT_CONNECTIONS = {"sqlite": _sqlite_upsert(), "postgresql": _postgresql_upsert()}
 
 
 def _link_values(link: Link) -> dict[str, object]:
@@ -350,7 +298,7 @@ def _key(row: Any) -> KeyRecord:
 
 
 def link_from_row(row: tuple[Any, ...]) -> Link:
-    """Rows in the column order of `_LINK_COLUMNS`."""
+    """Rows in the column order of `write_sql.LINK_COLUMNS`."""
     (
         link_id,
         org_uuid,
@@ -367,17 +315,11 @@ def link_from_row(row: tuple[Any, ...]) -> Link:
     ) = row
     return Link(
         id=link_id,
-        first=interned_org(org_uuid, org_name, org_datacenter),
-        second=interned_org(target_uuid, target_name, target_datacenter),
+        first=Org(org_uuid, org_name, org_datacenter),
+        second=Org(target_uuid, target_name, target_datacenter),
         linked=bool(linked),
         first_is_primary=bool(org_is_primary),
         hamr_status=HamrStatus(status),
         modified_at_us=modified_at_us,
-        modified_by=sys.intern(modified_by),
+        modified_by=modified_by,
     )
-
-
-def interned_org(uuid: str, name: str, datacenter: str) -> Org:
-    """An org as read, its strings interned: the cache entries that name it (its proofs, its
-    partner's connection) then share one copy of each instead of one per row read."""
-    return Org(sys.intern(uuid), sys.intern(name), sys.intern(datacenter))

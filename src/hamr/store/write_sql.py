@@ -1,0 +1,124 @@
+"""The write batch's statements, compiled once per dialect (see prepared.py): the orgs it
+locks, the connections it reads and upserts, and the history rows it appends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic_core
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hamr.store.prepared import Prepared, PreparedIn
+from hamr.store.tables import connection_members, connections, history, orgs
+
+_ORG_COLUMNS = (orgs.c.uuid, orgs.c.name, orgs.c.datacenter)
+# A member's connection with the creating org's record, in the column order
+# repository.link_from_row reads (the member's uuid first). The read view compiles the same
+# query for one org.
+LINK_COLUMNS = (
+    connections.c.id,
+    connections.c.org_uuid,
+    orgs.c.name,
+    orgs.c.datacenter,
+    connections.c.target_org_uuid,
+    connections.c.target_org_name,
+    connections.c.target_org_datacenter,
+    connections.c.linked,
+    connections.c.org_is_primary,
+    connections.c.hamr_status,
+    connections.c.modified_at_us,
+    connections.c.modified_by,
+)
+LINKS_OF_MEMBER = (
+    sa.select(connection_members.c.org_uuid, *LINK_COLUMNS)
+    .join(connections, connections.c.id == connection_members.c.connection_id)
+    .join(orgs, orgs.c.uuid == connections.c.org_uuid)
+)
+CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "id"]
+HISTORY_FIELDS = [c.name for c in history.c if c.name != "id"]
+_JSON_FIELDS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class WriteStatements:
+    orgs_in: PreparedIn
+    locked_orgs_in: PreparedIn
+    links_of_members: PreparedIn
+    upsert_connections: Prepared
+    add_members: Prepared
+    last_hashes: PreparedIn
+    add_history: Prepared
+    last_history_id: Prepared
+
+    @classmethod
+    def compile(cls, dialect: sa.Dialect) -> WriteStatements:
+        def orgs_in(uuids: sa.BindParameter[Any]) -> sa.Select[Any]:
+            # One lock order for every writer: batches cannot deadlock.
+            return sa.select(*_ORG_COLUMNS).where(orgs.c.uuid.in_(uuids)).order_by(orgs.c.uuid)
+
+        def newest_rows_of(ids: sa.BindParameter[Any]) -> sa.Select[Any]:
+            # The newest row of each connection, found through ix_history_connection_id_id.
+            newest = (
+                sa.select(sa.func.max(history.c.id))
+                .where(history.c.connection_id.in_(ids))
+                .group_by(history.c.connection_id)
+            )
+            return sa.select(history.c.connection_id, history.c.chain_hash).where(
+                history.c.id.in_(newest)
+            )
+
+        add_history = history.insert().values({name: sa.bindparam(name) for name in HISTORY_FIELDS})
+        if dialect.name != "sqlite":
+            add_history = add_history.returning(history.c.id)
+        return cls(
+            orgs_in=PreparedIn(orgs_in, dialect),
+            locked_orgs_in=PreparedIn(lambda uuids: orgs_in(uuids).with_for_update(), dialect),
+            links_of_members=PreparedIn(
+                lambda uuids: LINKS_OF_MEMBER.where(connection_members.c.org_uuid.in_(uuids)),
+                dialect,
+            ),
+            upsert_connections=Prepared(_upsert_connections(dialect), dialect),
+            add_members=Prepared(
+                connection_members.insert().values(
+                    org_uuid=sa.bindparam("org_uuid"), connection_id=sa.bindparam("connection_id")
+                ),
+                dialect,
+            ),
+            last_hashes=PreparedIn(newest_rows_of, dialect),
+            add_history=Prepared(add_history, dialect),
+            last_history_id=Prepared(sa.select(sa.func.max(history.c.id)), dialect),
+        )
+
+
+def _upsert_connections(dialect: sa.Dialect) -> sa.Insert:
+    insert_for = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in ["id", *CONNECTION_FIELDS]}
+    insert = insert_for(connections).values(values)
+    return insert.on_conflict_do_update(
+        index_elements=[connections.c.id],
+        set_={name: insert.excluded[name] for name in CONNECTION_FIELDS},
+    )
+
+
+_COMPILED: dict[tuple[str, str], WriteStatements] = {}
+
+
+def statements_for(dialect: sa.Dialect) -> WriteStatements:
+    """The statements for this kind of database, compiled the first time it is written."""
+    key = (dialect.name, dialect.paramstyle)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = WriteStatements.compile(dialect)
+    return found
+
+
+def history_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A history row as the driver takes it: its JSON columns encoded as SQLAlchemy's JSON
+    type encodes them (None as JSON null), with the engine's encoder."""
+    values = {name: row.get(name) for name in HISTORY_FIELDS}
+    for name in _JSON_FIELDS:
+        values[name] = pydantic_core.to_json(values[name]).decode()
+    return values
