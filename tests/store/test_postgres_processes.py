@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -222,15 +221,6 @@ def test_db_upgrade_on_postgresql(postgres: PostgresServer) -> None:
         assert result.stdout.strip() == f"database schema at revision {HEAD_REVISION}"
 
 
-def _postgres_processes(server: PostgresServer) -> list[int]:
-    """The postmaster and every process it started (the backends hamr is connected to)."""
-    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
-    children = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True
-    ).stdout.split()
-    return [postmaster, *map(int, children)]
-
-
 def test_a_hung_database_stalls_only_the_requests_that_need_it(
     own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -255,7 +245,7 @@ def test_a_hung_database_stalls_only_the_requests_that_need_it(
             body = connection_body(org, partner, hamr_status=2)
             assert client.post(PATH, json=body).status_code == 200
             assert client.get(PATH).status_code == 200  # in memory now
-            stopped = _postgres_processes(own_postgres)
+            stopped = own_postgres.processes()
             for pid in stopped:
                 os.kill(pid, signal.SIGSTOP)
 
