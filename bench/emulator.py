@@ -2,6 +2,7 @@
 
     python bench/emulator.py          # 10 000 orgs, 14 rounds of 4 s; writes docs/benchmarks.md
     python bench/emulator.py --quick  # 1 000 orgs, one short round; prints the section (< 1 minute)
+    python bench/emulator.py --smoke  # 500 orgs, one-pass warm-ups, few timings: the tests'
 
 With `--emulator` every request goes through the fault rules (with none defined, one test of
 an empty tuple), uvicorn serves it through a protocol that puts the TCP transport in its scope,
@@ -22,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import emulator_work
 import seed
-from loadgen import Load, client_headers, client_script, run_wrk
+from loadgen import WARMUP_LIMIT_SECONDS, Load, client_headers, client_script, run_wrk
 from rounds import Plan, Section, against, checked, fmt, judged, main, paired
-from run import WARMUP_LIMIT_SECONDS, Results, machine
+from run import Results, machine
 from servers import Server, hamr_command
 from wire import LANE_TITLES, LANES, Shape, shape
 
@@ -53,6 +55,10 @@ SECTION = Section("emulator", after=("policy", "wire", "measured"))
 
 FULL = Plan(orgs=10_000, sample_size=10_000, rounds=14, seconds=4, warmup_seconds=3, connections=32)
 QUICK = Plan(orgs=1_000, sample_size=500, rounds=1, seconds=1, warmup_seconds=1, connections=32)
+# The test suite's: it proves every lane runs and renders, and measures nothing.
+SMOKE = replace(
+    QUICK, orgs=500, sample_size=100, warmup_seconds=0, work_number=10_000, work_repeats=2
+)
 
 
 def measure(plan: Plan, workdir: Path) -> tuple[Results, float]:
@@ -214,11 +220,11 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
             )
         )
     lines += [line for lane in LANES for line in resolution(results, lane)]
-    lines += own_work(results)
+    lines += own_work(results, plan.work_repeats or emulator_work.REPEATS)
     return "\n".join(lines)
 
 
-def own_work(results: Results) -> list[str]:
+def own_work(results: Results, repeats: int) -> list[str]:
     """The emulator's own work per GET, timed in-process, against what a GET costs the
     server: deterministic where the server lanes are noise-bound, so these rows decide."""
     total = results.figure("work_total_us").median
@@ -235,7 +241,7 @@ def own_work(results: Results) -> list[str]:
     lines = [
         "",
         "In-process, the emulator's own work per GET with no rules (bench/emulator_work.py: "
-        f"timeit on the objects create_app builds, best of {emulator_work.REPEATS} runs): "
+        f"timeit on the objects create_app builds, best of {repeats} runs): "
         f"{parts}; {total:.2f} µs in all, set against the server CPU a GET costs `off` "
         "(the medians above).",
         "",
@@ -289,11 +295,14 @@ def resolution(results: Results, lane: str) -> list[str]:
 
 def report(plan: Plan, workdir: Path, command: str) -> str:
     results, seed_seconds = measure(plan, workdir)
-    for name, value in emulator_work.measure().items():
+    work = emulator_work.measure(
+        plan.work_number or emulator_work.NUMBER, plan.work_repeats or emulator_work.REPEATS
+    )
+    for name, value in work.items():
         results.add(f"work_{name}_us", value)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
     return render(results, plan, command, machine())
 
 
 if __name__ == "__main__":
-    main("emulator", __doc__ or "", (FULL, QUICK), SECTION, report)
+    main("emulator", __doc__ or "", (FULL, QUICK, SMOKE), SECTION, report)

@@ -28,9 +28,9 @@ REPEATS = 7
 NUMBER = 100_000
 
 
-def best_us(call: Callable[[], object]) -> float:
-    """The fastest of REPEATS runs of NUMBER calls, per call, in microseconds."""
-    return min(timeit.repeat(call, number=NUMBER, repeat=REPEATS)) / NUMBER * 1e6
+def best_us(call: Callable[[], object], number: int = NUMBER, repeats: int = REPEATS) -> float:
+    """The fastest of `repeats` runs of `number` calls, per call, in microseconds."""
+    return min(timeit.repeat(call, number=number, repeat=repeats)) / number * 1e6
 
 
 async def _served(scope: Any, receive: Any, send: Any) -> None:
@@ -47,8 +47,13 @@ def _run(coroutine: Any) -> None:
     raise RuntimeError("the timed coroutine suspended")
 
 
-def measure() -> dict[str, float]:
-    """Microseconds per GET: each thing `--emulator` adds, and their sum."""
+def measure(number: int = NUMBER, repeats: int = REPEATS) -> dict[str, float]:
+    """Microseconds per GET: each thing `--emulator` adds, and their sum; each timing the best
+    of `repeats` runs of `number` calls."""
+
+    def best(call: Callable[[], object]) -> float:
+        return best_us(call, number, repeats)
+
     with tempfile.TemporaryDirectory(prefix="hamr-bench-") as scratch:
         settings = Settings(
             database_url=f"sqlite:///{Path(scratch) / 'work.db'}",
@@ -61,7 +66,7 @@ def measure() -> dict[str, float]:
             faults = app.state.emulator.faults
             layer = FaultInjection(_served, app.state, faults, random.Random(0))
             scope = {"type": "http", "method": "GET", "path": "/api/v2/hamr", "headers": []}
-            fault_layer = best_us(lambda: _run(layer(scope, None, None))) - best_us(
+            fault_layer = best(lambda: _run(layer(scope, None, None))) - best(
                 lambda: _run(_served(scope, None, None))
             )
             transport = object()
@@ -69,13 +74,13 @@ def measure() -> dict[str, float]:
             def put_transport() -> None:
                 scope["extensions"] = {TRANSPORT_EXTENSION: transport}
 
-            in_scope = best_us(put_transport)
+            in_scope = best(put_transport)
             emulator_clock = EmulatorClock()
 
             def virtual_seconds() -> float:
                 return emulator_clock() / 1_000_000
 
-            clock = best_us(virtual_seconds) - best_us(time.time)
+            clock = best(virtual_seconds) - best(time.time)
         finally:
             app.state.store.close()
     parts = {"fault_rules": fault_layer, "transport_in_scope": in_scope, "clock": clock}

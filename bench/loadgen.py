@@ -14,6 +14,8 @@ from pathlib import Path
 
 LOAD_CORE = "1"
 LUA = Path(__file__).resolve().parent / "lua"
+# A warm-up that ends after passes over the sample must still end if the server stalls.
+WARMUP_LIMIT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,11 @@ class Load:
         return replace(self, pace_rps=rps)
 
     def warmup(self, seconds: int) -> Load:
-        """An unmeasured run, so that caches and pages are warm as in steady service."""
+        """An unmeasured run, so that caches and pages are warm as in steady service. 0 s (a
+        smoke plan's) is one pass over the sample instead: wrk's -d counts whole seconds, and
+        a run that only proves the harness works still sends every lane's requests once."""
+        if seconds == 0:
+            return self.passes_over_sample(1, at_most_seconds=WARMUP_LIMIT_SECONDS)
         return replace(self, seconds=seconds)
 
     def passes_over_sample(self, passes: int, at_most_seconds: int) -> Load:
@@ -88,7 +94,7 @@ def run_wrk(url: str, load: Load) -> Outcome:
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as wrk:
             if load.passes:
                 while wrk.poll() is None and not done.exists():
-                    time.sleep(0.1)
+                    time.sleep(0.02)  # a smoke run's warm-ups are tenths of a second
                 wrk.send_signal(signal.SIGINT)  # wrk stops and reports, as at its -d
             stdout, _ = wrk.communicate()
     if wrk.returncode != 0:

@@ -2,6 +2,7 @@
 
     python bench/policy.py          # 100 000 orgs, 6 rounds of 10 s; writes docs/benchmarks.md
     python bench/policy.py --quick  # 2 000 orgs, one short round; prints the table (< 1 minute)
+    python bench/policy.py --smoke  # as --quick, one-pass warm-ups, few timings: the tests'
 
 Every POST's status move is judged against the HAMR lifecycle inside the write. One database
 is seeded once and copied, one copy per server (a durable POST is an fsync, and a shared
@@ -29,6 +30,7 @@ import statistics
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import policy_work
 import seed
-from loadgen import Load, run_wrk
+from loadgen import WARMUP_LIMIT_SECONDS, Load, run_wrk
 from rounds import Plan, Section, against, checked, fmt, judged, main, paired
-from run import WARMUP_LIMIT_SECONDS, Results, machine
+from run import Results, machine
 from servers import Server, hamr_command
 
 from hamr.store.tables import connection_members, connections
@@ -77,6 +79,10 @@ FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
 )
 QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=1, warmup_seconds=1, connections=32)
+# The test suite's: it proves every lane runs and renders, and measures nothing. QUICK's orgs:
+# with fewer, two POSTs to one pair in flight at once get likelier, and with them moves the
+# mixed lane does not alternate (its 100 % warned).
+SMOKE = replace(QUICK, sample_size=100, warmup_seconds=0, work_number=2_000, work_repeats=2)
 
 POST_SCRIPT = """\
 -- POST /api/v2/hamr over the sampled orgs, {what}; written by bench/policy.py.
@@ -85,6 +91,7 @@ local keys = require("keys")
 require("report")
 local path = os.getenv("HAMR_BENCH_SAMPLE")
 local orgs = keys.load(path)
+keys.signal_after_passes(orgs)
 -- Each org's pair (both members write its one connection) and the pair's status now, from the
 -- sixth field bench/policy.py writes from the database before each run.
 local pairs_, now = {{}}, {{}}
@@ -391,7 +398,7 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         f"| rate: `warn`'s GET/s at least {100 - GET_TOLERANCE * 100:.0f} % of `off`'s | "
         f"{fmt(value, 3)} ×{spread} | {verdicts[-1]} |"
     )
-    lines += own_work(results)
+    lines += own_work(results, plan.work_repeats or policy_work.REPEATS)
     same = sorted(paired(results, "warn_mix_get_cpu_us", "warn_get_cpu_us"))
     if same:
         lines += [
@@ -412,7 +419,7 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
     return "\n".join(lines)
 
 
-def own_work(results: Results) -> list[str]:
+def own_work(results: Results, repeats: int) -> list[str]:
     """The policy's own work per POST, timed in-process, against what a POST costs the server:
     deterministic where the server lanes are noise-bound, so these rows decide."""
     post_us = results.figure("off_post_cpu_us").median
@@ -422,7 +429,7 @@ def own_work(results: Results) -> list[str]:
     lines = [
         "",
         "In-process, the policy's own work per POST (bench/policy_work.py: timeit, best of "
-        f"{policy_work.REPEATS} runs): judging a move costs {off:.2f} µs under `off`; `warn` "
+        f"{repeats} runs): judging a move costs {off:.2f} µs under `off`; `warn` "
         "adds the rows below, set against the server CPU a POST costs under `off` "
         f"({post_us:,.0f} µs, the median above). The history row's rule text is not in it: "
         "it rides the write's one batched insert.",
@@ -443,11 +450,14 @@ def own_work(results: Results) -> list[str]:
 
 def report(plan: Plan, workdir: Path, command: str) -> str:
     results, seed_seconds = measure(plan, workdir)
-    for name, value in policy_work.measure().items():
+    work = policy_work.measure(
+        plan.work_number or policy_work.NUMBER, plan.work_repeats or policy_work.REPEATS
+    )
+    for name, value in work.items():
         results.add(f"work_{name}_us", value)
     print(f"seeded {plan.orgs:,} orgs in {seed_seconds:.0f} s", file=sys.stderr)
     return render(results, plan, command, machine())
 
 
 if __name__ == "__main__":
-    main("policy", __doc__ or "", (FULL, QUICK), SECTION, report)
+    main("policy", __doc__ or "", (FULL, QUICK, SMOKE), SECTION, report)

@@ -21,8 +21,12 @@ class Plan:
     sample_size: int
     rounds: int
     seconds: int
-    warmup_seconds: int
+    warmup_seconds: int  # 0: one pass over the sample instead (Load.warmup), a smoke plan's
     connections: int
+    # The in-process timings (bench/*_work.py): calls per run and runs, None for the module's
+    # NUMBER and REPEATS; a smoke plan's few calls prove the timing works, not what it finds.
+    work_number: int | None = None
+    work_repeats: int | None = None
 
 
 def paired(results: Results, a: str, b: str) -> list[float]:
@@ -97,25 +101,34 @@ class Section:
 def main(
     script: str,
     description: str,
-    plans: tuple[Plan, Plan],
+    plans: tuple[Plan, Plan, Plan],
     section: Section,
     report: Callable[[Plan, Path, str], str],
 ) -> None:
-    """`python bench/<script>.py [--quick] [--rounds N] [--output FILE]`: `report` measures in a
-    scratch directory and renders the section, which is printed, and written to `--output` (a
-    full run: to docs/benchmarks.md). `plans` is the full plan and the quick one."""
+    """`python bench/<script>.py [--quick | --smoke] [--rounds N] [--output FILE]`: `report`
+    measures in a scratch directory and renders the section, which is printed, and written to
+    `--output` (a full run: to docs/benchmarks.md). `plans` is the full plan, the quick one and
+    the smoke one (the test suite's: it proves the script runs end to end, in seconds)."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="few orgs, one short round")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="few orgs, one short round")
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the smallest run (one-pass warm-ups, few in-process timings): it only proves "
+        "the script works (the test suite's run)",
+    )
     parser.add_argument("--rounds", type=int, help="override the plan's number of rounds")
     parser.add_argument(
         "--output", type=Path, help=f"write the section here (default: {DOCS} for a full run)"
     )
     args = parser.parse_args()
-    full, quick = plans
-    plan = quick if args.quick else full
-    command = f"python bench/{script}.py" + (" --quick" if args.quick else "")
+    full, quick, smoke = plans
+    plan = smoke if args.smoke else quick if args.quick else full
+    flag = " --quick" if args.quick else " --smoke" if args.smoke else ""
+    command = f"python bench/{script}.py{flag}"
     if args.rounds:
         if args.rounds != plan.rounds:
             command += f" --rounds {args.rounds}"
@@ -124,7 +137,7 @@ def main(
     with tempfile.TemporaryDirectory(prefix=f"hamr-{script}-") as workdir:
         text = report(plan, Path(workdir), command)
     print(text)
-    output = args.output or (None if args.quick else DOCS)
+    output = args.output or (None if flag else DOCS)
     if output:
         section.write(output, text)
         print(f"written to {output}")

@@ -2,6 +2,7 @@
 
     python bench/wire.py          # 100 000 orgs, 6 rounds of 10 s; writes docs/benchmarks.md
     python bench/wire.py --quick  # 2 000 orgs, one short round; prints the table (< 1 minute)
+    python bench/wire.py --smoke  # 500 orgs, one short round, one-pass warm-ups: the tests'
 
 One database is seeded once; the bare-Starlette ceiling and hamr in each wire mode on that
 database are started once each (all pinned to core 0, wrk to core 1) and warmed up as
@@ -17,7 +18,7 @@ import os
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,10 +27,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import seed
-from loadgen import Load, client_headers, client_script, run_wrk
+from loadgen import WARMUP_LIMIT_SECONDS, Load, client_headers, client_script, run_wrk
 from report import Figure
 from rounds import Plan, Section, fmt, main, paired
-from run import WARMUP_LIMIT_SECONDS, Results, machine
+from run import Results, machine
 from servers import Server, ceiling_command, hamr_command
 
 BENCH = Path(__file__).resolve().parent
@@ -47,6 +48,8 @@ FULL = Plan(
     orgs=100_000, sample_size=20_000, rounds=6, seconds=10, warmup_seconds=5, connections=32
 )
 QUICK = Plan(orgs=2_000, sample_size=500, rounds=1, seconds=1, warmup_seconds=1, connections=32)
+# The test suite's: it proves every lane runs and renders, and measures nothing.
+SMOKE = replace(QUICK, orgs=500, sample_size=100, warmup_seconds=0)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def render(
     figure = results.figure
     full = command == "python bench/wire.py"
     sent = ", ".join(f"`{name}: {value}`" for name, value in headers.items())
+    warmed = f"{plan.warmup_seconds} s" if plan.warmup_seconds else "once more"
     lines = [
         "## GET by wire mode",
         "",
@@ -172,7 +176,7 @@ def render(
         f"{min(plan.sample_size, plan.orgs):,} of them. The bare-Starlette ceiling and hamr "
         "with `--wire contract`, `both` and `live` are started once each, all on core 0 (wrk "
         f"on core 1, {plan.connections} connections), and warmed up (every sampled org twice, "
-        f"then {plan.warmup_seconds} s with each set of headers). Then {plan.rounds} round"
+        f"then {warmed} with each set of headers). Then {plan.rounds} round"
         + ("s" if plan.rounds != 1 else "")
         + f": with each set of headers (which goes first alternates by round), {plan.seconds} s "
         "on each server: the ceiling, then contract, both, live in odd rounds and live, both, "
@@ -242,4 +246,4 @@ def report(plan: Plan, workdir: Path, command: str) -> str:
 
 
 if __name__ == "__main__":
-    main("wire", __doc__ or "", (FULL, QUICK), SECTION, report)
+    main("wire", __doc__ or "", (FULL, QUICK, SMOKE), SECTION, report)

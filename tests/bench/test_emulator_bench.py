@@ -26,7 +26,7 @@ def test_the_emulator_run_measures_each_server_judges_and_places_its_section(
     )
     completed = subprocess.run(
         # Two rounds, so that the A/A control has a range to set the emulator's figure against.
-        [sys.executable, "bench/emulator.py", "--quick", "--rounds", "2", "--output", str(report)],
+        [sys.executable, "bench/emulator.py", "--smoke", "--rounds", "2", "--output", str(report)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -82,7 +82,7 @@ def test_the_wire_run_measures_each_mode_both_ways_and_places_its_section(tmp_pa
     report = tmp_path / "benchmarks.md"
     report.write_text("<!-- measured: start -->\nx\n<!-- measured: end -->\n\n## Tuning log\n")
     completed = subprocess.run(
-        [sys.executable, "bench/wire.py", "--quick", "--output", str(report)],
+        [sys.executable, "bench/wire.py", "--smoke", "--output", str(report)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -107,7 +107,7 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
         "<!-- wire: end -->\n\nWire notes.\n\n## Tuning log\n"
     )
     completed = subprocess.run(
-        [sys.executable, "bench/policy.py", "--quick", "--output", str(report)],
+        [sys.executable, "bench/policy.py", "--smoke", "--output", str(report)],
         cwd=ROOT,
         capture_output=True,
         text=True,
