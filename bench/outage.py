@@ -29,7 +29,9 @@ SETTLE_SECONDS = 3
 
 
 @contextlib.contextmanager
-def database_that(database: PostgresServer, state: str) -> Iterator[None]:
+def database_that(
+    database: PostgresServer, state: str, settle_seconds: float = SETTLE_SECONDS
+) -> Iterator[None]:
     """PostgreSQL in `state` for the block's duration, then answering again."""
     if state == "answers":
         yield
@@ -39,7 +41,7 @@ def database_that(database: PostgresServer, state: str) -> Iterator[None]:
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         try:
-            time.sleep(SETTLE_SECONDS)
+            time.sleep(settle_seconds)
             yield
         finally:
             for pid in stopped:
@@ -47,7 +49,7 @@ def database_that(database: PostgresServer, state: str) -> Iterator[None]:
         return
     database.stop("immediate")
     try:
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(settle_seconds)
         yield
     finally:
         database.start()
@@ -60,6 +62,6 @@ def healthz_in_each_state(url: str, database: PostgresServer, load: Load) -> dic
     )
     outcomes = {}
     for state in STATES:
-        with database_that(database, state):
+        with database_that(database, state, min(SETTLE_SECONDS, load.seconds)):
             outcomes[state] = run_wrk(url, probe)
     return outcomes
