@@ -159,7 +159,7 @@ def render(results: Results, plan: Plan, command: str, machine_line: str) -> str
         "on each server in turn, with wrk's headers, then with the official client's, the "
         "order reversed in even rounds. With `--emulator` every request passes the fault rules "
         "(with none defined, one test of an empty tuple), uvicorn serves it through "
-        "`TransportInScope` (its httptools protocol, which `off` also runs, plus the transport "
+        "`LimitedProtocol` (its httptools protocol, which `off` also runs, plus the transport "
         "put in the scope) and the service and rate limits read the emulator's clock. Medians "
         "over the rounds, range in brackets; ×`off` is taken round by round (median of the "
         "rounds). The machine is shared: its 1-minute load average at the start of the runs "

@@ -4,7 +4,7 @@ microseconds.
 
 Per request, `--emulator` adds three things and nothing else: the fault rules' layer
 (FaultInjection: with no rules, one test of an empty tuple before passing the request on),
-the transport put in the request's scope (hamr.listen.TransportInScope: one small dict), and
+the transport put in the request's scope (hamr.http_protocol.LimitedProtocol: one small dict), and
 the rate limiter reading the emulator's clock instead of time.time(). Each is timed here on
 the real objects `create_app` builds; set beside the server CPU a GET costs (bench/emulator.py's
 `off` lane), this resolves what server-to-server noise cannot."""

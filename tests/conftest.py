@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,10 @@ class HamrServer:
         *extra: str,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        prefix: Sequence[str] = (),
     ):
+        """`prefix` goes before the command (`prlimit --nofile=...`, say)."""
+        self.prefix = list(prefix)
         self.database_url = database_url
         self.cwd = cwd
         self.log_path = log_path
@@ -112,6 +115,7 @@ class HamrServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
+                    *self.prefix,
                     PYTHON,
                     "-m",
                     "hamr",

@@ -11,19 +11,22 @@ import asyncio
 import errno
 import functools
 import logging
+import resource
 import socket
 from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hamr.api.app import HamrApp
-from hamr.api.fault_injection import TRANSPORT_EXTENSION
 from hamr.domain.fault_rules import FaultRules
+from hamr.http_protocol import ConnectionLimits, protocol_with
 from hamr.settings import Settings, Site
 
 BACKLOG = 2048  # uvicorn's default
+# Descriptors kept for other than client connections: listening sockets, the database's
+# files and connections, logs, the metrics port.
+RESERVED_DESCRIPTORS = 64
 logger = logging.getLogger("uvicorn.error")  # where uvicorn itself says where it listens
 Address = tuple[Any, ...]  # (host, port) for IPv4; (host, port, flowinfo, scope_id) for IPv6
 
@@ -107,17 +110,14 @@ class Server(uvicorn.Server):
         logger.warning("site %s is back up on %s", site.datacenter, site.address)
 
 
-class TransportInScope(HttpToolsProtocol):
-    """uvicorn's protocol, putting each request's TCP transport in its scope's extensions,
-    where the emulator's connection faults find it."""
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.scope["extensions"] = {TRANSPORT_EXTENSION: self.transport}  # type: ignore[dict-item]
-
-
 def server_for(app: HamrApp, settings: Settings) -> Server:
     """The uvicorn server `hamr serve` runs app on (and hamr.testing, in a thread)."""
+    limits = ConnectionLimits(
+        header_timeout_seconds=settings.header_timeout_seconds,
+        max_connections=connection_cap(settings.max_connections),
+        max_header_bytes=settings.max_header_bytes,
+        transport_in_scope=settings.emulator,
+    )
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -125,10 +125,29 @@ def server_for(app: HamrApp, settings: Settings) -> Server:
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        http=TransportInScope if settings.emulator else "auto",
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
+        http=protocol_with(limits),
     )
     emulator = app.state.emulator
     return Server(config, emulator.faults if emulator else None, settings.sites)
+
+
+def connection_cap(wanted: int) -> int:
+    """`wanted`, or fewer if this process may not open that many files: past its descriptor
+    limit a server cannot even accept the connection it would answer 503 (the listening
+    sockets, the database and the logs need descriptors too)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or wanted <= soft - RESERVED_DESCRIPTORS:
+        return wanted
+    cap = max(1, soft - RESERVED_DESCRIPTORS)
+    logger.warning(
+        "HAMR_MAX_CONNECTIONS is %d, but this process may open only %d files: "
+        "answering 503 past %d connections",
+        wanted,
+        soft,
+        cap,
+    )
+    return cap
 
 
 def all_listening_sockets(settings: Settings) -> list[socket.socket]:

@@ -132,6 +132,14 @@ class Settings:
     metrics: bool = True
     metrics_port: int = 0
     shutdown_grace_seconds: int = 10
+    # Connection limits (listen.py's protocol): an idle keep-alive connection is closed after
+    # keep_alive_seconds, one that has not sent a request's headers after
+    # header_timeout_seconds; past max_connections requests get a 503, and headers past
+    # max_header_bytes in all a 431.
+    keep_alive_seconds: float = 5.0
+    header_timeout_seconds: float = 10.0
+    max_connections: int = 1000
+    max_header_bytes: int = 64 * 1024
     wire: str = "both"
     transitions: str = "warn"
     stuck_after_seconds: float = STUCK_AFTER_SECONDS
@@ -159,6 +167,10 @@ class Settings:
             raise SettingsError("db pool size must be at least 2 (one reader, one writer)")
         for name in (
             "max_body_bytes",
+            "keep_alive_seconds",
+            "header_timeout_seconds",
+            "max_connections",
+            "max_header_bytes",
             "credentials_poll_seconds",
             "gc_period_seconds",
             "stuck_after_seconds",
@@ -284,7 +296,15 @@ def _words(name: str) -> str:
 
 
 _INTEGERS = frozenset(
-    ("port", "metrics_port", "max_body_bytes", "db_pool_size", "shutdown_grace_seconds")
+    (
+        "port",
+        "metrics_port",
+        "max_body_bytes",
+        "db_pool_size",
+        "shutdown_grace_seconds",
+        "max_connections",
+        "max_header_bytes",
+    )
 )
 _FLOATS = frozenset(
     (
@@ -292,6 +312,8 @@ _FLOATS = frozenset(
         "gc_period_seconds",
         "stuck_after_seconds",
         "db_timeout_seconds",
+        "keep_alive_seconds",
+        "header_timeout_seconds",
     )
 )
 _SWITCHES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from hamr.api.errors import PayloadTooLarge, UnsupportedMediaType
+from hamr.api.errors import ClientClosedRequest, PayloadTooLarge, UnsupportedMediaType
 from hamr.domain.errors import ValidationFailed, Violation
 
 
@@ -36,10 +36,15 @@ async def read_json_body(request: Request, limit: int) -> bytes:
         raise _too_large(limit, header="Content-Length")
     decoder = _decoder(request.headers.get("content-encoding"))
     body = bytearray()
-    async for chunk in request.stream():
-        body += decoder.decompress(chunk, limit + 1 - len(body)) if decoder else chunk
-        if len(body) > limit or (decoder and decoder.unconsumed_tail):
-            raise _too_large(limit, pointer="")
+    try:
+        async for chunk in request.stream():
+            body += decoder.decompress(chunk, limit + 1 - len(body)) if decoder else chunk
+            if len(body) > limit or (decoder and decoder.unconsumed_tail):
+                raise _too_large(limit, pointer="")
+    except ClientDisconnect:
+        raise ClientClosedRequest(
+            "The connection closed before the whole body arrived; nothing was stored."
+        ) from None
     if decoder is not None:
         body += decoder.flush()
         if not decoder.eof:

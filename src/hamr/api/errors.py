@@ -44,6 +44,14 @@ class UnsupportedMediaType(HamrError):
     title = "Unsupported Media Type"
 
 
+class ClientClosedRequest(HamrError):
+    """The client hung up before its request was read whole (nginx's 499): nothing was done,
+    and the answer goes to no one; it is logged and counted as a 499, not as a server error."""
+
+    status = 499
+    title = "Client Closed Request"
+
+
 class MethodNotAllowed(HamrError):
     status = 405
     title = "Method Not Allowed"

@@ -1,0 +1,209 @@
+"""uvicorn's httptools protocol with the limits a listener needs, which uvicorn leaves out:
+a connection that has not sent a request's headers within `header_timeout_seconds` (an idle
+one, or slowloris) is closed; headers past `max_header_bytes` in all, request line included,
+get a 431 before they are parsed (httptools would buffer a header of any size); past
+`max_connections` open connections, requests get a 503 and their connection is closed.
+(uvicorn's own `timeout_keep_alive` closes kept-alive connections left idle.) Both refusals
+are JSON:API errors, as every other hamr answer. With the emulator, each request's TCP
+transport goes into its scope, where the connection faults find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pydantic_core
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hamr.api.errors import JSON
+from hamr.api.fault_injection import TRANSPORT_EXTENSION
+
+logger = logging.getLogger(__name__)
+HEADERS_END = b"\r\n\r\n"
+# How long, and how much of, a refused connection's further bytes are read (and dropped)
+# before it is closed: closing with unread bytes would reset it, and the client might never
+# read the refusal.
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1024 * 1024
+# How much of a line's start is kept, to name the header of a refusal.
+NAMED_BYTES = 128
+# A connection refused for being past the cap is logged at most this often.
+BUSY_LOG_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    header_timeout_seconds: float
+    max_connections: int
+    max_header_bytes: int
+    transport_in_scope: bool = False
+
+
+def protocol_with(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
+    """The protocol class uvicorn is to build each connection's protocol from."""
+    return type("LimitedProtocol", (LimitedProtocol,), {"limits": limits})
+
+
+class LimitedProtocol(HttpToolsProtocol):
+    limits: ClassVar[ConnectionLimits]
+    _busy_said: ClassVar[float] = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_headers()
+        self._refused = False
+        self._dropped = 0
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:  # lingering: read and dropped
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
+            return
+        if self._reading_headers:
+            if self._header_timer is None:  # the next request on a kept-alive connection
+                self._arm_header_timer()
+            if self._count_header_bytes(data) > self.limits.max_header_bytes:
+                self._refuse_headers()
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.limits.transport_in_scope:
+            self.scope["extensions"] = {TRANSPORT_EXTENSION: self.transport}  # type: ignore[dict-item]
+
+    def on_headers_complete(self) -> None:
+        self._reading_headers = False
+        self._cancel_header_timer()
+        if len(self.connections) <= self.limits.max_connections:
+            super().on_headers_complete()
+            return
+        self._say_busy()
+        app, self.app = self.app, _BusyApp(self.limits.max_connections)
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._start_headers()
+
+    def _start_headers(self) -> None:
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._tail = b""  # the last bytes seen, for a HEADERS_END split across reads
+        self._line, self._line_length = b"", 0  # the line being read: its start, its length
+        self._longest: tuple[int, bytes] = (0, b"")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _count_header_bytes(self, data: bytes) -> int:
+        """The header bytes of this request so far (up to the blank line that ends them)."""
+        seen = self._tail + data
+        end = seen.find(HEADERS_END)
+        counted = len(data) if end < 0 else max(0, end + len(HEADERS_END) - len(self._tail))
+        self._tail = seen[-(len(HEADERS_END) - 1) :]
+        self._note_lines(data[:counted])
+        self._header_bytes += counted
+        return self._header_bytes
+
+    def _note_lines(self, part: bytes) -> None:
+        """Keep the start of the longest line so far: the header to name in a refusal."""
+        pieces = part.split(b"\r\n")
+        for index, piece in enumerate(pieces):
+            self._line_length += len(piece)
+            if len(self._line) < NAMED_BYTES:
+                self._line += piece[: NAMED_BYTES - len(self._line)]
+            if self._line_length > self._longest[0]:
+                self._longest = (self._line_length, self._line)
+            if index < len(pieces) - 1:  # the line ended here
+                self._line, self._line_length = b"", 0
+
+    def _refuse_headers(self) -> None:
+        name, colon, _ = self._longest[1].partition(b":")
+        error: dict[str, object] = {
+            "status": "431",
+            "title": "Request Header Fields Too Large",
+            "detail": f"The request's headers are larger than the {self.limits.max_header_bytes} "
+            "bytes in all (request line included) this server accepts; send fewer or smaller "
+            "headers. Nothing was done.",
+        }
+        if colon and name.isascii() and name.strip() and b" " not in name.strip():
+            error["source"] = {"header": name.strip().decode("ascii")}
+        self._send_and_close(431, "Request Header Fields Too Large", {"errors": [error]})
+
+    def _send_and_close(self, status: int, reason: str, document: object) -> None:
+        body = pydantic_core.to_json(document)
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: {JSON}\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self._refused = True
+        self._cancel_header_timer()
+        self.transport.write(head.encode("ascii") + body)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(
+            self.limits.header_timeout_seconds, self._headers_too_slow
+        )
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._reading_headers and not self.transport.is_closing():
+            logger.debug(
+                "closed a connection without a request's headers after %s s",
+                self.limits.header_timeout_seconds,
+            )
+            self.transport.close()
+
+    def _say_busy(self) -> None:
+        now = time.monotonic()
+        if now - LimitedProtocol._busy_said >= BUSY_LOG_SECONDS:
+            LimitedProtocol._busy_said = now
+            logger.warning(
+                "more than %d connections are open: refusing requests with 503 "
+                "(HAMR_MAX_CONNECTIONS)",
+                self.limits.max_connections,
+            )
+
+
+class _BusyApp:
+    """The answer to a request on a connection past the cap: 503, and the connection closed."""
+
+    def __init__(self, max_connections: int):
+        detail = (
+            f"This server has more than its {max_connections} connections open; retry in a "
+            "moment, reusing one connection for many requests. Nothing was done."
+        )
+        self._body = pydantic_core.to_json(
+            {"errors": [{"status": "503", "title": "Service Unavailable", "detail": detail}]}
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", JSON.encode()),
+            (b"content-length", str(len(self._body)).encode()),
+            (b"retry-after", b"1"),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": self._body})
