@@ -23,6 +23,7 @@ from hamr.domain.errors import (
     InvalidInput,
     NotFound,
     RequestInFlight,
+    StorageFull,
     Unavailable,
     ValidationFailed,
 )
@@ -80,6 +81,7 @@ class HamrService:
             unit_of_work, self.connections, clock, policy, stuck_after_seconds
         )
         self.idempotency_keys = IdempotencyKeys(unit_of_work, clock)
+        self.disk_full = False  # the last write failed for want of space
 
     # -- the API's use cases -------------------------------------------------------------
 
@@ -154,6 +156,8 @@ class HamrService:
                 return "the database schema is not at this hamr's revision; run `hamr db upgrade`"
         except Unavailable:
             return "the database is unreachable"
+        if self.disk_full:
+            return "the database's disk is full: the last write failed for want of space"
         return None
 
     def resolve_change(
@@ -212,6 +216,19 @@ class HamrService:
         return done[0].view
 
     def upsert_connections(
+        self, upserts: Sequence[Upsert], *, dry_run: bool = False
+    ) -> list[AppliedChange]:
+        """`_upsert_connections`, remembering whether the last write found the disk full (for
+        `readiness`)."""
+        try:
+            applied = self._upsert_connections(upserts, dry_run=dry_run)
+        except StorageFull:
+            self.disk_full = True
+            raise
+        self.disk_full = False
+        return applied
+
+    def _upsert_connections(
         self, upserts: Sequence[Upsert], *, dry_run: bool = False
     ) -> list[AppliedChange]:
         """Store several resolved changes, each with its history row, in one transaction: one

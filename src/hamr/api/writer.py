@@ -9,7 +9,7 @@ import functools
 
 import anyio.to_thread
 
-from hamr.domain.errors import Unavailable, WriteConflict
+from hamr.domain.errors import StorageFull, Unavailable, WriteConflict
 from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.service import HamrService, Upsert
 
@@ -65,7 +65,7 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[AppliedChange]]]) -> None:
         try:
             stored = await self._upsert_retrying([upsert for upsert, _ in batch])
-        except Unavailable as error:  # the database is away: every write fails alike
+        except (Unavailable, StorageFull) as error:  # every write would fail alike
             self._fail(batch, error)
             return
         except Exception as error:

@@ -113,6 +113,15 @@ class Unavailable(HamrError):
     retry_after_seconds = 1
 
 
+class StorageFull(HamrError):
+    """The database's disk is full: the write was rolled back whole, and may succeed once an
+    operator has made room."""
+
+    status = 507
+    title = "Insufficient Storage"
+    retry_after_seconds = 30
+
+
 class WriteConflict(Unavailable):
     """Concurrent writers collided (a deadlock or serialization failure); the write was rolled
     back whole and is safe to run again."""

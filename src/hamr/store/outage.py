@@ -1,15 +1,16 @@
 """Telling "the database is down" apart from "the query was wrong".
 
 A lost or refused connection becomes the domain's Unavailable (503 with Retry-After): the
-request changed nothing and may be retried. Anything else stays an unexpected error (500).
-SQLite is a local file, so it has no outages of this kind.
+request changed nothing and may be retried. A full disk becomes StorageFull (507, also with
+Retry-After). Anything else stays an unexpected error (500). SQLite is a local file, so it has
+no outages of the first kind.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hamr.domain.errors import Unavailable, WriteConflict
+from hamr.domain.errors import StorageFull, Unavailable, WriteConflict
 
 _MESSAGE = "The database is unreachable; nothing was changed. Retry shortly."
 
@@ -27,10 +28,28 @@ def is_outage(error: BaseException, dialect: sa.Dialect) -> bool:
 _CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 
 
+# PostgreSQL's disk_full; SQLite's SQLITE_FULL (its primary result code).
+_DISK_FULL_SQLSTATE = "53100"
+_SQLITE_FULL = 13
+_FULL_MESSAGE = (
+    "The server's disk is full; nothing was stored. Retry once its operator has made room."
+)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    original = getattr(error, "orig", error)
+    if getattr(original, "sqlstate", None) == _DISK_FULL_SQLSTATE:
+        return True
+    code = getattr(original, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == _SQLITE_FULL
+
+
 def raise_if_outage(error: BaseException, dialect: sa.Dialect) -> None:
     """Raise the domain's view of a database error that is not the query's fault."""
     original = getattr(error, "orig", error)
     if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
         raise WriteConflict("Concurrent writes collided; retry.") from error
+    if is_disk_full(error):
+        raise StorageFull(_FULL_MESSAGE) from error
     if is_outage(error, dialect):
         raise Unavailable(_MESSAGE) from error

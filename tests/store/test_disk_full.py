@@ -1,0 +1,97 @@
+"""A full disk: writes get a 507 saying so, with Retry-After, and store nothing; /readyz says
+why; once there is room again, writes go through.
+
+The database is made full with SQLite's `PRAGMA max_page_count` on every connection of the
+server's own engine, so SQLite fails writes with SQLITE_FULL exactly as on a full disk (and
+no filesystem needs mounting): the server runs in this process, in a thread, over a real
+socket."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from hamr.api import create_app
+from hamr.listen import listening_sockets, server_for
+from hamr.settings import Settings, parse_rate_limits
+from hamr.store.sql import open_store
+from tests.conftest import GENEROUS_RATE_LIMITS, Admin, connection_body, sqlite_url, unknown_org
+
+PATH = "/api/v2/hamr"
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, pages: dict[str, int]) -> Iterator[tuple[str, sa.Engine]]:
+    """The app on a thread, and its engine: every database connection it opens is capped at
+    `pages["max"]` pages."""
+    app = create_app(settings)
+    engine = app.state.store.engine
+
+    def cap(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages['max']}")
+
+    sa.event.listen(engine, "connect", cap)
+    engine.dispose()  # the connections opened before the cap
+    sock = listening_sockets("127.0.0.1", 0)[0]
+    server = server_for(app, settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", engine
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def test_a_full_disk_is_a_507_that_stores_nothing_and_readyz_says_so(tmp_path: Path) -> None:
+    database = tmp_path / "full.db"
+    url = sqlite_url(database)
+    store = open_store(url)
+    admin = Admin(store)
+    orgs = [admin.create_org("us1") for _ in range(40)]
+    partner = unknown_org("eu1")
+    with store.engine.connect() as db:
+        used = db.exec_driver_sql("PRAGMA page_count").scalar_one()
+    pages = {"max": used + 2}
+    settings = Settings(database_url=url, rate_limits=parse_rate_limits([GENEROUS_RATE_LIMITS]))
+    with serving(settings, pages) as (base, engine), httpx.Client(base_url=base) as http:
+        statuses = []
+        for org in orgs:
+            answer = http.post(PATH, json=connection_body(org, partner), headers=org.headers)
+            statuses.append(answer.status_code)
+            if answer.status_code != 200:
+                break
+        assert statuses[0] == 200
+        assert statuses[-1] == 507, statuses
+        full = answer
+        (error,) = full.json()["errors"]
+        assert error["title"] == "Insufficient Storage"
+        assert "disk is full" in error["detail"]
+        assert "nothing was stored" in error["detail"]
+        assert full.headers["retry-after"] == "30"
+        refused = orgs[len(statuses) - 1]
+        assert admin.connection(refused.uuid) is None
+        assert admin.history(refused.uuid) == []
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        assert "disk is full" in ready.json()["checks"]["database"]
+
+        pages["max"] = used + 1000  # room again, for the connections opened from now on
+        engine.dispose()
+        again = http.post(PATH, json=connection_body(refused, partner), headers=refused.headers)
+        assert again.status_code == 200, again.text
+        assert http.get("/readyz").status_code == 200
+    store.close()
