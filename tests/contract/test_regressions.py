@@ -71,35 +71,6 @@ def test_nul_in_a_string_is_refused_on_every_backend(
     assert admin.snapshot(org.uuid) == before
 
 
-def test_one_bad_write_does_not_fail_the_writes_committed_with_it(
-    http: httpx.Client, admin: Admin
-) -> None:
-    """Found while reducing the NUL failure: the group-commit writer writes concurrent POSTs
-    in one transaction, so a write the database refuses took the others of its batch down with
-    it (every one answered 500). Whatever becomes of the odd write, the valid ones are
-    acknowledged and stored. (Each names a partner of its own that hamr does not know, so
-    that none of them pairs with, or is refused for, another's partner.)"""
-    good = [admin.create_org("us1") for _ in range(15)]
-    odd = admin.create_org("us1")
-    requests = [(org, connection_body(org, unknown_org())) for org in good]
-    requests.insert(7, (odd, connection_body(odd, unknown_org(), modified_by="nul\x00here")))
-
-    def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
-        org, body = item
-        return http.post(PATH, content=json.dumps(body), headers={**org.headers, **JSON_TYPE})
-
-    for _ in range(5):  # several rounds, so that the odd one is batched with others
-        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            responses = list(pool.map(send, requests))
-        for (org, _body), response in zip(requests, responses, strict=True):
-            if (
-                org is not odd
-            ):  # (the odd one is test_nul_in_a_string_is_refused_on_every_backend's)
-                assert response.status_code == 200, (org.uuid, response.text)
-    for org in good:
-        assert len(admin.history(org.uuid)) == 5
-
-
 def test_a_refused_pairing_does_not_fail_the_writes_batched_with_it(
     http: httpx.Client, admin: Admin, partner: OrgKeys
 ) -> None:

@@ -127,7 +127,9 @@ def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
             )
             refused = client.get(PATH, headers={"DD-API-KEY": "0" * 32})
             unusable_id = client.get(PATH, headers={"X-Request-Id": "bad id\twith spaces"})
-        access = wait_for_requests(server, 4)
+            longest = client.get(PATH, headers={"X-Request-Id": "a" * 128})
+            too_long = client.get(PATH, headers={"X-Request-Id": "a" * 129})
+        access = wait_for_requests(server, 6)
     finally:
         server.stop()
 
@@ -136,6 +138,8 @@ def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
     assert len(generated) == 32
     assert int(generated, 16) >= 0
     assert unusable_id.headers["x-request-id"] != "bad id\twith spaces"
+    assert longest.headers["x-request-id"] == "a" * 128
+    assert len(too_long.headers["x-request-id"]) == 32  # one of hamr's own instead
 
     lines = {line["request_id"]: line for line in access}
     posted = lines["dr-drill-42"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import WriteConflict
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
 from hamr.store.sql import open_store
@@ -221,5 +224,58 @@ def test_a_conflict_postgresql_reports_is_a_write_conflict_that_stores_nothing(
         (stored,) = admin.service.upsert_connections([(caller, change(1, partner))])
 
         assert [entry.id for entry in admin.history(org.uuid)] == [stored.history_id]
+    finally:
+        store.close()
+
+
+def test_a_write_the_database_refuses_shares_a_batch_and_fails_alone(tmp_path: Path) -> None:
+    """The writer itself, on a real SQLite file: twelve writes sent at once go to the database
+    together, the trigger refuses the odd one (so the shared transaction fails whole), and the
+    writer writes each again alone: eleven stored, one refused."""
+    database = tmp_path / "hamr.db"
+    store = open_store(sqlite_url(database))
+    admin = Admin(store)
+    try:
+        partner = unknown_org("eu1")
+        orgs = [admin.create_org("us1") for _ in range(12)]
+        with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+            connection.execute(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON history "
+                "WHEN NEW.modified_by = 'poison@example.com' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        service = admin.service
+        batches: list[list[str]] = []
+        upsert = service.upsert_connections
+
+        def recorded(upserts: Any, **kwargs: Any) -> Any:
+            batches.append([principal.org.uuid for principal, _ in upserts])
+            return upsert(upserts, **kwargs)
+
+        service.upsert_connections = recorded  # type: ignore[method-assign]
+        odd = orgs[5]
+        changes = [
+            (caller, replace(change(2, partner), modified_by="poison@example.com"))
+            if org is odd
+            else (caller, change(2, partner))
+            for org in orgs
+            if (caller := service.identify(org.app_key, KeyKind.APP)) is not None
+        ]
+
+        async def write_all() -> list[object]:
+            writer = GroupCommitWriter(service)
+            writer.start()
+            try:
+                writes = [writer.write(caller, c) for caller, c in changes]
+                return await asyncio.gather(*writes, return_exceptions=True)
+            finally:
+                await writer.stop()
+
+        outcomes = asyncio.run(write_all())
+
+        assert [isinstance(o, Exception) for o in outcomes] == [org is odd for org in orgs]
+        shared = [batch for batch in batches if odd.uuid in batch and len(batch) > 1]
+        assert shared, batches  # it was batched with others, and failed them not
+        assert [len(admin.history(org.uuid)) for org in orgs] == [int(o is not odd) for o in orgs]
     finally:
         store.close()
