@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hamr.api.app import OUTAGE_POLL_SECONDS
 from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.migrate import HEAD_REVISION
@@ -197,7 +198,12 @@ def test_an_outage_gives_503s_and_the_server_recovers(
                 "status": "ready",
                 "checks": {"database": "ok", "rate_limit_storage": "ok"},
             }
-            time.sleep(0.3)  # a poll has seen it back
+            # The poller, trying every OUTAGE_POLL_SECONDS while the database was away, sees
+            # it back within that.
+            deadline = time.monotonic() + OUTAGE_POLL_SECONDS + 2
+            while '"message":"the database is back"' not in server.log():
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
     finally:
         server.stop()
     # The outage is told in two lines, not a traceback every poll.
