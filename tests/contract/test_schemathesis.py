@@ -11,7 +11,7 @@ operations, plus the two statuses hamr documents beyond it; and again by the doc
 serves at /openapi.json, whose stricter string rules (1 to 255 characters, not blank) make
 schemathesis generate the bodies hamr must refuse for them.
 
-`HAMR_FUZZ_EXAMPLES` (default 300) is the number of generated examples per operation and
+`HAMR_FUZZ_EXAMPLES` (default 200) is the number of generated examples per operation and
 generation mode; the seed is fixed (`HAMR_FUZZ_SEED`), so a run is reproducible.
 """
 
@@ -47,7 +47,7 @@ from tests.contract.conftest import (
 
 Case = schemathesis.Case[Any]
 Check = Callable[[Any, Any, Case], None]
-EXAMPLES = int(os.environ.get("HAMR_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("HAMR_FUZZ_EXAMPLES", "200"))
 CREDENTIAL_HEADERS = frozenset({"dd-api-key", "dd-application-key", "authorization"})
 AUTH_HEADERS = {"DD-API-KEY", "DD-APPLICATION-KEY", "Authorization"}
 

@@ -19,7 +19,7 @@ machine looks for an order in which the model gives exactly the answers received
 document, each 409), with every connection's `modified_at` increasing; none means hamr's
 answers contradict the rules.
 
-`HAMR_STATEFUL_EXAMPLES` (default 30) runs of up to `HAMR_STATEFUL_STEPS` (default 40) steps,
+`HAMR_STATEFUL_EXAMPLES` (default 20) runs of up to `HAMR_STATEFUL_STEPS` (default 40) steps,
 derandomized: the same steps every run.
 """
 
@@ -52,7 +52,7 @@ from tests.contract.conftest import (
     same_document,
 )
 
-EXAMPLES = int(os.environ.get("HAMR_STATEFUL_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("HAMR_STATEFUL_EXAMPLES", "20"))
 STEPS = int(os.environ.get("HAMR_STATEFUL_STEPS", "40"))
 # Two organizations share a datacenter, so that one may not name the other as its partner.
 DATACENTERS = ("us1", "eu1", "us5", "us1")
