@@ -132,7 +132,7 @@ class Settings:
     metrics: bool = True
     metrics_port: int = 0
     shutdown_grace_seconds: int = 10
-    # Connection limits (listen.py's protocol): an idle keep-alive connection is closed after
+    # Connection limits (http_protocol.py): an idle keep-alive connection is closed after
     # keep_alive_seconds, one that has not sent a request's headers after
     # header_timeout_seconds; past max_connections requests get a 503, and headers past
     # max_header_bytes in all a 431.

@@ -72,5 +72,6 @@ def scripts_head() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-# Alembic's own table, outside hamr's metadata.
-_REVISIONS = sa.text("SELECT version_num FROM alembic_version")
+# Alembic's own table, outside hamr's metadata (the read view runs this on its probes too).
+REVISIONS_SQL = "SELECT version_num FROM alembic_version"
+_REVISIONS = sa.text(REVISIONS_SQL)

@@ -32,6 +32,10 @@ class Prepared:
             return values
         return tuple(values[name] for name in self._order)
 
+    def bound(self, value: object) -> tuple[str, Any]:
+        """The SQL and its parameters, for a statement whose one parameter is `value`."""
+        return self.sql, self.params({"value": value})
+
     def execute(self, db: sa.Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it once; the rows it returns (none for most writes)."""
         cursor = db.connection.cursor()

@@ -25,6 +25,7 @@ from hamr.domain.model import (
 from hamr.domain.ports import CHANGES_LIMIT
 from hamr.store import migrate
 from hamr.store.outage import raise_if_outage
+from hamr.store.prepared import Prepared
 from hamr.store.repository import link_from_row
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -38,33 +39,21 @@ from hamr.store.tables import (
 from hamr.store.write_sql import LINKS_OF_MEMBER
 
 
-class _Prepared:
-    """A statement compiled for one dialect, taking one bound parameter named `value`."""
-
-    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect):
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self._positional = dialect.positional
-
-    def params(self, value: object) -> Any:
-        return (value,) if self._positional else {"value": value}
-
-
 class SqlReadView:
     def __init__(self, engine: Engine):
         dialect = engine.dialect
         self._engine = engine
-        self._connection_by_org = _Prepared(
+        self._connection_by_org = Prepared(
             LINKS_OF_MEMBER.where(connection_members.c.org_uuid == sa.bindparam("value")),
             dialect,
         )
-        self._org_by_uuid = _Prepared(
+        self._org_by_uuid = Prepared(
             sa.select(orgs.c.uuid, orgs.c.name, orgs.c.datacenter).where(
                 orgs.c.uuid == sa.bindparam("value")
             ),
             dialect,
         )
-        self._credential_by_hash = _Prepared(
+        self._credential_by_hash = Prepared(
             sa.select(
                 keys.c.id,
                 keys.c.kind,
@@ -77,19 +66,19 @@ class SqlReadView:
             .where(keys.c.secret_hash == sa.bindparam("value"), keys.c.revoked_at_us.is_(None)),
             dialect,
         )
-        self._connections_by_status = _compiled(
+        self._connections_by_status = _sql_of(
             sa.select(connections.c.hamr_status, sa.func.count()).group_by(
                 connections.c.hamr_status
             ),
             dialect,
         )
-        self._history_rows = _compiled(sa.select(sa.func.count()).select_from(history), dialect)
-        self._epoch = _Prepared(
+        self._history_rows = _sql_of(sa.select(sa.func.count()).select_from(history), dialect)
+        self._epoch = Prepared(
             sa.select(epochs.c.value).where(epochs.c.name == sa.bindparam("value")), dialect
         )
         # Who each history row above an id changed the connection of: its writer and the
         # written connection's members (an unlink's rows name each side, members gone).
-        self._changes_after = _Prepared(
+        self._changes_after = Prepared(
             sa.select(history.c.id, history.c.org_uuid, connection_members.c.org_uuid)
             .outerjoin(
                 connection_members, connection_members.c.connection_id == history.c.connection_id
@@ -101,22 +90,20 @@ class SqlReadView:
             .offset(sa.literal_column("0")),
             dialect,
         )
-        self._last_history_id = _compiled(
+        self._last_history_id = _sql_of(
             sa.select(sa.func.coalesce(sa.func.max(history.c.id), sa.literal_column("0"))), dialect
         )
 
     def connection(self, org_uuid: str) -> Connection | None:
-        row = self._fetch_one(self._connection_by_org.sql, self._connection_by_org.params(org_uuid))
+        row = self._fetch_one(self._connection_by_org, org_uuid)
         return link_from_row(_interned(row[1:])).view_of(org_uuid) if row else None
 
     def org(self, org_uuid: str) -> Org | None:
-        row = self._fetch_one(self._org_by_uuid.sql, self._org_by_uuid.params(org_uuid))
+        row = self._fetch_one(self._org_by_uuid, org_uuid)
         return _org(*row) if row else None
 
     def credential(self, secret_hash: str) -> StoredCredential | None:
-        row = self._fetch_one(
-            self._credential_by_hash.sql, self._credential_by_hash.params(secret_hash)
-        )
+        row = self._fetch_one(self._credential_by_hash, secret_hash)
         if row is None:
             return None
         key_id, kind, org_uuid, name, datacenter, permission = row
@@ -128,13 +115,11 @@ class SqlReadView:
         )
 
     def credentials_epoch(self) -> int:
-        rows = self._fetch_all_apart(self._epoch.sql, self._epoch.params(CREDENTIALS_EPOCH))
+        rows = self._fetch_all_apart(*self._epoch.bound(CREDENTIALS_EPOCH))
         return int(rows[0][0]) if rows else 0
 
     def changes_after(self, history_id: int) -> list[tuple[int, str]]:
-        rows = self._fetch_all_apart(
-            self._changes_after.sql, self._changes_after.params(history_id)
-        )
+        rows = self._fetch_all_apart(*self._changes_after.bound(history_id))
         return [
             (row_id, org)
             for row_id, writer, member in rows
@@ -154,11 +139,11 @@ class SqlReadView:
         )
 
     def schema_is_current(self) -> bool:
-        rows = self._fetch_all_apart(_SCHEMA_REVISION)
+        rows = self._fetch_all_apart(migrate.REVISIONS_SQL)
         return [revision for (revision,) in rows] == [migrate.HEAD_REVISION]
 
-    def _fetch_one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
-        rows = self._fetch_all_apart(sql, params)
+    def _fetch_one(self, query: Prepared, value: object) -> tuple[Any, ...] | None:
+        rows = self._fetch_all_apart(*query.bound(value))
         return rows[0] if rows else None
 
     def _fetch_all_apart(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
@@ -190,9 +175,5 @@ def _interned(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(sys.intern(value) if isinstance(value, str) else value for value in row)
 
 
-def _compiled(statement: sa.Select[Any], dialect: sa.Dialect) -> str:
-    return statement.compile(dialect=dialect).string
-
-
-# Alembic's own table, outside hamr's metadata.
-_SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+def _sql_of(statement: sa.Select[Any], dialect: sa.Dialect) -> str:
+    return Prepared(statement, dialect).sql
