@@ -61,6 +61,19 @@ GENEROUS_RATE_LIMITS = ",".join(
 )
 
 
+# Datadog's rate limit headers, on every answer to a request that was counted.
+QUOTA_HEADERS = {
+    f"x-ratelimit-{name}" for name in ("limit", "period", "remaining", "reset", "name")
+}
+
+
+def quota_headers(response: httpx.Response) -> dict[str, str]:
+    """The X-RateLimit-* headers of a response, by lowercase name."""
+    return {
+        name: value for name, value in response.headers.items() if name.startswith("x-ratelimit-")
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

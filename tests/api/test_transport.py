@@ -18,7 +18,16 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
+from tests.conftest import (
+    QUOTA_HEADERS,
+    Admin,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    quota_headers,
+    sqlite_url,
+    unknown_org,
+)
 
 PATH = "/api/v2/hamr"
 LIMIT = 64 * 1024
@@ -433,8 +442,13 @@ def test_a_broken_database_is_a_500_that_hides_internals(
         # The server survives: what does not need the table still works.
         still_serving = client.get(PATH, headers={"DD-API-KEY": "0" * 32})
 
+    by_app, by_lane, _post = responses
+    assert by_lane.content == by_app.content
+    assert by_lane.headers["content-type"] == by_app.headers["content-type"]
     for response in responses:
         item = the_error(response, 500)
+        # Counted before the failure: the bucket's headers, as on every counted answer.
+        assert set(quota_headers(response)) == QUOTA_HEADERS, response.headers
         schema_validator("JSONAPIErrorResponse").validate(response.json())
         assert item["title"] == "Internal Server Error"
         assert "source" not in item

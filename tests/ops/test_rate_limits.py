@@ -253,6 +253,29 @@ def test_every_hamr_response_carries_its_buckets_headers(
     assert has_no_quota(unlimited)
 
 
+def test_refusals_after_counting_carry_the_buckets_headers_and_405_none(
+    limited: HamrServer, org: OrgKeys
+) -> None:
+    """A body too large or of the wrong type is refused after the request was counted, so its
+    answer carries the bucket's headers; a method the endpoint lacks is refused before."""
+    room_in_window(HOUR, 20)
+    with client_from(limited) as http:
+        too_large = http.post(
+            HAMR,
+            headers={**org.headers, "Content-Type": "application/json"},
+            content=b"{" + b" " * 70_000 + b"}",
+        )
+        wrong_type = http.post(
+            HAMR, headers={**org.headers, "Content-Type": "text/plain"}, content=b"{}"
+        )
+        not_allowed = http.put(HAMR, headers=org.headers, json={})
+
+    assert [r.status_code for r in (too_large, wrong_type, not_allowed)] == [413, 415, 405]
+    assert_quota(too_large, "hamr_post", 3, HOUR, remaining=2)
+    assert_quota(wrong_type, "hamr_post", 3, HOUR, remaining=1)
+    assert has_no_quota(not_allowed)
+
+
 def test_over_the_limit_is_429_with_datadogs_error_body(
     limited: HamrServer,
     org: OrgKeys,
@@ -410,6 +433,29 @@ def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(
 
     assert [r.status_code for r in responses] == [403, 403, 403, 429]
     assert_too_many(responses[-1], "hamr_unauthenticated", 3, HOUR)
+
+
+def test_x_forwarded_for_from_the_trusted_proxy_is_the_client_address(
+    limited: HamrServer, org: OrgKeys
+) -> None:
+    """From 127.0.0.1 (a reverse proxy on the same host), each forwarded address has its own
+    budget of refusals, and one address's flood is limited as if it had connected itself."""
+    room_in_window(HOUR, 20)
+    with client_from(limited) as proxy:
+        spread = [
+            proxy.get(HAMR, headers={**bad_key(org), "X-Forwarded-For": f"10.1.0.{n}"})
+            for n in range(4)
+        ]
+        flood = [
+            proxy.get(HAMR, headers={**bad_key(org), "X-Forwarded-For": "10.1.1.1"})
+            for _ in range(4)
+        ]
+
+    assert [r.status_code for r in spread] == [403] * 4
+    for response in spread:
+        assert_quota(response, "hamr_unauthenticated", 3, HOUR, remaining=2)
+    assert [r.status_code for r in flood] == [403, 403, 403, 429]
+    assert_too_many(flood[-1], "hamr_unauthenticated", 3, HOUR)
 
 
 def test_an_exhausted_address_is_refused_without_a_key_lookup(

@@ -23,10 +23,12 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     GENEROUS_RATE_LIMITS,
+    QUOTA_HEADERS,
     HamrServer,
     OrgKeys,
     connection_body,
     free_port,
+    quota_headers,
     run_cli,
 )
 from tests.postgres import PostgresServer, binaries_or_skip
@@ -172,7 +174,13 @@ def test_an_outage_gives_503s_and_the_server_recovers(
                 assert by_lane.headers.get("content-encoding") == by_app.headers.get(
                     "content-encoding"
                 )
-            for response in (by_lane, by_app, client.post(PATH, json=body)):
+            posted = client.post(PATH, json=body)
+            # The org's cached keys were counted before the database was needed: its
+            # bucket's headers, as always. Credentials that could not be checked name no
+            # bucket: none.
+            assert set(quota_headers(posted)) == QUOTA_HEADERS, posted.headers
+            assert quota_headers(by_lane) == quota_headers(by_app) == {}
+            for response in (by_lane, by_app, posted):
                 assert response.status_code == 503
                 assert response.headers["retry-after"] == "1"
                 (error,) = response.json()["errors"]
