@@ -15,6 +15,7 @@ from hamr.domain.model import Org
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.service import HamrService
 from hamr.store.sql import open_store
+from hamr.testing import TestOrg
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     HamrServer,
@@ -133,3 +134,69 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
                 )
     finally:
         store.close()
+
+
+def fired(server: HamrServer, admin: dict[str, str]) -> int:
+    """How often the emulator's one fault rule has fired."""
+    (rule,) = httpx.get(f"{server.url}/_hamr/faults", headers=admin).json()["data"]
+    return int(rule["attributes"]["fired"])
+
+
+def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Path) -> None:
+    """`--shutdown-grace` bounds the wait: a request slower than the grace (the emulator holds
+    it back 30 s) is cut off when it expires, with a 503 saying so and one warning line (no
+    traceback), and the server still closes the database and exits cleanly, after the grace
+    and not the request's 30 s."""
+    grace = 1
+    token = "shutdown-grace-test-token"
+    server = HamrServer(
+        sqlite_url(tmp_path / "hamr.db"),
+        tmp_path / "server.log",
+        "--emulator",
+        "--admin-token",
+        token,
+        "--shutdown-grace",
+        str(grace),
+    ).start()
+    admin = {"X-Hamr-Admin-Token": token}
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        seeded = client.post("/_hamr/reset", json={"seed": "demo"}, headers=admin)
+        assert seeded.status_code == 200, seeded.text
+        org = TestOrg(**seeded.json()["data"]["attributes"]["orgs"][0])
+        slow = {"path": PATH, "method": "GET", "latency": {"fixed_ms": 30_000}}
+        assert client.post("/_hamr/faults", json=slow, headers=admin).status_code == 201
+
+    outcome: list[object] = []
+
+    def wait_for_the_slow_answer() -> None:
+        try:
+            outcome.append(httpx.get(f"{server.url}{PATH}", headers=org.headers, timeout=60))
+        except httpx.TransportError as error:
+            outcome.append(error)
+
+    slow_reader = threading.Thread(target=wait_for_the_slow_answer)
+    slow_reader.start()
+    deadline = time.monotonic() + 10
+    while fired(server, admin) == 0:  # the rule is holding the GET back
+        assert time.monotonic() < deadline, "the slow GET never reached the server"
+        time.sleep(0.02)
+    assert server.process is not None
+    signalled = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=20)
+    took = time.monotonic() - signalled
+    slow_reader.join(timeout=10)
+
+    assert grace <= took < grace + 5, f"exited {took:.1f} s after SIGTERM"
+    assert server.process.returncode in (0, -signal.SIGTERM), server.log()
+    (answer,) = outcome
+    assert isinstance(answer, httpx.Response), answer
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert answer.headers["connection"] == "close"
+    (error,) = answer.json()["errors"]
+    assert "shutdown grace ran out" in error["detail"]
+    log = server.log()
+    assert log.count("a request was cut off: the shutdown grace ran out") == 1, log
+    assert "stopped; the database is closed" in log
+    assert "Traceback" not in log

@@ -52,6 +52,21 @@ class ClientClosedRequest(HamrError):
     title = "Client Closed Request"
 
 
+class CutOffByShutdown(HamrError):
+    """The server shut down before the request finished: its shutdown grace ran out."""
+
+    status = 503
+    title = "Service Unavailable"
+    retry_after_seconds = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server shut down before this request finished (its shutdown grace ran "
+            "out). A write may or may not have been stored: read the connection before "
+            "retrying, on another server or on this one once it is back."
+        )
+
+
 class MethodNotAllowed(HamrError):
     status = 405
     title = "Method Not Allowed"

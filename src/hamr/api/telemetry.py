@@ -1,6 +1,7 @@
 """Per-request bookkeeping in one pass around the app: the request id, Datadog's rate-limit
-headers, metrics and the access log line. Metrics and log lines are left as facts and applied
-in batches, every `FLUSH_SECONDS`.
+headers, metrics and the access log line; and the 503 of a request the server cancelled at
+the end of its shutdown grace, before it had answered. Metrics and log lines are left as
+facts and applied in batches, every `FLUSH_SECONDS`.
 
 Routes leave what only they know in the request's state (`org`, `quota`); this reads it when
 the response starts, so error responses rendered by exception handlers carry it too.
@@ -9,6 +10,7 @@ the response starts, so error responses rendered by exception handlers carry it 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import time
@@ -18,9 +20,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hamr.api.access_log import AccessLog
+from hamr.api.errors import CutOffByShutdown, error_response
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import Quota
 
+logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.02
 REQUEST_ID_HEADER = b"x-request-id"
 CONNECTION_CLOSED = 499
@@ -60,6 +64,17 @@ class RequestTelemetry:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except asyncio.CancelledError:
+            # Only the server cancels a request: when the shutdown grace ran out.
+            if status != CONNECTION_CLOSED:
+                raise
+            status = CutOffByShutdown.status
+            logger.warning(
+                "a request was cut off: the shutdown grace ran out",
+                extra={"request_id": request_id, "method": scope["method"], "path": scope["path"]},
+            )
+            cut_off = error_response(CutOffByShutdown(), headers={"Connection": "close"})
+            await cut_off(scope, receive, send_with_headers)
         except BaseException:
             if status == CONNECTION_CLOSED:
                 status = 500  # the server answers it so
