@@ -109,7 +109,8 @@ class CredentialCache:
         self._proofs: LruDict[Principal] = LruDict(max_entries)
         self._epoch = view.credentials_epoch()
         self.fills = Fills()
-        # Requests recognised from memory, and those whose credentials had to be proved.
+        # Requests recognised from memory, and those whose credentials had to be proved from
+        # storage (each counted once, though it first looked in memory alone).
         self.hits = self.misses = 0
 
     def lookup(self, secret_hash: str) -> StoredCredential | None:
@@ -118,11 +119,13 @@ class CredentialCache:
         digests, never about a key."""
         return self._view.credential(secret_hash)
 
-    def proved(self, credentials_digest: str) -> Principal | None:
-        """Who these credentials proved to be, if they were checked since the last change."""
+    def proved(self, credentials_digest: str, count_miss: bool = True) -> Principal | None:
+        """Who these credentials proved to be, if they were checked since the last change.
+        A look that storage may follow counts its miss; one that may not (`count_miss`
+        false) leaves it to the look before storage."""
         found = self._proofs.get(credentials_digest)
         if found is None:
-            self.misses += 1
+            self.misses += count_miss
             return None
         self.hits += 1
         return found

@@ -98,10 +98,11 @@ class HamrService:
             org=found.org, key_id=found.key_id, permission=found.permission, kind=found.kind
         )
 
-    def recognise(self, credentials_digest: str) -> Principal | None:
+    def recognise(self, credentials_digest: str, count_miss: bool = True) -> Principal | None:
         """Who a request's credentials (all of them, by digest) proved to be when last
-        checked, if no credential has changed anywhere since; memory only."""
-        return self.credentials.proved(credentials_digest)
+        checked, if no credential has changed anywhere since; memory only. A first look
+        that storage will not follow is not counted as a miss (`count_miss`)."""
+        return self.credentials.proved(credentials_digest, count_miss)
 
     def credentials_generation(self) -> int:
         """Where the credential cache stands: taken before proving credentials, and given to
