@@ -1,5 +1,6 @@
 """Who may call: every way of getting authentication wrong is a 403 naming the header to fix,
-changes nothing, and revoked credentials stop working on a running server within a second."""
+changes nothing, and revoked credentials stop working on a running server within
+0.25 s, on both GET paths."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ API = "DD-API-KEY"
 APP = "DD-APPLICATION-KEY"
 AUTHORIZATION = "Authorization"
 AUTHZ = AUTHORIZATION
-REVOCATION_DEADLINE_S = 1.0
+# The README's promise: each server polls for revocations every 0.1 s.
+REVOCATION_DEADLINE_S = 0.25
+FAST_LANE = {"Accept-Encoding": "identity"}
+BY_APP = {"Accept-Encoding": "gzip"}
 
 
 @dataclass(frozen=True)
@@ -247,19 +251,24 @@ def revoke_and_time_refusal(
     culprit: str,
     validator: Draft202012Validator,
 ) -> float:
-    """Revoke through the CLI; seconds from its return until the server refuses `headers`."""
-    warm = http.get(PATH, headers=headers)  # the server has the credential cached
-    assert warm.status_code == 200, warm.text
+    """Revoke through the CLI; seconds from its return until the server refuses `headers` on
+    both GET paths (the fast lane, and the app httpx's gzip request reaches)."""
+    lanes = [{**headers, **lane} for lane in (FAST_LANE, BY_APP)]
+    for sent in lanes:  # the server has the credential cached, and each path its answer
+        warm = http.get(PATH, headers=sent)
+        assert warm.status_code == 200, warm.text
     result = run_cli("key", "revoke", key_id, database_url=database_url)
     assert result.returncode == 0, result.stderr
     revoked_at = time.monotonic()
     while True:
-        response = http.get(PATH, headers=headers)
+        responses = [http.get(PATH, headers=sent) for sent in lanes]
         elapsed = time.monotonic() - revoked_at
-        if response.status_code != 200 or elapsed > 5 * REVOCATION_DEADLINE_S:
+        refused = [r.status_code != 200 for r in responses]
+        if all(refused) or elapsed > 5 * REVOCATION_DEADLINE_S:
             break
         time.sleep(0.01)
-    assert_forbidden(response, culprit, validator, headers)
+    for response in responses:
+        assert_forbidden(response, culprit, validator, headers)
     return elapsed
 
 
@@ -275,7 +284,9 @@ def assert_refused_everywhere(
     before = admin.snapshot(credentials.org.uuid)
     body = connection_body(credentials.org, credentials.other, hamr_status=0)
     for _ in range(3):
-        assert_forbidden(http.get(PATH, headers=headers), culprit, validator, headers)
+        for lane in (FAST_LANE, BY_APP):
+            refused = http.get(PATH, headers={**headers, **lane})
+            assert_forbidden(refused, culprit, validator, headers)
         assert_forbidden(http.post(PATH, json=body, headers=headers), culprit, validator, headers)
     assert admin.snapshot(credentials.org.uuid) == before
 
@@ -285,7 +296,7 @@ def assert_works(http: httpx.Client, headers: dict[str, str]) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_revoked_api_key_is_refused_within_a_second(
+def test_revoked_api_key_is_refused_within_a_quarter_second(
     http: httpx.Client,
     admin: Admin,
     database_url: str,
@@ -324,7 +335,7 @@ def test_revoked_app_key_is_refused_while_the_api_key_stays_valid(
     assert_works(http, {AUTHORIZATION: f"Bearer {credentials.token}"})
 
 
-def test_revoked_token_is_refused_within_a_second(
+def test_revoked_token_is_refused_within_a_quarter_second(
     http: httpx.Client,
     admin: Admin,
     database_url: str,

@@ -207,10 +207,13 @@ def test_a_liminal_status_that_lasts_is_stuck(
     link(impatient, org, partner)
     admin_keys = admin.service.create_key(org.uuid, KeyKind.APP, Permission.ADMIN)[1]
     headers = {"DD-API-KEY": org.api_key, "DD-APPLICATION-KEY": admin_keys}
+    held_at = time.monotonic()  # no later than the server's record of the move
     assert operate(impatient, headers, "failover", hold=True).status_code == 200
     assert pair(impatient, partner)["attributes"]["health"] == "linked"
-    time.sleep(0.7)
-    assert pair(impatient, partner)["attributes"]["health"] == "stuck"
+    while pair(impatient, partner)["attributes"]["health"] != "stuck":
+        assert time.monotonic() - held_at < 5, "a held FAILOVER never became stuck"
+        time.sleep(0.05)
+    assert time.monotonic() - held_at >= 0.5  # not before --stuck-after
     assert operate(impatient, headers, "complete").status_code == 200
     assert pair(impatient, partner)["attributes"]["health"] == "linked"
 

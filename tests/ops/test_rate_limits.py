@@ -284,6 +284,7 @@ def test_over_the_limit_is_429_with_datadogs_error_body(
 ) -> None:
     room_in_window(HOUR, 20)
     with client_from(limited) as http:
+        counted_before = rate_limited(http.get("/metrics").text)
         for remaining in (4, 3, 2, 1, 0):
             response = http.get(HAMR, headers=org.headers)
             assert response.status_code == 404
@@ -292,20 +293,21 @@ def test_over_the_limit_is_429_with_datadogs_error_body(
         again = http.get(HAMR, headers=org.headers)
         # The buckets are apart: POST still has its own.
         posted = http.post(HAMR, headers=org.headers, json=connection_body(org, partner))
-        metrics = http.get("/metrics").text
+        counted = rate_limited(http.get("/metrics").text) - counted_before
 
     assert_too_many(refused, "hamr_get", 5, HOUR)
     schema_validator("APIErrorResponse").validate(refused.json())
     assert_too_many(again, "hamr_get", 5, HOUR)
     assert posted.status_code == 200
     assert_quota(posted, "hamr_post", 3, HOUR, remaining=2)
-    counted = [
-        float(line.rpartition(" ")[2])
-        for line in metrics.splitlines()
-        if line.startswith('hamr_rate_limited_requests_total{bucket="hamr_get"}')
-    ]
-    assert counted
-    assert counted[0] >= 2
+    assert counted == 2  # the two 429s
+
+
+def rate_limited(metrics: str) -> float:
+    """hamr_rate_limited_requests_total of bucket hamr_get (0 before the first)."""
+    series = 'hamr_rate_limited_requests_total{bucket="hamr_get"} '
+    found = [line for line in metrics.splitlines() if line.startswith(series)]
+    return float(found[0].removeprefix(series)) if found else 0.0
 
 
 def test_a_429_changes_nothing_stored(
@@ -648,12 +650,22 @@ def test_requests_are_served_while_redis_is_down(
                 a.post(HAMR, headers=org.headers, json=connection_body(org, partner)),
                 *(b.get(HAMR, headers=org.headers) for _ in range(7)),  # more than the limit
             ]
+            ready_without_redis = a.get("/readyz")
     finally:
         redis.start()
     with client_from(first) as a:
         after = a.get(HAMR, headers=org.headers)
 
     assert [r.status_code for r in outage] == [200] * 8, [r.text for r in outage]
+    # Ready all the same (it serves), and saying why nothing is limited.
+    assert ready_without_redis.status_code == 200
+    assert ready_without_redis.json() == {
+        "status": "ready",
+        "checks": {
+            "database": "ok",
+            "rate_limit_storage": "unreachable; requests are not being rate limited",
+        },
+    }
     assert after.status_code == 200
     assert_quota(after, "hamr_get", 5, HOUR, remaining=4)  # Redis came back empty
 
