@@ -1,14 +1,16 @@
 """A full disk: writes get a 507 saying so, with Retry-After, and store nothing; /readyz says
 why; once there is room again, writes go through.
 
-The database is made full with SQLite's `PRAGMA max_page_count` on every connection of the
-server's own engine, so SQLite fails writes with SQLITE_FULL exactly as on a full disk (and
-no filesystem needs mounting): the server runs in this process, in a thread, over a real
-socket."""
+Twice: as root, a `hamr serve` process with its database on a small tmpfs that the test
+fills; anywhere, with SQLite's `PRAGMA max_page_count` on every connection of the server's
+own engine, so SQLite fails writes with SQLITE_FULL exactly as on a full disk (the server
+runs in this process, in a thread, over a real socket)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,13 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from hamr.api import create_app
 from hamr.listen import listening_sockets, server_for
 from hamr.settings import Settings, parse_rate_limits
 from hamr.store.sql import open_store
-from tests.conftest import GENEROUS_RATE_LIMITS, Admin, connection_body, sqlite_url, unknown_org
+from tests.conftest import (
+    GENEROUS_RATE_LIMITS,
+    Admin,
+    HamrServer,
+    connection_body,
+    sqlite_url,
+    unknown_org,
+)
 
 PATH = "/api/v2/hamr"
 
@@ -95,3 +105,83 @@ def test_a_full_disk_is_a_507_that_stores_nothing_and_readyz_says_so(tmp_path: P
         assert again.status_code == 200, again.text
         assert http.get("/readyz").status_code == 200
     store.close()
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "2m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (as root only), unmounted afterwards."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """A file taking every byte left on `disk`."""
+    filler = disk / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):  # ENOSPC: the disk is full
+            while True:
+                os.write(descriptor, b"\0" * 4096)
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def test_a_full_filesystem_is_a_507_and_writes_resume_when_room_is_made(tmp_path: Path) -> None:
+    """The real thing, where it can be set up (root, for the mount): a `hamr serve` process
+    with its database on a small tmpfs, filled up while it runs."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the max_page_count test covers SQLITE_FULL")
+    with small_disk(tmp_path / "disk") as disk:
+        url = sqlite_url(disk / "hamr.db")
+        store = open_store(url)
+        admin = Admin(store)
+        orgs = [admin.create_org("us1") for _ in range(20)]
+        store.close()  # the write-ahead log checkpointed away: the server's writes need room
+        partner = unknown_org("eu1")
+        server = HamrServer(url, tmp_path / "server.log").start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                filler = fill(disk)
+                statuses = []
+                for org in orgs:
+                    answer = http.post(
+                        PATH, json=connection_body(org, partner), headers=org.headers
+                    )
+                    statuses.append(answer.status_code)
+                    if answer.status_code != 200:
+                        break
+                assert statuses[-1] == 507, statuses
+                (error,) = answer.json()["errors"]
+                assert "disk is full" in error["detail"]
+                assert answer.headers["retry-after"] == "30"
+                assert http.get("/readyz").status_code == 503
+                refused = orgs[len(statuses) - 1]
+
+                filler.unlink()
+                again = http.post(
+                    PATH, json=connection_body(refused, partner), headers=refused.headers
+                )
+                assert again.status_code == 200, again.text
+                assert http.get("/readyz").status_code == 200
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log()
+        store = open_store(url)
+        try:
+            stored = Admin(store)
+            # One row each: the refused write is stored by its retry, not by its 507.
+            assert [len(stored.history(org.uuid)) for org in orgs[: len(statuses)]] == [1] * len(
+                statuses
+            )
+        finally:
+            store.close()
