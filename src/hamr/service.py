@@ -50,6 +50,7 @@ from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, Repository, UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
 from hamr.idempotency_keys import IdempotencyKeys
+from hamr.key_sessions import KeySessions
 from hamr.pair_operations import PairOperations
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class HamrService:
             unit_of_work, self.connections, clock, policy, stuck_after_seconds
         )
         self.idempotency_keys = IdempotencyKeys(unit_of_work, clock)
+        self.sessions = KeySessions(unit_of_work)
         self.disk_full = False  # the last write failed for want of space
 
     # -- the API's use cases -------------------------------------------------------------
@@ -103,6 +105,10 @@ class HamrService:
         checked, if no credential has changed anywhere since; memory only. A first look
         that storage will not follow is not counted as a miss (`count_miss`)."""
         return self.credentials.proved(credentials_digest, count_miss)
+
+    def now_us(self) -> int:
+        """What time the service believes it is (the emulator's clock, with --emulator)."""
+        return self._clock()
 
     def credentials_generation(self) -> int:
         """Where the credential cache stands: taken before proving credentials, and given to

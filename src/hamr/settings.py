@@ -145,6 +145,9 @@ class Settings:
     stuck_after_seconds: float = STUCK_AFTER_SECONDS
     emulator: bool = False
     admin_token: str = ""
+    # Signs the web page's session cookies; random per process when empty (sessions then end
+    # when it restarts, and several processes need one secret in common).
+    session_secret: str = ""
     sites: tuple[Site, ...] = ()
     state_file: str = ""
     faults_file: str = ""
@@ -265,7 +268,7 @@ class Settings:
         shown: dict[str, str] = {}
         for setting in fields(self):
             value = getattr(self, setting.name)
-            if setting.name == "admin_token":
+            if setting.name in ("admin_token", "session_secret"):
                 shown[setting.name] = "***" if value else "(generated at start)"
             elif setting.name in ("database_url", "rate_limit_storage"):
                 shown[setting.name] = redact_url(value)

@@ -32,11 +32,11 @@ async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
     except Forbidden as refused:
         if state.metrics is not None:
             state.metrics.auth_failed(refused.header)
-        await _count(scope, state, UNAUTHENTICATED, _client(scope))
+        await count(scope, state, UNAUTHENTICATED, _client(scope))
         raise
     scope["state"]["org"] = principal.org.uuid
     _require_own_site(scope, state, principal)
-    await _count(scope, state, bucket, principal.org.uuid)
+    await count(scope, state, bucket, principal.org.uuid)
     return principal
 
 
@@ -56,7 +56,7 @@ def _require_own_site(scope: Scope, state: AppState, principal: Principal) -> No
     )
 
 
-async def _count(scope: Scope, state: AppState, bucket: str, caller: str) -> None:
+async def count(scope: Scope, state: AppState, bucket: str, caller: str) -> None:
     """What the count says goes in the request state (the per-request dict itself, not a
     Starlette State around it), where RequestTelemetry finds it for the response headers."""
     quota = await state.limiter.count(bucket, caller)

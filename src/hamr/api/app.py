@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hamr.api.access_log import AccessLog
@@ -38,6 +39,9 @@ from hamr.api.schemas import DocumentCache
 from hamr.api.state import AppState
 from hamr.api.storage_reads import StorageReads
 from hamr.api.telemetry import RequestTelemetry, flush_periodically
+from hamr.api.ui.emulator_page import emulator_page_routes
+from hamr.api.ui.pages import error_page, is_ui, ui_routes
+from hamr.api.ui.session import SessionCookies
 from hamr.api.wire import WireFormat
 from hamr.api.writer import GroupCommitWriter
 from hamr.clock import EmulatorClock, system_clock_us
@@ -92,7 +96,7 @@ def create_app(
         stuck_after_seconds=settings.stuck_after_seconds,
     )
     wire = WireFormat.named(settings.wire)
-    routes = [
+    routes: list[BaseRoute] = [
         Route(HAMR_PATH, hamr_connection, methods=["GET", "POST"]),
         Route(HISTORY_PATH, list_history, methods=["GET"]),
         Route(PAIR_PATH, get_pair, methods=["GET"]),
@@ -105,7 +109,8 @@ def create_app(
     if settings.metrics and settings.metrics_port == 0:
         routes.append(Route("/metrics", metrics, methods=["GET"]))
     if emulator_clock is not None:
-        routes += emulator_routes() + fault_routes()
+        routes += emulator_routes() + fault_routes() + emulator_page_routes()
+    routes += ui_routes()
     state = AppState(
         settings,
         store,
@@ -119,7 +124,9 @@ def create_app(
             settings.rate_limit_storage,
             clock=(lambda: emulator_clock() / 1_000_000) if emulator_clock else time.time,
         ),
-        metrics=Metrics(service, frozenset(r.path for r in routes)) if settings.metrics else None,
+        metrics=Metrics(service, frozenset(r.path for r in routes if isinstance(r, Route | Mount)))
+        if settings.metrics
+        else None,
         # One pooled connection is the writer's; the others may read at once.
         reads=StorageReads(max(1, settings.db_pool_size - 1), settings.db_timeout_seconds),
         emulator=(
@@ -177,6 +184,7 @@ def create_app(
     )
     app.router.redirect_slashes = False  # /api/v2/hamr/ is an unknown path, not a redirect
     app.state.hamr = state
+    app.state.ui_cookies = SessionCookies(settings.session_secret or secrets.token_urlsafe(32))
     served: ASGIApp = FastGet(app, state)
     if faults is not None:
         served = FaultInjection(served, state, faults, rng or random.Random())  # noqa: S311
@@ -223,6 +231,10 @@ async def _hamr_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_ui(request):
+        title = "Method Not Allowed" if exc.status_code == 405 else "Not Found"
+        detail = f"There is no page {request.method} {request.url.path}."
+        return error_page(request, exc.status_code, title, detail)
     if exc.status_code == 405:
         allowed = ", ".join(sorted((exc.headers or {}).get("Allow", "").split(", ")))
         return error_response(
@@ -237,4 +249,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, _exc: Exception) -> Response:
-    return unexpected_error_response(request.scope)  # Starlette re-raises after sending it
+    response = unexpected_error_response(request.scope)  # Starlette re-raises after sending it
+    if is_ui(request):
+        detail = "The server hit an unexpected error; its log has the details."
+        return error_page(request, 500, "Internal Server Error", detail)
+    return response

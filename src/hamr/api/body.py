@@ -1,5 +1,6 @@
-"""Reading a request body safely: JSON content types only, gzip or deflate content encodings,
-never more than the limit (before or after decompression, so a gzip bomb stops at the limit)."""
+"""Reading a request body safely: JSON content types only (url-encoded forms for the web
+page), gzip or deflate content encodings, never more than the limit (before or after
+decompression, so a gzip bomb stops at the limit)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from hamr.api.errors import ClientClosedRequest, PayloadTooLarge, UnsupportedMediaType
 from hamr.domain.errors import ValidationFailed, Violation
+
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def is_json(content_type: str) -> bool:
@@ -31,6 +34,21 @@ async def read_json_body(request: Request, limit: int) -> bytes:
             f"The body must be JSON: send `Content-Type: application/json` ({got}).",
             header="Content-Type",
         )
+    return await _read_limited(request, limit)
+
+
+async def read_form_body(request: Request, limit: int) -> bytes:
+    """A url-encoded form's body (the web page's), within the same limits as JSON."""
+    content_type = request.headers.get("content-type") or ""
+    if content_type.split(";", 1)[0].strip().lower() != FORM_TYPE:
+        raise UnsupportedMediaType(
+            f"A form must be sent as {FORM_TYPE}; got {content_type or 'no Content-Type'}.",
+            header="Content-Type",
+        )
+    return await _read_limited(request, limit)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, header="Content-Length")

@@ -21,7 +21,7 @@ from hamr.api.routes import require_permission
 from hamr.api.state import AppState
 from hamr.domain.errors import NotFound, ValidationFailed, Violation
 from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_operation
-from hamr.domain.model import AppliedChange, Link, PairReport, format_timestamp
+from hamr.domain.model import AppliedChange, Link, PairReport, Principal, format_timestamp
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 PAIR_PATH = "/api/v2/hamr/pair"
@@ -52,23 +52,12 @@ async def post_operation(request: Request) -> Response:
             f"There is no pair operation {operation!r}; use one of: {', '.join(OPERATIONS)}."
         )
     principal = await admit(request.scope, state, "hamr_post")
-    service = state.service
-    require_permission(principal, needed_for_operation(service.pairs.policy))
+    require_permission(principal, needed_for_operation(state.service.pairs.policy))
     asked = _parse(await read_json_body(request, state.settings.max_body_bytes))
-    try:
-        done = await anyio.to_thread.run_sync(
-            service.pairs.run, principal, operation, asked.reason, asked.hold, asked.dry_run
-        )
-    except OperationRefused:
-        if state.metrics is not None:
-            state.metrics.pair_operation(operation, "refused")
-        raise
-    if not asked.dry_run:
-        service.remember_writes(done)
-    if state.metrics is not None:
-        outcome = "dry_run" if asked.dry_run else "held" if asked.hold else "done"
-        state.metrics.pair_operation(operation, outcome)
-    report = await state.reads(service.pairs.report, principal.org)
+    done = await run_operation(
+        state, principal, operation, asked.reason, hold=asked.hold, dry_run=asked.dry_run
+    )
+    report = await state.reads(state.service.pairs.report, principal.org)
     document = pair_document(report, done[-1].after if asked.dry_run else None)
     document["meta"] = {
         "operation": operation,
@@ -77,6 +66,34 @@ async def post_operation(request: Request) -> Response:
     }
     headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
     return _document(document, headers)
+
+
+async def run_operation(
+    state: AppState,
+    principal: Principal,
+    operation: str,
+    reason: str,
+    *,
+    hold: bool = False,
+    dry_run: bool = False,
+) -> list[AppliedChange]:
+    """A pair operation by a caller allowed to run it, for the API and the web page alike:
+    the steps it stored (or would have), counted in the metrics and put in the caches."""
+    service = state.service
+    try:
+        done = await anyio.to_thread.run_sync(
+            service.pairs.run, principal, operation, reason, hold, dry_run
+        )
+    except OperationRefused:
+        if state.metrics is not None:
+            state.metrics.pair_operation(operation, "refused")
+        raise
+    if not dry_run:
+        service.remember_writes(done)
+    if state.metrics is not None:
+        outcome = "dry_run" if dry_run else "held" if hold else "done"
+        state.metrics.pair_operation(operation, outcome)
+    return done
 
 
 def pair_document(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:

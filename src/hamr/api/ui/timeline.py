@@ -1,0 +1,131 @@
+"""The pair's status over time as an inline SVG step plot, rendered on the server: one lane per
+status, labelled with its number and name (colour is never the only sign), each stretch of
+a status a band in its lane, the last running to now. Okabe and Ito's colour-blind-safe
+palette; a <title> and <desc> tell the same story in words."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from hamr.domain.model import HamrStatus
+
+STATUS_COLOURS: Mapping[HamrStatus, str] = {
+    HamrStatus.UNSPECIFIED: "#999999",
+    HamrStatus.ONBOARDING: "#56B4E9",
+    HamrStatus.PASSIVE: "#0072B2",
+    HamrStatus.FAILOVER: "#D55E00",
+    HamrStatus.ACTIVE: "#009E73",
+    HamrStatus.RECOVERY: "#E69F00",
+}
+LABEL_WIDTH = 130
+AXIS_HEIGHT = 28
+TICKS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    at_us: int  # when the pair entered `status`
+    status: HamrStatus
+
+
+@dataclass(frozen=True, slots=True)
+class _Stretch:
+    status: HamrStatus
+    start_us: int
+    end_us: int
+
+
+def status_timeline(
+    changes: Sequence[StatusChange], now_us: int, *, width: int = 800, height: int = 220
+) -> str:
+    """An inline <svg> plotting `changes` (in any order) up to `now_us`."""
+    stretches = _stretches(changes, now_us)
+    story = (
+        ", then ".join(f"{_name(s.status)} from {_when(s.start_us)}" for s in stretches)
+        + " until now."
+        if stretches
+        else "No history yet."
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" '
+        f'viewBox="0 0 {width} {height}" aria-labelledby="timeline-title timeline-desc" '
+        f'font-family="sans-serif" font-size="13">',
+        '<title id="timeline-title">Status over time</title>',
+        f'<desc id="timeline-desc">{escape(story)}</desc>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    if not stretches:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#1a1a1a">')
+        parts.append("No history yet</text></svg>")
+        return "".join(parts)
+    lanes = list(HamrStatus)
+    lane_height = (height - AXIS_HEIGHT) / len(lanes)
+    plot_width = width - LABEL_WIDTH - 10
+    start, span = stretches[0].start_us, max(1, now_us - stretches[0].start_us)
+
+    def x(at_us: int) -> float:
+        return round(LABEL_WIDTH + plot_width * (at_us - start) / span, 2)
+
+    for index, status in enumerate(lanes):
+        top = index * lane_height
+        parts.append(
+            f'<line x1="{LABEL_WIDTH}" x2="{width - 10}" y1="{top + lane_height:.2f}" '
+            f'y2="{top + lane_height:.2f}" stroke="#d0d0d0"/>'
+            f'<text x="{LABEL_WIDTH - 8}" y="{top + lane_height / 2 + 4:.2f}" '
+            f'text-anchor="end" fill="#1a1a1a">{escape(_name(status))}</text>'
+        )
+    for stretch in stretches:
+        top = lanes.index(stretch.status) * lane_height
+        left, right = x(stretch.start_us), x(stretch.end_us)
+        parts.append(
+            f'<rect class="stretch" x="{left}" y="{top + 3:.2f}" '
+            f'width="{max(right - left, 1):.2f}" height="{lane_height - 6:.2f}" '
+            f'fill="{STATUS_COLOURS[stretch.status]}" stroke="#1a1a1a" stroke-width="0.5">'
+            f"<title>{escape(_name(stretch.status))} from {_when(stretch.start_us)}</title>"
+            "</rect>"
+        )
+    axis_y = height - AXIS_HEIGHT + 18
+    for tick in range(TICKS + 1):
+        at = start + span * tick // TICKS
+        anchor = "start" if tick == 0 else "end" if tick == TICKS else "middle"
+        parts.append(
+            f'<text x="{x(at)}" y="{axis_y}" text-anchor="{anchor}" fill="#1a1a1a">'
+            f"{_tick(at, span)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _stretches(changes: Sequence[StatusChange], now_us: int) -> list[_Stretch]:
+    """Each run of one status (repeats merged), from when it began to the next change."""
+    ordered = sorted(changes, key=lambda change: change.at_us)
+    starts: list[StatusChange] = []
+    for change in ordered:
+        if not starts or starts[-1].status is not change.status:
+            starts.append(change)
+    if not starts:
+        return []
+    ends = [change.at_us for change in starts[1:]] + [max(now_us, starts[-1].at_us)]
+    return [_Stretch(c.status, c.at_us, end) for c, end in zip(starts, ends, strict=True)]
+
+
+def _name(status: HamrStatus) -> str:
+    return f"{int(status)} {status.name}"
+
+
+def _when(at_us: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at_us // 1_000_000))
+
+
+def _tick(at_us: int, span_us: int) -> str:
+    shape = (
+        "%H:%M:%S"
+        if span_us < 3_600_000_000
+        else "%H:%M"
+        if span_us < 86_400_000_000
+        else "%m-%d %H:%M"
+    )
+    return time.strftime(shape, time.gmtime(at_us // 1_000_000))
