@@ -573,6 +573,13 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert posted.status_code == 200, posted.text
         assert posted.json()["data"]["attributes"]["target_org_name"] == BACKUP.name
 
+        # The web page, at the address printed.
+        page = re.search(r"In a browser: (\S+/ui),", log)
+        assert page is not None
+        sign_in = httpx.get(page.group(1), follow_redirects=True, timeout=10)
+        assert sign_in.status_code == 200
+        assert "<h1>Sign in</h1>" in sign_in.text
+
         # The Python snippet, exactly as printed.
         lines = log.splitlines()
         first = next(i for i, line in enumerate(lines) if "from datadog_api_client import" in line)

@@ -85,7 +85,7 @@ def ddr_body(caller: Org, target: Org, status: HamrStatus, primary: bool) -> dic
 
 def instructions(demo: list[DemoOrg], base_url: str) -> str:
     """What a newcomer pastes: the keys, the DDR guide's linking POST, a GET, the POSTs of a
-    failover drill, and the official Python client."""
+    failover drill, the web page's address and the official Python client."""
     production, backup = demo
     link = HamrStatus.ONBOARDING
     lines = [
@@ -119,6 +119,8 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         lines += ["", f"  # {int(status)} {status.name}: {meaning}"]
         lines += _curl_post(base_url, backup, body)
     lines += [
+        "",
+        f"In a browser: {base_url}/ui, signed in with either org's two keys.",
         "",
         "With Datadog's official Python client (pip install datadog-api-client):",
         "",
