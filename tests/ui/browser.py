@@ -138,3 +138,11 @@ class LoopParking:
     def forget(self) -> None:
         """Playwright has stopped and closed its loop."""
         self._loop = None
+
+
+def sign_in(page: Page, base_url: str, api_key: str, app_key: str) -> None:
+    """Fill and send the sign-in form with an API key and an application key."""
+    page.goto(f"{base_url}/ui/sign-in")
+    page.get_by_label("API key (DD-API-KEY)").fill(api_key)
+    page.get_by_label("Application key (DD-APPLICATION-KEY)").fill(app_key)
+    page.get_by_role("button", name="Sign in").click()

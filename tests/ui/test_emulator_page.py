@@ -17,7 +17,7 @@ from hamr.service import HamrService
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg
 from tests.conftest import HamrServer, sqlite_url
-from tests.ui.browser import assert_accessible, shoot
+from tests.ui.browser import assert_accessible, shoot, sign_in
 
 TOKEN = "emulator-page-test-admin-token"
 ADMIN = {"X-Hamr-Admin-Token": TOKEN}
@@ -47,11 +47,8 @@ def admin_key(emulator: HamrServer, org: TestOrg) -> str:
         store.close()
 
 
-def sign_in(page: Page, url: str, api_key: str, app_key: str) -> None:
-    page.goto(f"{url}/ui/sign-in")
-    page.get_by_label("API key (DD-API-KEY)").fill(api_key)
-    page.get_by_label("Application key (DD-APPLICATION-KEY)").fill(app_key)
-    page.get_by_role("button", name="Sign in").click()
+def signed_in(page: Page, url: str, api_key: str, app_key: str) -> None:
+    sign_in(page, url, api_key, app_key)
     expect(page).to_have_url(re.compile(r"/ui/pair$"))
 
 
@@ -59,7 +56,7 @@ def test_an_admin_adds_and_clears_a_fault_and_moves_the_clock(
     page: Page, emulator: HamrServer, screenshots: Path
 ) -> None:
     org = demo_org(emulator)
-    sign_in(page, emulator.url, org.api_key, admin_key(emulator, org))
+    signed_in(page, emulator.url, org.api_key, admin_key(emulator, org))
     page.get_by_role("link", name="Emulator").click()
     expect(page.locator("table.faults")).to_contain_text("No fault rules")
 
@@ -87,7 +84,7 @@ def test_an_admin_adds_and_clears_a_fault_and_moves_the_clock(
 
 def test_a_write_key_gets_no_emulator_controls(page: Page, emulator: HamrServer) -> None:
     org = demo_org(emulator)
-    sign_in(page, emulator.url, org.api_key, org.app_key)
+    signed_in(page, emulator.url, org.api_key, org.app_key)
     page.goto(f"{emulator.url}/ui/emulator")
     expect(page.locator(".problem")).to_contain_text("needs admin")
     assert page.get_by_role("button", name="Add the rule").count() == 0

@@ -19,7 +19,7 @@ from hamr.api.ui.timeline import STATUS_COLOURS
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store.sql import SqlStore, open_store
 from tests.conftest import ROOT, Admin, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
-from tests.ui.browser import assert_accessible, shoot
+from tests.ui.browser import assert_accessible, shoot, sign_in
 
 PATH = "/api/v2/hamr"
 
@@ -54,13 +54,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store.close()
 
 
-def sign_in(page: Page, site: Site, api_key: str, app_key: str) -> None:
-    page.goto(f"{site.url}/ui")
-    page.get_by_label("API key (DD-API-KEY)").fill(api_key)
-    page.get_by_label("Application key (DD-APPLICATION-KEY)").fill(app_key)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def badge(page: Page) -> str:
     return " ".join(page.locator(".badge").inner_text().split())
 
@@ -72,7 +65,7 @@ def test_sign_in_fail_over_recover_and_sign_out(page: Page, site: Site, screensh
     assert_accessible(page)
     shoot(page, screenshots, "sign-in")
 
-    sign_in(page, site, org.api_key, org.app_key)
+    sign_in(page, site.url, org.api_key, org.app_key)
     expect(page).to_have_url(re.compile(r"/ui/pair$"))
     assert badge(page) == "2 PASSIVE"
     expect(page.locator("table.sides")).to_contain_text(partner.name)
@@ -117,7 +110,7 @@ def test_sign_in_fail_over_recover_and_sign_out(page: Page, site: Site, screensh
 def test_a_read_key_sees_no_buttons(page: Page, site: Site) -> None:
     org, _partner = site.linked_pair()
     _record, read_key = site.admin.service.create_key(org.uuid, KeyKind.APP, Permission.READ)
-    sign_in(page, site, org.api_key, read_key)
+    sign_in(page, site.url, org.api_key, read_key)
     assert badge(page) == "2 PASSIVE"
     expect(page.locator("main")).to_contain_text("may read only")
     assert page.locator(".operations").count() == 0
@@ -128,7 +121,7 @@ def test_a_read_key_sees_no_buttons(page: Page, site: Site) -> None:
 
 def test_a_wrong_key_is_named(page: Page, site: Site, screenshots: Path) -> None:
     org, _partner = site.linked_pair()
-    sign_in(page, site, org.api_key, "0" * 40)
+    sign_in(page, site.url, org.api_key, "0" * 40)
     problem = page.get_by_role("alert")
     expect(problem).to_contain_text("DD-APPLICATION-KEY is not a valid application key")
     expect(page.get_by_label("Application key (DD-APPLICATION-KEY)")).to_have_attribute(
@@ -141,7 +134,7 @@ def test_a_wrong_key_is_named(page: Page, site: Site, screenshots: Path) -> None
 
 def test_a_refused_move_shows_its_reason(page: Page, site: Site) -> None:
     org, _partner = site.linked_pair(status=2)
-    sign_in(page, site, org.api_key, org.app_key)
+    sign_in(page, site.url, org.api_key, org.app_key)
     page.get_by_role("link", name="Abort").click()
     page.get_by_label("Reason").fill("wrong button")
     page.get_by_role("button", name="Abort the pair").click()
@@ -153,7 +146,7 @@ def test_a_refused_move_shows_its_reason(page: Page, site: Site) -> None:
 
 def test_a_form_without_its_csrf_token_is_refused(page: Page, site: Site) -> None:
     org, _partner = site.linked_pair(status=2)
-    sign_in(page, site, org.api_key, org.app_key)
+    sign_in(page, site.url, org.api_key, org.app_key)
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     before = site.admin.snapshot(org.uuid)
     with httpx.Client(base_url=site.url, cookies=cookies) as client:
@@ -169,7 +162,7 @@ def test_a_form_without_its_csrf_token_is_refused(page: Page, site: Site) -> Non
 def test_a_revoked_key_ends_the_session(page: Page, site: Site) -> None:
     org, _partner = site.linked_pair()
     record, app_key = site.admin.service.create_key(org.uuid, KeyKind.APP)
-    sign_in(page, site, org.api_key, app_key)
+    sign_in(page, site.url, org.api_key, app_key)
     assert badge(page) == "2 PASSIVE"
     result = run_cli("key", "revoke", record.id, database_url=site.server.database_url)
     assert result.returncode == 0, result.stderr
@@ -180,7 +173,7 @@ def test_a_revoked_key_ends_the_session(page: Page, site: Site) -> None:
 
 def test_the_pair_refreshes_by_itself(page: Page, site: Site) -> None:
     org, partner = site.linked_pair(status=2)
-    sign_in(page, site, org.api_key, org.app_key)
+    sign_in(page, site.url, org.api_key, org.app_key)
     assert badge(page) == "2 PASSIVE"
     body = connection_body(org, partner, hamr_status=3, is_primary=True)
     assert httpx.post(f"{site.url}{PATH}", json=body, headers=org.headers).status_code == 200
