@@ -238,3 +238,30 @@ def test_badge_colours_are_the_timelines() -> None:
         found = re.search(rf"\.status-{int(status)} \{{ background: (#[0-9a-f]{{6}})", css)
         assert found is not None, status
         assert found.group(1) == STATUS_COLOURS[status].lower()
+
+
+def test_a_token_signs_in_too(page: Page, site: Site) -> None:
+    org, _partner = site.linked_pair()
+    _record, token = site.admin.service.create_key(org.uuid, KeyKind.TOKEN)
+    page.goto(f"{site.url}/ui/sign-in")
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/ui/pair$"))
+    assert badge(page) == "2 PASSIVE"
+
+
+def test_history_pages_by_cursor(page: Page, site: Site) -> None:
+    org, partner = site.linked_pair(status=1)
+    with httpx.Client(base_url=site.url, headers=org.headers) as client:
+        for index in range(24):  # 25 rows in all: two pages of 20
+            body = connection_body(org, partner, hamr_status=1, modified_by=f"w{index}@x")
+            assert client.post(PATH, json=body).status_code == 200
+    sign_in(page, site.url, org.api_key, org.app_key)
+    page.goto(f"{site.url}/ui/history")
+    rows = page.locator("table.history tbody tr")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text("w23@x")
+    page.get_by_role("link", name="Older changes").click()
+    expect(rows).to_have_count(5)
+    expect(rows.last).to_contain_text("sre@example.com")  # the first write of all
+    assert page.get_by_role("link", name="Older changes").count() == 0
