@@ -102,3 +102,17 @@ def test_a_session_ends_after_its_time(servers: tuple[list[HamrServer], OrgKeys]
     fresh = itsdangerous.URLSafeTimedSerializer(SECRET, salt="hamr-ui-session").dumps(payload)
     assert httpx.get(f"{first.url}/ui/pair", cookies={COOKIE: fresh}).status_code == 200
     assert httpx.get(f"{first.url}/ui/pair", cookies={COOKIE: old}).status_code == 303
+
+
+def test_pages_count_against_the_orgs_buckets(servers: tuple[list[HamrServer], OrgKeys]) -> None:
+    (first, _, _), org = servers
+    with httpx.Client(base_url=first.url) as client:
+        signed_in(client, org)
+        read = client.get("/ui/pair")
+        form = client.get("/ui/pair/failover").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        operated = client.post("/ui/pair/failover", data={"csrf": csrf.group(1), "reason": "x"})
+    assert read.headers["x-ratelimit-name"] == "hamr_get"
+    assert operated.status_code == 409  # the org has no pair: refused, and counted
+    assert operated.headers["x-ratelimit-name"] == "hamr_post"
