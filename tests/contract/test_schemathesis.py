@@ -29,7 +29,7 @@ import yaml
 from schemathesis.core.parameters import ParameterLocation
 
 from hamr.api.openapi import openapi_document
-from hamr.api.wire import WireFormat
+from hamr.api.wire import LIVE_ATTRIBUTES, WireFormat
 from hamr.domain.rules import MAX_TEXT_LENGTH, is_uuid
 from tests.conftest import ATTRIBUTE_NAMES, SPEC
 from tests.contract.conftest import (
@@ -142,6 +142,12 @@ def as_the_caller(_context: Any, case: Case) -> Case:
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
         return case
     attributes = data["attributes"]
+    # An extra property the contract allows may be named as one of the live API's attributes
+    # (the generator draws names from strings in loaded code): hamr reads those as that
+    # attribute, with its type and its agreement with the contract's spelling, which the wire
+    # tests cover. Here they go, so a schema-valid body stays valid for hamr.
+    for live in LIVE_ATTRIBUTES:
+        attributes.pop(live, None)
     data["id"] = ORG_UUID
     datacenter = attributes.get("target_org_datacenter")
     if datacenter not in PARTNER_DATACENTERS:
