@@ -632,6 +632,7 @@ def test_config_shows_each_settings_value_and_source_with_secrets_redacted() -> 
         "HAMR_RATE_LIMITS": "hamr_get=50/10",
         "HAMR_METRICS": "off",
         "HAMR_RATE_LIMIT_STORAGE": "redis://:hunter2@redis.internal:6379/0",
+        "HAMR_SESSION_SECRET": "the-web-pages-session-secret",
     }
     shown = run_cli(
         "config",
@@ -659,8 +660,10 @@ def test_config_shows_each_settings_value_and_source_with_secrets_redacted() -> 
         "value": "redis://:***@redis.internal:6379/0",
         "source": "env",
     }
+    assert settings["session_secret"] == {"value": "***", "source": "env"}
     assert "s3cret" not in shown.stdout
     assert "hunter2" not in shown.stdout
+    assert "the-web-pages-session-secret" not in shown.stdout
 
     text = ok(run_cli("config", env={**os.environ, "HAMR_LOG_FORMAT": "text"}))
     assert re.search(r"^log_format\s+text\s+\(env\)$", text, re.MULTILINE), text

@@ -268,8 +268,10 @@ class Settings:
         shown: dict[str, str] = {}
         for setting in fields(self):
             value = getattr(self, setting.name)
-            if setting.name in ("admin_token", "session_secret"):
+            if setting.name == "admin_token":
                 shown[setting.name] = "***" if value else "(generated at start)"
+            elif setting.name == "session_secret":
+                shown[setting.name] = "***" if value else "(random per process)"
             elif setting.name in ("database_url", "rate_limit_storage"):
                 shown[setting.name] = redact_url(value)
             elif setting.name == "datacenters":
