@@ -21,13 +21,16 @@ class KeySessions:
         with self._unit_of_work() as uow:
             repository = uow.repository
             keys = [repository.get_key(key_id) for key_id in key_ids]
-            if not keys or any(key is None or key.revoked for key in keys):
+            valid = [key for key in keys if key is not None and not key.revoked]
+            if not valid or len(valid) != len(keys):
                 return None
-            kinds = sorted(key.kind.value for key in keys if key is not None)
-            if kinds not in ([KeyKind.API.value, KeyKind.APP.value], [KeyKind.TOKEN.value]):
+            if sorted(key.kind for key in valid) not in (
+                [KeyKind.API, KeyKind.APP],
+                [KeyKind.TOKEN],
+            ):
                 return None
-            acting = next(key for key in keys if key is not None and key.kind is not KeyKind.API)
-            if any(key is not None and key.org_uuid != acting.org_uuid for key in keys):
+            acting = next(key for key in valid if key.kind is not KeyKind.API)
+            if any(key.org_uuid != acting.org_uuid for key in valid):
                 return None
             org = repository.get_org(acting.org_uuid)
         if org is None:

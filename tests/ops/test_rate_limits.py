@@ -38,6 +38,7 @@ from tests.conftest import (
     OrgKeys,
     connection_body,
     free_port,
+    quota_headers,
     run_cli,
     sqlite_url,
 )
@@ -105,7 +106,7 @@ def assert_too_many(response: httpx.Response, name: str, limit: int, period: int
 
 
 def has_no_quota(response: httpx.Response) -> bool:
-    return not any(name.lower().startswith("x-ratelimit-") for name in response.headers)
+    return not quota_headers(response)
 
 
 @contextlib.contextmanager

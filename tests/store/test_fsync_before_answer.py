@@ -82,21 +82,27 @@ def assert_each_synced(windows: list[tuple[int, int]], synced: list[int], what: 
     assert not unsynced, f"POSTs {unsynced} were answered 200 before {what} was synced"
 
 
-def test_sqlite_syncs_each_acknowledged_write_before_answering(
-    tmp_path: Path, fsync_log_library: Path
-) -> None:
-    database = tmp_path / "hamr.db"
-    store = open_store(sqlite_url(database))
+def windows_of_a_server(
+    database_url: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> list[tuple[int, int]]:
+    """Two orgs made on the database, then a `hamr serve` (with `env`) acknowledging WRITES."""
+    store = open_store(database_url)
     admin = Admin(store)
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
-    log = tmp_path / "fsync.log"
-    env = {**os.environ, **preloaded(fsync_log_library, log)}
-    server = HamrServer(sqlite_url(database), tmp_path / "server.log", env=env).start()
+    server = HamrServer(database_url, tmp_path / "server.log", env=env).start()
     try:
-        windows = acknowledged_windows(server.url, org, partner)
+        return acknowledged_windows(server.url, org, partner)
     finally:
         server.stop()
         store.close()
+
+
+def test_sqlite_syncs_each_acknowledged_write_before_answering(
+    tmp_path: Path, fsync_log_library: Path
+) -> None:
+    log = tmp_path / "fsync.log"
+    env = {**os.environ, **preloaded(fsync_log_library, log)}
+    windows = windows_of_a_server(sqlite_url(tmp_path / "hamr.db"), tmp_path, env)
     assert_each_synced(windows, syncs(log, "hamr.db-wal"), "SQLite's write-ahead log")
 
 
@@ -119,13 +125,5 @@ def test_postgresql_syncs_each_acknowledged_write_before_answering(
     tmp_path: Path, preloaded_postgres: tuple[str, Path]
 ) -> None:
     url, log = preloaded_postgres
-    store = open_store(url)
-    admin = Admin(store)
-    org, partner = admin.create_org("us1"), admin.create_org("eu1")
-    server = HamrServer(url, tmp_path / "server.log").start()
-    try:
-        windows = acknowledged_windows(server.url, org, partner)
-    finally:
-        server.stop()
-        store.close()
+    windows = windows_of_a_server(url, tmp_path)
     assert_each_synced(windows, syncs(log, "/pg_wal/"), "PostgreSQL's write-ahead log")

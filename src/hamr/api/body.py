@@ -15,10 +15,15 @@ from hamr.domain.errors import ValidationFailed, Violation
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+def media_type(content_type: str) -> str:
+    """`application/json` of `Application/JSON; charset=utf-8`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
+    kind = media_type(content_type)
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
     )
 
 
@@ -40,7 +45,7 @@ async def read_json_body(request: Request, limit: int) -> bytes:
 async def read_form_body(request: Request, limit: int) -> bytes:
     """A url-encoded form's body (the web page's), within the same limits as JSON."""
     content_type = request.headers.get("content-type") or ""
-    if content_type.split(";", 1)[0].strip().lower() != FORM_TYPE:
+    if media_type(content_type) != FORM_TYPE:
         raise UnsupportedMediaType(
             f"A form must be sent as {FORM_TYPE}; got {content_type or 'no Content-Type'}.",
             header="Content-Type",

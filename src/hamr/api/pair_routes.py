@@ -46,11 +46,7 @@ async def get_pair(request: Request) -> Response:
 async def post_operation(request: Request) -> Response:
     """`POST /api/v2/hamr/pair/{operation}` with `{"reason": …, "hold"?: …, "dry_run"?: …}`."""
     state: AppState = request.app.state.hamr
-    operation = request.path_params["operation"]
-    if operation not in OPERATIONS:
-        raise NotFound(
-            f"There is no pair operation {operation!r}; use one of: {', '.join(OPERATIONS)}."
-        )
+    operation = operation_named(request.path_params["operation"])
     principal = await admit(request.scope, state, "hamr_post")
     require_permission(principal, needed_for_operation(state.service.pairs.policy))
     asked = _parse(await read_json_body(request, state.settings.max_body_bytes))
@@ -66,6 +62,13 @@ async def post_operation(request: Request) -> Response:
     }
     headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
     return _document(document, headers)
+
+
+def operation_named(name: str) -> str:
+    """The pair operation a path names; NotFound, listing them, if it names none."""
+    if name not in OPERATIONS:
+        raise NotFound(f"There is no pair operation {name!r}; use one of: {', '.join(OPERATIONS)}.")
+    return name
 
 
 async def run_operation(

@@ -50,7 +50,7 @@ async def emulator_page(request: Request, problem: str | None = None) -> Respons
         "statuses": FAULT_STATUSES,
         "methods": METHODS,
         "advances": ADVANCES,
-        "problem": problem or request.query_params.get("problem"),
+        "problem": problem,
     }
     return render(request, "emulator.html", context, visitor)
 

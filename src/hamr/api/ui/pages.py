@@ -5,7 +5,6 @@ rate limits as the API. Errors are pages, not JSON."""
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from hamr.api.admission import admit
 from hamr.api.auth import API_KEY, APP_KEY, AUTHORIZATION
 from hamr.api.errors import TooManyRequests
 from hamr.api.history_query import decode_cursor, encode_cursor
-from hamr.api.pair_routes import run_operation
+from hamr.api.pair_routes import operation_named, run_operation
 from hamr.api.routes import require_permission
 from hamr.api.ui.access import SignInNeeded, Visitor, read_form, signed_in, ui_state
 from hamr.api.ui.session import CSRF_FIELD, Session
-from hamr.api.ui.timeline import StatusChange, status_timeline
+from hamr.api.ui.timeline import StatusChange, status_label, status_timeline, utc_text
 from hamr.domain.errors import Forbidden, HamrError, NotFound
 from hamr.domain.lifecycle import OPERATIONS, needed_for_operation
 from hamr.domain.model import HamrStatus, HistoryEntry, HistoryQuery, KeyKind, PairReport
@@ -200,7 +199,7 @@ async def pair_page(request: Request) -> Response:
     report = await _report(visitor)
     context: dict[str, Any] = {
         "report": report,
-        "refreshed_at": _time_text(visitor.state.service.now_us()),
+        "refreshed_at": utc_text(visitor.state.service.now_us()),
         "refresh_seconds": REFRESH_SECONDS,
         "done": request.query_params.get("done"),
         "can_operate": _can_operate(visitor),
@@ -226,8 +225,8 @@ def _operations(report: PairReport | None) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "available": steps is not None,
-                "steps": [_status_text(s) for s in steps or ()],
-                "starts": " or ".join(_status_text(s) for s in starts),
+                "steps": [status_label(s) for s in steps or ()],
+                "starts": " or ".join(status_label(s) for s in starts),
             }
         )
     return shown
@@ -262,10 +261,10 @@ def _history_row(entry: HistoryEntry) -> dict[str, Any]:
     def status_of(document: dict[str, object] | None) -> str:
         if document is None or "hamr_status" not in document:
             return "—"
-        return _status_text(HamrStatus(int(str(document["hamr_status"]))))
+        return status_label(HamrStatus(int(str(document["hamr_status"]))))
 
     return {
-        "at": _time_text(entry.recorded_at_us),
+        "at": utc_text(entry.recorded_at_us),
         "by": entry.modified_by,
         "before": status_of(entry.before),
         "after": status_of(entry.after) if entry.after is not None else "unlinked",
@@ -277,17 +276,8 @@ def _history_row(entry: HistoryEntry) -> dict[str, Any]:
 # -- operations -----------------------------------------------------------------------------
 
 
-def _operation(request: Request) -> str:
-    operation = str(request.path_params["operation"])
-    if operation not in OPERATIONS:
-        raise NotFound(
-            f"There is no pair operation {operation!r}; use one of: {', '.join(OPERATIONS)}."
-        )
-    return operation
-
-
 async def confirm_operation(request: Request) -> Response:
-    operation = _operation(request)
+    operation = operation_named(request.path_params["operation"])
     visitor = await signed_in(request)
     require_permission(visitor.principal, needed_for_operation(visitor.state.service.pairs.policy))
     return await _confirm_page(request, visitor, operation)
@@ -317,7 +307,7 @@ async def _confirm_page(
 
 
 async def operate(request: Request) -> Response:
-    operation = _operation(request)
+    operation = operation_named(request.path_params["operation"])
     visitor = await signed_in(request, "hamr_post")
     fields = await read_form(request, visitor.session)
     require_permission(visitor.principal, needed_for_operation(visitor.state.service.pairs.policy))
@@ -334,12 +324,4 @@ async def operate(request: Request) -> Response:
     return RedirectResponse(f"/ui/pair?done={operation}", status_code=303)
 
 
-def _status_text(status: HamrStatus) -> str:
-    return f"{int(status)} {status.name}"
-
-
-def _time_text(at_us: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at_us // 1_000_000))
-
-
-templates.env.filters["utc"] = _time_text
+templates.env.filters["utc"] = utc_text

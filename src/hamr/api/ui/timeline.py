@@ -44,7 +44,7 @@ def status_timeline(
     """An inline <svg> plotting `changes` (in any order) up to `now_us`."""
     stretches = _stretches(changes, now_us)
     story = (
-        ", then ".join(f"{_name(s.status)} from {_when(s.start_us)}" for s in stretches)
+        ", then ".join(f"{status_label(s.status)} from {utc_text(s.start_us)}" for s in stretches)
         + " until now."
         if stretches
         else "No history yet."
@@ -75,7 +75,7 @@ def status_timeline(
             f'<line x1="{LABEL_WIDTH}" x2="{width - 10}" y1="{top + lane_height:.2f}" '
             f'y2="{top + lane_height:.2f}" stroke="#d0d0d0"/>'
             f'<text x="{LABEL_WIDTH - 8}" y="{top + lane_height / 2 + 4:.2f}" '
-            f'text-anchor="end" fill="#1a1a1a">{escape(_name(status))}</text>'
+            f'text-anchor="end" fill="#1a1a1a">{escape(status_label(status))}</text>'
         )
     for stretch in stretches:
         top = lanes.index(stretch.status) * lane_height
@@ -84,7 +84,8 @@ def status_timeline(
             f'<rect class="stretch" x="{left}" y="{top + 3:.2f}" '
             f'width="{max(right - left, 1):.2f}" height="{lane_height - 6:.2f}" '
             f'fill="{STATUS_COLOURS[stretch.status]}" stroke="#1a1a1a" stroke-width="0.5">'
-            f"<title>{escape(_name(stretch.status))} from {_when(stretch.start_us)}</title>"
+            f"<title>{escape(status_label(stretch.status))} from "
+            f"{utc_text(stretch.start_us)}</title>"
             "</rect>"
         )
     axis_y = height - AXIS_HEIGHT + 18
@@ -112,11 +113,13 @@ def _stretches(changes: Sequence[StatusChange], now_us: int) -> list[_Stretch]:
     return [_Stretch(c.status, c.at_us, end) for c, end in zip(starts, ends, strict=True)]
 
 
-def _name(status: HamrStatus) -> str:
+def status_label(status: HamrStatus) -> str:
+    """`2 PASSIVE`: how the page names a status, here and in its text."""
     return f"{int(status)} {status.name}"
 
 
-def _when(at_us: int) -> str:
+def utc_text(at_us: int) -> str:
+    """`2026-12-02 08:27:00 UTC`: how the page writes a time."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at_us // 1_000_000))
 
 
