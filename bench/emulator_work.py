@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hamr.api import create_app
-from hamr.api.fault_injection import TRANSPORT_EXTENSION, FaultInjection
-from hamr.clock import EmulatorClock
+from hamr.bootstrap import create_app
+from hamr.emulator.clock import VirtualClock
+from hamr.emulator.faults.injection import TRANSPORT_EXTENSION, FaultInjection
 from hamr.settings import Settings
 
 REPEATS = 7
@@ -62,8 +62,8 @@ def measure(number: int = NUMBER, repeats: int = REPEATS) -> dict[str, float]:
         )
         app = create_app(settings)
         try:
-            assert app.state.emulator is not None
-            faults = app.state.emulator.faults
+            assert app.emulator is not None
+            faults = app.emulator.faults
             layer = FaultInjection(_served, app.state, faults, random.Random(0))
             scope = {"type": "http", "method": "GET", "path": "/api/v2/hamr", "headers": []}
             fault_layer = best(lambda: _run(layer(scope, None, None))) - best(
@@ -75,14 +75,14 @@ def measure(number: int = NUMBER, repeats: int = REPEATS) -> dict[str, float]:
                 scope["extensions"] = {TRANSPORT_EXTENSION: transport}
 
             in_scope = best(put_transport)
-            emulator_clock = EmulatorClock()
+            emulator_clock = VirtualClock()
 
             def virtual_seconds() -> float:
                 return emulator_clock() / 1_000_000
 
             clock = best(virtual_seconds) - best(time.time)
         finally:
-            app.state.store.close()
+            app.store.close()
     parts = {"fault_rules": fault_layer, "transport_in_scope": in_scope, "clock": clock}
     return {**parts, "total": sum(max(0.0, value) for value in parts.values())}
 

@@ -4,9 +4,9 @@ granian_app:app`."""
 
 from __future__ import annotations
 
-from hamr.api import create_app
 from hamr.api.app import HamrApp
-from hamr.logs import configure_logging
+from hamr.bootstrap import create_app
+from hamr.server.logs import configure_logging
 from hamr.settings import Settings
 
 

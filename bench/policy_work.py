@@ -17,7 +17,7 @@ from collections.abc import Callable
 from hamr.api.routes import header_text
 from hamr.domain.lifecycle import judge
 from hamr.domain.model import HamrStatus, Policy
-from hamr.logs import JsonFormatter
+from hamr.server.logs import JsonFormatter
 
 REPEATS = 7
 NUMBER = 20_000

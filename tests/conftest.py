@@ -26,9 +26,9 @@ from jsonschema.validators import validator_for
 
 from hamr.domain.model import Connection, HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
 from hamr.testing import TestOrg
+from hamr.usecases.service import HamrService
 from tests.postgres import PostgresServer, binaries_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hamr.caches import Fills, LruDict
 from hamr.domain.model import Connection, HamrStatus, KeyKind
-from hamr.service import HamrService
 from hamr.store.sql import open_store
 from hamr.store.tables import history
+from hamr.usecases.caches import Fills, LruDict
+from hamr.usecases.service import HamrService
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
 from tests.postgres import PostgresServer
 

@@ -36,11 +36,11 @@ from datadog_api_client.v2.model.hamr_org_connection_request import HamrOrgConne
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnectionType
 
-from hamr.demo import BACKUP, PRODUCTION
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.listen import CannotListen, listening_sockets
-from hamr.service import HamrService
+from hamr.server.listen import CannotListen, listening_sockets
 from hamr.store.sql import open_store
+from hamr.usecases.demo import BACKUP, PRODUCTION
+from hamr.usecases.service import HamrService
 from tests.conftest import PYTHON, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
 
 API_KEY = re.compile(r"^[0-9a-f]{32}$")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from hamr.cli_fault import fault
+from hamr.cli.fault import fault
 from hamr.testing import HamrServer
 from tests.conftest import free_port
 

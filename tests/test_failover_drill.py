@@ -26,8 +26,8 @@ from datadog_api_client.v2.model.hamr_org_connection_request import HamrOrgConne
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnectionType
 
-from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg, official_configuration
+from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests.conftest import HamrServer, database_of_its_own, free_port
 
 TOKEN = "emulator-admin-token-for-the-drill"

@@ -1,3 +1,3 @@
-from hamr.cli import main
+from hamr.cli.main import main
 
 main()

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import EmulatorClock, HamrServer, TestOrg
+from hamr.usecases.demo import BACKUP, PRODUCTION
 
 if TYPE_CHECKING:
     from datadog_api_client import Configuration

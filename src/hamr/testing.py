@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from hamr.api.admin_auth import ADMIN_HEADER
+from hamr.emulator.admin_auth import ADMIN_HEADER
 
 if TYPE_CHECKING:
     from datadog_api_client import Configuration
@@ -100,8 +100,8 @@ class HamrServer:
         self.clock = EmulatorClock(self.admin)
 
     def start(self) -> Self:
-        from hamr.api import create_app
-        from hamr.listen import listening_sockets, server_for
+        from hamr.bootstrap import create_app
+        from hamr.server.listen import listening_sockets, server_for
         from hamr.settings import Settings, Site
 
         sockets = [listening_sockets("127.0.0.1", 0)[0] for _ in range(1 + len(self._site_names))]
@@ -118,7 +118,9 @@ class HamrServer:
         self.url = f"http://127.0.0.1:{port}"
         self.site_urls = {site.datacenter: f"http://{site.address}" for site in sites}
         self.admin.base_url = httpx.URL(self.url)
-        self._server = server_for(create_app(settings), settings)
+        app = create_app(settings)
+        assert app.emulator is not None  # a HamrServer is always an emulator
+        self._server = server_for(app, settings, app.emulator.faults)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": sockets}, name="hamr", daemon=True
         )

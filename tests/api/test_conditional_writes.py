@@ -25,8 +25,8 @@ from hamr.domain.errors import Unavailable
 from hamr.domain.idempotency import IN_FLIGHT_LEASE_US, KEY_TTL_US, PURGE_EVERY_US
 from hamr.domain.model import KeyClaim, StoredAnswer
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.service import HamrService
 from hamr.store.tables import idempotency_keys
+from hamr.usecases.service import HamrService
 from tests.api.test_official_client import request_for
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, unknown_org
 

@@ -21,11 +21,11 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 )
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
-from hamr.api import create_app
-from hamr.demo import BACKUP, PRODUCTION
+from hamr.bootstrap import create_app
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
+from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
 
 TOKEN = "emulator-admin-token-for-tests"

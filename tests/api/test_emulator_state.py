@@ -18,9 +18,9 @@ import httpx
 import pytest
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
-from hamr.api.emulator_routes import STATE_MAX_BODY_BYTES
-from hamr.demo import BACKUP, PRODUCTION
+from hamr.emulator.routes import STATE_MAX_BODY_BYTES
 from hamr.testing import TestOrg
+from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
 from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
 

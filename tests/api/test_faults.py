@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hamr.demo import BACKUP, PRODUCTION
 from hamr.testing import TestOrg
+from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import apt
 from tests.conftest import ROOT, HamrServer, database_of_its_own, free_port, run_cli, sqlite_url
 

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from hamr.domain.model import HamrStatus, KeyKind, RequestedChange
 from hamr.domain.rules import DEFAULT_DATACENTERS, default_pointers
-from hamr.service import HamrService
+from hamr.usecases.service import HamrService
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
 
 PATH = "/api/v2/hamr"

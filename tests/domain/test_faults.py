@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from hamr.domain.errors import ValidationFailed
-from hamr.domain.fault_parsing import parse_rule
-from hamr.domain.fault_rules import FaultRules, Firing
-from hamr.domain.faults import (
+from hamr.emulator.faults.model import (
     PASS_THROUGH,
     ConnectionFault,
     FaultRule,
@@ -26,6 +24,8 @@ from hamr.domain.faults import (
     UniformDelay,
     rule_document,
 )
+from hamr.emulator.faults.parsing import parse_rule
+from hamr.emulator.faults.rules import FaultRules, Firing
 
 ORG = "550e8400-e29b-41d4-a716-446655440000"
 OTHER_ORG = "660f9511-f3ac-52e5-b827-557766551111"

@@ -13,9 +13,9 @@ import httpx
 
 from hamr.domain.model import Org
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.service import HamrService
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg
+from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     HamrServer,

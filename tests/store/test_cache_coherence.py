@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
+from hamr.usecases.service import HamrService
 from tests.conftest import HamrServer, OrgKeys, connection_body, sqlite_url
 
 PATH = "/api/v2/hamr"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind
-from hamr.service import HamrService
 from hamr.settings import Settings
 from hamr.store.sql import open_store
+from hamr.usecases.service import HamrService
 from tests.conftest import HamrServer, OrgKeys, connection_body, run_cli, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 

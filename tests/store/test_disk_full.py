@@ -21,8 +21,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hamr.api import create_app
-from hamr.listen import listening_sockets, server_for
+from hamr.bootstrap import create_app
+from hamr.server.listen import listening_sockets, server_for
 from hamr.settings import Settings, parse_rate_limits
 from hamr.store.sql import open_store
 from tests.conftest import (
@@ -44,7 +44,7 @@ def serving(settings: Settings, pages: dict[str, int]) -> Iterator[tuple[str, sa
     """The app on a thread, and its engine: every database connection it opens is capped at
     `pages["max"]` pages."""
     app = create_app(settings)
-    engine = app.state.store.engine
+    engine = app.store.engine
 
     def cap(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages['max']}")

@@ -19,8 +19,8 @@ import pytest
 
 from hamr.domain.model import HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.service import HamrService
 from hamr.store.sql import SqlStore, open_store
+from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     Admin,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hamr.api.writer import GroupCommitWriter
 from hamr.domain.errors import WriteConflict
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
+from hamr.server.writer import GroupCommitWriter
 from hamr.store.sql import open_store
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
 from tests.postgres import PostgresServer

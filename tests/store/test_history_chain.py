@@ -17,12 +17,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hamr import history_log
 from hamr.domain import chain
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind, Principal
 from hamr.store.engine import create_engine
 from hamr.store.sql import open_store
 from hamr.store.tables import history
+from hamr.usecases import history_log
 from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 from tests.store.test_upgrade import KEYS, RELEASE_DB, release_on_postgresql

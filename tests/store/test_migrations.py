@@ -39,7 +39,7 @@ loaded_on_create = "alembic" in sys.modules
 for name in [m for m in sys.modules if m.split(".")[0] in ("alembic", "mako")]:
     del sys.modules[name]
 open_store(url).close()
-import hamr.cli
+import hamr.cli.main
 print(loaded_on_create, sorted({m.split(".")[0] for m in sys.modules} & {"alembic", "httpx"}))
 """
 

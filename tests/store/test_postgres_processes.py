@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hamr.api.app import OUTAGE_POLL_SECONDS
-from hamr.service import HamrService
+from hamr.server.background import OUTAGE_POLL_SECONDS
 from hamr.settings import Settings
 from hamr.store.migrate import HEAD_REVISION
 from hamr.store.sql import open_store
+from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     GENEROUS_RATE_LIMITS,

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from hamr.clock import EmulatorClock
 from hamr.domain.errors import ValidationFailed, Violation
-from hamr.domain.fault_rules import FaultRules
 from hamr.domain.model import KeyKind
-from hamr.emulator import Emulator, Seed
-from hamr.service import HamrService
+from hamr.emulator.clock import VirtualClock
+from hamr.emulator.faults.rules import FaultRules
+from hamr.emulator.state import Emulator, Seed
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.store.state_dump import MAX_REPORTED
+from hamr.usecases.service import HamrService
 from tests.conftest import sqlite_url
 from tests.postgres import PostgresServer
 
@@ -30,7 +30,7 @@ def emulator_on(database_url: str) -> Iterator[Emulator]:
     try:
         yield Emulator(
             HamrService(store.unit_of_work, store.view, Settings().datacenters),
-            EmulatorClock(),
+            VirtualClock(),
             FaultRules(),
         )
     finally:

@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from hamr.domain.model import KeyKind, Permission
-from hamr.service import HamrService
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg
+from hamr.usecases.service import HamrService
 from tests.conftest import HamrServer, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
 

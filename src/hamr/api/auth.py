@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from hamr.api.errors import InvalidApiKey
 from hamr.domain.errors import Forbidden
 from hamr.domain.model import KeyKind, Principal
-from hamr.service import HamrService
+from hamr.usecases.service import HamrService
 
 API_KEY = "DD-API-KEY"
 APP_KEY = "DD-APPLICATION-KEY"

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from hamr.domain.errors import Unavailable
 from hamr.domain.model import HamrStatus, Move
-from hamr.service import HamrService
+from hamr.usecases.service import HamrService
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
-from hamr.caches import NotCached
 from hamr.domain.errors import Forbidden, InvalidInput
 from hamr.domain.lifecycle import MoveRefused, needed_permission
 from hamr.domain.model import (
@@ -35,6 +34,7 @@ from hamr.domain.model import (
     Verdict,
 )
 from hamr.domain.rules import MAX_TEXT_LENGTH
+from hamr.usecases.caches import NotCached
 
 HAMR_PATH = "/api/v2/hamr"
 # A break-glass reason: store a move the policy would refuse (admin under `enforce`).

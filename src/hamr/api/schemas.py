@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hamr.api.conditional import Encoded, encode
 from hamr.api.wire import PASCAL_CASE, RESOURCE_TYPE, WireFormat
-from hamr.caches import LruDict
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
 from hamr.domain.model import Connection, HamrStatus, Org, RequestedChange
 from hamr.domain.rules import (
@@ -27,6 +26,7 @@ from hamr.domain.rules import (
     canonical_datacenter,
     connection_violations,
 )
+from hamr.usecases.caches import LruDict
 
 # Not blank, and no NUL: PostgreSQL text cannot hold one, so neither backend accepts it.
 Text = Annotated[

@@ -1,36 +1,41 @@
-"""What one application instance holds for its lifetime, built by the factory."""
+"""What one application instance holds for its lifetime; bootstrap.py builds it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.types import Scope
 
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
-from hamr.api.storage_reads import StorageReads
 from hamr.api.wire import WireFormat
-from hamr.api.writer import GroupCommitWriter
-from hamr.emulator import Emulator
-from hamr.service import HamrService
+from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.settings import Settings, Site
-from hamr.store.sql import SqlStore
+from hamr.usecases.service import HamrService
+from hamr.usecases.storage_reads import StorageReads
+
+
+class ConnectionWriter(Protocol):
+    """Writes a connection change durably (the server's group-commit writer)."""
+
+    async def write(self, principal: Principal, change: ConnectionChange) -> AppliedChange: ...
+
+    async def rehearse(self, principal: Principal, change: ConnectionChange) -> AppliedChange: ...
 
 
 @dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
-    store: SqlStore
     service: HamrService
-    writer: GroupCommitWriter
+    writer: ConnectionWriter
     wire: WireFormat
     documents: DocumentCache
     openapi: bytes
     limiter: RateLimiter
     metrics: Metrics | None
     reads: StorageReads
-    emulator: Emulator | None = None  # `hamr serve --emulator` only
     # Each `--site`, by its port (each has a port of its own).
     sites_by_port: dict[int, Site] = field(default_factory=dict)
 

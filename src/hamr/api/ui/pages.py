@@ -104,7 +104,7 @@ def render(
     shown = {"visitor": visitor, "csrf_field": CSRF_FIELD, **context}
     if visitor is not None:
         shown["csrf"] = visitor.session.csrf
-        shown["emulator"] = visitor.state.emulator is not None
+        shown["emulator"] = visitor.state.settings.emulator
     return templates.TemplateResponse(request, name, shown)
 
 

@@ -1,6 +1,6 @@
 """The web page's emulator controls (with `--emulator`, for admin keys): the fault rules in
 force and the clock, with switches to add a rule, clear them all, move the clock on and go
-back to the real time. The same FaultRules and EmulatorClock as /_hamr/."""
+back to the real time. The same FaultRules and VirtualClock as /_hamr/."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hamr.api.ui.access import Visitor, read_form, signed_in
 from hamr.api.ui.pages import page, render
 from hamr.domain.errors import HamrError, NotFound, ValidationFailed, Violation
 from hamr.domain.model import Permission, format_timestamp
-from hamr.emulator import Emulator
+from hamr.emulator.state import Emulator
 
 # What the "add a rule" switch offers: an answer instead of the real one.
 FAULT_STATUSES = ("429", "500", "503")
@@ -34,7 +34,7 @@ def emulator_page_routes() -> list[BaseRoute]:
 
 async def _operator(request: Request, bucket: str = "hamr_get") -> tuple[Visitor, Emulator]:
     visitor = await signed_in(request, bucket)
-    emulator = visitor.state.emulator
+    emulator: Emulator | None = getattr(request.app.state, "emulator", None)
     if emulator is None:
         raise NotFound("This server is not an emulator (start it with --emulator).")
     require_permission(visitor.principal, Permission.ADMIN)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from hamr.domain.errors import ValidationFailed, Violation
-from hamr.domain.fault_parsing import parse_rule
-from hamr.domain.faults import Effect, FaultRule, PassThrough, RequestFacts, rule_document
 from hamr.domain.rules import canonical_datacenter
+from hamr.emulator.faults.model import Effect, FaultRule, PassThrough, RequestFacts, rule_document
+from hamr.emulator.faults.parsing import parse_rule
 
 
 class Firing(NamedTuple):

@@ -9,7 +9,8 @@ import re
 from collections.abc import Mapping
 
 from hamr.domain.errors import ValidationFailed, Violation
-from hamr.domain.faults import (
+from hamr.domain.rules import canonical_datacenter, is_uuid
+from hamr.emulator.faults.model import (
     DELAY_FIELDS,
     DOWN,
     EFFECT_FIELDS,
@@ -30,7 +31,6 @@ from hamr.domain.faults import (
     Step,
     UniformDelay,
 )
-from hamr.domain.rules import canonical_datacenter, is_uuid
 
 _METHOD = re.compile(r"^[A-Za-z]+$")
 _SHOWN_LENGTH = 60

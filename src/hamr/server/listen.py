@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from hamr.api.app import HamrApp
-from hamr.domain.fault_rules import FaultRules
-from hamr.http_protocol import ConnectionLimits, protocol_with
+from hamr.emulator.faults.rules import FaultRules
+from hamr.server.http_protocol import ConnectionLimits, protocol_with
 from hamr.settings import Settings, Site
 
 BACKLOG = 2048  # uvicorn's default
@@ -110,8 +110,9 @@ class Server(uvicorn.Server):
         logger.warning("site %s is back up on %s", site.datacenter, site.address)
 
 
-def server_for(app: HamrApp, settings: Settings) -> Server:
-    """The uvicorn server `hamr serve` runs app on (and hamr.testing, in a thread)."""
+def server_for(app: ASGIApp, settings: Settings, faults: FaultRules | None = None) -> Server:
+    """The uvicorn server `hamr serve` runs app on (and hamr.testing, in a thread); `faults`,
+    the emulator's, may take a site down."""
     limits = ConnectionLimits(
         header_timeout_seconds=settings.header_timeout_seconds,
         max_connections=connection_cap(settings.max_connections),
@@ -128,8 +129,7 @@ def server_for(app: HamrApp, settings: Settings) -> Server:
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         http=protocol_with(limits),
     )
-    emulator = app.state.emulator
-    return Server(config, emulator.faults if emulator else None, settings.sites)
+    return Server(config, faults, settings.sites)
 
 
 def connection_cap(wanted: int) -> int:

@@ -1,19 +1,16 @@
-"""The emulator's clock: real time, shifted when a test asks (`POST /_hamr/clock`), so that
-`modified_at`, idempotency-key expiry and a pair's `stuck` health can be tested without
+"""The emulator's virtual clock: real time, shifted when a test asks (`POST /_hamr/clock`), so
+that `modified_at`, idempotency-key expiry and a pair's `stuck` health can be tested without
 waiting. It keeps running from where it was put; `real()` puts it back."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
-
-def system_clock_us() -> int:
-    return time.time_ns() // 1000
+from hamr.usecases.clock import system_clock_us
 
 
-class EmulatorClock:
+class VirtualClock:
     def __init__(self, source: Callable[[], int] = system_clock_us):
         self._source = source
         self._offset_us = 0

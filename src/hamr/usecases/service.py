@@ -14,9 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from hamr import history_log
-from hamr.caches import ConnectionCache, CredentialCache, OrgCache, StorageChanges
-from hamr.clock import system_clock_us
 from hamr.domain.chain import ChainReport
 from hamr.domain.conditions import check_precondition
 from hamr.domain.errors import (
@@ -49,13 +46,16 @@ from hamr.domain.model import (
 from hamr.domain.pairing import plan_write
 from hamr.domain.ports import ReadView, Repository, UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH, connection_violations, is_uuid
-from hamr.idempotency_keys import IdempotencyKeys
-from hamr.key_sessions import KeySessions
-from hamr.pair_operations import PairOperations
+from hamr.usecases import history_log
+from hamr.usecases.caches import ConnectionCache, CredentialCache, OrgCache, StorageChanges
+from hamr.usecases.clock import Clock, system_clock_us
+from hamr.usecases.idempotency_keys import IdempotencyKeys
+from hamr.usecases.key_sessions import KeySessions
+from hamr.usecases.pair_operations import PairOperations
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
+
 Upsert = tuple[Principal, ConnectionChange]
 
 

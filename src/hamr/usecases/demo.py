@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hamr.domain.errors import NotFound
 from hamr.domain.model import HamrStatus, KeyKind, Org, RequestedChange
 from hamr.domain.rules import default_pointers
-from hamr.service import HamrService
+from hamr.usecases.service import HamrService
 
 # The organizations of Datadog's documented examples, where those examples put them: its POST
 # body, sent by Production Org, names Production Backup Org in us1, so Production Org is not.

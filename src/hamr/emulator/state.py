@@ -10,12 +10,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from hamr.clock import EmulatorClock
-from hamr.demo import DemoOrg, ensure_demo
 from hamr.domain.errors import ValidationFailed, Violation
-from hamr.domain.fault_rules import FaultRules
-from hamr.service import HamrService
+from hamr.emulator.clock import VirtualClock
+from hamr.emulator.faults.rules import FaultRules
 from hamr.settings import SettingsError
+from hamr.usecases.demo import DemoOrg, ensure_demo
+from hamr.usecases.service import HamrService
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Seed(StrEnum):
 
 
 class Emulator:
-    def __init__(self, service: HamrService, clock: EmulatorClock, faults: FaultRules):
+    def __init__(self, service: HamrService, clock: VirtualClock, faults: FaultRules):
         self.service = service
         self.clock = clock
         self.faults = faults

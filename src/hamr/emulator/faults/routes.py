@@ -11,11 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hamr.api.admin_auth import admitted
 from hamr.api.body import read_json_body
-from hamr.api.state import AppState
 from hamr.domain.errors import NotFound, ValidationFailed, Violation
-from hamr.domain.fault_rules import FaultRules
+from hamr.emulator.admin_auth import admitted, emulator_of
+from hamr.emulator.faults.rules import FaultRules
 
 FAULTS_PATH = "/_hamr/faults"
 RULE_TYPE = "hamr_fault_rule"
@@ -29,16 +28,15 @@ def fault_routes() -> list[Route]:
     ]
 
 
-def _rules(state: AppState) -> FaultRules:
-    assert state.emulator is not None  # mounted with the emulator only
-    return state.emulator.faults
+def _rules(request: Request) -> FaultRules:
+    return emulator_of(request).faults
 
 
 async def faults(request: Request) -> Response:
     """GET lists the rules in order with how often each fired; POST adds one rule (201) or a
     list of them, all or none (201); DELETE clears them all."""
     state = admitted(request)
-    rules = _rules(state)
+    rules = _rules(request)
     if request.method == "GET":
         return _json({"data": [_resource(rule) for rule in rules.rules()]})
     if request.method == "DELETE":
@@ -58,7 +56,8 @@ async def faults(request: Request) -> Response:
 
 async def one_fault(request: Request) -> Response:
     """DELETE one rule by its id."""
-    rules = _rules(admitted(request))
+    admitted(request)
+    rules = _rules(request)
     rule_id = request.path_params["rule_id"]
     if not rules.remove(rule_id):
         known = ", ".join(str(rule["id"]) for rule in rules.rules()) or "none"

@@ -6,7 +6,7 @@ or else the caller's) and fires answers it: an error status in hamr's own shapes
 before the real answer, or a broken connection. The admin API under /_hamr/ is never faulted,
 so a rule can always be cleared.
 
-Connection faults need the TCP connection itself, which ASGI hides: `hamr.listen` serves the
+Connection faults need the TCP connection itself, which ASGI hides: `hamr.server.listen` serves the
 emulator with a protocol that puts it in the scope's extensions (`TRANSPORT_EXTENSION`).
 """
 
@@ -24,8 +24,8 @@ from hamr.api.auth import authenticate
 from hamr.api.errors import TooManyRequests, error_response
 from hamr.api.state import AppState
 from hamr.domain.errors import HamrError
-from hamr.domain.fault_rules import FaultRules
-from hamr.domain.faults import (
+from hamr.domain.model import Org
+from hamr.emulator.faults.model import (
     EMPTY_RESPONSE,
     MALFORMED_BODY,
     ConnectionFault,
@@ -34,7 +34,7 @@ from hamr.domain.faults import (
     RequestFacts,
     StatusEffect,
 )
-from hamr.domain.model import Org
+from hamr.emulator.faults.rules import FaultRules
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def _break(scope: Scope, receive: Receive, *, reset: bool) -> None:
     response). Returns once the server has seen the connection go, so it sends nothing."""
     transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
     if transport is None:
-        raise RuntimeError("connection faults need hamr's server (hamr.listen)")
+        raise RuntimeError("connection faults need hamr's server (hamr.server.listen)")
     if reset:
         sock = transport.get_extra_info("socket")
         if sock is not None:

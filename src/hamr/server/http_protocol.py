@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hamr.api.errors import JSON
-from hamr.api.fault_injection import TRANSPORT_EXTENSION
+from hamr.emulator.faults.injection import TRANSPORT_EXTENSION
 
 logger = logging.getLogger(__name__)
 HEADERS_END = b"\r\n\r\n"

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden
+from hamr.emulator.state import Emulator
 
 ADMIN_HEADER = "X-Hamr-Admin-Token"
 
@@ -30,3 +31,10 @@ def admitted(request: Request) -> AppState:
             header=ADMIN_HEADER,
         )
     return state
+
+
+def emulator_of(request: Request) -> Emulator:
+    """The emulator the admin API and its page act on (bootstrap.py puts it beside the app's
+    state; its routes are mounted with it only)."""
+    emulator: Emulator = request.app.state.emulator
+    return emulator

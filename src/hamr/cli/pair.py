@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import click
 
-from hamr.cli_options import database_option
-from hamr.cli_support import emit, open_service, operator_errors
+from hamr.cli.options import database_option
+from hamr.cli.support import emit, open_service, operator_errors
 from hamr.domain.errors import NotFound
 from hamr.domain.lifecycle import OPERATIONS
 from hamr.domain.model import (
@@ -19,7 +19,7 @@ from hamr.domain.model import (
     Principal,
     format_timestamp,
 )
-from hamr.service import HamrService
+from hamr.usecases.service import HamrService
 
 # Who history names for what the operator does from the command line, with no key.
 OPERATOR_KEY = "hamr cli"

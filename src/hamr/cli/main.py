@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from hamr.cli_fault import fault
-from hamr.cli_history import history
-from hamr.cli_options import database_option, load_serve_settings, serve_options
-from hamr.cli_pair import pair
-from hamr.cli_support import OperatorError, emit, open_service, operator_errors
+from hamr.cli.fault import fault
+from hamr.cli.history import history
+from hamr.cli.options import database_option, load_serve_settings, serve_options
+from hamr.cli.pair import pair
+from hamr.cli.support import OperatorError, emit, open_service, operator_errors
 from hamr.domain.model import KeyKind, KeyRecord, Permission, format_timestamp
 from hamr.settings import Settings
 from hamr.store.sql import open_store
@@ -41,7 +41,7 @@ def main(ctx: click.Context) -> None:
 @operator_errors
 def serve(demo: bool, **options: Any) -> None:
     """Serve the HAMR API (the default verb)."""
-    from hamr.listen import CannotListen, all_listening_sockets
+    from hamr.server.listen import CannotListen, all_listening_sockets
 
     settings, _sources = load_serve_settings(**options)
     try:
@@ -58,10 +58,10 @@ def serve(demo: bool, **options: Any) -> None:
 
 def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> None:
     """Run uvicorn on sockets hamr made, so uvicorn never binds (nor fails to) itself."""
-    from hamr.api import create_app
-    from hamr.demo import ensure_demo, instructions
-    from hamr.listen import server_for
-    from hamr.logs import configure_logging
+    from hamr.bootstrap import create_app
+    from hamr.server.listen import server_for
+    from hamr.server.logs import configure_logging
+    from hamr.usecases.demo import ensure_demo, instructions
 
     configure_logging(settings.log_level, settings.log_format)
     if settings.emulator and not settings.admin_token:
@@ -74,7 +74,7 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
         demo_orgs = ensure_demo(app.state.service)
         click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
         sys.stdout.flush()
-    server_for(app, settings).run(sockets=sockets)
+    server_for(app, settings, app.emulator.faults if app.emulator else None).run(sockets=sockets)
 
 
 @main.command()

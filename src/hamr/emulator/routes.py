@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hamr.api.admin_auth import admitted
 from hamr.api.body import announces_no_body, read_json_body
 from hamr.api.state import AppState
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
-from hamr.emulator import Emulator, Seed
+from hamr.emulator.admin_auth import admitted, emulator_of
+from hamr.emulator.state import Emulator, Seed
 
 JSON = "application/json"
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
@@ -35,9 +35,7 @@ def emulator_routes() -> list[Route]:
 
 
 def _admitted(request: Request) -> tuple[AppState, Emulator]:
-    state = admitted(request)
-    assert state.emulator is not None  # these routes are mounted with it only
-    return state, state.emulator
+    return admitted(request), emulator_of(request)
 
 
 async def reset(request: Request) -> Response:

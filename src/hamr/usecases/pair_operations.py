@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from hamr.caches import ConnectionCache
 from hamr.domain.errors import InvalidInput, NotFound
 from hamr.domain.lifecycle import LIMINAL, allowed_next, judge, operation_steps
 from hamr.domain.model import (
@@ -22,6 +21,7 @@ from hamr.domain.model import (
 )
 from hamr.domain.ports import UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH
+from hamr.usecases.caches import ConnectionCache
 
 logger = logging.getLogger(__name__)
 

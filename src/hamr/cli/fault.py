@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from hamr.cli_support import OperatorError, emit
-from hamr.fault_file import read_fault_file
+from hamr.cli.support import OperatorError, emit
+from hamr.emulator.faults.file import read_fault_file
 
 if TYPE_CHECKING:
-    from hamr.fault_admin import FaultAdmin
+    from hamr.emulator.client import FaultAdmin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,6 +179,6 @@ def _fault_admin(url: str, admin_token: str) -> FaultAdmin:
     """The emulator's rules API client, imported when a verb needs it: `hamr serve` loads this
     CLI too, and httpx brings its own command line (rich, pygments), ~17 MB a server would
     carry for nothing."""
-    from hamr.fault_admin import FaultAdmin
+    from hamr.emulator.client import FaultAdmin
 
     return FaultAdmin(url, admin_token)

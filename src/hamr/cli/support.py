@@ -13,9 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hamr.domain.errors import HamrError
 from hamr.domain.model import Policy
-from hamr.service import HamrService
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import StoreUnavailable, describe, open_store
+from hamr.usecases.service import HamrService
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,7 +11,7 @@ import anyio.to_thread
 
 from hamr.domain.errors import StorageFull, Unavailable, WriteConflict
 from hamr.domain.model import AppliedChange, ConnectionChange, Principal
-from hamr.service import HamrService, Upsert
+from hamr.usecases.service import HamrService, Upsert
 
 MAX_BATCH = 256
 CONFLICT_RETRIES = 5

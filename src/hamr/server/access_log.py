@@ -18,7 +18,7 @@ from json.encoder import encode_basestring as _json_string
 from typing import TextIO
 
 from hamr.domain.keys import TOKEN_PREFIX
-from hamr.logs import Rfc3339Clock
+from hamr.server.logs import Rfc3339Clock
 
 LOGGER = "hamr.access"
 _HEAD = f'"level":"info","logger":"{LOGGER}","message":"request"'

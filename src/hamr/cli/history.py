@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from hamr.cli_options import database_option
-from hamr.cli_support import emit, open_service, operator_errors
+from hamr.cli.options import database_option
+from hamr.cli.support import emit, open_service, operator_errors
 from hamr.domain.model import HistoryEntry, format_timestamp
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hamr.api.access_log import AccessLog
 from hamr.api.errors import CutOffByShutdown, error_response
 from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import Quota
+from hamr.server.access_log import AccessLog
 
 logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.02

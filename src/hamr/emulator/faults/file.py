@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from hamr.domain.errors import ValidationFailed
-from hamr.domain.fault_rules import FaultRules
+from hamr.emulator.faults.rules import FaultRules
 from hamr.settings import SettingsError
 
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import httpx
 
-from hamr.api.admin_auth import ADMIN_HEADER
-from hamr.cli_support import OperatorError
+from hamr.cli.support import OperatorError
+from hamr.emulator.admin_auth import ADMIN_HEADER
 
 FAULTS_PATH = "/_hamr/faults"
 TIMEOUT_SECONDS = 30

@@ -1,0 +1,138 @@
+"""The one composition root: settings in, a service or a whole application out. The app, the
+CLI and the tests build through here; nothing is built at import time. The store, the clock
+and the rate limiter may be handed in (a test's, or a benchmark's); otherwise they are made
+from the settings."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic_core
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hamr.api.app import api_app, api_routes
+from hamr.api.metrics import Metrics
+from hamr.api.openapi import openapi_document
+from hamr.api.ratelimit import RateLimiter
+from hamr.api.schemas import DocumentCache
+from hamr.api.state import AppState
+from hamr.api.wire import WireFormat
+from hamr.domain.model import Policy
+from hamr.emulator.clock import VirtualClock
+from hamr.emulator.faults.file import load_fault_file
+from hamr.emulator.faults.injection import FaultInjection
+from hamr.emulator.faults.routes import fault_routes
+from hamr.emulator.faults.rules import FaultRules
+from hamr.emulator.page import emulator_page_routes
+from hamr.emulator.routes import emulator_routes
+from hamr.emulator.state import Emulator
+from hamr.server.access_log import AccessLog
+from hamr.server.background import background_work
+from hamr.server.telemetry import RequestTelemetry
+from hamr.server.writer import GroupCommitWriter
+from hamr.settings import Settings, SettingsError
+from hamr.store.sql import SqlStore, open_store
+from hamr.usecases.clock import Clock, system_clock_us
+from hamr.usecases.service import HamrService
+from hamr.usecases.storage_reads import StorageReads
+
+
+def build_service(
+    settings: Settings, store: SqlStore, clock: Clock = system_clock_us
+) -> HamrService:
+    """The service on `store`, with the settings' datacenters and lifecycle rules."""
+    return HamrService(
+        store.unit_of_work,
+        store.view,
+        settings.datacenters,
+        clock=clock,
+        policy=Policy(settings.transitions),
+        stuck_after_seconds=settings.stuck_after_seconds,
+    )
+
+
+def open_settings_store(settings: Settings) -> SqlStore:
+    """The store the settings name, opened (and migrated)."""
+    return open_store(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class HamrApp:
+    """The ASGI application `create_app` builds (request telemetry, around the emulator's fault
+    rules, around the GET fast lane, around Starlette) with what it was built from."""
+
+    state: AppState
+    store: SqlStore
+    emulator: Emulator | None
+    asgi: ASGIApp
+
+    @property
+    def service(self) -> HamrService:
+        return self.state.service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: SqlStore | None = None,
+    clock: Clock | None = None,
+    limiter: RateLimiter | None = None,
+    rng: random.Random | None = None,
+) -> HamrApp:
+    """Open (and migrate) the store and wire the service; fails here, not on the first request.
+    `clock` (microseconds) replaces the system's; with `--emulator`, the service and the rate
+    limits run on the emulator's virtual clock over that one, the admin API is mounted and
+    fault rules (drawn with `rng`) are applied in front of everything."""
+    if settings.emulator and not settings.admin_token:
+        raise SettingsError("the emulator needs an admin token (hamr serve generates one)")
+    faults = FaultRules() if settings.emulator else None
+    if faults is not None and settings.faults_file:
+        load_fault_file(faults, settings.faults_file)  # before the store: a bad file fails fast
+    store = store or open_settings_store(settings)
+    real_clock = clock or system_clock_us
+    virtual_clock = VirtualClock(real_clock) if settings.emulator else None
+    service = build_service(settings, store, virtual_clock or real_clock)
+    emulated = emulator_routes() + fault_routes() + emulator_page_routes() if virtual_clock else []
+    routes = api_routes(settings, emulated)
+    wire = WireFormat.named(settings.wire)
+    writer = GroupCommitWriter(service)
+    state = AppState(
+        settings,
+        service,
+        writer=writer,
+        wire=wire,
+        documents=DocumentCache(wire),
+        openapi=pydantic_core.to_json(openapi_document(wire)),
+        limiter=limiter
+        or RateLimiter(
+            settings.rate_limits,
+            settings.rate_limit_storage,
+            clock=(lambda: virtual_clock() / 1_000_000) if virtual_clock else time.time,
+        ),
+        metrics=Metrics(service, frozenset(r.path for r in routes if isinstance(r, Route | Mount)))
+        if settings.metrics
+        else None,
+        # One pooled connection is the writer's; the others may read at once.
+        reads=StorageReads(max(1, settings.db_pool_size - 1), settings.db_timeout_seconds),
+        sites_by_port={site.port: site for site in settings.sites},
+    )
+    emulator = None
+    if virtual_clock is not None and faults is not None:
+        emulator = Emulator(service, virtual_clock, faults)
+        if settings.state_file:
+            emulator.load_state_file(Path(settings.state_file))
+    access_log = AccessLog.from_logging(settings.log_format)
+    starlette, served = api_app(
+        state, routes, background_work(state, writer, access_log, store.close)
+    )
+    if emulator is not None:
+        starlette.state.emulator = emulator
+        served = FaultInjection(served, state, emulator.faults, rng or random.Random())  # noqa: S311
+    return HamrApp(state, store, emulator, RequestTelemetry(served, state.metrics, access_log))

@@ -1,0 +1,1 @@
+"""Fault rules: their model, how they are parsed and loaded, how they are applied."""
