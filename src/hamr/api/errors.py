@@ -8,6 +8,7 @@ import pydantic_core
 from starlette.responses import Response
 from starlette.types import Scope
 
+from hamr.api.responses import JSON
 from hamr.domain.errors import (
     Forbidden,
     HamrError,
@@ -19,7 +20,6 @@ from hamr.domain.model import Condition
 
 logger = logging.getLogger(__name__)
 
-JSON = "application/json"
 # The request headers that domain errors are about, named here: the domain speaks no HTTP.
 IF_MATCH = "If-Match"
 IF_NONE_MATCH = "If-None-Match"
