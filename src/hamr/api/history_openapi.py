@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hamr.api.errors import JSON
 from hamr.api.history_query import (
     CURSOR_PATTERN,
     DEFAULT_PAGE_SIZE,
@@ -18,6 +17,7 @@ from hamr.api.history_query import (
     PAGE_SIZE,
 )
 from hamr.api.history_routes import EVENT_TYPE
+from hamr.api.responses import JSON
 
 REF = "#/components/schemas/{model}"
 NULLABLE_STRING = {"type": "string", "nullable": True}

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hamr.api.admission import admit
-from hamr.api.errors import JSON
 from hamr.api.history_query import PAGE_CURSOR, PAGE_SIZE, encode_cursor, parse_history_query
+from hamr.api.responses import JSON
 from hamr.api.routes import HAMR_PATH
 from hamr.api.state import AppState
 from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery, format_timestamp

@@ -18,7 +18,8 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from hamr.api.conditional import ETAG, etag_of
-from hamr.api.errors import IDEMPOTENCY_KEY, JSON, error_response
+from hamr.api.errors import IDEMPOTENCY_KEY, error_response
+from hamr.api.responses import JSON
 from hamr.api.state import AppState
 from hamr.domain.errors import HamrError, InvalidInput
 from hamr.domain.idempotency import MAX_KEY_LENGTH

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
-from hamr.api.errors import JSON
+from hamr.api.responses import JSON
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
 from hamr.domain.errors import NotFound, ValidationFailed, Violation

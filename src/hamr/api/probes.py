@@ -8,8 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hamr.api.errors import JSON
 from hamr.api.metrics import CONTENT_TYPE
+from hamr.api.responses import JSON
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
 

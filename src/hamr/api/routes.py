@@ -16,9 +16,10 @@ from hamr.api.admission import admit
 from hamr.api.auth import APP_KEY, AUTHORIZATION
 from hamr.api.body import read_json_body
 from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
-from hamr.api.errors import JSON, BadParameter
+from hamr.api.errors import BadParameter
 from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
+from hamr.api.responses import JSON
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, InvalidInput

@@ -20,7 +20,7 @@ import pydantic_core
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from hamr.api.errors import JSON
+from hamr.api.responses import JSON
 from hamr.emulator.faults.injection import TRANSPORT_EXTENSION
 
 logger = logging.getLogger(__name__)
