@@ -1,8 +1,8 @@
 """Fault injection as data: the rules a person sets to make the emulator misbehave on purpose
 (throttle, fail, slow down, drop connections, take a datacenter down), so that clients' retry and
-failover paths can be tested. Checking what a person sent is fault_parsing's job, choosing the
-rule that answers a request fault_rules'; acting on the answer (sleeping, resetting a socket)
-the middleware's. Nothing here waits or touches a socket.
+failover paths can be tested. Checking what a person sent is parsing.py's job (with
+effect_parsing.py), choosing the rule that answers a request rules.py's; acting on the answer
+(sleeping, resetting a socket) injection.py's. Nothing here waits or touches a socket.
 
 A rule, as sent: optional matches `method`, `path` (exact, or a prefix ending in "*"), `org`,
 `datacenter`; `probability` (default 1); `times` (default unlimited); and exactly one of an
