@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import pydantic_core
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hamr.api.admission import admit
 from hamr.api.history_query import PAGE_CURSOR, PAGE_SIZE, encode_cursor, parse_history_query
-from hamr.api.responses import JSON
+from hamr.api.responses import json_response
 from hamr.api.routes import HAMR_PATH
 from hamr.api.state import AppState
 from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery, format_timestamp
@@ -26,7 +25,7 @@ async def list_history(request: Request) -> Response:
     principal = await admit(request.scope, state, "hamr_get")
     query = parse_history_query(request.query_params)
     page = await state.reads(state.service.history_page, principal.org.uuid, query)
-    return Response(pydantic_core.to_json(history_document(page, query, request)), media_type=JSON)
+    return json_response(history_document(page, query, request))
 
 
 def history_document(page: HistoryPage, query: HistoryQuery, request: Request) -> object:

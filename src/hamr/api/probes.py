@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hamr.api.metrics import CONTENT_TYPE
-from hamr.api.responses import JSON
+from hamr.api.responses import json_response
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
 
@@ -18,7 +18,7 @@ _ALIVE = pydantic_core.to_json({"status": "ok"})
 
 async def healthz(_request: Request) -> Response:
     """The process is up and its event loop answers."""
-    return Response(_ALIVE, media_type=JSON)
+    return json_response(_ALIVE)
 
 
 async def readyz(request: Request) -> Response:
@@ -37,10 +37,9 @@ async def readyz(request: Request) -> Response:
     )
     checks = {"database": database or "ok", "rate_limit_storage": limits}
     ready = database is None
-    return Response(
-        pydantic_core.to_json({"status": "ready" if ready else "unavailable", "checks": checks}),
-        status_code=200 if ready else 503,
-        media_type=JSON,
+    return json_response(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
     )
 
 

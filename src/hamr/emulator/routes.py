@@ -15,13 +15,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hamr.api.body import announces_no_body, read_json_body
+from hamr.api.responses import json_response
 from hamr.api.state import AppState
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
 from hamr.emulator.admin_auth import admitted, emulator_of
 from hamr.emulator.state import Emulator, Seed
 
-JSON = "application/json"
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
 STATE_MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -91,7 +91,7 @@ async def saved_state(request: Request) -> Response:
         state.limiter.forget()
     # Tens of megabytes are parsed and encoded off the event loop, as the database is read.
     body = await anyio.to_thread.run_sync(lambda: pydantic_core.to_json(emulator.state()))
-    return Response(body, media_type=JSON)
+    return json_response(body)
 
 
 def _load(emulator: Emulator, raw: bytes) -> None:
@@ -169,5 +169,4 @@ def _only(asked: dict[str, Any], allowed: set[str]) -> None:
 
 
 def _document(kind: str, ident: str, attributes: dict[str, Any]) -> Response:
-    body = {"data": {"type": kind, "id": ident, "attributes": attributes}}
-    return Response(pydantic_core.to_json(body), media_type=JSON)
+    return json_response({"data": {"type": kind, "id": ident, "attributes": attributes}})

@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pydantic_core
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hamr.api.body import read_json_body
+from hamr.api.responses import json_response
 from hamr.domain.errors import NotFound, ValidationFailed, Violation
 from hamr.emulator.admin_auth import admitted, emulator_of
 from hamr.emulator.faults.rules import FaultRules
 
 FAULTS_PATH = "/_hamr/faults"
 RULE_TYPE = "hamr_fault_rule"
-JSON = "application/json"
 
 
 def fault_routes() -> list[Route]:
@@ -38,9 +37,9 @@ async def faults(request: Request) -> Response:
     state = admitted(request)
     rules = _rules(request)
     if request.method == "GET":
-        return _json({"data": [_resource(rule) for rule in rules.rules()]})
+        return json_response({"data": [_resource(rule) for rule in rules.rules()]})
     if request.method == "DELETE":
-        return _json({"meta": {"cleared": rules.clear()}})
+        return json_response({"meta": {"cleared": rules.clear()}})
     raw = await read_json_body(request, state.settings.max_body_bytes)
     try:
         sent = json.loads(raw)
@@ -51,7 +50,7 @@ async def faults(request: Request) -> Response:
     added = rules.add_all(sent) if isinstance(sent, list) else [rules.add(sent)]
     documents = {rule["id"]: rule for rule in rules.rules()}
     data = [_resource(documents[rule.id]) for rule in added]
-    return _json({"data": data if isinstance(sent, list) else data[0]}, status=201)
+    return json_response({"data": data if isinstance(sent, list) else data[0]}, status=201)
 
 
 async def one_fault(request: Request) -> Response:
@@ -68,7 +67,3 @@ async def one_fault(request: Request) -> Response:
 def _resource(document: dict[str, Any]) -> dict[str, Any]:
     attributes = {name: value for name, value in document.items() if name != "id"}
     return {"type": RULE_TYPE, "id": document["id"], "attributes": attributes}
-
-
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(pydantic_core.to_json(body), status_code=status, media_type=JSON)
