@@ -4,13 +4,11 @@ And `hamr.testing.HamrServer`, the same server in a thread, without pytest."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from hamr.testing import HamrServer
-from tests.conftest import ROOT
+from tests import docs
 
 pytest_plugins = ["pytester"]
 # The official client warns on every call of an operation it marks unstable, as HAMR's are.
@@ -247,10 +245,7 @@ def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
 
 
 def test_the_readme_examples_pass_as_printed(pytester: pytest.Pytester) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### The pytest plugin") :]
-    section = section[: section.index("\n## ")]
-    examples = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    examples = docs.blocks_under("README.md", "The pytest plugin")
     assert len(examples) == 2
     for number, example in enumerate(examples):
         pytester.makepyfile(**{f"test_readme_{number}": example})

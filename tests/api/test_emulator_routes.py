@@ -3,10 +3,6 @@ its own (a reset deletes everything), on SQLite and PostgreSQL; without the flag
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +22,8 @@ from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
+from tests import docs
+from tests.conftest import HamrServer, database_of_its_own, run_cli, sqlite_url
 
 TOKEN = "emulator-admin-token-for-tests"
 ADMIN = {"X-Hamr-Admin-Token": TOKEN}
@@ -273,25 +270,16 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
 
 
 def test_the_readme_admin_calls_run_as_printed(emulator: HamrServer, http: httpx.Client) -> None:
-    readme = (ROOT / "README.md").read_text()
-    found = re.search(
-        r"move the clock when a test needs time to pass:\n\n```sh\n(.*?)```", readme, re.DOTALL
-    )
-    assert found is not None
-    script = found.group(1).replace("http://127.0.0.1:8080", emulator.url)
-    ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
-        timeout=60,
-        check=False,
+    ran = docs.run_block(
+        "README.md",
+        "Testing your code against hamr",
+        1,
+        url=emulator.url,
+        env={"HAMR_ADMIN_TOKEN": TOKEN},
     )
     assert ran.returncode == 0, ran.stderr
-    answers, at, decoder = [], 0, json.JSONDecoder()  # curl prints the documents back to back
-    while at < len(ran.stdout):
-        document, at = decoder.raw_decode(ran.stdout, at)
-        answers.append(document["data"]["attributes"])
+    # curl prints the documents back to back
+    answers = [document["data"]["attributes"] for document in docs.documents(ran.stdout)]
     assert [org["name"] for org in answers[0]["orgs"]] == [PRODUCTION.name, BACKUP.name]
     assert answers[1]["offset_seconds"] == pytest.approx(960, abs=1)
     assert answers[2]["offset_seconds"] == pytest.approx(960, abs=1)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import shlex
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +19,9 @@ from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnec
 from hamr.emulator.routes import STATE_MAX_BODY_BYTES
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
+from tests import docs
 from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
-from tests.conftest import ROOT, HamrServer, database_of_its_own, run_cli, sqlite_url
+from tests.conftest import HamrServer, database_of_its_own, run_cli, sqlite_url
 
 Document = dict[str, Any]
 Mutation = Callable[[Document], Any]
@@ -272,27 +271,20 @@ def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
     assert saved(http).content == before.content
 
 
-def readme_blocks() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Saving and restoring the state") :]
-    section = section[: section.index("\n### ")]
-    return re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
-
-
 def test_the_readme_saves_and_restores_as_printed(
     http: httpx.Client, emulator: HamrServer, tmp_path: Path
 ) -> None:
     demo = reset(http)
     assert write(http, demo[PRODUCTION.name], demo[BACKUP.name], 2).status_code == 200
     before = saved(http).content
-    script = readme_blocks()[0].replace("http://127.0.0.1:8080", emulator.url)
-    ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
+    ran = docs.run_block(
+        "README.md",
+        "Saving and restoring the state; scenarios from files",
+        0,
+        url=emulator.url,
+        env={"HAMR_ADMIN_TOKEN": TOKEN},
         cwd=tmp_path,
-        timeout=60,
-        check=False,
+        text=False,
     )
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "state.json").read_bytes() == before
@@ -316,7 +308,8 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
         ).returncode
         == 0
     )
-    command = shlex.split(readme_blocks()[1].replace("\\\n", " "))
+    serve = docs.block("README.md", "Saving and restoring the state; scenarios from files", 1)
+    command = shlex.split(serve.replace("\\\n", " "))
     assert command[:2] == ["hamr", "serve"]
     flags = [f for f in command[2:] if f not in ("--admin-token", '"$HAMR_ADMIN_TOKEN"')]
     flags = [flag for flag in flags if not flag.startswith("$")]

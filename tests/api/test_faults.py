@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ import pytest
 
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests import apt
+from tests import docs
 from tests.conftest import ROOT, HamrServer, database_of_its_own, free_port, run_cli, sqlite_url
 
 TOKEN = "emulator-admin-token-for-fault-tests"
@@ -458,56 +455,27 @@ def test_a_faults_file_with_a_bad_rule_stops_the_start_in_one_line(tmp_path: Pat
     assert "gremlins" in line
 
 
-# -- the README's examples, run as printed -----------------------------------------------------
-
-
-def readme_block(after: str, number: int = 0) -> str:
-    """The `number`th sh block of README.md after the heading `after`."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(after) :]
-    return re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[number]
+# -- the documented examples, run as printed ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def shell_tools() -> None:
-    for tool in ("curl", "bash", "jq"):
-        if shutil.which(tool) is None:
-            problem = apt.install(tool)
-            if shutil.which(tool) is None:
-                pytest.fail(f"the README's examples need {tool}: {problem}")
-
-
-def documents(output: str) -> list[Any]:
-    """The JSON documents curl printed one after another (curl adds no newlines)."""
-    decoder, found, at = json.JSONDecoder(), [], 0
-    output = output.strip()
-    while at < len(output) and output[at] in "{[":
-        document, at = decoder.raw_decode(output, at)
-        found.append(document)
-        while at < len(output) and output[at].isspace():
-            at += 1
-    return found
-
-
-def run_readme(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HAMR_ADMIN_TOKEN": TOKEN},
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    docs.shell_tools("curl", "bash", "jq")
 
 
 def test_the_readme_fault_rules_run_as_printed(
     shell_tools: None, emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
-    script = readme_block("### Fault rules").replace("http://127.0.0.1:8080", emulator.url)
-    ran = run_readme(script, tmp_path)
+    ran = docs.run_block(
+        "README.md",
+        "Fault rules",
+        0,
+        url=emulator.url,
+        env={"HAMR_ADMIN_TOKEN": TOKEN},
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
-    listed = documents(ran.stdout)[2]["data"]
+    listed = docs.documents(ran.stdout)[2]["data"]
     assert [rule["attributes"].get("status") for rule in listed] == [503, None]
     assert listed[1]["attributes"]["sequence"][0] == {"fault": "connection_reset"}
     assert rules(http) == []  # the last line cleared them
@@ -516,21 +484,21 @@ def test_the_readme_fault_rules_run_as_printed(
 def test_the_readme_sites_run_as_printed(
     shell_tools: None, emulator: HamrServer, sites: dict[str, int], tmp_path: Path
 ) -> None:
-    serve = readme_block("### Sites: one API host per datacenter", 0)
+    serve = docs.block("README.md", "Sites: one API host per datacenter", 0)
     flags = shlex.split(serve.replace("\\\n", " ").replace('"$HAMR_ADMIN_TOKEN"', TOKEN))
     assert flags[:2] == ["hamr", "serve"]
     shown = run_cli("config", "--json", *flags[2:])
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["sites"]["value"] == "eu1=127.0.0.1:8081,us1=127.0.0.1:8082"
     script = (
-        readme_block("### Sites: one API host per datacenter", 1)
+        docs.block("README.md", "Sites: one API host per datacenter", 1)
         .replace("127.0.0.1:8080", emulator.url.removeprefix("http://"))
         .replace("127.0.0.1:8081", f"127.0.0.1:{sites['eu1']}")
         .replace("127.0.0.1:8082", f"127.0.0.1:{sites['us1']}")
     )
-    ran = run_readme(script, tmp_path)
+    ran = docs.run_sh(script, env={"HAMR_ADMIN_TOKEN": TOKEN}, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
-    own_site, other_site, _down_rule, *_ = documents(ran.stdout)
+    own_site, other_site, _down_rule, *_ = docs.documents(ran.stdout)
     assert own_site["data"]["id"] == PRODUCTION.uuid
     assert other_site["errors"][0]["status"] == "403"
     assert "}eu1 is down\n" in ran.stdout  # curl could not connect, and said nothing
@@ -539,14 +507,12 @@ def test_the_readme_sites_run_as_printed(
 def test_the_readme_fault_commands_run_as_printed(
     emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("`hamr fault add|list|clear` does the same") :]
     (tmp_path / "faults.yaml").write_text(
-        re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0], encoding="utf-8"
+        docs.block("README.md", "Fault rules", 1), encoding="utf-8"
     )
     env = {**os.environ, "HAMR_URL": emulator.url, "HAMR_ADMIN_TOKEN": TOKEN}
     outputs = []
-    for line in readme_block("`hamr fault add|list|clear` does the same").splitlines():
+    for line in docs.block("README.md", "Fault rules", 2).splitlines():
         command = shlex.split(line)
         assert command[:2] == ["hamr", "fault"]
         if command[2] == "clear":
