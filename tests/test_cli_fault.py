@@ -27,7 +27,7 @@ def emulator() -> Iterator[HamrServer]:
 
 @pytest.fixture(autouse=True)
 def no_rules(emulator: HamrServer) -> None:
-    emulator.admin.delete("/_hamr/faults").raise_for_status()
+    emulator.admin.clear()
 
 
 def hamr_fault(

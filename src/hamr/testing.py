@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from hamr.emulator.admin_auth import ADMIN_HEADER
+from hamr.emulator.client import EmulatorAdmin
 
 if TYPE_CHECKING:
     from datadog_api_client import Configuration
@@ -49,38 +49,33 @@ class TestOrg:
 
 
 class EmulatorClock:
-    """What `POST /_hamr/clock` does, from Python."""
+    """What `/_hamr/clock` does, from Python: each call gives the emulator's time after it."""
 
-    def __init__(self, admin: httpx.Client):
+    def __init__(self, admin: EmulatorAdmin):
         self._admin = admin
 
     def now(self) -> str:
-        return str(self._call(None)["now"])
+        return str(self._admin.clock()["now"])
 
     def advance(self, seconds: float) -> str:
-        return str(self._call({"advance_seconds": seconds})["now"])
+        return str(self._admin.clock(advance_seconds=seconds)["now"])
 
     def set(self, rfc3339: str) -> str:
-        return str(self._call({"set": rfc3339})["now"])
+        return str(self._admin.clock(set=rfc3339)["now"])
 
     def real(self) -> None:
-        self._call({"real": True})
-
-    def _call(self, body: dict[str, Any] | None) -> dict[str, Any]:
-        if body is None:
-            answer = self._admin.get("/_hamr/clock")
-        else:
-            answer = self._admin.post("/_hamr/clock", json=body)
-        answer.raise_for_status()
-        return answer.json()["data"]["attributes"]  # type: ignore[no-any-return]
+        self._admin.clock(real=True)
 
 
 class HamrServer:
     """`hamr serve --emulator` in a daemon thread, on 127.0.0.1 and a free port. Without a
     `database_url`, a SQLite file in a temporary directory removed at exit. Each datacenter in
-    `sites` also gets its own address (`site_urls`), as `--site` gives it."""
+    `sites` also gets its own address (`site_urls`), as `--site` gives it. Once started, `admin`
+    is the emulator's admin API client and `clock` its clock."""
 
     __test__ = False
+    admin: EmulatorAdmin
+    clock: EmulatorClock
 
     def __init__(
         self, database_url: str | None = None, *, sites: Sequence[str] = (), **settings: Any
@@ -96,8 +91,6 @@ class HamrServer:
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self.url = ""
-        self.admin = httpx.Client(headers={ADMIN_HEADER: self.admin_token}, timeout=30)
-        self.clock = EmulatorClock(self.admin)
 
     def start(self) -> Self:
         from hamr.bootstrap import create_app
@@ -117,7 +110,8 @@ class HamrServer:
         )
         self.url = f"http://127.0.0.1:{port}"
         self.site_urls = {site.datacenter: f"http://{site.address}" for site in sites}
-        self.admin.base_url = httpx.URL(self.url)
+        self.admin = EmulatorAdmin(self.url, self.admin_token)
+        self.clock = EmulatorClock(self.admin)
         app = create_app(settings)
         assert app.emulator is not None  # a HamrServer is always an emulator
         self._server = server_for(app, settings, app.emulator.faults)
@@ -136,7 +130,7 @@ class HamrServer:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=30)
-        self.admin.close()
+            self.admin.close()
         if self._scratch is not None:
             self._scratch.cleanup()
 
@@ -153,24 +147,18 @@ class HamrServer:
 
     def reset(self, seed: str = "demo") -> list[TestOrg]:
         """Start over: the demo pair with fresh keys (primary first), or nothing."""
-        answer = self.admin.post("/_hamr/reset", json={"seed": seed})
-        answer.raise_for_status()
-        return [TestOrg(**org) for org in answer.json()["data"]["attributes"]["orgs"]]
+        return [TestOrg(**org) for org in self.admin.reset(seed)["orgs"]]
 
     def add_fault(self, **rule: Any) -> str:
         """Put a fault rule in force (as `POST /_hamr/faults` takes it); its id."""
-        answer = self.admin.post("/_hamr/faults", json=rule)
-        answer.raise_for_status()
-        return str(answer.json()["data"]["id"])
+        return str(self.admin.add(rule)[0]["id"])
 
     def remove_fault(self, rule_id: str) -> None:
-        self.admin.delete(f"/_hamr/faults/{rule_id}").raise_for_status()
+        self.admin.remove(rule_id)
 
     def faults(self) -> list[dict[str, Any]]:
         """The rules in force, in order, each with how often it `fired`."""
-        answer = self.admin.get("/_hamr/faults")
-        answer.raise_for_status()
-        return [{"id": r["id"], **r["attributes"]} for r in answer.json()["data"]]
+        return self.admin.rules()
 
     @contextlib.contextmanager
     def fault(self, **rule: Any) -> Iterator[str]:

@@ -1,6 +1,8 @@
-"""A running emulator's fault rules API (`/_hamr/faults`), from outside it, for `hamr fault`.
-Whatever can go wrong from an operator's side (a refused rule, a wrong token, nothing listening,
-a server that is no emulator) becomes an OperatorError of one line per problem."""
+"""The one client of a running emulator's admin API under /_hamr/ (fault rules, clock, reset and
+state), for `hamr fault`, hamr.testing and the tests. Whatever can go wrong from the caller's
+side (a refused body, a wrong token, nothing listening, a server that is no emulator) becomes
+an AdminApiError of one line per problem, which the CLI shows as it shows every operator's
+mistake."""
 
 from __future__ import annotations
 
@@ -10,22 +12,31 @@ from urllib.parse import quote
 
 import httpx
 
-from hamr.cli.support import OperatorError
+from hamr.api.responses import JSON
 from hamr.emulator.admin_auth import ADMIN_HEADER
+from hamr.emulator.faults.routes import FAULTS_PATH
+from hamr.emulator.routes import CLOCK_PATH, RESET_PATH, STATE_PATH
 
-FAULTS_PATH = "/_hamr/faults"
 TIMEOUT_SECONDS = 30
 
 
-class FaultAdmin:
-    """The emulator at `url`'s fault rules, each as a flat document: its `id`, the rule as the
-    server keeps it, and how often it `fired`."""
+class AdminApiError(Exception):
+    """The admin API refused, or could not be reached; the message says why, in one line a
+    problem."""
+
+
+class EmulatorAdmin:
+    """The emulator at `url`, as the holder of its admin token. Fault rules come as flat
+    documents: their `id`, the rule as the server keeps it, and how often it `fired`."""
 
     def __init__(self, url: str, admin_token: str):
         self.url = url
         self._client = httpx.Client(
             base_url=url, headers={ADMIN_HEADER: admin_token}, timeout=TIMEOUT_SECONDS
         )
+
+    def close(self) -> None:
+        self._client.close()
 
     def __enter__(self) -> Self:
         return self
@@ -36,7 +47,7 @@ class FaultAdmin:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._client.close()
+        self.close()
 
     def rules(self) -> list[dict[str, Any]]:
         return [_flat(resource) for resource in self._call("GET", FAULTS_PATH).json()["data"]]
@@ -54,47 +65,74 @@ class FaultAdmin:
         answer = self._send("DELETE", f"{FAULTS_PATH}/{quote(rule_id, safe='')}")
         if answer.status_code == 404:
             self.rules()  # a server that is no emulator says so here
-            raise OperatorError("; ".join(_details(answer)) or f"there is no fault rule {rule_id}")
-        self._check(answer)
+            raise AdminApiError("; ".join(_details(answer)) or f"there is no fault rule {rule_id}")
+        self._check(answer, FAULTS_PATH)
+
+    def reset(self, seed: str) -> dict[str, Any]:
+        """Start over: nothing stored and no rules, then the `seed` ("empty", or "demo" for the
+        demo pair with fresh keys); the seed and the orgs it made, with their keys."""
+        return _attributes(self._call("POST", RESET_PATH, {"seed": seed}))
+
+    def clock(self, **move: object) -> dict[str, Any]:
+        """What time the emulator believes it is (`now`, `offset_seconds`, `real`), after moving
+        it as `move` says, if it says (one of advance_seconds=N, set="<RFC 3339>", real=True)."""
+        if move:
+            return _attributes(self._call("POST", CLOCK_PATH, move))
+        return _attributes(self._call("GET", CLOCK_PATH))
+
+    def state(self) -> bytes:
+        """Everything stored, as one document, in the bytes load_state takes back."""
+        return self._call("GET", STATE_PATH).content
+
+    def load_state(self, document: bytes) -> None:
+        """Make the emulator hold exactly the state `document` (as state() gave it) says."""
+        self._check(
+            self._send("PUT", STATE_PATH, content=document, headers={"Content-Type": JSON}),
+            STATE_PATH,
+        )
 
     def _call(self, method: str, path: str, body: object = None) -> httpx.Response:
-        return self._check(self._send(method, path, body))
+        return self._check(self._send(method, path, json=body), path)
 
-    def _send(self, method: str, path: str, body: object = None) -> httpx.Response:
+    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
         try:
-            return self._client.request(method, path, json=body)
+            return self._client.request(method, path, **request)
         except httpx.ConnectError:
-            raise OperatorError(
+            raise AdminApiError(
                 f"nothing is listening at {self.url}; start the emulator with "
                 "`hamr serve --emulator`, or point --url (HAMR_URL) at it"
             ) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise OperatorError(f"--url {self.url} is not an http:// or https:// URL") from None
+            raise AdminApiError(f"--url {self.url} is not an http:// or https:// URL") from None
         except httpx.TransportError as error:
-            raise OperatorError(
+            raise AdminApiError(
                 f"{self.url} did not answer ({type(error).__name__}: {error})"
             ) from None
 
-    def _check(self, answer: httpx.Response) -> httpx.Response:
+    def _check(self, answer: httpx.Response, path: str) -> httpx.Response:
         if answer.is_success:
             return answer
         errors = _errors(answer)
         if answer.status_code == 404:
-            raise OperatorError(
-                f"{self.url} is not a hamr emulator (it has no {FAULTS_PATH}); start one with "
+            raise AdminApiError(
+                f"{self.url} is not a hamr emulator (it has no {path}); start one with "
                 "`hamr serve --emulator`, or point --url (HAMR_URL) at it"
             )
         if answer.status_code == 403 and any(
             e.get("source", {}).get("header") == ADMIN_HEADER for e in errors
         ):
-            raise OperatorError(
+            raise AdminApiError(
                 f"{self.url} refused the admin token sent as {ADMIN_HEADER}; pass the one "
                 "`hamr serve --emulator` printed at start with --admin-token or HAMR_ADMIN_TOKEN"
             )
         if answer.status_code == 400 and errors:
-            raise OperatorError("\n".join(map(_problem, errors)))
+            raise AdminApiError("\n".join(map(_problem, errors)))
         shown = "; ".join(_details(answer)) or answer.reason_phrase
-        raise OperatorError(f"{self.url} answered {answer.status_code}: {shown}")
+        raise AdminApiError(f"{self.url} answered {answer.status_code}: {shown}")
+
+
+# The name `hamr fault` (cli/fault.py) knows the client by.
+FaultAdmin = EmulatorAdmin
 
 
 def _errors(answer: httpx.Response) -> list[dict[str, Any]]:
@@ -111,7 +149,7 @@ def _details(answer: httpx.Response) -> list[str]:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    """One refused part of a rule: where (its JSON pointer into what was sent) and why."""
+    """One refused part of a body: where (its JSON pointer into what was sent) and why."""
     pointer = error.get("source", {}).get("pointer")
     detail = str(error.get("detail", error.get("title", "refused")))
     return f"at {pointer}: {detail}" if pointer else detail
@@ -119,3 +157,8 @@ def _problem(error: dict[str, Any]) -> str:
 
 def _flat(resource: dict[str, Any]) -> dict[str, Any]:
     return {"id": resource["id"], **resource["attributes"]}
+
+
+def _attributes(answer: httpx.Response) -> dict[str, Any]:
+    attributes: dict[str, Any] = answer.json()["data"]["attributes"]
+    return attributes

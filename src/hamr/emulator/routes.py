@@ -24,13 +24,16 @@ from hamr.emulator.state import Emulator, Seed
 
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
 STATE_MAX_BODY_BYTES = 64 * 1024 * 1024
+RESET_PATH = "/_hamr/reset"
+CLOCK_PATH = "/_hamr/clock"
+STATE_PATH = "/_hamr/state"
 
 
 def emulator_routes() -> list[Route]:
     return [
-        Route("/_hamr/reset", reset, methods=["POST"]),
-        Route("/_hamr/clock", clock, methods=["GET", "POST"]),
-        Route("/_hamr/state", saved_state, methods=["GET", "PUT"]),
+        Route(RESET_PATH, reset, methods=["POST"]),
+        Route(CLOCK_PATH, clock, methods=["GET", "POST"]),
+        Route(STATE_PATH, saved_state, methods=["GET", "PUT"]),
     ]
 
 
