@@ -1,5 +1,7 @@
-"""The options `hamr serve` takes (shared with `hamr config`, which shows what they amount to)
-and how they become Settings: flags over HAMR_* over defaults."""
+"""The options `hamr serve` takes (shared with `hamr config`, which shows what they amount to),
+how they become Settings (flags over HAMR_* over defaults), and docs/settings.md. Each option,
+its help and the documentation are made from the setting's row in hamr.settings, never typed
+again here, so none can leave a setting out or name a stale variable or default."""
 
 from __future__ import annotations
 
@@ -8,152 +10,98 @@ from typing import Any, TypeVar
 
 import click
 
-from hamr.settings import (
-    DEFAULT_RATE_LIMITS,
-    LOG_FORMATS,
-    LOG_LEVELS,
-    TRANSITION_POLICIES,
-    WIRE_MODES,
-    Settings,
-    Source,
-    parse_sites,
-)
+from hamr.settings import SETTINGS, Setting, Settings, Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-database_option = click.option(
-    "--database",
-    "database_url",
-    metavar="URL",
-    help="SQLAlchemy database URL [env HAMR_DATABASE_URL; default sqlite:///./hamr.db]",
-)
+_TYPES = {"int": click.INT, "float": click.FLOAT}
+
+
+def option_help(setting: Setting) -> str:
+    """The row's help, then the variable and the default it falls back to, in brackets."""
+    variable = setting.variable + ("=on|off" if setting.type == "bool" else "")
+    if setting.repeatable:
+        variable += ", comma-separated"
+    # Spaced, so a long default wraps between its items; list settings read it so too.
+    default = setting.shown(setting.default).replace(",", ", ")
+    repeatable = "; repeatable" if setting.repeatable else ""
+    return f"{setting.help}{repeatable} [env {variable}" + (
+        f"; default {default}]" if default else "]"
+    )
+
+
+def flag_usage(setting: Setting) -> str:
+    """How the flag is written: `--metrics/--no-metrics` for a switch, else flag and value."""
+    if setting.type == "bool":
+        return f"{setting.flag_name}/--no-{setting.flag_name[2:]}"
+    return f"{setting.flag_name} {setting.placeholder}".strip()
+
+
+def setting_option(setting: Setting) -> Callable[[F], F]:
+    """The row's click option; unset, it gives None (or ()) so the variable or default applies."""
+    declaration = flag_usage(setting) if setting.type == "bool" else setting.flag_name
+    return click.option(
+        declaration,
+        setting.name,
+        type=click.Choice(setting.choices) if setting.choices else _TYPES.get(setting.type),
+        default=None,
+        multiple=setting.repeatable,
+        metavar=setting.placeholder or None,
+        help=option_help(setting),
+    )
+
+
+database_option = setting_option(next(s for s in SETTINGS if s.name == "database_url"))
 
 
 def serve_options(command: F) -> F:
     """The options of `serve`, shared with `config` (which shows what they would amount to)."""
-    options = [
-        click.option("--host", help="Address to listen on [env HAMR_HOST; default 127.0.0.1]"),
-        click.option("--port", type=int, help="Port to listen on [env HAMR_PORT; default 8080]"),
-        database_option,
-        click.option(
-            "--datacenters",
-            help="Space- or comma-separated datacenters partners may be in [env HAMR_DATACENTERS]",
-        ),
-        click.option(
-            "--rate-limit",
-            "rate_limits",
-            multiple=True,
-            metavar="NAME=AMOUNT/SECONDS",
-            help="Override one bucket's limit (hamr_get, hamr_post, hamr_unauthenticated), or "
-            "NAME=off; repeatable [env HAMR_RATE_LIMITS, comma-separated; default "
-            + ",".join(map(str, DEFAULT_RATE_LIMITS))
-            + "]",
-        ),
-        click.option(
-            "--rate-limit-storage",
-            metavar="URL",
-            help="memory:// or redis://host:port/db to share limits between processes "
-            "[env HAMR_RATE_LIMIT_STORAGE; default memory://]",
-        ),
-        click.option(
-            "--metrics/--no-metrics",
-            default=None,
-            help="Serve Prometheus metrics [env HAMR_METRICS=on|off; default on]",
-        ),
-        click.option(
-            "--metrics-port",
-            type=int,
-            help="Serve /metrics on this port instead of the API's [env HAMR_METRICS_PORT]",
-        ),
-        click.option(
-            "--log-level", type=click.Choice(LOG_LEVELS), help="[env HAMR_LOG_LEVEL; default info]"
-        ),
-        click.option(
-            "--log-format",
-            type=click.Choice(LOG_FORMATS),
-            help="[env HAMR_LOG_FORMAT; default json]",
-        ),
-        click.option(
-            "--wire",
-            type=click.Choice(WIRE_MODES),
-            help="Response format: both (the contract's attributes and the live API's), live "
-            "(exactly as Datadog's live API answers) or contract [env HAMR_WIRE; default both]",
-        ),
-        click.option(
-            "--transitions",
-            type=click.Choice(TRANSITION_POLICIES),
-            help="Status moves outside the HAMR lifecycle: off (stored), warn (stored with "
-            "X-Hamr-Warning and a marked history row) or enforce (409) "
-            "[env HAMR_TRANSITIONS; default warn]",
-        ),
-        click.option(
-            "--stuck-after",
-            "stuck_after_seconds",
-            type=float,
-            metavar="SECONDS",
-            help="A pair in FAILOVER or RECOVERY longer than this is reported stuck "
-            "[env HAMR_STUCK_AFTER_SECONDS; default 900]",
-        ),
-        click.option(
-            "--emulator/--no-emulator",
-            default=None,
-            help="Serve the emulator's admin API under /_hamr/ (reset, clock, faults, state) "
-            "for test suites "
-            "[env HAMR_EMULATOR=on|off; default off]",
-        ),
-        click.option(
-            "--admin-token",
-            metavar="TOKEN",
-            help="What X-Hamr-Admin-Token must be for /_hamr/ (16 characters or more) "
-            "[env HAMR_ADMIN_TOKEN; default: generated and printed at start]",
-        ),
-        click.option(
-            "--site",
-            "sites",
-            multiple=True,
-            metavar="DATACENTER=HOST:PORT",
-            help="Also serve one datacenter on its own address, where only its orgs' keys work "
-            "(as Datadog has one API host per site); repeatable "
-            "[env HAMR_SITES, comma-separated; default none]",
-        ),
-        click.option(
-            "--state",
-            "state_file",
-            metavar="FILE",
-            help="With --emulator: start from this state (as GET /_hamr/state wrote it), "
-            "replacing what the database holds [env HAMR_STATE_FILE]",
-        ),
-        click.option(
-            "--faults",
-            "faults_file",
-            metavar="FILE",
-            help="With --emulator: start with these fault rules (a YAML or JSON list) "
-            "[env HAMR_FAULTS_FILE]",
-        ),
-        click.option(
-            "--shutdown-grace",
-            "shutdown_grace_seconds",
-            type=int,
-            metavar="SECONDS",
-            help="On SIGTERM, how long in-flight requests may take to finish "
-            "[env HAMR_SHUTDOWN_GRACE_SECONDS; default 10]",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
+    for setting in reversed(SETTINGS):
+        command = setting_option(setting)(command)
     return command
 
 
-def load_serve_settings(
-    datacenters: str | None,
-    rate_limits: tuple[str, ...],
-    sites: tuple[str, ...],
-    **options: Any,
-) -> tuple[Settings, dict[str, Source]]:
-    """Settings from `serve`'s options over HAMR_* over defaults, with where each came from."""
-    return Settings.load_with_sources(
-        datacenters=frozenset(datacenters.replace(",", " ").split()) if datacenters else None,
-        sites=parse_sites(sites) if sites else None,
-        rate_limit_overrides=rate_limits,
-        **options,
-    )
+def load_serve_settings(**options: Any) -> tuple[Settings, dict[str, Source]]:
+    """Settings from `serve`'s options over HAMR_* over defaults, with where each came from. A
+    repeatable option's values are read as its variable's comma-separated items would be."""
+    flags = {
+        name: (",".join(value) or None) if isinstance(value, tuple) else value
+        for name, value in options.items()
+    }
+    return Settings.load_with_sources(None, rate_limit_overrides=(), **flags)
+
+
+def settings_markdown() -> str:
+    """docs/settings.md, written from the table so the documentation cannot leave one out."""
+    rows = ["| Flag | Variable | Default | What it does |", "| --- | --- | --- | --- |"]
+    for setting in SETTINGS:
+        default = setting.shown(setting.default)
+        repeatable = "; repeatable" if setting.repeatable else ""
+        cells = (
+            f"`{flag_usage(setting)}`",
+            f"`{setting.variable}`",
+            f"`{default}`" if default else "",
+            setting.help + repeatable,
+        )
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join([*_MARKDOWN_INTRO, *rows, ""])
+
+
+_MARKDOWN_INTRO = (
+    "# Settings",
+    "",
+    "`hamr serve` takes each setting from its flag, else from the environment variable",
+    "`HAMR_<NAME>`, else its default. `hamr config` takes the same flags and prints what they",
+    "amount to and where each came from (flag, env or default; `--json` for one object), with",
+    "secrets as `***` and passwords in URLs redacted. A value that cannot be used stops hamr at",
+    "start with one line naming the setting, and exit status 2.",
+    "",
+    "Switches take `on` or `off` (also `1`/`0`, `true`/`false`) in the environment. Repeatable",
+    "flags (`--site`, `--rate-limit`) are comma-separated in their variable, and `--rate-limit`",
+    "overrides `HAMR_RATE_LIMITS` bucket by bucket. `--datacenters` and `HAMR_DATACENTERS` are",
+    "space- or comma-separated.",
+    "",
+    "This table is generated from the one in `src/hamr/settings.py` by",
+    "`hamr.cli.options.settings_markdown()`; `tests/test_settings.py` fails when they differ.",
+    "",
+)
