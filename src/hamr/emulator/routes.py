@@ -5,7 +5,6 @@ by `X-Hamr-Admin-Token`: `POST /_hamr/reset`, `GET|POST /_hamr/clock` and
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -15,12 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hamr.api.body import announces_no_body, read_json_body
+from hamr.api.pydantic_errors import parsed
 from hamr.api.responses import json_response
 from hamr.api.state import AppState
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
 from hamr.emulator.admin_auth import admitted, emulator_of
-from hamr.emulator.state import Emulator, Seed
+from hamr.emulator.bodies import CLOCK_RULES, RESET_RULES, ClockMove, ResetBody
+from hamr.emulator.clock import VirtualClock
+from hamr.emulator.state import Emulator
 
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
 STATE_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -44,14 +46,12 @@ def _admitted(request: Request) -> tuple[AppState, Emulator]:
 async def reset(request: Request) -> Response:
     """`POST /_hamr/reset` with `{"seed": "empty"}` (the default) or `{"seed": "demo"}`."""
     state, emulator = _admitted(request)
-    asked = {} if announces_no_body(request) else await _object(request, state)
-    _only(asked, {"seed"})
-    raw = asked.get("seed", Seed.EMPTY.value)
-    if raw not in tuple(Seed):
-        raise ValidationFailed(
-            [Violation("/seed", f'seed must be "empty" or "demo"; got {json.dumps(raw)}.')]
-        )
-    seeded = await anyio.to_thread.run_sync(emulator.reset, Seed(raw))
+    if announces_no_body(request):
+        asked = ResetBody()
+    else:
+        raw = await read_json_body(request, state.settings.max_body_bytes)
+        asked = parsed(ResetBody, raw, RESET_RULES)
+    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)
     state.limiter.forget()
     orgs = [
         {
@@ -63,7 +63,7 @@ async def reset(request: Request) -> Response:
         }
         for demo in seeded
     ]
-    return _document("hamr_emulator_reset", "reset", {"seed": raw, "orgs": orgs})
+    return _document("hamr_emulator_reset", "reset", {"seed": asked.seed.value, "orgs": orgs})
 
 
 async def clock(request: Request) -> Response:
@@ -71,7 +71,8 @@ async def clock(request: Request) -> Response:
     `{"advance_seconds": N}`, `{"set": "<RFC 3339>"}` or `{"real": true}`."""
     state, emulator = _admitted(request)
     if request.method == "POST":
-        _move(emulator, await _object(request, state))
+        raw = await read_json_body(request, state.settings.max_body_bytes)
+        _move(emulator.clock, parsed(ClockMove, raw, CLOCK_RULES))
     now = emulator.clock()
     return _document(
         "hamr_emulator_clock",
@@ -107,68 +108,13 @@ def _load(emulator: Emulator, raw: bytes) -> None:
     emulator.load_state(document)
 
 
-def _move(emulator: Emulator, asked: dict[str, Any]) -> None:
-    _only(asked, {"advance_seconds", "set", "real"})
-    if len(asked) != 1:
-        raise ValidationFailed(
-            [
-                Violation(
-                    "",
-                    'Send exactly one of {"advance_seconds": N}, {"set": "<RFC 3339 time>"} '
-                    'or {"real": true}.',
-                )
-            ]
-        )
-    ((name, value),) = asked.items()
-    if name == "advance_seconds":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValidationFailed(
-                [Violation("/advance_seconds", "advance_seconds must be a number of seconds.")]
-            )
-        emulator.clock.advance(value)
-    elif name == "set":
-        emulator.clock.set(_instant(value))
+def _move(clock: VirtualClock, move: ClockMove) -> None:
+    if "advance_seconds" in move.model_fields_set:
+        clock.advance(move.advance_seconds)
+    elif "set" in move.model_fields_set:
+        clock.set(move.set)
     else:
-        if value is not True:
-            raise ValidationFailed(
-                [Violation("/real", "real must be true (to go back to the real time).")]
-            )
-        emulator.clock.real()
-
-
-def _instant(value: object) -> int:
-    problem = Violation(
-        "/set", 'set must be an RFC 3339 time with a zone, e.g. "2026-12-01T12:00:00Z".'
-    )
-    if not isinstance(value, str):
-        raise ValidationFailed([problem])
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed([problem]) from None
-    if parsed.tzinfo is None:
-        raise ValidationFailed([problem])
-    return round(parsed.timestamp() * 1_000_000)
-
-
-async def _object(request: Request, state: AppState) -> dict[str, Any]:
-    raw = await read_json_body(request, state.settings.max_body_bytes)
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ValidationFailed([Violation("", "The body must be a JSON object.")])
-    return parsed
-
-
-def _only(asked: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(asked) - allowed)
-    if unknown:
-        names = ", ".join(sorted(allowed))
-        raise ValidationFailed(
-            [Violation(f"/{name}", f"{name} is not a field here; use {names}.") for name in unknown]
-        )
+        clock.real()
 
 
 def _document(kind: str, ident: str, attributes: dict[str, Any]) -> Response:

@@ -8,8 +8,12 @@ import json
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import pydantic
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from hamr.api.pydantic_errors import BodyRules, violations
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.emulator.clock import VirtualClock
 from hamr.emulator.faults.rules import FaultRules
@@ -23,6 +27,10 @@ logger = logging.getLogger(__name__)
 STATE_TYPE = "hamr_emulator_state"
 STATE_ID = "state"
 _ATTRIBUTES = "/data/attributes"
+_SHAPE = (
+    f'Send the document GET /_hamr/state gives: {{"data": {{"type": "{STATE_TYPE}", '
+    f'"id": "{STATE_ID}", "attributes": {{...}}}}}}.'
+)
 
 
 class Seed(StrEnum):
@@ -86,26 +94,54 @@ class Emulator:
             ) from None
 
 
+def _exactly(names: set[str], value: object) -> object:
+    """`value` if it is an object of exactly these members; the envelope has no optional ones."""
+    if not isinstance(value, dict) or set(value) != names:
+        raise ValueError(_SHAPE)
+    return value
+
+
+class _StateData(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    type: Literal["hamr_emulator_state"]  # STATE_TYPE
+    id: Literal["state"]  # STATE_ID
+    attributes: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _members(cls, value: object) -> object:
+        return _exactly({"type", "id", "attributes"}, value)
+
+
+class _StateDocument(BaseModel):
+    """The envelope GET /_hamr/state puts the state in."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    data: _StateData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _members(cls, value: object) -> object:
+        return _exactly({"data"}, value)
+
+
+_STATE_RULES = BodyRules(
+    body=_SHAPE,
+    fields={
+        "/data/type": f"type must be {json.dumps(STATE_TYPE)}.",
+        "/data/id": f"id must be {json.dumps(STATE_ID)}.",
+        _ATTRIBUTES: "attributes must be an object: the state.",
+    },
+    unknown=_SHAPE,
+)
+
+
 def _attributes(document: object) -> dict[str, Any]:
     """The state in a document's envelope, or ValidationFailed saying where the envelope is
     not the one GET /_hamr/state gives."""
-    shape = (
-        f'Send the document GET /_hamr/state gives: {{"data": {{"type": "{STATE_TYPE}", '
-        f'"id": "{STATE_ID}", "attributes": {{...}}}}}}.'
-    )
-    if not isinstance(document, dict) or set(document) != {"data"}:
-        raise ValidationFailed([Violation("", shape)])
-    data = document["data"]
-    if not isinstance(data, dict) or set(data) != {"type", "id", "attributes"}:
-        raise ValidationFailed([Violation("/data", shape)])
-    problems = [
-        Violation(f"/data/{name}", f"{name} must be {json.dumps(want)}.")
-        for name, want in (("type", STATE_TYPE), ("id", STATE_ID))
-        if data[name] != want
-    ]
-    if not isinstance(data["attributes"], dict):
-        problems.append(Violation(_ATTRIBUTES, "attributes must be an object: the state."))
-    if problems:
-        raise ValidationFailed(problems)
-    attributes: dict[str, Any] = data["attributes"]
-    return attributes
+    try:
+        return _StateDocument.model_validate(document).data.attributes
+    except pydantic.ValidationError as error:
+        raise ValidationFailed(violations(error, _STATE_RULES)) from None
