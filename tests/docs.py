@@ -31,7 +31,7 @@ NOT_COMMANDS = frozenset({"text", "mermaid"})
 DOCUMENTED_URL = "http://127.0.0.1:8080"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)")
+_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +51,35 @@ def documentation() -> list[str]:
     return ["README.md", *(f"docs/{p.name}" for p in sorted((ROOT / "docs").glob("*.md")))]
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A documentation file taken apart: its fenced blocks, and its other lines (prose,
+    headings) with their headings."""
+
+    blocks: tuple[Block, ...]
+    prose: tuple[str, ...]
+    headings: tuple[str, ...]
+
+
 @cache
-def _parsed(path: str, _mtime: float) -> tuple[Block, ...]:
+def _parsed(path: str, _mtime: float) -> Page:
     found: list[Block] = []
+    prose: list[str] = []
+    headings: list[str] = []
     heading = ""
     counts: dict[str, int] = {}
     lines = (ROOT / path).read_text(encoding="utf-8").splitlines(keepends=True)
     at = 0
     while at < len(lines):
         opening = _FENCE.match(lines[at])
+        if opening is not None and opening.group(1)[0] == "`" and "`" in opening.group(2):
+            opening = None  # a backtick fence's info has no backtick: that is inline code
         if opening is None:
+            prose.append(lines[at])
             titled = _HEADING.match(lines[at])
             if titled is not None:
                 heading = titled.group(2)
+                headings.append(heading)
             at += 1
             continue
         fence, body, start = opening.group(1), [], at
@@ -76,13 +92,19 @@ def _parsed(path: str, _mtime: float) -> tuple[Block, ...]:
         at += 1  # the closing fence
         index = counts.get(heading, 0)
         counts[heading] = index + 1
-        found.append(Block(path, heading, index, opening.group(2), "".join(body), start + 1))
-    return tuple(found)
+        info = (opening.group(2).split() or [""])[0]
+        found.append(Block(path, heading, index, info, "".join(body), start + 1))
+    return Page(tuple(found), tuple(prose), tuple(headings))
+
+
+def page(path: str) -> Page:
+    """`path` (README.md, docs/api.md) taken apart."""
+    return _parsed(path, (ROOT / path).stat().st_mtime)
 
 
 def all_blocks(path: str) -> list[Block]:
     """Every fenced block of `path` (README.md, docs/api.md), in order."""
-    return list(_parsed(path, (ROOT / path).stat().st_mtime))
+    return list(page(path).blocks)
 
 
 def blocks_under(path: str, heading: str) -> list[str]:

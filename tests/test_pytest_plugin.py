@@ -244,10 +244,13 @@ def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
         httpx.get(f"{url}/healthz", timeout=2)
 
 
-def test_the_readme_examples_pass_as_printed(pytester: pytest.Pytester) -> None:
-    examples = docs.blocks_under("README.md", "The pytest plugin")
+def test_the_documented_examples_pass_as_printed(pytester: pytest.Pytester) -> None:
+    examples = [
+        docs.block("README.md", "Test your code against it", 0),
+        docs.block("docs/emulator.md", "The pytest plugin", 0),
+    ]
     assert len(examples) == 2
     for number, example in enumerate(examples):
-        pytester.makepyfile(**{f"test_readme_{number}": example})
+        pytester.makepyfile(**{f"test_documented_{number}": example})
     ran = pytester.runpytest_subprocess("-W", "error", "-W", UNSTABLE_IS_EXPECTED, "-q")
     ran.assert_outcomes(passed=2)

@@ -269,11 +269,13 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
     assert "admin token must be at least 16 characters long" in short.stderr
 
 
-def test_the_readme_admin_calls_run_as_printed(emulator: HamrServer, http: httpx.Client) -> None:
+def test_the_documented_admin_calls_run_as_printed(
+    emulator: HamrServer, http: httpx.Client
+) -> None:
     ran = docs.run_block(
-        "README.md",
-        "Testing your code against hamr",
-        1,
+        "docs/emulator.md",
+        "Reset and clock",
+        0,
         url=emulator.url,
         env={"HAMR_ADMIN_TOKEN": TOKEN},
     )

@@ -271,15 +271,15 @@ def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
     assert saved(http).content == before.content
 
 
-def test_the_readme_saves_and_restores_as_printed(
+def test_the_documented_save_and_restore_run_as_printed(
     http: httpx.Client, emulator: HamrServer, tmp_path: Path
 ) -> None:
     demo = reset(http)
     assert write(http, demo[PRODUCTION.name], demo[BACKUP.name], 2).status_code == 200
     before = saved(http).content
     ran = docs.run_block(
-        "README.md",
-        "Saving and restoring the state; scenarios from files",
+        "docs/emulator.md",
+        "Saving and restoring the state",
         0,
         url=emulator.url,
         env={"HAMR_ADMIN_TOKEN": TOKEN},
@@ -295,7 +295,7 @@ def test_the_readme_saves_and_restores_as_printed(
 def test_a_state_file_given_at_start_is_what_the_server_holds(
     http: httpx.Client, tmp_path: Path
 ) -> None:
-    """The README's start command, on a database of its own that held something else."""
+    """docs/emulator.md's start command, on a database of its own that held something else."""
     demo = reset(http)
     primary, secondary = demo[PRODUCTION.name], demo[BACKUP.name]
     assert write(http, primary, secondary, 2).status_code == 200
@@ -308,7 +308,7 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
         ).returncode
         == 0
     )
-    serve = docs.block("README.md", "Saving and restoring the state; scenarios from files", 1)
+    serve = docs.block("docs/emulator.md", "Scenarios from files", 0)
     command = shlex.split(serve.replace("\\\n", " "))
     assert command[:2] == ["hamr", "serve"]
     flags = [f for f in command[2:] if f not in ("--admin-token", '"$HAMR_ADMIN_TOKEN"')]

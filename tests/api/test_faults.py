@@ -463,11 +463,11 @@ def shell_tools() -> None:
     docs.shell_tools("curl", "bash", "jq")
 
 
-def test_the_readme_fault_rules_run_as_printed(
+def test_the_documented_fault_rules_run_as_printed(
     shell_tools: None, emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
     ran = docs.run_block(
-        "README.md",
+        "docs/emulator.md",
         "Fault rules",
         0,
         url=emulator.url,
@@ -481,17 +481,17 @@ def test_the_readme_fault_rules_run_as_printed(
     assert rules(http) == []  # the last line cleared them
 
 
-def test_the_readme_sites_run_as_printed(
+def test_the_documented_sites_run_as_printed(
     shell_tools: None, emulator: HamrServer, sites: dict[str, int], tmp_path: Path
 ) -> None:
-    serve = docs.block("README.md", "Sites: one API host per datacenter", 0)
+    serve = docs.block("docs/emulator.md", "Sites: one API host per datacenter", 0)
     flags = shlex.split(serve.replace("\\\n", " ").replace('"$HAMR_ADMIN_TOKEN"', TOKEN))
     assert flags[:2] == ["hamr", "serve"]
     shown = run_cli("config", "--json", *flags[2:])
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["sites"]["value"] == "eu1=127.0.0.1:8081,us1=127.0.0.1:8082"
     script = (
-        docs.block("README.md", "Sites: one API host per datacenter", 1)
+        docs.block("docs/emulator.md", "Sites: one API host per datacenter", 1)
         .replace("127.0.0.1:8080", emulator.url.removeprefix("http://"))
         .replace("127.0.0.1:8081", f"127.0.0.1:{sites['eu1']}")
         .replace("127.0.0.1:8082", f"127.0.0.1:{sites['us1']}")
@@ -504,15 +504,17 @@ def test_the_readme_sites_run_as_printed(
     assert "}eu1 is down\n" in ran.stdout  # curl could not connect, and said nothing
 
 
-def test_the_readme_fault_commands_run_as_printed(
+def test_the_documented_fault_commands_run_as_printed(
     emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
     (tmp_path / "faults.yaml").write_text(
-        docs.block("README.md", "Fault rules", 1), encoding="utf-8"
+        docs.block("docs/emulator.md", "From the command line and from files", 0), encoding="utf-8"
     )
     env = {**os.environ, "HAMR_URL": emulator.url, "HAMR_ADMIN_TOKEN": TOKEN}
     outputs = []
-    for line in docs.block("README.md", "Fault rules", 2).splitlines():
+    for line in docs.block(
+        "docs/emulator.md", "From the command line and from files", 1
+    ).splitlines():
         command = shlex.split(line)
         assert command[:2] == ["hamr", "fault"]
         if command[2] == "clear":

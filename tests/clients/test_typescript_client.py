@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import docs
 from tests.clients.conftest import (
     CLIENTS,
     CONTRACT_ORDER,
@@ -289,3 +290,26 @@ def test_create_example_stores_the_documented_connection(
     modified_at = returned["data"]["attributes"]["modifiedAt"]
     assert returned == as_typescript(seed.expected(modified_at))
     assert_documented_connection_stored(seed, history_before, modified_at)
+
+
+@ON_SQLITE
+def test_the_documented_example_logs_the_connection(
+    tsx: Path, seed_hamr: SeedHamr, tmp_path: Path
+) -> None:
+    """docs/api.md's example as printed, but for hamr's address and the org's keys in place of
+    its placeholders; run beside the pinned client's node_modules."""
+    seed = seed_hamr.on("both")
+    modified_at = seed.post_documented_body().json()["data"]["attributes"]["modified_at"]
+    example = (
+        docs.block("docs/api.md", "Clients", 0)
+        .replace(docs.DOCUMENTED_URL, seed.server.url)
+        .replace("<DD-API-KEY>", seed.org.api_key)
+        .replace("<DD-APPLICATION-KEY>", seed.org.app_key)
+    )
+    (tmp_path / "example.ts").write_text(example, encoding="utf-8")
+    (tmp_path / "node_modules").symlink_to(NODE_MODULES)
+
+    result = run_example([str(tsx), "example.ts"], seed.env(), cwd=tmp_path)
+
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert json.loads(result.stdout) == as_typescript(seed.expected(modified_at))

@@ -1,5 +1,5 @@
-"""README.md's "Failover and recovery" drill, run as printed: its curl block against a real
-server, and the CLI block's commands against the same database."""
+"""docs/failover.md's drill, run as printed: its curl block against a real server, and the CLI
+block's commands against the same database."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def test_the_curl_drill_runs_as_printed(
         httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
     )
     ran = docs.run_block(
-        "README.md",
-        "Failover and recovery",
-        2,
+        "docs/failover.md",
+        "The same drill with curl",
+        0,
         url=server.url,
         env={"DD_API_KEY": partner.api_key, "DD_APP_KEY": partner.app_key},
     )
@@ -44,7 +44,7 @@ def test_the_cli_drill_runs_as_printed(
     assert (
         httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
     )
-    for line in docs.block("README.md", "Failover and recovery", 1).splitlines():
+    for line in docs.block("docs/failover.md", "A drill from the CLI", 0).splitlines():
         words = shlex.split(line, comments=True)
         assert words[0] == "hamr", line
         args = [partner.uuid if w == "$SECONDARY_UUID" else w for w in words[1:]]
