@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hamr.api.errors import status_of
 from hamr.domain.errors import ValidationFailed
 from hamr.emulator.faults.model import (
     PASS_THROUGH,
@@ -443,7 +444,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "/sequence/3/fault",
         "/sequence/4",
     ]
-    assert caught.value.status == 400
+    assert status_of(caught.value).code == 400  # answered as a Bad Request
     assert "status must be 429, 500 or 503; got 404." in caught.value.detail
 
 

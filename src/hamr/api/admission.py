@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-from hamr.api.auth import API_KEY, AUTHORIZATION, authenticate
-from hamr.api.errors import TooManyRequests
+from hamr.api.auth import authenticate
+from hamr.api.errors import TooManyRequests, header_of
 from hamr.api.state import AppState
-from hamr.domain.errors import Forbidden
+from hamr.domain.errors import Forbidden, Subject
 from hamr.domain.model import KeyKind, Principal
 
 UNAUTHENTICATED = "hamr_unauthenticated"
@@ -31,7 +31,7 @@ async def admit(scope: Scope, state: AppState, bucket: str) -> Principal:
             principal = await state.reads(authenticate, scope["headers"], state.service)
     except Forbidden as refused:
         if state.metrics is not None:
-            state.metrics.auth_failed(refused.header)
+            state.metrics.auth_failed(header_of(refused))
         await count(scope, state, UNAUTHENTICATED, _client(scope))
         raise
     scope["state"]["org"] = principal.org.uuid
@@ -47,12 +47,12 @@ def _require_own_site(scope: Scope, state: AppState, principal: Principal) -> No
     org = principal.org
     if site is None or site.datacenter == org.datacenter:
         return
-    header = API_KEY if principal.kind is not KeyKind.TOKEN else AUTHORIZATION
+    about = Subject.API_KEY if principal.kind is not KeyKind.TOKEN else Subject.TOKEN
     raise Forbidden(
         f"This is the API host of the {site.datacenter} site ({site.address}), and "
         f"{org.name} is an organization of {org.datacenter}; call its own site's host, "
         f"{state.where_to_call(org.datacenter)}.",
-        header=header,
+        about=about,
     )
 
 

@@ -1,21 +1,19 @@
 """Who is calling: DD-API-KEY with DD-APPLICATION-KEY, or `Authorization: Bearer <token>`.
 
-Every refusal is a 403 whose `source.header` names the header to fix.
+Every refusal is a Forbidden about the credential to fix, which api/errors.py answers as a 403
+naming its header.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from hamr.api.errors import InvalidApiKey
-from hamr.domain.errors import Forbidden
+from hamr.api.errors import API_KEY, APP_KEY, AUTHORIZATION, InvalidApiKey
+from hamr.domain.errors import Forbidden, Subject
 from hamr.domain.model import KeyKind, Principal
 from hamr.usecases.service import HamrService
 
-API_KEY = "DD-API-KEY"
-APP_KEY = "DD-APPLICATION-KEY"
-AUTHORIZATION = "Authorization"
 _HOW = (
     f"send an API key in {API_KEY} and an application key in {APP_KEY} "
     f"(from `hamr org create` or `hamr key create`), or `{AUTHORIZATION}: Bearer <token>` "
@@ -25,6 +23,8 @@ _HOW = (
 
 # Authorization, DD-API-KEY and DD-APPLICATION-KEY as sent (None: not sent).
 _Credentials = tuple[bytes | None, bytes | None, bytes | None]
+# Who a secret of a kind proves to be, if anyone.
+_Identify = Callable[[str, KeyKind], Principal | None]
 
 
 def authenticate(
@@ -46,52 +46,59 @@ def authenticate(
     # A first pass from memory is counted as a miss by the pass that reads storage.
     principal = service.recognise(digest, count_miss=not cached_only)
     if principal is None:
-        principal = _prove(headers, service, cached_only)
+        principal = _prove(headers, _nobody if cached_only else service.identify)
         service.remember(digest, principal, since)
     return principal
 
 
-def _prove(headers: _Credentials, service: HamrService, cached_only: bool) -> Principal:
+def _nobody(secret: str, kind: KeyKind) -> None:
+    """What memory alone proves of credentials it does not recognise: nothing (single keys
+    are not kept in memory, only what whole requests proved)."""
+    return None
+
+
+def _prove(headers: _Credentials, identify: _Identify) -> Principal:
     raw_authorization, raw_api_key, raw_app_key = headers
     authorization = None if raw_authorization is None else raw_authorization.decode("latin-1")
     if authorization is not None and authorization[:7].lower() == "bearer ":
-        return _bearer(authorization[7:].strip(), service, cached_only)
+        return _bearer(authorization[7:].strip(), identify)
     if raw_api_key is None:
-        header = AUTHORIZATION if authorization is not None else API_KEY
-        raise Forbidden(f"No credentials were sent; {_HOW}.", header=header)
-    caller = service.identify(raw_api_key.decode("latin-1").strip(), KeyKind.API, cached_only)
+        about = Subject.TOKEN if authorization is not None else Subject.API_KEY
+        raise Forbidden(f"No credentials were sent; {_HOW}.", about=about)
+    caller = identify(raw_api_key.decode("latin-1").strip(), KeyKind.API)
     if caller is None:
         raise InvalidApiKey(
-            f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.", header=API_KEY
+            f"{API_KEY} is not a valid API key, or it has been revoked; {_HOW}.",
+            about=Subject.API_KEY,
         )
     if raw_app_key is None:
         raise Forbidden(
             f"{APP_KEY} is missing; send an application key of the same organization "
             f"alongside {API_KEY}.",
-            header=APP_KEY,
+            about=Subject.APPLICATION_KEY,
         )
-    user = service.identify(raw_app_key.decode("latin-1").strip(), KeyKind.APP, cached_only)
+    user = identify(raw_app_key.decode("latin-1").strip(), KeyKind.APP)
     if user is None:
         raise Forbidden(
             f"{APP_KEY} is not a valid application key, or it has been revoked; {_HOW}.",
-            header=APP_KEY,
+            about=Subject.APPLICATION_KEY,
         )
     if user.org.uuid != caller.org.uuid:
         raise Forbidden(
             f"{APP_KEY} belongs to a different organization than {API_KEY}; "
             "send two keys of the same organization.",
-            header=APP_KEY,
+            about=Subject.APPLICATION_KEY,
         )
     return user
 
 
-def _bearer(token: str, service: HamrService, cached_only: bool) -> Principal:
-    principal = service.identify(token, KeyKind.TOKEN, cached_only) if token else None
+def _bearer(token: str, identify: _Identify) -> Principal:
+    principal = identify(token, KeyKind.TOKEN) if token else None
     if principal is None:
         raise Forbidden(
             "The bearer token is not valid, or it has been revoked; "
             "create one with `hamr token create --org UUID`.",
-            header=AUTHORIZATION,
+            about=Subject.TOKEN,
         )
     return principal
 

@@ -1,29 +1,94 @@
-"""The one place where errors become JSON:API responses."""
+"""The one place where errors become HTTP answers. Domain errors say what went wrong and where,
+in the domain's words; this module gives each class its status, title and Retry-After (one
+table), names the header each part of a request is sent in, words the details that point at an
+API path or a command, and renders the JSON:API document."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pydantic_core
 from starlette.responses import Response
 from starlette.types import Scope
 
+from hamr.api.paths import HAMR_PATH, PAIR_PATH
 from hamr.api.responses import JSON
 from hamr.domain.errors import (
+    Conflict,
     Forbidden,
     HamrError,
+    InvalidInput,
     KeyReused,
+    NoConnection,
+    NotFound,
     PreconditionFailed,
-    RequestInFlight,
+    StorageFull,
+    Subject,
+    Unavailable,
+    ValidationFailed,
+    Violation,
 )
+from hamr.domain.lifecycle import OperationRefused
 from hamr.domain.model import Condition
+from hamr.domain.pairing import PairingConflict
 
 logger = logging.getLogger(__name__)
 
-# The request headers that domain errors are about, named here: the domain speaks no HTTP.
+API_KEY = "DD-API-KEY"
+APP_KEY = "DD-APPLICATION-KEY"
+AUTHORIZATION = "Authorization"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# A break-glass reason: store a move the policy would refuse (admin under `enforce`).
+OVERRIDE_HEADER = "X-Hamr-Override"
 IF_MATCH = "If-Match"
 IF_NONE_MATCH = "If-None-Match"
-IDEMPOTENCY_KEY = "Idempotency-Key"
+# The header each part of a request that a domain error can be about is sent in.
+HEADERS: dict[Subject, str] = {
+    Subject.API_KEY: API_KEY,
+    Subject.APPLICATION_KEY: APP_KEY,
+    Subject.TOKEN: AUTHORIZATION,
+    Subject.IDEMPOTENCY_KEY: IDEMPOTENCY_KEY,
+    Subject.OVERRIDE: OVERRIDE_HEADER,
+}
+CONDITION_HEADERS = {Condition.MATCH: IF_MATCH, Condition.NONE_MATCH: IF_NONE_MATCH}
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """How a class of errors is answered."""
+
+    code: int
+    title: str
+    retry_after_seconds: int | None = None
+
+
+# Each domain error class's answer; a class not listed is answered as its nearest listed base.
+STATUSES: dict[type[HamrError], Status] = {
+    HamrError: Status(500, "Internal Server Error"),
+    ValidationFailed: Status(400, "Bad Request"),
+    InvalidInput: Status(400, "Bad Request"),
+    Forbidden: Status(403, "Forbidden"),
+    NotFound: Status(404, "Not Found"),
+    Conflict: Status(409, "Conflict"),
+    PreconditionFailed: Status(412, "Precondition Failed"),
+    KeyReused: Status(422, "Unprocessable Content"),
+    Unavailable: Status(503, "Service Unavailable", retry_after_seconds=1),
+    StorageFull: Status(507, "Insufficient Storage", retry_after_seconds=30),
+}
+
+
+class HttpError(HamrError):
+    """An error only HTTP has (a body too large, a method not allowed): it names its own
+    status, title and Retry-After, and the header it is about, if any."""
+
+    status: int = 500
+    title: str = "Internal Server Error"
+    retry_after_seconds: int | None = None
+
+    def __init__(self, detail: str, *, pointer: str | None = None, header: str | None = None):
+        super().__init__(detail, pointer=pointer)
+        self.header = header
 
 
 class InvalidApiKey(Forbidden):
@@ -34,17 +99,25 @@ class InvalidApiKey(Forbidden):
 LIVE_UNAUTHORIZED = b'{"errors":["Unauthorized"]}'
 
 
-class PayloadTooLarge(HamrError):
+class HeaderRefused(HttpError):
+    """A header of HTTP's own that keeps the caller out (the emulator's admin token): a 403
+    naming it."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class PayloadTooLarge(HttpError):
     status = 413
     title = "Payload Too Large"
 
 
-class UnsupportedMediaType(HamrError):
+class UnsupportedMediaType(HttpError):
     status = 415
     title = "Unsupported Media Type"
 
 
-class ClientClosedRequest(HamrError):
+class ClientClosedRequest(HttpError):
     """The client hung up before its request was read whole (nginx's 499): nothing was done,
     and the answer goes to no one; it is logged and counted as a 499, not as a server error."""
 
@@ -52,7 +125,7 @@ class ClientClosedRequest(HamrError):
     title = "Client Closed Request"
 
 
-class CutOffByShutdown(HamrError):
+class CutOffByShutdown(HttpError):
     """The server shut down before the request finished: its shutdown grace ran out."""
 
     status = 503
@@ -67,17 +140,17 @@ class CutOffByShutdown(HamrError):
         )
 
 
-class MethodNotAllowed(HamrError):
+class MethodNotAllowed(HttpError):
     status = 405
     title = "Method Not Allowed"
 
 
-class InternalError(HamrError):
+class InternalError(HttpError):
     status = 500
     title = "Internal Server Error"
 
 
-class TooManyRequests(HamrError):
+class TooManyRequests(HttpError):
     """Over a rate limit. Datadog answers this one in its older error format (the contract's
     APIErrorResponse), and clients wait as the X-RateLimit-* headers say."""
 
@@ -88,7 +161,7 @@ class TooManyRequests(HamrError):
         super().__init__("Too many requests")
 
 
-class BadParameter(HamrError):
+class BadParameter(HttpError):
     """A query parameter that cannot be accepted (`source.parameter` names it)."""
 
     status = 400
@@ -99,53 +172,82 @@ class BadParameter(HamrError):
         self.parameter = parameter
 
 
-def in_http_terms(error: HamrError) -> HamrError:
-    """A domain error about a request header, with the header named and the fix in HTTP's
-    words (the others as they are)."""
-    if isinstance(error, KeyReused | RequestInFlight) and error.header is None:
-        return type(error)(error.detail, header=IDEMPOTENCY_KEY)
-    if not isinstance(error, PreconditionFailed) or error.header is not None:
-        return error
-    current = error.current
-    if error.condition is Condition.NONE_MATCH:
-        return PreconditionFailed(
-            error.condition,
-            current,
+def status_of(error: HamrError) -> Status:
+    """The status, title and Retry-After `error` is answered with."""
+    if isinstance(error, HttpError):
+        return Status(error.status, error.title, error.retry_after_seconds)
+    for cls in type(error).__mro__:
+        if issubclass(cls, HamrError) and cls in STATUSES:
+            return STATUSES[cls]
+    raise AssertionError("HamrError is in the table")
+
+
+def header_of(error: HamrError) -> str | None:
+    """The request header `error` is about, if it is about one."""
+    if isinstance(error, HttpError):
+        return error.header
+    if isinstance(error, PreconditionFailed):
+        return CONDITION_HEADERS[error.condition]
+    return HEADERS[error.about] if error.about is not None else None
+
+
+def detail_of(error: HamrError) -> str:
+    """The detail as the API says it: the domain's, with the request to send or the command
+    to run named where one helps."""
+    if isinstance(error, PreconditionFailed):
+        return _unmet(error.condition, error.current)
+    if isinstance(error, NoConnection):
+        return f"{error.detail.removesuffix('.')}; create one with POST {HAMR_PATH}."
+    if isinstance(error, OperationRefused):
+        return f"{error.detail} GET {PAIR_PATH} shows where it stands and which moves it allows."
+    if isinstance(error, PairingConflict):
+        unlink = f"`hamr pair unlink --org {error.unlink_org}`"
+        return f"{error.detail.removesuffix('.')} with {unlink}."
+    return error.detail
+
+
+def _unmet(condition: Condition, current: str | None) -> str:
+    """A failed precondition in HTTP's words: the header that failed, and the fix."""
+    if condition is Condition.NONE_MATCH:
+        return (
             f"Your organization already has a HAMR connection (ETag {current}), which "
-            f"{IF_NONE_MATCH} refuses. GET /api/v2/hamr to see it, and send "
-            f"`{IF_MATCH}: {current}` to change it. Nothing was stored.",
-            header=IF_NONE_MATCH,
+            f"{IF_NONE_MATCH} refuses. GET {HAMR_PATH} to see it, and send "
+            f"`{IF_MATCH}: {current}` to change it. Nothing was stored."
         )
     if current is None:
-        detail = (
+        return (
             f"{IF_MATCH} cannot match: your organization has no HAMR connection yet. Create "
             f"it with a POST without {IF_MATCH} (with `{IF_NONE_MATCH}: *` to create it only "
             "if there still is none). Nothing was stored."
         )
-    else:
-        detail = (
-            f"{IF_MATCH} does not match the connection's current ETag, {current}: it changed "
-            "since you read it. GET /api/v2/hamr again, check that your change still "
-            f"applies, and send that ETag in {IF_MATCH}. Nothing was stored."
-        )
-    return PreconditionFailed(error.condition, current, detail, header=IF_MATCH)
+    return (
+        f"{IF_MATCH} does not match the connection's current ETag, {current}: it changed "
+        f"since you read it. GET {HAMR_PATH} again, check that your change still "
+        f"applies, and send that ETag in {IF_MATCH}. Nothing was stored."
+    )
 
 
 def error_document(error: HamrError) -> dict[str, object]:
     if isinstance(error, TooManyRequests):
         return {"errors": [error.detail]}
-    error = in_http_terms(error)
+    status = status_of(error)
+    header = header_of(error)
+    problems = (
+        error.violations()
+        if isinstance(error, ValidationFailed)
+        else [Violation(error.pointer, detail_of(error))]
+    )
     items = []
-    for violation in error.violations():
+    for violation in problems:
         item: dict[str, object] = {
-            "status": str(error.status),
-            "title": error.title,
+            "status": str(status.code),
+            "title": status.title,
             "detail": violation.detail,
         }
         if isinstance(error, BadParameter):
             item["source"] = {"parameter": error.parameter}
-        elif error.header is not None:
-            item["source"] = {"header": error.header}
+        elif header is not None:
+            item["source"] = {"header": header}
         elif violation.pointer is not None:
             item["source"] = {"pointer": violation.pointer}
         items.append(item)
@@ -159,11 +261,12 @@ def error_response(
     (every other error keeps the contract's JSON:API shape in every wire mode)."""
     if live and isinstance(error, InvalidApiKey):
         return Response(LIVE_UNAUTHORIZED, status_code=401, media_type=JSON, headers=headers)
-    if error.retry_after_seconds is not None:
-        headers = {**(headers or {}), "Retry-After": str(error.retry_after_seconds)}
+    status = status_of(error)
+    if status.retry_after_seconds is not None:
+        headers = {**(headers or {}), "Retry-After": str(status.retry_after_seconds)}
     return Response(
         pydantic_core.to_json(error_document(error)),
-        status_code=error.status,
+        status_code=status.code,
         media_type=JSON,
         headers=headers,
     )

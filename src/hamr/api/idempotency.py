@@ -21,7 +21,7 @@ from hamr.api.conditional import ETAG, etag_of
 from hamr.api.errors import IDEMPOTENCY_KEY, error_response
 from hamr.api.responses import JSON
 from hamr.api.state import AppState
-from hamr.domain.errors import HamrError, InvalidInput
+from hamr.domain.errors import HamrError, InvalidInput, Subject
 from hamr.domain.idempotency import MAX_KEY_LENGTH
 from hamr.domain.model import Connection, KeyClaim, StoredAnswer
 
@@ -44,7 +44,7 @@ def idempotency_key(headers: Headers) -> str | None:
             f"{IDEMPOTENCY_KEY} must be one key of 1 to {MAX_KEY_LENGTH} characters, e.g. "
             '`Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"`; send a new one for each '
             "new request, and the same one for its retries.",
-            header=IDEMPOTENCY_KEY,
+            about=Subject.IDEMPOTENCY_KEY,
         )
     return key
 
@@ -75,7 +75,7 @@ async def answer_once(
         return await handle(claimed)
     except HamrError as error:
         refused = error_response(error, live=state.wire.live_errors)
-        if error.status >= 500:
+        if refused.status_code >= 500:
             await _release(state, claimed)
         else:
             answer = StoredAnswer(refused.status_code, bytes(refused.body))
@@ -99,7 +99,7 @@ def replay(state: AppState, answer: StoredAnswer) -> Response:
     """The first answer again, said to be one (its ETag, for a 200, is the one it had)."""
     headers = {REPLAYED: "true"}
     media_type = JSON
-    if answer.status == OK:
+    if answer.code == OK:
         headers[ETAG] = etag_of(answer.body)
         media_type = state.wire.content_type
-    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=headers)
+    return Response(answer.body, status_code=answer.code, media_type=media_type, headers=headers)

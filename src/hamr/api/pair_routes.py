@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
+from hamr.api.paths import PAIR_PATH as PAIR_PATH  # where the app mounts these routes
 from hamr.api.responses import JSON
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
@@ -24,7 +25,6 @@ from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_opera
 from hamr.domain.model import AppliedChange, Link, PairReport, Principal, format_timestamp
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
-PAIR_PATH = "/api/v2/hamr/pair"
 PAIR_TYPE = "hamr_pairs"
 
 

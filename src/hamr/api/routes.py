@@ -13,16 +13,16 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from hamr.api.admission import admit
-from hamr.api.auth import APP_KEY, AUTHORIZATION
 from hamr.api.body import read_json_body
 from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
-from hamr.api.errors import BadParameter
+from hamr.api.errors import APP_KEY, OVERRIDE_HEADER, BadParameter
 from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
+from hamr.api.paths import HAMR_PATH as HAMR_PATH  # where the app mounts these routes
 from hamr.api.responses import JSON
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
-from hamr.domain.errors import Forbidden, InvalidInput
+from hamr.domain.errors import Forbidden, InvalidInput, Subject
 from hamr.domain.lifecycle import MoveRefused, needed_permission
 from hamr.domain.model import (
     ConnectionChange,
@@ -37,9 +37,6 @@ from hamr.domain.model import (
 from hamr.domain.rules import MAX_TEXT_LENGTH
 from hamr.usecases.caches import NotCached
 
-HAMR_PATH = "/api/v2/hamr"
-# A break-glass reason: store a move the policy would refuse (admin under `enforce`).
-OVERRIDE_HEADER = "X-Hamr-Override"
 # What hamr accepted but did not do as asked (a target's name that differs from its record),
 # or stored though it breaks a rule (a move outside the lifecycle, under `warn`).
 WARNING_HEADER = "X-Hamr-Warning"
@@ -192,7 +189,7 @@ def _override_reason(value: str | None) -> str | None:
         raise InvalidInput(
             f"{OVERRIDE_HEADER} must say why the move is forced, in 1 to {MAX_TEXT_LENGTH} "
             "characters; the reason goes into the pair's history.",
-            header=OVERRIDE_HEADER,
+            about=Subject.OVERRIDE,
         )
     return reason
 
@@ -201,13 +198,13 @@ def require_permission(principal: Principal, needed: Permission) -> None:
     """Refuse a credential without the permission this request needs, naming both."""
     if principal.permission.allows(needed):
         return
-    header = AUTHORIZATION if principal.kind is KeyKind.TOKEN else APP_KEY
-    credential = "bearer token" if principal.kind is KeyKind.TOKEN else APP_KEY
+    token = principal.kind is KeyKind.TOKEN
+    credential = "bearer token" if token else APP_KEY
     raise Forbidden(
         f"This {credential} has the {principal.permission.value} permission; this request "
         f"needs {needed.value}. Use a key or token with {needed.value} (`hamr key create "
         f"--permission {needed.value}`).",
-        header=header,
+        about=Subject.TOKEN if token else Subject.APPLICATION_KEY,
     )
 
 

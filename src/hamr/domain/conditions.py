@@ -12,7 +12,7 @@ from hamr.domain.model import Condition, Connection, Precondition
 
 def check_precondition(precondition: Precondition | None, current: Connection | None) -> None:
     """Raise PreconditionFailed unless `current` (the caller's connection, None if it has
-    none) meets `precondition`; the match condition is checked first, as HTTP does."""
+    none) meets `precondition`; the match condition is checked first, as RFC 9110 orders them."""
     if precondition is None:
         return
     version = precondition.version_of(current) if current is not None else None

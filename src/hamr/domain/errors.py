@@ -1,7 +1,9 @@
-"""Domain errors. Each carries what a JSON:API error needs: status, title, detail and source."""
+"""Domain errors: what went wrong, and where, in the domain's words. How each is answered, and
+which request or command fixes it, is for the edge to say: api/errors.py, the CLI."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from hamr.domain.model import Condition
@@ -16,18 +18,25 @@ class Violation:
     detail: str
 
 
+class Subject(enum.StrEnum):
+    """What a request carries besides its document, which an error may be about."""
+
+    API_KEY = "API key"
+    APPLICATION_KEY = "application key"
+    TOKEN = "token"  # noqa: S105 (a name, not a secret)
+    IDEMPOTENCY_KEY = "idempotency key"
+    OVERRIDE = "override reason"
+
+
 class HamrError(Exception):
-    """Base of every error a caller can be shown. Subclasses fix `status` and `title`."""
+    """Base of every error a caller can be shown: `detail` says what went wrong; `pointer`
+    where in the request's document, or `about` which other part of the request."""
 
-    status: int = 500
-    title: str = "Internal Server Error"
-    retry_after_seconds: int | None = None
-
-    def __init__(self, detail: str, *, pointer: str | None = None, header: str | None = None):
+    def __init__(self, detail: str, *, pointer: str | None = None, about: Subject | None = None):
         super().__init__(detail)
         self.detail = detail
         self.pointer = pointer
-        self.header = header
+        self.about = about
 
     def violations(self) -> list[Violation]:
         """The individual problems; most errors have exactly one."""
@@ -36,9 +45,6 @@ class HamrError(Exception):
 
 class ValidationFailed(HamrError):
     """A request body broke one or more rules; all of them are reported at once."""
-
-    status = 400
-    title = "Bad Request"
 
     def __init__(self, violations: list[Violation]):
         super().__init__("; ".join(v.detail for v in violations))
@@ -49,15 +55,11 @@ class ValidationFailed(HamrError):
 
 
 class Forbidden(HamrError):
-    status = 403
-    title = "Forbidden"
+    """The caller may not do this: its credentials prove nobody, or not enough."""
 
 
 class Conflict(HamrError):
     """The request contradicts what is stored (an organization already paired elsewhere)."""
-
-    status = 409
-    title = "Conflict"
 
 
 class PreconditionFailed(HamrError):
@@ -65,18 +67,8 @@ class PreconditionFailed(HamrError):
     the write's transaction: nothing was stored. `condition` says which failed; `current` is
     the connection's version now (None: the caller has no connection)."""
 
-    status = 412
-    title = "Precondition Failed"
-
-    def __init__(
-        self,
-        condition: Condition,
-        current: str | None,
-        detail: str | None = None,
-        *,
-        header: str | None = None,
-    ):
-        super().__init__(detail or _unmet(condition, current), header=header)
+    def __init__(self, condition: Condition, current: str | None):
+        super().__init__(_unmet(condition, current))
         self.condition = condition
         self.current = current
 
@@ -92,34 +84,36 @@ def _unmet(condition: Condition, current: str | None) -> str:
 class KeyReused(HamrError):
     """An idempotency key sent again with a different request: not a retry of the first."""
 
-    status = 422
-    title = "Unprocessable Content"
+    def __init__(self, detail: str):
+        super().__init__(detail, about=Subject.IDEMPOTENCY_KEY)
 
 
 class RequestInFlight(Conflict):
     """The first request with this idempotency key has no answer yet."""
 
+    def __init__(self, detail: str):
+        super().__init__(detail, about=Subject.IDEMPOTENCY_KEY)
+
 
 class NotFound(HamrError):
-    status = 404
-    title = "Not Found"
+    """What the request names does not exist."""
+
+
+class NoConnection(NotFound):
+    """The organization has no connection to read yet."""
+
+    def __init__(self, org_uuid: str):
+        super().__init__(f"Organization {org_uuid} has no HAMR connection yet.")
+        self.org_uuid = org_uuid
 
 
 class Unavailable(HamrError):
     """Storage cannot be reached; nothing was changed, and the same request may succeed later."""
 
-    status = 503
-    title = "Service Unavailable"
-    retry_after_seconds = 1
-
 
 class StorageFull(HamrError):
     """The database's disk is full: the write was rolled back whole, and may succeed once an
     operator has made room."""
-
-    status = 507
-    title = "Insufficient Storage"
-    retry_after_seconds = 30
 
 
 class WriteConflict(Unavailable):
@@ -128,7 +122,5 @@ class WriteConflict(Unavailable):
 
 
 class InvalidInput(HamrError):
-    """An operator's input (CLI or settings) that cannot be accepted."""
-
-    status = 400
-    title = "Bad Request"
+    """An operator's input (CLI or settings), or a part of a request, that cannot be
+    accepted."""

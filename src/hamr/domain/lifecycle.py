@@ -109,7 +109,8 @@ LIMINAL = (S.FAILOVER, S.RECOVERY)
 
 
 class OperationRefused(Conflict):
-    """A pair operation asked of a pair that is not where the operation starts."""
+    """A pair operation asked of a pair that is not where the operation starts: nothing was
+    stored."""
 
 
 def operation_steps(
@@ -121,10 +122,7 @@ def operation_steps(
     if current is None or current not in starts:
         where = "has no connection" if current is None else f"is {int(current)} {current.name}"
         from_ = " or ".join(f"{int(s)} {s.name}" for s in starts)
-        raise OperationRefused(
-            f"The pair {where}; {operation} starts from {from_}. "
-            "GET /api/v2/hamr/pair shows where it stands and which moves it allows."
-        )
+        raise OperationRefused(f"The pair {where}; {operation} starts from {from_}.")
     steps = starts[current]
     return steps[:1] if hold and operation in ("failover", "recover") else steps
 

@@ -98,9 +98,9 @@ class StoredCredential:
 
 @dataclass(frozen=True, slots=True)
 class RequestedChange:
-    """A POST's attributes, type-checked but not yet resolved: the target's name and
-    datacenter may be left out when hamr knows the target. `pointers` say where each
-    attribute is (or would be) in the request, in the spelling the client used."""
+    """A write's attributes as the caller sent them, type-checked but not yet resolved: the
+    target's name and datacenter may be left out when hamr knows the target. `pointers` say
+    where each attribute is (or would be) in the request, in the spelling the client used."""
 
     hamr_status: HamrStatus
     is_primary: bool
@@ -176,9 +176,10 @@ class KeyClaim:
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
-    """The first answer to a request sent with an idempotency key, for its retries."""
+    """The first answer to a request sent with an idempotency key, for its retries: its code
+    and body as the edge that answered encoded them, kept as they are."""
 
-    status: int
+    code: int
     body: bytes
 
 
@@ -204,7 +205,7 @@ class KeyedWrite:
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """One organization's view of its connection: what GET answers it with.
+    """One organization's view of its connection: what reading it returns.
     `modified_at_us` is microseconds since the Unix epoch, UTC."""
 
     org_uuid: str

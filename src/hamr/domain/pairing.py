@@ -1,6 +1,6 @@
 """One connection per pair: what a write does to the pair's connection, and when it is refused.
 
-A POST by either organization of a pair writes the pair's one connection. A connection to a
+A write by either organization of a pair changes the pair's one connection. A connection to a
 target hamr does not know is one-sided and may be re-pointed freely; an organization paired
 with another organization of this hamr stays so until it is unlinked.
 """
@@ -12,7 +12,14 @@ from collections.abc import Callable
 from hamr.domain.errors import Conflict
 from hamr.domain.model import ConnectionChange, Link, Org, next_modified_at
 
-UNLINK_HOW = "`hamr pair unlink --org {uuid}`"
+
+class PairingConflict(Conflict):
+    """A write that would break up a pair or take a paired organization: nothing was stored.
+    Unlinking `unlink_org`'s connection first would let it through (the edge says how)."""
+
+    def __init__(self, detail: str, *, unlink_org: str, pointer: str):
+        super().__init__(detail, pointer=pointer)
+        self.unlink_org = unlink_org
 
 
 def plan_write(
@@ -26,7 +33,7 @@ def plan_write(
 ) -> Link:
     """The connection `caller`'s change makes. `target` is the named target's record if hamr
     knows it; `current` is the caller's connection and `target_link` the target's, if any.
-    Raises Conflict when the write would break up a pair or join a taken organization."""
+    Raises PairingConflict when the write would break up a pair or join a taken organization."""
     target_uuid = change.target_org_uuid.lower()
     if current is not None and current.linked and current.other(caller.uuid).uuid != target_uuid:
         raise _repointing_a_pair(caller, current, change)
@@ -75,20 +82,21 @@ def _describe(link: Link) -> str:
     return f"{first.name} ({first.uuid}) with {second.name} ({second.uuid})"
 
 
-def _repointing_a_pair(caller: Org, current: Link, change: ConnectionChange) -> Conflict:
-    return Conflict(
+def _repointing_a_pair(caller: Org, current: Link, change: ConnectionChange) -> PairingConflict:
+    return PairingConflict(
         f"Your organization is paired: {_describe(current)}; it cannot be re-pointed to "
         f"{change.target_org_uuid} while paired. Name {current.other(caller.uuid).uuid} to "
-        f"update the pair, or unlink it first with {UNLINK_HOW.format(uuid=caller.uuid)}.",
+        "update the pair, or unlink it first.",
+        unlink_org=caller.uuid,
         pointer=change.target_pointer,
     )
 
 
-def _target_taken(caller: Org, change: ConnectionChange, taken: Link) -> Conflict:
+def _target_taken(caller: Org, change: ConnectionChange, taken: Link) -> PairingConflict:
     asked = f"{caller.name} ({caller.uuid}) with {change.target_org_uuid}"
-    return Conflict(
+    return PairingConflict(
         f"You asked to pair {asked}, but {change.target_org_uuid} already has a connection: "
-        f"{_describe(taken)}. Name another partner, or unlink that connection first with "
-        f"{UNLINK_HOW.format(uuid=change.target_org_uuid.lower())}.",
+        f"{_describe(taken)}. Name another partner, or unlink that connection first.",
+        unlink_org=change.target_org_uuid.lower(),
         pointer=change.target_pointer,
     )

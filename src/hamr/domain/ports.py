@@ -112,7 +112,7 @@ class Repository(Protocol):
         still `found`'s."""
         ...
 
-    def answer_idempotency_key(self, claim: KeyClaim, status: int, body: bytes) -> bool:
+    def answer_idempotency_key(self, claim: KeyClaim, code: int, body: bytes) -> bool:
         """Store the answer, if `claim` still holds the key unanswered; else False."""
         ...
 

@@ -7,8 +7,8 @@ import hmac
 
 from starlette.requests import Request
 
+from hamr.api.errors import HeaderRefused
 from hamr.api.state import AppState
-from hamr.domain.errors import Forbidden
 from hamr.emulator.state import Emulator
 
 ADMIN_HEADER = "X-Hamr-Admin-Token"
@@ -19,13 +19,13 @@ def admitted(request: Request) -> AppState:
     state: AppState = request.app.state.hamr
     sent = request.headers.get(ADMIN_HEADER)
     if sent is None:
-        raise Forbidden(
+        raise HeaderRefused(
             f"The emulator's admin API needs the {ADMIN_HEADER} header; hamr printed the token "
             "at start (or set it with --admin-token).",
             header=ADMIN_HEADER,
         )
     if not hmac.compare_digest(sent.encode(), state.settings.admin_token.encode()):
-        raise Forbidden(
+        raise HeaderRefused(
             f"{ADMIN_HEADER} is not this emulator's admin token; use the one hamr printed at "
             "start (or set with --admin-token).",
             header=ADMIN_HEADER,

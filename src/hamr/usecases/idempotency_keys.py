@@ -65,7 +65,7 @@ class IdempotencyKeys:
         """Keep the answer a keyed request got without writing (a refusal), for its retries.
         (A write's answer is kept in the write's own transaction.)"""
         with self._unit_of_work() as uow:
-            uow.repository.answer_idempotency_key(claim, answer.status, answer.body)
+            uow.repository.answer_idempotency_key(claim, answer.code, answer.body)
             uow.commit()
 
     def release(self, claim: KeyClaim) -> None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from hamr.domain.errors import InvalidInput, NotFound
+from hamr.domain.errors import InvalidInput, NoConnection, NotFound
 from hamr.domain.lifecycle import LIMINAL, allowed_next, judge, operation_steps
 from hamr.domain.model import (
     AppliedChange,
@@ -46,10 +46,7 @@ class PairOperations:
         with self._unit_of_work() as uow:
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
             if link is None:
-                raise NotFound(
-                    f"Organization {org.uuid} has no HAMR connection yet; "
-                    "create one with POST /api/v2/hamr."
-                )
+                raise NoConnection(org.uuid)
             rows = uow.repository.list_history(org.uuid, link.id)
         since = link.modified_at_us
         for row in reversed([r for r in rows if r.connection_id == link.id]):
@@ -73,9 +70,9 @@ class PairOperations:
         dry_run: bool = False,
     ) -> list[AppliedChange]:
         """Walk the caller's pair through `operation`'s steps in one transaction, each step a
-        history row carrying the reason; refused (409) unless the pair is where the operation
-        starts, which is checked under the pair's locks, so that of two concurrent operations
-        exactly one wins. A dry run does all of it and rolls back."""
+        history row carrying the reason; OperationRefused unless the pair is where the
+        operation starts, which is checked under the pair's locks, so that of two concurrent
+        operations exactly one wins. A dry run does all of it and rolls back."""
         _check_reason(reason)
         caller = principal.org
         applied: list[AppliedChange] = []

@@ -18,6 +18,7 @@ from hamr.domain.chain import ChainReport
 from hamr.domain.conditions import check_precondition
 from hamr.domain.errors import (
     InvalidInput,
+    NoConnection,
     NotFound,
     RequestInFlight,
     StorageFull,
@@ -124,13 +125,10 @@ class HamrService:
 
     def read_connection(self, org: Org) -> Connection:
         """The org's connection, from memory or storage (blocking: from a worker thread), or
-        NotFound."""
+        NoConnection."""
         connection = self.connections.get(org.uuid)
         if connection is None:
-            raise NotFound(
-                f"Organization {org.uuid} has no HAMR connection yet; "
-                "create one with POST /api/v2/hamr."
-            )
+            raise NoConnection(org.uuid)
         return connection
 
     def storage_changes(self) -> StorageChanges:
@@ -241,7 +239,7 @@ class HamrService:
         """Store several resolved changes, each with its history row, in one transaction: one
         commit (one fsync) for many concurrent requests. Each writes the caller's pair's one
         connection; a change that would break up a pair or take a paired organization raises
-        Conflict, one whose precondition fails raises PreconditionFailed, and nothing of the
+        PairingConflict, one whose precondition fails raises PreconditionFailed, and nothing of the
         batch is stored. A dry run does all of it and rolls back: what would be stored."""
         applied: list[AppliedChange] = []
         new_members: list[tuple[str, str]] = []
@@ -468,7 +466,7 @@ def _store_answers(
         if keyed is None:
             continue
         answer = keyed.answer(done.view)
-        if not repository.answer_idempotency_key(keyed.claim, answer.status, answer.body):
+        if not repository.answer_idempotency_key(keyed.claim, answer.code, answer.body):
             raise RequestInFlight(
                 f"A retry with the idempotency key {keyed.claim.key!r} took this request's "
                 "place after it waited too long; nothing of this request was stored."

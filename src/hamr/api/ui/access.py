@@ -11,9 +11,9 @@ from starlette.requests import Request
 
 from hamr.api.admission import count
 from hamr.api.body import read_form_body
+from hamr.api.errors import HttpError
 from hamr.api.state import AppState
 from hamr.api.ui.session import CSRF_FIELD, Session, SessionCookies
-from hamr.domain.errors import HamrError
 from hamr.domain.model import Principal
 
 
@@ -26,7 +26,7 @@ class SignInNeeded(Exception):
         self.why = why
 
 
-class FormRefused(HamrError):
+class FormRefused(HttpError):
     """A form without this session's CSRF token: not sent by this page, or from a session
     that has since ended."""
 

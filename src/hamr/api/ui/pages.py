@@ -17,15 +17,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hamr.api.admission import admit
-from hamr.api.auth import API_KEY, APP_KEY, AUTHORIZATION
-from hamr.api.errors import TooManyRequests
+from hamr.api.errors import TooManyRequests, detail_of, status_of
 from hamr.api.history_query import decode_cursor, encode_cursor
 from hamr.api.pair_routes import operation_named, run_operation
 from hamr.api.routes import require_permission
 from hamr.api.ui.access import SignInNeeded, Visitor, read_form, signed_in, ui_state
 from hamr.api.ui.session import CSRF_FIELD, Session
 from hamr.api.ui.timeline import StatusChange, status_label, status_timeline, utc_text
-from hamr.domain.errors import Forbidden, HamrError, NotFound
+from hamr.domain.errors import Forbidden, HamrError, NotFound, Subject
 from hamr.domain.lifecycle import OPERATIONS, needed_for_operation
 from hamr.domain.model import HamrStatus, HistoryEntry, HistoryQuery, KeyKind, PairReport
 from hamr.domain.rules import MAX_TEXT_LENGTH
@@ -35,8 +34,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 HISTORY_PAGE_SIZE = 20
 TIMELINE_ROWS = 200
 REFRESH_SECONDS = 5
-# Which sign-in field a refused credential's header is.
-FIELD_OF_HEADER = {API_KEY: "api_key", APP_KEY: "app_key", AUTHORIZATION: "token"}
+# Which sign-in field a refused credential is.
+FIELD_OF = {Subject.API_KEY: "api_key", Subject.APPLICATION_KEY: "app_key", Subject.TOKEN: "token"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -69,7 +68,8 @@ def page(handler: Handler) -> Handler:
             if needed.why:
                 ui_state(request)[1].clear(response)
         except HamrError as error:
-            response = error_page(request, error.status, error.title, error.detail)
+            status = status_of(error)
+            response = error_page(request, status.code, status.title, detail_of(error))
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -160,7 +160,7 @@ async def sign_in(request: Request) -> Response:
     try:
         principal = await admit(scope, state, "hamr_get")
     except Forbidden as refused:
-        wrong = FIELD_OF_HEADER.get(refused.header or "", "api_key")
+        wrong = FIELD_OF.get(refused.about, "api_key") if refused.about else "api_key"
         return _sign_in_page(request, session, problem=refused.detail, wrong=wrong, status=403)
     except TooManyRequests:
         problem = "Too many refused sign-ins from this address; wait a minute and try again."
@@ -319,7 +319,12 @@ async def operate(request: Request) -> Response:
         await run_operation(visitor.state, visitor.principal, operation, reason)
     except HamrError as error:
         return await _confirm_page(
-            request, visitor, operation, refused=error.detail, reason=reason, status=error.status
+            request,
+            visitor,
+            operation,
+            refused=detail_of(error),
+            reason=reason,
+            status=status_of(error).code,
         )
     return RedirectResponse(f"/ui/pair?done={operation}", status_code=303)
 

@@ -21,7 +21,7 @@ import struct
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hamr.api.auth import authenticate
-from hamr.api.errors import TooManyRequests, error_response
+from hamr.api.errors import HttpError, TooManyRequests, error_response
 from hamr.api.state import AppState
 from hamr.domain.errors import HamrError
 from hamr.domain.model import Org
@@ -46,7 +46,7 @@ _FALLBACK_LIMIT = (b"1000", b"60")
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
-class InjectedError(HamrError):
+class InjectedError(HttpError):
     """An error status a fault rule answers with, in the JSON:API shape of hamr's own."""
 
     def __init__(self, status: int, rule: str, retry_after: int | None):
