@@ -16,10 +16,6 @@ IN_FLIGHT_LEASE_US = 60 * 1_000_000
 PURGE_EVERY_US = 3600 * 1_000_000
 
 
-def is_expired(created_at_us: int, now_us: int) -> bool:
-    return now_us - created_at_us > KEY_TTL_US
-
-
 def answer_for_retry(
     key: str, found: IdempotencyRecord, request_digest: str, now_us: int
 ) -> StoredAnswer | None:

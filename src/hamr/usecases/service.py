@@ -88,12 +88,10 @@ class HamrService:
 
     # -- the API's use cases -------------------------------------------------------------
 
-    def identify(self, secret: str, kind: KeyKind, cached_only: bool = False) -> Principal | None:
-        """The principal a presented secret proves, or None if it proves nothing. Single keys
-        are not kept in memory (only what whole requests proved: `recognise`), so with
-        `cached_only` this is always None; otherwise blocking: from a worker thread."""
-        if cached_only:
-            return None
+    def identify(self, secret: str, kind: KeyKind) -> Principal | None:
+        """The principal a presented secret proves, or None if it proves nothing. Blocking:
+        from a worker thread (single keys are not kept in memory, only what whole requests
+        proved: `recognise`)."""
         found = self.credentials.lookup(hash_secret(secret))
         if found is None or found.kind is not kind:
             return None
