@@ -1,6 +1,6 @@
 """Browser fixtures: one chromium (Debian's, driven by Playwright) for the session, a fresh
 context per test so that no cookie or storage leaks between tests, and a fixed screenshots
-folder, build/screenshots/, that the README can point to."""
+folder, build/screenshots/, that docs/failover.md can point to."""
 
 from __future__ import annotations
 
