@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-import pydantic_core
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from hamr.api.responses import JSON
+from hamr.api.error_bytes import HeaderFieldsTooLarge, TooManyConnections, closing_answer
+from hamr.api.errors import HttpError, error_response
 from hamr.emulator.faults.injection import TRANSPORT_EXTENSION
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class LimitedProtocol(HttpToolsProtocol):
             super().on_headers_complete()
             return
         self._say_busy()
-        app, self.app = self.app, _BusyApp(self.limits.max_connections)
+        app, self.app = self.app, _busy_answer(self.limits.max_connections)
         try:
             super().on_headers_complete()
         finally:
@@ -132,26 +132,20 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def _refuse_headers(self) -> None:
         name, colon, _ = self._longest[1].partition(b":")
-        error: dict[str, object] = {
-            "status": "431",
-            "title": "Request Header Fields Too Large",
-            "detail": f"The request's headers are larger than the {self.limits.max_header_bytes} "
-            "bytes in all (request line included) this server accepts; send fewer or smaller "
-            "headers. Nothing was done.",
-        }
-        if colon and name.isascii() and name.strip() and b" " not in name.strip():
-            error["source"] = {"header": name.strip().decode("ascii")}
-        self._send_and_close(431, "Request Header Fields Too Large", {"errors": [error]})
-
-    def _send_and_close(self, status: int, reason: str, document: object) -> None:
-        body = pydantic_core.to_json(document)
-        head = (
-            f"HTTP/1.1 {status} {reason}\r\ncontent-type: {JSON}\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        named = colon and name.isascii() and name.strip() and b" " not in name.strip()
+        self._send_and_close(
+            HeaderFieldsTooLarge(
+                f"The request's headers are larger than the {self.limits.max_header_bytes} "
+                "bytes in all (request line included) this server accepts; send fewer or "
+                "smaller headers. Nothing was done.",
+                header=name.strip().decode("ascii") if named else None,
+            )
         )
+
+    def _send_and_close(self, error: HttpError) -> None:
         self._refused = True
         self._cancel_header_timer()
-        self.transport.write(head.encode("ascii") + body)
+        self.transport.write(closing_answer(error))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
@@ -186,24 +180,13 @@ class LimitedProtocol(HttpToolsProtocol):
             )
 
 
-class _BusyApp:
-    """The answer to a request on a connection past the cap: 503, and the connection closed."""
-
-    def __init__(self, max_connections: int):
-        detail = (
+def _busy_answer(max_connections: int) -> Response:
+    """The answer to a request on a connection past the cap (an ASGI app of its own): 503, and
+    the connection closed."""
+    return error_response(
+        TooManyConnections(
             f"This server has more than its {max_connections} connections open; retry in a "
             "moment, reusing one connection for many requests. Nothing was done."
-        )
-        self._body = pydantic_core.to_json(
-            {"errors": [{"status": "503", "title": "Service Unavailable", "detail": detail}]}
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (b"content-type", JSON.encode()),
-            (b"content-length", str(len(self._body)).encode()),
-            (b"retry-after", b"1"),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": self._body})
+        ),
+        headers={"Connection": "close"},
+    )
