@@ -3,6 +3,7 @@ real SQLite file; orgs and keys are made through the same service the CLI uses."
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -26,8 +27,11 @@ from jsonschema.validators import validator_for
 
 from hamr.domain.model import Connection, HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.emulator.admin_auth import ADMIN_HEADER
+from hamr.emulator.client import EmulatorAdmin
 from hamr.store.sql import SqlStore, open_store
 from hamr.testing import TestOrg
+from hamr.usecases.demo import BACKUP, PRODUCTION
 from hamr.usecases.service import HamrService
 from tests.postgres import PostgresServer, binaries_or_skip
 
@@ -173,6 +177,44 @@ class HamrServer:
 # An organization with keys to call it as: the one the pytest plugin gives users.
 OrgKeys = TestOrg
 
+# The admin token of the suite's emulators, and the header that carries it.
+ADMIN_TOKEN = "emulator-admin-token-for-tests"
+ADMIN = {ADMIN_HEADER: ADMIN_TOKEN}
+
+
+class EmulatorServer(HamrServer):
+    """`hamr serve --emulator` with the suite's admin token and a site of its own (a port,
+    `site_ports`) for each of the demo pair's datacenters; `admin` is hamr's client of its
+    admin API."""
+
+    def __init__(self, database_url: str, log_path: Path, *extra: str):
+        self.site_ports = {dc: free_port() for dc in (PRODUCTION.datacenter, BACKUP.datacenter)}
+        sites = [
+            f for dc, port in self.site_ports.items() for f in ("--site", f"{dc}=127.0.0.1:{port}")
+        ]
+        super().__init__(
+            database_url, log_path, "--emulator", "--admin-token", ADMIN_TOKEN, *sites, *extra
+        )
+
+    @property
+    def site_urls(self) -> dict[str, str]:
+        return {dc: f"http://127.0.0.1:{port}" for dc, port in self.site_ports.items()}
+
+    @functools.cached_property
+    def admin(self) -> EmulatorAdmin:
+        return EmulatorAdmin(self.url, ADMIN_TOKEN)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if "admin" in self.__dict__:
+            self.admin.close()
+        super().stop(sig)
+
+    def reset(self, seed: str = "demo") -> dict[str, OrgKeys]:
+        """Start over (no rules; the clock as it was): the orgs `seed` made, by name."""
+        done = self.admin.reset(seed)
+        assert done["seed"] == seed
+        return {org["name"]: OrgKeys(**org) for org in done["orgs"]}
+
 
 class Admin:
     """The operator's view of a database, for making orgs and checking what is stored."""
@@ -272,6 +314,57 @@ def server(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HamrServer]:
     running = HamrServer(database_url, tmp_path_factory.mktemp("log") / "server.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def wire(
+    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], HamrServer]]:
+    """The server in a `--wire` mode: the suite's own for `both` (the default), one of this
+    module's, started when first asked for, for `contract` and `live`."""
+    started: dict[str, HamrServer] = {}
+
+    def running(mode: str) -> HamrServer:
+        if mode == "both":
+            return server
+        if mode not in started:
+            log = tmp_path_factory.mktemp("log") / f"{mode}.log"
+            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
+        return started[mode]
+
+    yield running
+    for other in started.values():
+        other.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator_database(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The database of the module's emulator: its own, on the suite's backend, since a reset
+    deletes everything in it. A module tested on SQLite alone overrides this."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    return database_of_its_own(name, database_url, request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def emulator_flags() -> tuple[str, ...]:
+    """Further `hamr serve` flags for the module's emulator; a module overrides this."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def emulator(
+    emulator_database: str,
+    emulator_flags: tuple[str, ...],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EmulatorServer]:
+    """The module's emulator, on `emulator_database`, with `emulator_flags`."""
+    log = tmp_path_factory.mktemp("emulator") / "server.log"
+    running = EmulatorServer(emulator_database, log, *emulator_flags)
+    running.start()
     yield running
     running.stop()
 

@@ -5,7 +5,6 @@ every way an operator can get it wrong is one line on stderr and exit status 2."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,9 +19,9 @@ MIS_SPELT = {"method": "GET", "status": 404, "latency": {"fixed_ms": -1}}
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[HamrServer]:
-    with HamrServer() as server:
-        yield server
+def emulator(hamr_server: HamrServer) -> HamrServer:
+    """The pytest plugin's emulator, hamr.testing.HamrServer, as a user's suite has it."""
+    return hamr_server
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ shows every step."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,10 +27,8 @@ from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnecti
 
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests.conftest import HamrServer, database_of_its_own, free_port
+from tests.conftest import EmulatorServer
 
-TOKEN = "emulator-admin-token-for-the-drill"
-ADMIN = {"X-Hamr-Admin-Token": TOKEN}
 FAILOVER, ACTIVE, RECOVERY, PASSIVE = 3, 4, 5, 2
 
 
@@ -94,36 +91,19 @@ class DrAutomation:
         return HighAvailabilityMultiRegionApi(ApiClient(configuration))
 
 
-@pytest.fixture
-def emulator(
-    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[HamrServer, dict[str, str]]]:
-    url = database_of_its_own("drill", database_url, request, tmp_path_factory)
-    sites = {PRODUCTION.datacenter: free_port(), BACKUP.datacenter: free_port()}
-    flags = ["--emulator", "--admin-token", TOKEN]
-    for datacenter, port in sites.items():
-        flags += ["--site", f"{datacenter}=127.0.0.1:{port}"]
-    log = tmp_path_factory.mktemp("drill-log") / "server.log"
-    running = HamrServer(url, log, *flags).start()
-    yield running, {dc: f"http://127.0.0.1:{port}" for dc, port in sites.items()}
-    running.stop()
-
-
 def test_the_primary_site_goes_down_the_automation_fails_over_and_recovers(
-    emulator: tuple[HamrServer, dict[str, str]],
+    emulator: EmulatorServer,
 ) -> None:
-    server, sites = emulator
-    admin = httpx.Client(base_url=server.url, headers=ADMIN, timeout=10)
-    orgs = admin.post("/_hamr/reset", json={"seed": "demo"}).json()["data"]["attributes"]
-    primary, secondary = (TestOrg(**org) for org in orgs["orgs"])
+    orgs = emulator.reset()
+    primary, secondary = orgs[PRODUCTION.name], orgs[BACKUP.name]
+    sites = emulator.site_urls
     automation = DrAutomation(
         primary, secondary, sites[primary.datacenter], sites[secondary.datacenter]
     )
     assert automation.primary_reachable()
     assert automation.status() == PASSIVE
 
-    down = admin.post("/_hamr/faults", json={"datacenter": primary.datacenter, "fault": "down"})
-    assert down.status_code == 201, down.text
+    emulator.admin.add({"datacenter": primary.datacenter, "fault": "down"})
     assert not automation.primary_reachable()
     assert automation.log[-1] == "primary site unreachable: NewConnectionError"
     with pytest.raises(ForbiddenException):  # the primary's keys are no good elsewhere
@@ -131,7 +111,7 @@ def test_the_primary_site_goes_down_the_automation_fails_over_and_recovers(
     automation.fail_over()
     assert automation.status() == ACTIVE
 
-    admin.delete("/_hamr/faults").raise_for_status()
+    emulator.admin.clear()
     assert automation.primary_reachable()
     automation.recover()
     assert automation.status() == PASSIVE
@@ -155,4 +135,3 @@ def test_the_primary_site_goes_down_the_automation_fails_over_and_recovers(
         "primary site unreachable: NewConnectionError",
         *(f"set {status}" for status in (FAILOVER, ACTIVE, RECOVERY, PASSIVE)),
     ]
-    admin.close()

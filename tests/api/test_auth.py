@@ -5,7 +5,7 @@ changes nothing, and revoked credentials stop working on a running server within
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -139,14 +139,9 @@ def test_refused_with_the_culprit_header_and_nothing_changes(
 
 
 @pytest.fixture(scope="module")
-def live_server(
-    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+def live_server(wire: Callable[[str], HamrServer]) -> HamrServer:
     """A server answering as Datadog's live API does (`--wire live`)."""
-    log = tmp_path_factory.mktemp("log") / "live.log"
-    running = HamrServer(database_url, log, "--wire", "live").start()
-    yield running
-    running.stop()
+    return wire("live")
 
 
 @pytest.mark.parametrize(

@@ -18,53 +18,23 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
 from hamr.bootstrap import create_app
+from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
-from tests.conftest import HamrServer, database_of_its_own, run_cli, sqlite_url
-
-TOKEN = "emulator-admin-token-for-tests"
-ADMIN = {"X-Hamr-Admin-Token": TOKEN}
-
-
-@pytest.fixture(scope="module")
-def emulator(
-    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    url = database_of_its_own("emulator", database_url, request, tmp_path_factory)
-    log = tmp_path_factory.mktemp("emulator-log") / "server.log"
-    running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
-    yield running
-    running.stop()
+from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, HamrServer, run_cli, sqlite_url
 
 
 @pytest.fixture
-def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emulator.url, timeout=10) as client:
         yield client
 
 
-def reset(http: httpx.Client, seed: str = "demo") -> dict[str, TestOrg]:
-    answer = http.post("/_hamr/reset", json={"seed": seed}, headers=ADMIN)
-    assert answer.status_code == 200, answer.text
-    attributes = answer.json()["data"]["attributes"]
-    assert attributes["seed"] == seed
-    return {org["name"]: TestOrg(**org) for org in attributes["orgs"]}
-
-
 def api_as(emulator: HamrServer, org: TestOrg) -> HighAvailabilityMultiRegionApi:
     return HighAvailabilityMultiRegionApi(ApiClient(official_configuration(emulator.url, org)))
-
-
-def clock(http: httpx.Client, **asked: Any) -> dict[str, Any]:
-    if asked:
-        answer = http.post("/_hamr/clock", json=asked, headers=ADMIN)
-    else:
-        answer = http.get("/_hamr/clock", headers=ADMIN)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]["attributes"]  # type: ignore[no-any-return]
 
 
 def seconds(rfc3339: str) -> float:
@@ -84,31 +54,31 @@ def test_without_the_flag_every_admin_path_is_a_404(server: HamrServer) -> None:
 
 
 def test_the_admin_api_needs_its_token_and_a_refusal_changes_nothing(
-    http: httpx.Client,
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    orgs = reset(http)
+    orgs = emulator.reset()
     for sent, says in (
-        ({}, "needs the X-Hamr-Admin-Token header"),
+        ({}, f"needs the {ADMIN_HEADER} header"),
         (
-            {"X-Hamr-Admin-Token": TOKEN + "x"},
+            {ADMIN_HEADER: ADMIN_TOKEN + "x"},
             "is not this emulator's admin token",
         ),
     ):
         for method, path in (("POST", "/_hamr/reset"), ("GET", "/_hamr/clock")):
             answer = http.request(method, path, json={"seed": "empty"}, headers=sent)
             error = the_error(answer, 403)
-            assert error["source"] == {"header": "X-Hamr-Admin-Token"}
+            assert error["source"] == {"header": ADMIN_HEADER}
             assert says in error["detail"]
-            assert TOKEN not in answer.text
+            assert ADMIN_TOKEN not in answer.text
     production = orgs[PRODUCTION.name]
     assert http.get("/api/v2/hamr", headers=production.headers).status_code == 200
 
 
 def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_client(
-    emulator: HamrServer, http: httpx.Client
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    first = reset(http)
-    second = reset(http)
+    first = emulator.reset()
+    second = emulator.reset()
 
     assert set(second) == {PRODUCTION.name, BACKUP.name}
     production, backup = second[PRODUCTION.name], second[BACKUP.name]
@@ -124,13 +94,13 @@ def test_reset_demo_gives_the_linked_demo_pair_with_fresh_keys_for_the_official_
 
 
 def test_reset_empty_deletes_every_org_key_connection_and_history_row(
-    emulator: HamrServer, http: httpx.Client
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    orgs = reset(http)
+    orgs = emulator.reset()
     production = orgs[PRODUCTION.name]
     assert http.get("/api/v2/hamr", headers=production.headers).status_code == 200
 
-    assert reset(http, "empty") == {}
+    assert emulator.reset("empty") == {}
 
     refused = http.get("/api/v2/hamr", headers=production.headers)
     assert refused.status_code == 403  # its keys are gone, not only its connection
@@ -147,9 +117,9 @@ def test_reset_empty_deletes_every_org_key_connection_and_history_row(
 
 
 def test_an_empty_body_resets_to_empty_and_a_bad_seed_is_a_400_that_changes_nothing(
-    http: httpx.Client,
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    orgs = reset(http)
+    orgs = emulator.reset()
     for body, pointer in (
         ({"seed": "full"}, "/seed"),
         ({"seed": 1}, "/seed"),
@@ -166,14 +136,16 @@ def test_an_empty_body_resets_to_empty_and_a_bad_seed_is_a_400_that_changes_noth
     assert answer.json()["data"]["attributes"] == {"seed": "empty", "orgs": []}
 
 
-def test_the_clock_moves_when_told_and_modified_at_follows_it(http: httpx.Client) -> None:
-    orgs = reset(http)
-    real = clock(http, real=True)
+def test_the_clock_moves_when_told_and_modified_at_follows_it(
+    emulator: EmulatorServer, http: httpx.Client
+) -> None:
+    orgs = emulator.reset()
+    real = emulator.admin.clock(real=True)
     assert real["real"] is True
     assert real["offset_seconds"] == 0
     assert abs(seconds(real["now"]) - time.time()) < 5
 
-    ahead = clock(http, advance_seconds=86_400)
+    ahead = emulator.admin.clock(advance_seconds=86_400)
     assert ahead["real"] is False
     assert ahead["offset_seconds"] == pytest.approx(86_400, abs=1)
     assert seconds(ahead["now"]) - time.time() == pytest.approx(86_400, abs=5)
@@ -196,19 +168,21 @@ def test_the_clock_moves_when_told_and_modified_at_follows_it(http: httpx.Client
     modified = written.json()["data"]["attributes"]["modified_at"]
     assert seconds(modified) - time.time() == pytest.approx(86_400, abs=5)
 
-    put = clock(http, set="2030-01-02T03:04:05Z")
+    put = emulator.admin.clock(set="2030-01-02T03:04:05Z")
     assert seconds(put["now"]) == pytest.approx(
         datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp(), abs=5
     )
-    assert clock(http)["now"] >= put["now"]  # it keeps running from there
-    back = clock(http, real=True)
+    assert emulator.admin.clock()["now"] >= put["now"]  # it keeps running from there
+    back = emulator.admin.clock(real=True)
     assert back["real"] is True
     assert abs(seconds(back["now"]) - time.time()) < 5
 
 
-def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(http: httpx.Client) -> None:
-    orgs = reset(http)
-    clock(http, real=True)
+def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(
+    emulator: EmulatorServer, http: httpx.Client
+) -> None:
+    orgs = emulator.reset()
+    emulator.admin.clock(real=True)
     backup = orgs[BACKUP.name].headers
     held = http.post(
         "/api/v2/hamr/pair/failover", json={"reason": "drill", "hold": True}, headers=backup
@@ -216,11 +190,11 @@ def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(http: httpx.C
     assert held.status_code == 200, held.text
     assert held.json()["data"]["attributes"]["health"] == "linked"
 
-    clock(http, advance_seconds=16 * 60)  # past the default --stuck-after of 15 minutes
+    emulator.admin.clock(advance_seconds=16 * 60)  # past the default --stuck-after of 15 minutes
 
     pair = http.get("/api/v2/hamr/pair", headers=backup).json()["data"]["attributes"]
     assert (pair["status_name"], pair["health"]) == ("FAILOVER", "stuck")
-    clock(http, real=True)
+    emulator.admin.clock(real=True)
 
 
 @pytest.mark.parametrize(
@@ -237,14 +211,14 @@ def test_a_pair_left_in_failover_turns_stuck_as_the_clock_advances(http: httpx.C
     ],
 )
 def test_a_bad_clock_request_is_a_400_naming_the_field_and_moves_nothing(
-    http: httpx.Client, body: dict[str, Any], pointer: str
+    emulator: EmulatorServer, http: httpx.Client, body: dict[str, Any], pointer: str
 ) -> None:
-    before = clock(http, real=True)
+    before = emulator.admin.clock(real=True)
     answer = http.post("/_hamr/clock", json=body, headers=ADMIN)
     error = the_error(answer, 400)
     assert error["source"] == {"pointer": pointer}
     assert error["detail"]
-    assert clock(http)["offset_seconds"] == before["offset_seconds"] == 0
+    assert emulator.admin.clock()["offset_seconds"] == before["offset_seconds"] == 0
 
 
 def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
@@ -254,30 +228,30 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
     log = tmp_path_factory.mktemp("generated-log") / "server.log"
     running = HamrServer(url, log, "--emulator").start()
     try:
-        (line,) = [x for x in running.log().splitlines() if "X-Hamr-Admin-Token" in x]
+        (line,) = [x for x in running.log().splitlines() if ADMIN_HEADER in x]
         token = line.rsplit(" ", 1)[1]
         assert len(token) >= 16
-        answer = httpx.get(running.url + "/_hamr/clock", headers={"X-Hamr-Admin-Token": token})
+        answer = httpx.get(running.url + "/_hamr/clock", headers={ADMIN_HEADER: token})
         assert answer.status_code == 200, answer.text
     finally:
         running.stop()
-    shown = run_cli("config", "--emulator", "--admin-token", TOKEN, "--json")
+    shown = run_cli("config", "--emulator", "--admin-token", ADMIN_TOKEN, "--json")
     assert shown.returncode == 0, shown.stderr
-    assert TOKEN not in shown.stdout
+    assert ADMIN_TOKEN not in shown.stdout
     short = run_cli("serve", "--emulator", "--admin-token", "short")
     assert short.returncode != 0
     assert "admin token must be at least 16 characters long" in short.stderr
 
 
 def test_the_documented_admin_calls_run_as_printed(
-    emulator: HamrServer, http: httpx.Client
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
     ran = docs.run_block(
         "docs/emulator.md",
         "Reset and clock",
         0,
         url=emulator.url,
-        env={"HAMR_ADMIN_TOKEN": TOKEN},
+        env={"HAMR_ADMIN_TOKEN": ADMIN_TOKEN},
     )
     assert ran.returncode == 0, ran.stderr
     # curl prints the documents back to back
@@ -289,9 +263,11 @@ def test_the_documented_admin_calls_run_as_printed(
     assert answers[4] == {"seed": "empty", "orgs": []}
 
 
-def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(http: httpx.Client) -> None:
-    orgs = reset(http)
-    clock(http, real=True)
+def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(
+    emulator: EmulatorServer, http: httpx.Client
+) -> None:
+    orgs = emulator.reset()
+    emulator.admin.clock(real=True)
     production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
 
     def post(status: int) -> httpx.Response:
@@ -312,14 +288,14 @@ def test_an_idempotency_key_expires_when_the_clock_passes_24_hours(http: httpx.C
 
     assert post(2).status_code == 200
     assert post(3).status_code == 422  # the key still holds the first request
-    clock(http, advance_seconds=25 * 3600)
+    emulator.admin.clock(advance_seconds=25 * 3600)
 
     again = post(3)
 
     assert again.status_code == 200, again.text
     assert "idempotency-replayed" not in again.headers
     assert again.json()["data"]["attributes"]["hamr_status"] == 3
-    clock(http, real=True)
+    emulator.admin.clock(real=True)
 
 
 def test_an_app_built_as_an_emulator_without_a_token_fails_at_once(tmp_path: Any) -> None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shlex
 import uuid
@@ -16,39 +17,24 @@ import httpx
 import pytest
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
+from hamr.emulator.admin_auth import ADMIN_HEADER
+from hamr.emulator.client import EmulatorAdmin
 from hamr.emulator.routes import STATE_MAX_BODY_BYTES
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
-from tests.api.test_emulator_routes import ADMIN, TOKEN, api_as, reset, the_error
-from tests.conftest import HamrServer, database_of_its_own, run_cli, sqlite_url
+from tests.api.test_emulator_routes import api_as, the_error
+from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, HamrServer, run_cli, sqlite_url
 
 Document = dict[str, Any]
 Mutation = Callable[[Document], Any]
 JSON = "application/json"
 
 
-@pytest.fixture(scope="module")
-def emulator(
-    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    url = database_of_its_own("emulator_state", database_url, request, tmp_path_factory)
-    log = tmp_path_factory.mktemp("emulator-state-log") / "server.log"
-    running = HamrServer(url, log, "--emulator", "--admin-token", TOKEN).start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emulator.url, timeout=30) as client:
         yield client
-
-
-def saved(http: httpx.Client) -> httpx.Response:
-    answer = http.get("/_hamr/state", headers=ADMIN)
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 def put(http: httpx.Client, document: Any) -> httpx.Response:
@@ -72,25 +58,25 @@ def write(http: httpx.Client, org: TestOrg, partner: TestOrg, status: int) -> ht
 
 
 def test_a_put_of_what_get_gave_restores_it_byte_for_byte_and_its_keys_work_again(
-    emulator: HamrServer, http: httpx.Client
+    emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    orgs = reset(http)
+    orgs = emulator.reset()
     production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
     for status in (3, 4):  # history beyond the demo's own
         assert write(http, production, backup, status).status_code == 200
-    taken = saved(http)
-    attributes = taken.json()["data"]["attributes"]
-    assert taken.json()["data"]["type"] == "hamr_emulator_state"
+    taken = emulator.admin.state()
+    attributes = json.loads(taken)["data"]["attributes"]
+    assert json.loads(taken)["data"]["type"] == "hamr_emulator_state"
     assert attributes["format"] == 1
     assert [org["uuid"] for org in attributes["orgs"]] == sorted([PRODUCTION.uuid, BACKUP.uuid])
     assert len(attributes["history"]) == 4
     assert all(row["secret_hash"] for row in attributes["keys"])
     for secret in (production.api_key, production.app_key, backup.api_key, backup.app_key):
-        assert secret not in taken.text  # hamr holds hashes only, and so does its state
+        assert secret not in taken.decode()  # hamr holds hashes only, and so does its state
     history_before = http.get("/api/v2/hamr/history", headers=production.headers).json()
 
-    reset(http, "empty")
-    assert saved(http).json()["data"]["attributes"] == {
+    emulator.reset("empty")
+    assert json.loads(emulator.admin.state())["data"]["attributes"] == {
         "format": 1,
         "orgs": [],
         "keys": [],
@@ -99,18 +85,18 @@ def test_a_put_of_what_get_gave_restores_it_byte_for_byte_and_its_keys_work_agai
         "history": [],
     }
     assert http.get("/api/v2/hamr", headers=production.headers).status_code == 403
-    answer = put(http, taken.json())
+    answer = put(http, json.loads(taken))
 
     assert answer.status_code == 200, answer.text
-    assert answer.content == taken.content
-    assert saved(http).content == taken.content
+    assert answer.content == taken
+    assert emulator.admin.state() == taken
     read = api_as(emulator, production).get_hamr_org_connection()
     assert read.data.attributes.hamr_status == HamrOrgConnectionStatus.ACTIVE
     assert read.data.attributes.target_org_uuid == BACKUP.uuid
     assert http.get("/api/v2/hamr/history", headers=production.headers).json() == history_before
     # The next history row gets an id past the loaded ones, and chains on from them.
     assert write(http, production, backup, 5).status_code == 200
-    ids = [row["id"] for row in saved(http).json()["data"]["attributes"]["history"]]
+    ids = [row["id"] for row in json.loads(emulator.admin.state())["data"]["attributes"]["history"]]
     assert ids[:-1] == [row["id"] for row in attributes["history"]]
     assert ids[-1] > ids[-2]
     verified = run_cli("history", "verify", database_url=emulator.database_url)
@@ -118,26 +104,28 @@ def test_a_put_of_what_get_gave_restores_it_byte_for_byte_and_its_keys_work_agai
 
 
 def test_a_put_takes_back_what_was_written_since_from_what_the_server_remembers_too(
+    emulator: EmulatorServer,
     http: httpx.Client,
 ) -> None:
-    orgs = reset(http)
+    orgs = emulator.reset()
     production, backup = orgs[PRODUCTION.name], orgs[BACKUP.name]
-    taken = saved(http)
+    taken = emulator.admin.state()
     assert write(http, production, backup, 3).status_code == 200
     read = http.get("/api/v2/hamr", headers=backup.headers)  # now in the server's memory
     assert read.json()["data"]["attributes"]["hamr_status"] == 3
 
-    assert put(http, taken.json()).status_code == 200
+    assert put(http, json.loads(taken)).status_code == 200
 
     read = http.get("/api/v2/hamr", headers=backup.headers)
     assert read.json()["data"]["attributes"]["hamr_status"] == 2
 
 
 def test_the_state_may_exceed_the_body_limit_of_a_connection_but_not_64_mib(
+    emulator: EmulatorServer,
     http: httpx.Client,
 ) -> None:
-    reset(http, "empty")
-    document = saved(http).json()
+    emulator.reset("empty")
+    document = json.loads(emulator.admin.state())
     document["data"]["attributes"]["orgs"] = [
         {
             "uuid": str(uuid.UUID(int=n)),
@@ -159,7 +147,7 @@ def test_the_state_may_exceed_the_body_limit_of_a_connection_but_not_64_mib(
     )
 
     assert the_error(too_large, 413)["status"] == "413"
-    assert saved(http).content == answer.content
+    assert emulator.admin.state() == answer.content
 
 
 def at(document: Document) -> Document:
@@ -219,11 +207,11 @@ ELSEWHERE = "00000000-0000-4000-8000-000000000000"
     ],
 )
 def test_a_bad_state_is_a_400_naming_where_and_changes_nothing(
-    http: httpx.Client, mutate: Mutation, pointers: list[str], says: str
+    emulator: EmulatorServer, http: httpx.Client, mutate: Mutation, pointers: list[str], says: str
 ) -> None:
-    reset(http)
-    before = saved(http)
-    document = before.json()
+    emulator.reset()
+    before = emulator.admin.state()
+    document = json.loads(before)
     mutate(document)
 
     answer = put(http, document)
@@ -232,7 +220,7 @@ def test_a_bad_state_is_a_400_naming_where_and_changes_nothing(
     errors = answer.json()["errors"]
     assert [e["source"]["pointer"] for e in errors] == [f"/data/attributes{p}" for p in pointers]
     assert says in errors[0]["detail"]
-    assert saved(http).content == before.content
+    assert emulator.admin.state() == before
 
 
 @pytest.mark.parametrize(
@@ -249,57 +237,57 @@ def test_a_bad_state_is_a_400_naming_where_and_changes_nothing(
     ],
 )
 def test_a_body_that_is_not_a_state_document_is_a_400_and_changes_nothing(
-    http: httpx.Client, body: bytes, pointer: str
+    emulator: EmulatorServer, http: httpx.Client, body: bytes, pointer: str
 ) -> None:
-    reset(http)
-    before = saved(http)
+    emulator.reset()
+    before = emulator.admin.state()
     answer = http.put("/_hamr/state", content=body, headers={**ADMIN, "Content-Type": JSON})
     assert the_error(answer, 400)["source"] == {"pointer": pointer}
-    assert saved(http).content == before.content
+    assert emulator.admin.state() == before
 
 
 def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
-    http: httpx.Client, server: HamrServer
+    emulator: EmulatorServer, http: httpx.Client, server: HamrServer
 ) -> None:
-    reset(http)
-    before = saved(http)
+    emulator.reset()
+    before = emulator.admin.state()
     for method in ("GET", "PUT"):
-        answer = http.request(method, "/_hamr/state", json=before.json())
-        assert the_error(answer, 403)["source"] == {"header": "X-Hamr-Admin-Token"}
+        answer = http.request(method, "/_hamr/state", json=json.loads(before))
+        assert the_error(answer, 403)["source"] == {"header": ADMIN_HEADER}
         plain = httpx.request(method, server.url + "/_hamr/state", headers=ADMIN, timeout=10)
         assert the_error(plain, 404)["status"] == "404"
-    assert saved(http).content == before.content
+    assert emulator.admin.state() == before
 
 
 def test_the_documented_save_and_restore_run_as_printed(
-    http: httpx.Client, emulator: HamrServer, tmp_path: Path
+    http: httpx.Client, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    demo = reset(http)
+    demo = emulator.reset()
     assert write(http, demo[PRODUCTION.name], demo[BACKUP.name], 2).status_code == 200
-    before = saved(http).content
+    before = emulator.admin.state()
     ran = docs.run_block(
         "docs/emulator.md",
         "Saving and restoring the state",
         0,
         url=emulator.url,
-        env={"HAMR_ADMIN_TOKEN": TOKEN},
+        env={"HAMR_ADMIN_TOKEN": ADMIN_TOKEN},
         cwd=tmp_path,
         text=False,
     )
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "state.json").read_bytes() == before
     assert ran.stdout == before  # the PUT answers what GET now gives
-    assert saved(http).content == before
+    assert emulator.admin.state() == before
 
 
 def test_a_state_file_given_at_start_is_what_the_server_holds(
-    http: httpx.Client, tmp_path: Path
+    emulator: EmulatorServer, http: httpx.Client, tmp_path: Path
 ) -> None:
     """docs/emulator.md's start command, on a database of its own that held something else."""
-    demo = reset(http)
+    demo = emulator.reset()
     primary, secondary = demo[PRODUCTION.name], demo[BACKUP.name]
     assert write(http, primary, secondary, 2).status_code == 200
-    (tmp_path / "state.json").write_bytes(saved(http).content)
+    (tmp_path / "state.json").write_bytes(emulator.admin.state())
     (tmp_path / "faults.yaml").write_text("- method: POST\n  status: 503\n", encoding="utf-8")
     database = sqlite_url(tmp_path / "other.db")
     assert (
@@ -320,7 +308,7 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
         tmp_path / "server.log",
         *flags,
         "--admin-token",
-        TOKEN,
+        ADMIN_TOKEN,
         env={**os.environ},
         cwd=tmp_path,
     ).start()
@@ -328,7 +316,8 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
         read = httpx.get(f"{running.url}/api/v2/hamr", headers=secondary.headers)
         assert read.status_code == 200, read.text
         assert read.json()["data"]["attributes"]["target_org_uuid"] == primary.uuid
-        orgs = httpx.get(f"{running.url}/_hamr/state", headers=ADMIN).json()
+        with EmulatorAdmin(running.url, ADMIN_TOKEN) as admin:
+            orgs = json.loads(admin.state())
         assert "Stale" not in {o["name"] for o in orgs["data"]["attributes"]["orgs"]}
         assert httpx.post(f"{running.url}/api/v2/hamr", json={}).status_code == 503
     finally:

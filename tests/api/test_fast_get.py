@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -22,27 +22,6 @@ LANE = {"Accept-Encoding": "identity"}
 APP = {"Accept-Encoding": "gzip"}  # as the official client sends it
 # What differs between any two responses, whichever lane answers them.
 PER_RESPONSE = {"date", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset"}
-
-
-@pytest.fixture(scope="module")
-def wire(
-    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[str], HamrServer]]:
-    """The server in a `--wire` mode: the suite's own for `both` (the default), one of this
-    module's, started when first asked for, for `contract` and `live`."""
-    started: dict[str, HamrServer] = {}
-
-    def running(mode: str) -> HamrServer:
-        if mode == "both":
-            return server
-        if mode not in started:
-            log = tmp_path_factory.mktemp("log") / f"{mode}.log"
-            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
-        return started[mode]
-
-    yield running
-    for other in started.values():
-        other.stop()
 
 
 def stable_headers(response: httpx.Response, ignored: set[str]) -> list[tuple[str, str]]:

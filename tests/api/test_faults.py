@@ -16,56 +16,47 @@ from typing import Any
 import httpx
 import pytest
 
+from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
-from tests.conftest import ROOT, HamrServer, database_of_its_own, free_port, run_cli, sqlite_url
+from tests.conftest import (
+    ADMIN,
+    ADMIN_TOKEN,
+    ROOT,
+    EmulatorServer,
+    HamrServer,
+    free_port,
+    run_cli,
+    sqlite_url,
+)
 
-TOKEN = "emulator-admin-token-for-fault-tests"
-ADMIN = {"X-Hamr-Admin-Token": TOKEN}
 HAMR = "/api/v2/hamr"
 
 
 @pytest.fixture(scope="module")
-def database(
-    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    return database_of_its_own("faults", database_url, request, tmp_path_factory)
+def emulator_flags() -> tuple[str, ...]:
+    return ("--rate-limit", "hamr_post=3/60")
 
 
 @pytest.fixture(scope="module")
-def sites() -> dict[str, int]:
-    return {"eu1": free_port(), "us1": free_port()}
-
-
-@pytest.fixture(scope="module")
-def emulator(
-    database: str, sites: dict[str, int], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    flags = ["--emulator", "--admin-token", TOKEN, "--rate-limit", "hamr_post=3/60"]
-    for datacenter, port in sites.items():
-        flags += ["--site", f"{datacenter}=127.0.0.1:{port}"]
-    log = tmp_path_factory.mktemp("faults-log") / "server.log"
-    running = HamrServer(database, log, *flags).start()
-    yield running
-    running.stop()
+def sites(emulator: EmulatorServer) -> dict[str, int]:
+    """The port of each datacenter's site."""
+    return emulator.site_ports
 
 
 @pytest.fixture
-def http(emulator: HamrServer) -> Iterator[httpx.Client]:
+def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emulator.url, timeout=10) as client:
         yield client
 
 
 @pytest.fixture
-def demo(http: httpx.Client) -> dict[str, TestOrg]:
+def demo(emulator: EmulatorServer) -> dict[str, TestOrg]:
     """The demo pair with fresh keys, no rules, the real time (every test starts here)."""
-    answer = http.post("/_hamr/reset", json={"seed": "demo"}, headers=ADMIN)
-    assert answer.status_code == 200, answer.text
-    http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
-    http.post("/_hamr/clock", json={"real": True}, headers=ADMIN).raise_for_status()
-    orgs = answer.json()["data"]["attributes"]["orgs"]
-    return {org["name"]: TestOrg(**org) for org in orgs}
+    orgs = emulator.reset()
+    emulator.admin.clock(real=True)
+    return orgs
 
 
 @pytest.fixture
@@ -76,18 +67,6 @@ def primary(demo: dict[str, TestOrg]) -> TestOrg:
 @pytest.fixture
 def secondary(demo: dict[str, TestOrg]) -> TestOrg:
     return demo[BACKUP.name]
-
-
-def add(http: httpx.Client, rule: Any) -> Any:
-    answer = http.post("/_hamr/faults", json=rule, headers=ADMIN)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["data"]
-
-
-def rules(http: httpx.Client) -> list[dict[str, Any]]:
-    answer = http.get("/_hamr/faults", headers=ADMIN)
-    assert answer.status_code == 200, answer.text
-    return [{"id": r["id"], **r["attributes"]} for r in answer.json()["data"]]
 
 
 def the_error(answer: httpx.Response, status: int) -> dict[str, Any]:
@@ -118,10 +97,17 @@ def passive_body(org: TestOrg, status: int = 2) -> dict[str, Any]:
 
 
 def test_rules_are_added_listed_in_order_with_fired_counts_and_removed(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    first = add(http, {"path": "/nowhere", "status": 500})
-    second = add(http, {"method": "get", "path": HAMR, "status": 503, "times": 1})
+    posted = [
+        http.post("/_hamr/faults", json=rule, headers=ADMIN)
+        for rule in (
+            {"path": "/nowhere", "status": 500},
+            {"method": "get", "path": HAMR, "status": 503, "times": 1},
+        )
+    ]
+    assert [answer.status_code for answer in posted] == [201, 201], posted[-1].text
+    first, second = (answer.json()["data"] for answer in posted)
     assert first["type"] == "hamr_fault_rule"
     assert (first["id"], second["id"]) != ("", "")
     assert second["attributes"] == {
@@ -134,25 +120,32 @@ def test_rules_are_added_listed_in_order_with_fired_counts_and_removed(
     }
     assert http.get(HAMR, headers=primary.headers).status_code == 503
     assert http.get(HAMR, headers=primary.headers).status_code == 200  # spent after 1
-    assert [(r["id"], r["fired"]) for r in rules(http)] == [(first["id"], 0), (second["id"], 1)]
+    assert [(r["id"], r["fired"]) for r in emulator.admin.rules()] == [
+        (first["id"], 0),
+        (second["id"], 1),
+    ]
     assert http.delete(f"/_hamr/faults/{first['id']}", headers=ADMIN).status_code == 204
-    assert [r["id"] for r in rules(http)] == [second["id"]]
+    assert [r["id"] for r in emulator.admin.rules()] == [second["id"]]
     gone = the_error(http.delete(f"/_hamr/faults/{first['id']}", headers=ADMIN), 404)
     assert first["id"] in gone["detail"]
     assert second["id"] in gone["detail"]
     cleared = http.delete("/_hamr/faults", headers=ADMIN)
     assert cleared.json() == {"meta": {"cleared": 1}}
-    assert rules(http) == []
+    assert emulator.admin.rules() == []
 
 
-def test_a_list_of_rules_is_added_all_or_none(http: httpx.Client, demo: object) -> None:
+def test_a_list_of_rules_is_added_all_or_none(
+    emulator: EmulatorServer, http: httpx.Client, demo: object
+) -> None:
     answer = http.post("/_hamr/faults", json=[{"status": 500}, {"status": 418}], headers=ADMIN)
     error = the_error(answer, 400)
     assert error["source"] == {"pointer": "/1/status"}
     assert "429, 500 or 503" in error["detail"]
-    assert rules(http) == []
-    added = add(http, [{"status": 500, "path": "/a"}, {"status": 503, "path": "/b"}])
-    assert [rule["attributes"]["path"] for rule in added] == ["/a", "/b"]
+    assert emulator.admin.rules() == []
+    both = [{"status": 500, "path": "/a"}, {"status": 503, "path": "/b"}]
+    answer = http.post("/_hamr/faults", json=both, headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    assert [rule["attributes"]["path"] for rule in answer.json()["data"]] == ["/a", "/b"]
 
 
 @pytest.mark.parametrize(
@@ -165,21 +158,23 @@ def test_a_list_of_rules_is_added_all_or_none(http: httpx.Client, demo: object) 
     ],
 )
 def test_a_rule_that_cannot_be_used_is_a_400_at_its_field_and_adds_nothing(
-    http: httpx.Client, demo: object, body: bytes, pointer: str
+    emulator: EmulatorServer, http: httpx.Client, demo: object, body: bytes, pointer: str
 ) -> None:
     answer = http.post(
         "/_hamr/faults", content=body, headers={**ADMIN, "Content-Type": "application/json"}
     )
     assert answer.status_code == 400, answer.text
     assert pointer in [e["source"]["pointer"] for e in answer.json()["errors"]]
-    assert rules(http) == []
+    assert emulator.admin.rules() == []
 
 
-def test_the_rules_api_needs_the_admin_token(http: httpx.Client, demo: object) -> None:
+def test_the_rules_api_needs_the_admin_token(
+    emulator: EmulatorServer, http: httpx.Client, demo: object
+) -> None:
     for method in ("GET", "POST", "DELETE"):
         error = the_error(http.request(method, "/_hamr/faults", json={"status": 500}), 403)
-        assert error["source"] == {"header": "X-Hamr-Admin-Token"}
-    assert rules(http) == []
+        assert error["source"] == {"header": ADMIN_HEADER}
+    assert emulator.admin.rules() == []
 
 
 def test_without_the_emulator_there_are_no_fault_rules(server: HamrServer) -> None:
@@ -188,26 +183,26 @@ def test_without_the_emulator_there_are_no_fault_rules(server: HamrServer) -> No
 
 
 def test_the_admin_api_is_never_faulted_so_a_rule_can_always_be_cleared(
-    http: httpx.Client, demo: object
+    emulator: EmulatorServer, http: httpx.Client, demo: object
 ) -> None:
-    add(http, {"fault": "connection_reset"})
-    assert len(rules(http)) == 1
+    emulator.admin.add({"fault": "connection_reset"})
+    assert len(emulator.admin.rules()) == 1
     assert http.delete("/_hamr/faults", headers=ADMIN).status_code == 200
 
 
-def test_a_reset_clears_the_rules(http: httpx.Client, demo: object) -> None:
-    add(http, {"status": 500})
-    http.post("/_hamr/reset", json={"seed": "empty"}, headers=ADMIN).raise_for_status()
-    assert rules(http) == []
+def test_a_reset_clears_the_rules(emulator: EmulatorServer, demo: object) -> None:
+    emulator.admin.add({"status": 500})
+    emulator.reset("empty")
+    assert emulator.admin.rules() == []
 
 
 # -- effects, as clients meet them --------------------------------------------------------
 
 
 def test_a_503_is_hamrs_json_api_error_with_retry_after(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    rule = add(http, {"status": 503, "retry_after": 7})
+    rule = emulator.admin.add({"status": 503, "retry_after": 7})[0]
     answer = http.get(HAMR, headers=primary.headers)
     error = the_error(answer, 503)
     assert answer.headers["Retry-After"] == "7"
@@ -217,15 +212,17 @@ def test_a_503_is_hamrs_json_api_error_with_retry_after(
     assert answer.headers["x-request-id"]
 
 
-def test_a_500_is_hamrs_json_api_error(http: httpx.Client, primary: TestOrg) -> None:
-    add(http, {"status": 500})
+def test_a_500_is_hamrs_json_api_error(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.add({"status": 500})
     assert the_error(http.get(HAMR, headers=primary.headers), 500)["status"] == "500"
 
 
 def test_a_429_has_datadogs_rate_limit_headers_and_body(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    add(http, {"method": "POST", "status": 429, "retry_after": 3})
+    emulator.admin.add({"method": "POST", "status": 429, "retry_after": 3})
     answer = http.post(HAMR, json=passive_body(primary), headers=primary.headers)
     assert answer.status_code == 429
     assert answer.json() == {"errors": ["Too many requests"]}
@@ -238,15 +235,17 @@ def test_a_429_has_datadogs_rate_limit_headers_and_body(
     }
 
 
-def test_a_faulted_write_stores_nothing(http: httpx.Client, primary: TestOrg) -> None:
+def test_a_faulted_write_stores_nothing(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
     before = http.get(HAMR, headers=primary.headers).json()
     history = http.get(f"{HAMR}/history", headers=primary.headers).json()["data"]
     for rule in ({"status": 503}, {"fault": "connection_reset"}, {"fault": "empty_response"}):
         with httpx.Client(base_url=http.base_url, timeout=10) as once:
-            add(http, {"method": "POST", **rule})
+            emulator.admin.add({"method": "POST", **rule})
             with pytest.raises(httpx.TransportError) if "fault" in rule else _no_error():
                 once.post(HAMR, json=passive_body(primary, 1), headers=primary.headers)
-            http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
+            emulator.admin.clear()
     assert http.get(HAMR, headers=primary.headers).json() == before
     assert http.get(f"{HAMR}/history", headers=primary.headers).json()["data"] == history
 
@@ -259,8 +258,10 @@ class _no_error:
         return None
 
 
-def test_latency_delays_the_real_answer(http: httpx.Client, primary: TestOrg) -> None:
-    add(http, {"latency": {"fixed_ms": 300}})
+def test_latency_delays_the_real_answer(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.add({"latency": {"fixed_ms": 300}})
     started = time.monotonic()
     answer = http.get(HAMR, headers=primary.headers)
     assert time.monotonic() - started >= 0.3
@@ -268,24 +269,26 @@ def test_latency_delays_the_real_answer(http: httpx.Client, primary: TestOrg) ->
     assert answer.json()["data"]["id"] == primary.uuid
 
 
-def test_a_connection_reset_reaches_the_client_as_one(http: httpx.Client, primary: TestOrg) -> None:
-    add(http, {"fault": "connection_reset"})
+def test_a_connection_reset_reaches_the_client_as_one(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.add({"fault": "connection_reset"})
     with pytest.raises(httpx.ReadError, match="Connection reset by peer"):
         http.get(HAMR, headers=primary.headers)
 
 
 def test_an_empty_response_is_a_connection_closed_without_an_answer(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    add(http, {"fault": "empty_response"})
+    emulator.admin.add({"fault": "empty_response"})
     with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
         http.get(HAMR, headers=primary.headers)
 
 
 def test_a_malformed_body_is_a_200_whose_json_is_cut_short(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    add(http, {"fault": "malformed_body"})
+    emulator.admin.add({"fault": "malformed_body"})
     answer = http.get(HAMR, headers={**primary.headers, "Accept-Encoding": "gzip"})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
@@ -297,30 +300,34 @@ def test_a_malformed_body_is_a_200_whose_json_is_cut_short(
 
 
 def test_a_sequence_answers_in_turn_then_passes_through(
-    http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    add(http, {"sequence": [{"status": 503}, {"pass": True}, {"status": 500}]})
+    emulator.admin.add({"sequence": [{"status": 503}, {"pass": True}, {"status": 500}]})
     statuses = [http.get(HAMR, headers=primary.headers).status_code for _ in range(5)]
     assert statuses == [503, 200, 500, 200, 200]
 
 
-def test_probability_zero_never_fires(http: httpx.Client, primary: TestOrg) -> None:
-    add(http, {"status": 500, "probability": 0})
+def test_probability_zero_never_fires(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.add({"status": 500, "probability": 0})
     assert {http.get(HAMR, headers=primary.headers).status_code for _ in range(20)} == {200}
-    assert rules(http)[0]["fired"] == 0
+    assert emulator.admin.rules()[0]["fired"] == 0
 
 
 # -- matching -----------------------------------------------------------------------------------
 
 
 def test_rules_match_on_method_path_org_and_the_callers_datacenter(
-    http: httpx.Client, primary: TestOrg, secondary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg, secondary: TestOrg
 ) -> None:
-    add(http, {"org": secondary.uuid, "status": 500})
+    emulator.admin.add({"org": secondary.uuid, "status": 500})
     assert http.get(HAMR, headers=primary.headers).status_code == 200
     assert http.get(HAMR, headers=secondary.headers).status_code == 500
-    http.delete("/_hamr/faults", headers=ADMIN).raise_for_status()
-    add(http, {"datacenter": "eu1.prod.dog", "method": "GET", "path": "/api/v2/*", "status": 503})
+    emulator.admin.clear()
+    emulator.admin.add(
+        {"datacenter": "eu1.prod.dog", "method": "GET", "path": "/api/v2/*", "status": 503}
+    )
     assert http.get(HAMR, headers=primary.headers).status_code == 503  # eu1
     assert http.get(HAMR, headers=secondary.headers).status_code == 200  # us1
     assert http.get("/healthz").status_code == 200  # another path
@@ -328,12 +335,14 @@ def test_rules_match_on_method_path_org_and_the_callers_datacenter(
     assert answer.status_code == 200  # another method
 
 
-def test_the_first_rule_that_matches_wins(http: httpx.Client, primary: TestOrg) -> None:
-    add(http, {"path": HAMR, "status": 503})
-    add(http, {"status": 500})
+def test_the_first_rule_that_matches_wins(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.add({"path": HAMR, "status": 503})
+    emulator.admin.add({"status": 500})
     assert http.get(HAMR, headers=primary.headers).status_code == 503
     assert http.get("/healthz").status_code == 500
-    assert [r["fired"] for r in rules(http)] == [1, 1]
+    assert [r["fired"] for r in emulator.admin.rules()] == [1, 1]
 
 
 # -- sites ----------------------------------------------------------------------------------------
@@ -356,11 +365,15 @@ def test_each_site_serves_only_its_own_datacenters_orgs(
 
 
 def test_a_site_that_is_down_refuses_connections_until_the_rule_is_cleared(
-    http: httpx.Client, sites: dict[str, int], primary: TestOrg, secondary: TestOrg
+    emulator: EmulatorServer,
+    http: httpx.Client,
+    sites: dict[str, int],
+    primary: TestOrg,
+    secondary: TestOrg,
 ) -> None:
     kept_alive = httpx.Client(base_url=site(sites, "eu1"), timeout=5)
     assert kept_alive.get(HAMR, headers=primary.headers).status_code == 200
-    down = add(http, {"datacenter": "eu1", "fault": "down"})
+    down = emulator.admin.add({"datacenter": "eu1", "fault": "down"})[0]
     _eventually(lambda: _refused(site(sites, "eu1")))
     with pytest.raises(httpx.ConnectError):  # its idle connection was closed too
         kept_alive.get(HAMR, headers=primary.headers)
@@ -368,7 +381,7 @@ def test_a_site_that_is_down_refuses_connections_until_the_rule_is_cleared(
     with pytest.raises(httpx.ReadError):  # on the main address, eu1's orgs are reset
         httpx.get(f"{http.base_url}{HAMR}", headers=primary.headers)
     assert http.get(HAMR, headers=secondary.headers).status_code == 200
-    http.delete(f"/_hamr/faults/{down['id']}", headers=ADMIN).raise_for_status()
+    emulator.admin.remove(down["id"])
     _eventually(lambda: not _refused(site(sites, "eu1")))
     assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
     kept_alive.close()
@@ -392,14 +405,16 @@ def _eventually(check: Any, seconds: float = 5) -> None:
 # -- the clock ------------------------------------------------------------------------------------
 
 
-def test_rate_limit_windows_follow_the_virtual_clock(http: httpx.Client, primary: TestOrg) -> None:
-    http.post("/_hamr/clock", json={"set": "2031-01-01T00:00:01Z"}, headers=ADMIN)
+def test_rate_limit_windows_follow_the_virtual_clock(
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
+) -> None:
+    emulator.admin.clock(set="2031-01-01T00:00:01Z")
     statuses = [
         http.post(HAMR, json=passive_body(primary), headers=primary.headers).status_code
         for _ in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
-    http.post("/_hamr/clock", json={"advance_seconds": 60}, headers=ADMIN).raise_for_status()
+    emulator.admin.clock(advance_seconds=60)
     answer = http.post(HAMR, json=passive_body(primary), headers=primary.headers)
     assert answer.status_code == 200
     assert answer.headers["x-ratelimit-remaining"] == "2"
@@ -409,7 +424,7 @@ def test_rate_limit_windows_follow_the_virtual_clock(http: httpx.Client, primary
 
 
 def test_rules_from_a_faults_file_are_in_force_from_the_start(
-    tmp_path: Path, database: str
+    tmp_path: Path, emulator_database: str
 ) -> None:
     faults = tmp_path / "faults.yaml"
     faults.write_text(
@@ -417,18 +432,10 @@ def test_rules_from_a_faults_file_are_in_force_from_the_start(
         "- path: /api/v2/hamr\n  latency: {uniform: {lower_ms: 1, upper_ms: 5}}\n",
         encoding="utf-8",
     )
-    running = HamrServer(
-        database,
-        tmp_path / "server.log",
-        "--emulator",
-        "--admin-token",
-        TOKEN,
-        "--faults",
-        str(faults),
-    ).start()
+    running = EmulatorServer(emulator_database, tmp_path / "server.log", "--faults", str(faults))
+    running.start()
     try:
-        listed = httpx.get(f"{running.url}/_hamr/faults", headers=ADMIN).json()["data"]
-        assert [r["attributes"].get("status") for r in listed] == [503, None]
+        assert [r.get("status") for r in running.admin.rules()] == [503, None]
         assert httpx.post(f"{running.url}{HAMR}", json={}).status_code == 503
     finally:
         running.stop()
@@ -464,28 +471,28 @@ def shell_tools() -> None:
 
 
 def test_the_documented_fault_rules_run_as_printed(
-    shell_tools: None, emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
+    shell_tools: None, emulator: EmulatorServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
     ran = docs.run_block(
         "docs/emulator.md",
         "Fault rules",
         0,
         url=emulator.url,
-        env={"HAMR_ADMIN_TOKEN": TOKEN},
+        env={"HAMR_ADMIN_TOKEN": ADMIN_TOKEN},
         cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stderr
     listed = docs.documents(ran.stdout)[2]["data"]
     assert [rule["attributes"].get("status") for rule in listed] == [503, None]
     assert listed[1]["attributes"]["sequence"][0] == {"fault": "connection_reset"}
-    assert rules(http) == []  # the last line cleared them
+    assert emulator.admin.rules() == []  # the last line cleared them
 
 
 def test_the_documented_sites_run_as_printed(
-    shell_tools: None, emulator: HamrServer, sites: dict[str, int], tmp_path: Path
+    shell_tools: None, emulator: EmulatorServer, sites: dict[str, int], tmp_path: Path
 ) -> None:
     serve = docs.block("docs/emulator.md", "Sites: one API host per datacenter", 0)
-    flags = shlex.split(serve.replace("\\\n", " ").replace('"$HAMR_ADMIN_TOKEN"', TOKEN))
+    flags = shlex.split(serve.replace("\\\n", " ").replace('"$HAMR_ADMIN_TOKEN"', ADMIN_TOKEN))
     assert flags[:2] == ["hamr", "serve"]
     shown = run_cli("config", "--json", *flags[2:])
     assert shown.returncode == 0, shown.stderr
@@ -496,7 +503,7 @@ def test_the_documented_sites_run_as_printed(
         .replace("127.0.0.1:8081", f"127.0.0.1:{sites['eu1']}")
         .replace("127.0.0.1:8082", f"127.0.0.1:{sites['us1']}")
     )
-    ran = docs.run_sh(script, env={"HAMR_ADMIN_TOKEN": TOKEN}, cwd=tmp_path)
+    ran = docs.run_sh(script, env={"HAMR_ADMIN_TOKEN": ADMIN_TOKEN}, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     own_site, other_site, _down_rule, *_ = docs.documents(ran.stdout)
     assert own_site["data"]["id"] == PRODUCTION.uuid
@@ -505,12 +512,12 @@ def test_the_documented_sites_run_as_printed(
 
 
 def test_the_documented_fault_commands_run_as_printed(
-    emulator: HamrServer, http: httpx.Client, demo: object, tmp_path: Path
+    emulator: EmulatorServer, http: httpx.Client, demo: object, tmp_path: Path
 ) -> None:
     (tmp_path / "faults.yaml").write_text(
         docs.block("docs/emulator.md", "From the command line and from files", 0), encoding="utf-8"
     )
-    env = {**os.environ, "HAMR_URL": emulator.url, "HAMR_ADMIN_TOKEN": TOKEN}
+    env = {**os.environ, "HAMR_URL": emulator.url, "HAMR_ADMIN_TOKEN": ADMIN_TOKEN}
     outputs = []
     for line in docs.block(
         "docs/emulator.md", "From the command line and from files", 1
@@ -518,42 +525,33 @@ def test_the_documented_fault_commands_run_as_printed(
         command = shlex.split(line)
         assert command[:2] == ["hamr", "fault"]
         if command[2] == "clear":
-            assert [r.get("status") for r in rules(http)] == [503, None, None]
-            assert rules(http)[2]["datacenter"] == "eu1"
+            assert [r.get("status") for r in emulator.admin.rules()] == [503, None, None]
+            assert emulator.admin.rules()[2]["datacenter"] == "eu1"
         done = run_cli(*command[1:], cwd=tmp_path, env=env)
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert "503" in outputs[2]
-    assert rules(http) == []
+    assert emulator.admin.rules() == []
 
 
-def test_a_faults_file_may_start_a_site_down(tmp_path: Path, database: str) -> None:
+def test_a_faults_file_may_start_a_site_down(tmp_path: Path, emulator_database: str) -> None:
     faults = tmp_path / "faults.yaml"
     faults.write_text("- {datacenter: eu1, fault: down}\n", encoding="utf-8")
-    eu1 = free_port()
-    running = HamrServer(
-        database,
-        tmp_path / "server.log",
-        "--emulator",
-        "--admin-token",
-        TOKEN,
-        "--faults",
-        str(faults),
-        "--site",
-        f"eu1=127.0.0.1:{eu1}",
-    ).start()
+    running = EmulatorServer(emulator_database, tmp_path / "server.log", "--faults", str(faults))
+    running.start()
+    eu1 = running.site_urls["eu1"]
     try:
-        _eventually(lambda: _refused(f"http://127.0.0.1:{eu1}"))
-        httpx.delete(f"{running.url}/_hamr/faults", headers=ADMIN).raise_for_status()
-        _eventually(lambda: not _refused(f"http://127.0.0.1:{eu1}"))
+        _eventually(lambda: _refused(eu1))
+        running.admin.clear()
+        _eventually(lambda: not _refused(eu1))
     finally:
         running.stop()
 
 
 def test_a_broken_connection_is_logged_as_499_with_the_rule_that_broke_it(
-    emulator: HamrServer, http: httpx.Client, primary: TestOrg
+    emulator: EmulatorServer, http: httpx.Client, primary: TestOrg
 ) -> None:
-    rule = add(http, {"fault": "empty_response"})
+    rule = emulator.admin.add({"fault": "empty_response"})[0]
     with pytest.raises(httpx.RemoteProtocolError):
         http.get(HAMR, headers={**primary.headers, "X-Request-Id": "broken-by-a-rule"})
 

@@ -5,7 +5,7 @@ contract with the live API's response attributes added; `live` is the live API's
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,27 +37,6 @@ LIVE_SHAPES = {
 }
 LIVE_ATTRIBUTES = tuple(LIVE_SHAPES)
 MakeServer = Callable[[str], HamrServer]
-
-
-@pytest.fixture(scope="module")
-def wire(
-    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MakeServer]:
-    """The server running in a `--wire` mode: the suite's own for `both` (the default), one
-    of this module's, started when first asked for, for `contract` and `live`."""
-    started: dict[str, HamrServer] = {}
-
-    def running(mode: str) -> HamrServer:
-        if mode == "both":
-            return server
-        if mode not in started:
-            log = tmp_path_factory.mktemp("log") / f"{mode}.log"
-            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
-        return started[mode]
-
-    yield running
-    for other in started.values():
-        other.stop()
 
 
 def openapi(server: HamrServer) -> dict[str, Any]:

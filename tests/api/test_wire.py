@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from hamr.domain.model import HamrStatus, KeyKind, RequestedChange
 from hamr.domain.rules import DEFAULT_DATACENTERS, default_pointers
 from hamr.usecases.service import HamrService
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
+from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
 
 PATH = "/api/v2/hamr"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,17 +81,13 @@ def recorded_pair(admin: Admin) -> tuple[OrgKeys, OrgKeys]:
 
 
 @pytest.fixture(scope="module")
-def live(
-    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    yield from serving(database_url, tmp_path_factory, "--wire", "live")
+def live(wire: Callable[[str], HamrServer]) -> HamrServer:
+    return wire("live")
 
 
 @pytest.fixture(scope="module")
-def contract_server(
-    database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    yield from serving(database_url, tmp_path_factory, "--wire", "contract")
+def contract_server(wire: Callable[[str], HamrServer]) -> HamrServer:
+    return wire("contract")
 
 
 def get(server: HamrServer, org: OrgKeys, encoding: str = "identity") -> httpx.Response:

@@ -14,10 +14,11 @@ import httpx
 from hamr.domain.model import Org
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.sql import open_store
-from hamr.testing import TestOrg
+from hamr.usecases.demo import PRODUCTION
 from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
+    EmulatorServer,
     HamrServer,
     OrgKeys,
     connection_body,
@@ -136,10 +137,10 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
         store.close()
 
 
-def fired(server: HamrServer, admin: dict[str, str]) -> int:
+def fired(server: EmulatorServer) -> int:
     """How often the emulator's one fault rule has fired."""
-    (rule,) = httpx.get(f"{server.url}/_hamr/faults", headers=admin).json()["data"]
-    return int(rule["attributes"]["fired"])
+    (rule,) = server.admin.rules()
+    return int(rule["fired"])
 
 
 def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Path) -> None:
@@ -148,23 +149,12 @@ def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Pat
     traceback), and the server still closes the database and exits cleanly, after the grace
     and not the request's 30 s."""
     grace = 1
-    token = "shutdown-grace-test-token"
-    server = HamrServer(
-        sqlite_url(tmp_path / "hamr.db"),
-        tmp_path / "server.log",
-        "--emulator",
-        "--admin-token",
-        token,
-        "--shutdown-grace",
-        str(grace),
-    ).start()
-    admin = {"X-Hamr-Admin-Token": token}
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        seeded = client.post("/_hamr/reset", json={"seed": "demo"}, headers=admin)
-        assert seeded.status_code == 200, seeded.text
-        org = TestOrg(**seeded.json()["data"]["attributes"]["orgs"][0])
-        slow = {"path": PATH, "method": "GET", "latency": {"fixed_ms": 30_000}}
-        assert client.post("/_hamr/faults", json=slow, headers=admin).status_code == 201
+    server = EmulatorServer(
+        sqlite_url(tmp_path / "hamr.db"), tmp_path / "server.log", "--shutdown-grace", str(grace)
+    )
+    server.start()
+    org = server.reset()[PRODUCTION.name]
+    server.admin.add({"path": PATH, "method": "GET", "latency": {"fixed_ms": 30_000}})
 
     outcome: list[object] = []
 
@@ -177,7 +167,7 @@ def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Pat
     slow_reader = threading.Thread(target=wait_for_the_slow_answer)
     slow_reader.start()
     deadline = time.monotonic() + 10
-    while fired(server, admin) == 0:  # the rule is holding the GET back
+    while fired(server) == 0:  # the rule is holding the GET back
         assert time.monotonic() < deadline, "the slow GET never reached the server"
         time.sleep(0.02)
     assert server.process is not None
@@ -186,6 +176,7 @@ def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Pat
     server.process.wait(timeout=20)
     took = time.monotonic() - signalled
     slow_reader.join(timeout=10)
+    server.stop()  # it has exited: this closes its admin client
 
     assert grace <= took < grace + 5, f"exited {took:.1f} s after SIGTERM"
     assert server.process.returncode in (0, -signal.SIGTERM), server.log()

@@ -5,7 +5,6 @@ clears it, and moves the clock; a write key does not get the controls."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,30 +14,23 @@ from playwright.sync_api import Page, expect
 from hamr.domain.model import KeyKind, Permission
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg
+from hamr.usecases.demo import PRODUCTION
 from hamr.usecases.service import HamrService
-from tests.conftest import HamrServer, sqlite_url
+from tests.conftest import EmulatorServer, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
-
-TOKEN = "emulator-page-test-admin-token"
-ADMIN = {"X-Hamr-Admin-Token": TOKEN}
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HamrServer]:
-    folder = tmp_path_factory.mktemp("ui-emulator")
-    flags = ("--emulator", "--admin-token", TOKEN)
-    server = HamrServer(sqlite_url(folder / "hamr.db"), folder / "server.log", *flags).start()
-    yield server
-    server.stop()
+def emulator_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The page is tested on SQLite alone."""
+    return sqlite_url(tmp_path_factory.mktemp("ui-emulator") / "hamr.db")
 
 
-def demo_org(emulator: HamrServer) -> TestOrg:
-    seeded = httpx.post(f"{emulator.url}/_hamr/reset", json={"seed": "demo"}, headers=ADMIN)
-    assert seeded.status_code == 200, seeded.text
-    return TestOrg(**seeded.json()["data"]["attributes"]["orgs"][0])
+def demo_org(emulator: EmulatorServer) -> TestOrg:
+    return emulator.reset()[PRODUCTION.name]
 
 
-def admin_key(emulator: HamrServer, org: TestOrg) -> str:
+def admin_key(emulator: EmulatorServer, org: TestOrg) -> str:
     store = open_store(emulator.database_url)
     try:
         service = HamrService(store.unit_of_work, store.view, frozenset({org.datacenter}))
@@ -53,7 +45,7 @@ def signed_in(page: Page, url: str, api_key: str, app_key: str) -> None:
 
 
 def test_an_admin_adds_and_clears_a_fault_and_moves_the_clock(
-    page: Page, emulator: HamrServer, screenshots: Path
+    page: Page, emulator: EmulatorServer, screenshots: Path
 ) -> None:
     org = demo_org(emulator)
     signed_in(page, emulator.url, org.api_key, admin_key(emulator, org))
@@ -71,18 +63,18 @@ def test_an_admin_adds_and_clears_a_fault_and_moves_the_clock(
 
     page.get_by_role("button", name="Clear every rule").click()
     expect(page.locator("table.faults")).to_contain_text("No fault rules")
-    assert httpx.get(f"{emulator.url}/_hamr/faults", headers=ADMIN).json()["data"] == []
+    assert emulator.admin.rules() == []
 
-    before = httpx.get(f"{emulator.url}/_hamr/clock", headers=ADMIN).json()["data"]["attributes"]
+    before = emulator.admin.clock()
     page.get_by_role("button", name="Move on an hour").click()
     expect(page.locator("main")).to_contain_text("moved from the real time")
-    after = httpx.get(f"{emulator.url}/_hamr/clock", headers=ADMIN).json()["data"]["attributes"]
+    after = emulator.admin.clock()
     assert after["offset_seconds"] - before["offset_seconds"] >= 3600
     page.get_by_role("button", name="Back to the real time").click()
     expect(page.locator("main")).to_contain_text("the real time")
 
 
-def test_a_write_key_gets_no_emulator_controls(page: Page, emulator: HamrServer) -> None:
+def test_a_write_key_gets_no_emulator_controls(page: Page, emulator: EmulatorServer) -> None:
     org = demo_org(emulator)
     signed_in(page, emulator.url, org.api_key, org.app_key)
     page.goto(f"{emulator.url}/ui/emulator")
