@@ -11,13 +11,13 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.testing import HamrServer as ThreadedHamr
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
@@ -46,10 +46,10 @@ def shell() -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[ThreadedHamr]:
-    """An emulator whose demo pair is the documented examples' Production and Backup orgs."""
-    with ThreadedHamr() as server:
-        yield server
+def emulator(hamr_server: ThreadedHamr) -> ThreadedHamr:
+    """The pytest plugin's emulator: its demo pair is the documented examples' Production and
+    Backup orgs."""
+    return hamr_server
 
 
 @pytest.fixture
@@ -290,7 +290,7 @@ def test_the_emulator_starts_as_printed(tmp_path: Path) -> None:
     unused = sqlite_url(tmp_path / "unused.db")
     emulator = HamrServer(unused, tmp_path / "log", *words[2:], cwd=tmp_path).start()
     try:
-        admin = {"X-Hamr-Admin-Token": TOKEN}
+        admin = {ADMIN_HEADER: TOKEN}
         assert httpx.get(emulator.url + "/_hamr/clock", headers=admin).status_code == 200
         assert httpx.get(emulator.url + "/_hamr/clock").status_code == 403
         assert (tmp_path / "emulator.db").is_file()

@@ -1,5 +1,5 @@
 """The emulator's admin API under /_hamr/, mounted only by `hamr serve --emulator` and guarded
-by `X-Hamr-Admin-Token`: `POST /_hamr/reset`, `GET|POST /_hamr/clock` and
+by its admin token (admin_auth.py): `POST /_hamr/reset`, `GET|POST /_hamr/clock` and
 `GET|PUT /_hamr/state`."""
 
 from __future__ import annotations
