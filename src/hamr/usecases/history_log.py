@@ -1,8 +1,8 @@
-"""History use cases beyond the plain list: the API's pages, and verifying the hash chains.
-HamrService delegates here, so that service.py stays about connections.
+"""History use cases: an organization's whole history, the API's pages of it, and verifying
+the hash chains.
 
-Both read in short units of work (each page, each chunk of the chain walk) rather than one
-long one: on SQLite every unit of work holds the database's write lock.
+Pages and the chain walk read in short units of work (each page, each chunk of the walk)
+rather than one long one: on SQLite every unit of work holds the database's write lock.
 """
 
 from __future__ import annotations
@@ -10,18 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hamr.domain.chain import ChainBreak, ChainReport, ChainWalk, diagnose
-from hamr.domain.errors import NotFound
-from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery, Org
+from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery
 from hamr.domain.ports import UnitOfWork
+from hamr.usecases.accounts import require_org
 
 # Rows per unit of work in the chain walk.
 CHUNK = 2_000
 
 
-def page(unit_of_work: Callable[[], UnitOfWork], org_uuid: str, query: HistoryQuery) -> HistoryPage:
-    """A page of the org's history (what HamrService.history holds), newest first."""
+def entries(unit_of_work: Callable[[], UnitOfWork], org_uuid: str) -> list[HistoryEntry]:
+    """Every change to the connections this org was in, and what it wrote, in order."""
     with unit_of_work() as uow:
-        org = _require_org(uow, org_uuid)
+        org = require_org(uow.repository, org_uuid)
+        link = uow.repository.links_of([org.uuid]).get(org.uuid)
+        return uow.repository.list_history(org.uuid, link.id if link else None)
+
+
+def page(unit_of_work: Callable[[], UnitOfWork], org_uuid: str, query: HistoryQuery) -> HistoryPage:
+    """A page of what `entries` returns, newest first."""
+    with unit_of_work() as uow:
+        org = require_org(uow.repository, org_uuid)
         link = uow.repository.links_of([org.uuid]).get(org.uuid)
         rows = uow.repository.history_page(
             org.uuid, link.id if link else None, query, query.size + 1
@@ -36,7 +44,7 @@ def verify(unit_of_work: Callable[[], UnitOfWork], org_uuid: str | None = None) 
     connection_ids: list[str] | None = None
     if org_uuid is not None:
         with unit_of_work() as uow:
-            org = _require_org(uow, org_uuid)
+            org = require_org(uow.repository, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
             connection_ids = uow.repository.history_connections(org.uuid, link.id if link else None)
     walk = ChainWalk()
@@ -69,10 +77,3 @@ def _diagnose(
                 break
         absent = uow.repository.absent_history_ids(previous.id if previous else 0, broken.id)
     return diagnose(broken, previous, chain, absent)
-
-
-def _require_org(uow: UnitOfWork, org_uuid: str) -> Org:
-    org = uow.repository.get_org(org_uuid.lower())
-    if org is None:
-        raise NotFound(f"no organization with UUID {org_uuid}")
-    return org

@@ -21,6 +21,7 @@ from hamr.domain.model import (
 )
 from hamr.domain.ports import UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH
+from hamr.usecases.accounts import require_org
 from hamr.usecases.caches import ConnectionCache
 
 logger = logging.getLogger(__name__)
@@ -123,9 +124,7 @@ class PairOperations:
         if reason is not None:
             _check_reason(reason)
         with self._unit_of_work() as uow:
-            org = uow.repository.get_org(org_uuid.lower())
-            if org is None:
-                raise NotFound(f"no organization with UUID {org_uuid}")
+            org = require_org(uow.repository, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
             if link is not None:
                 # Lock both sides as writers do (in one statement, in one order), then read
