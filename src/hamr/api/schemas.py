@@ -145,10 +145,12 @@ def parse_connection_request(
     body: bytes,
     caller: Org,
     datacenters: frozenset[str],
-    find_org: Callable[[str], Org | None] | None = None,
+    find_org: Callable[[str], Org | None],
 ) -> RequestedChange:
-    """The change a POST body asks for, or ValidationFailed listing every mistake in it
-    (with `find_org`, those against hamr's record of the target too)."""
+    """The change a POST body asks for, or ValidationFailed listing every mistake in it at
+    once: its shape, and the partner rules (against hamr's record of the target, which
+    `find_org` reads, too). A POST's partner rules are checked here only: the service's
+    resolve_change relies on it."""
     try:
         document = pydantic_core.from_json(body, allow_inf_nan=False)
     except ValueError as error:

@@ -4,7 +4,6 @@ batches, one transaction (one commit) for many concurrent requests."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -68,22 +67,12 @@ class ConnectionUseCases:
     def resolve_change(
         self, principal: Principal, requested: RequestedChange, cached_only: bool = False
     ) -> tuple[ConnectionChange, list[str]]:
-        """The change to store for a type-checked request, and warnings for the caller. A target
-        hamr knows is named by its record (a differing name is ignored with a warning; a
-        differing datacenter is refused); an unknown target must be named in full. It may read
+        """The change to store for a request whose partner fields passed the rules (checked
+        once: with the body's shape by api/schemas.py, or by `write_connection`), and warnings
+        for the caller. A target hamr knows is named by its record (a differing name is
+        ignored with a warning); an unknown target is stored as it was named. It may read
         storage (blocking: from a worker thread); with `cached_only` it raises NotCached
         instead, so that a caller on the event loop can try memory first."""
-        org_of = functools.partial(self._orgs.get, cached_only=cached_only)
-        sent = {
-            name: getattr(requested, name)
-            for name in _TARGET
-            if getattr(requested, name) is not None
-        }
-        problems = connection_violations(
-            sent, principal.org, self._datacenters, requested.pointers, org_of
-        )
-        if problems:
-            raise ValidationFailed(problems)
         if self._policy is Policy.ENFORCE:  # refuse early; the write checks again, locked
             current = self._connections.get(principal.org.uuid, cached_only)
             judge_or_refuse(
@@ -93,7 +82,7 @@ class ConnectionUseCases:
                 requested.pointers["hamr_status"],
                 requested.override,
             )
-        target = org_of(requested.target_org_uuid.lower())
+        target = self._orgs.get(requested.target_org_uuid.lower(), cached_only)
         if target is None:
             assert requested.target_org_name is not None
             assert requested.target_org_datacenter is not None
@@ -114,7 +103,18 @@ class ConnectionUseCases:
         return _change(requested, target), warnings
 
     def write_connection(self, principal: Principal, requested: RequestedChange) -> Connection:
-        """Resolve and store one change (for callers without a group-commit writer)."""
+        """Check, resolve and store one change, for callers that parse no body and have no
+        group-commit writer (the demo, tests)."""
+        sent = {
+            name: getattr(requested, name)
+            for name in _TARGET
+            if getattr(requested, name) is not None
+        }
+        problems = connection_violations(
+            sent, principal.org, self._datacenters, requested.pointers, self._orgs.get
+        )
+        if problems:
+            raise ValidationFailed(problems)
         change, _warnings = self.resolve_change(principal, requested)
         done = self.upsert_connections([(principal, change)])
         self.remember_writes(done)
