@@ -1,9 +1,9 @@
 """Blocking reads of storage, kept off the event loop: each runs on a worker thread, at most
-`concurrency` at once, and a request stops waiting for one after `timeout_seconds` with a
-503 (Retry-After), so that a database that hangs (connections open, no answers) stalls only
-the requests that need it, and an outage cannot pile up threads. A thread left waiting on a
-hung database finishes by itself when it answers. Writes are not given up on this way: their
-answer must say what was stored."""
+`concurrency` at once, and a request stops waiting for one after `timeout_seconds` with
+Unavailable (worth retrying), so that a database that hangs (connections open, no answers)
+stalls only the requests that need it, and an outage cannot pile up threads. A thread left
+waiting on a hung database finishes by itself when it answers. Writes are not given up on
+this way: their answer must say what was stored."""
 
 from __future__ import annotations
 
