@@ -59,7 +59,7 @@ def parse_history_query(params: QueryParams) -> HistoryQuery:
         before_id=decode_cursor(params[PAGE_CURSOR]) if PAGE_CURSOR in params else None,
         recorded_from_us=_timestamp(params, FILTER_FROM),
         recorded_to_us=_timestamp(params, FILTER_TO),
-        status=status,
+        hamr_status=status,
     )
 
 

@@ -355,13 +355,13 @@ class HistoryEntry:
 class HistoryQuery:
     """Which page of an organization's history to read, newest first: rows before
     `before_id` (a cursor: the last row of the previous page), at most `size`, recorded from
-    `recorded_from_us` to `recorded_to_us` (inclusive), whose `after` has `status`."""
+    `recorded_from_us` to `recorded_to_us` (inclusive), whose `after` has `hamr_status`."""
 
     size: int = 100
     before_id: int | None = None
     recorded_from_us: int | None = None
     recorded_to_us: int | None = None
-    status: HamrStatus | None = None
+    hamr_status: HamrStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

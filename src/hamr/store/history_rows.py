@@ -69,8 +69,8 @@ def page(
         conditions.append(history.c.recorded_at_us >= query.recorded_from_us)
     if query.recorded_to_us is not None:
         conditions.append(history.c.recorded_at_us <= query.recorded_to_us)
-    if query.status is not None:
-        conditions.append(history.c.after["hamr_status"].as_integer() == int(query.status))
+    if query.hamr_status is not None:
+        conditions.append(history.c.after["hamr_status"].as_integer() == int(query.hamr_status))
     select = sa.select(history).where(*conditions).order_by(history.c.id.desc()).limit(limit)
     return [entry(row) for row in db.execute(select)]
 
