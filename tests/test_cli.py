@@ -20,8 +20,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 import pytest
+from click.testing import CliRunner
+from click.testing import Result as ClickResult
 from datadog_api_client import ApiClient, Configuration
 from datadog_api_client.v2.api.high_availability_multi_region_api import (
     HighAvailabilityMultiRegionApi,
@@ -36,12 +39,21 @@ from datadog_api_client.v2.model.hamr_org_connection_request import HamrOrgConne
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnectionType
 
+from hamr.cli import main
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.server.listen import CannotListen, listening_sockets
 from hamr.store.sql import open_store
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from hamr.usecases.service import HamrService
-from tests.conftest import PYTHON, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+from tests.conftest import (
+    PYTHON,
+    HamrServer,
+    OrgKeys,
+    connection_body,
+    free_port,
+    run_cli,
+    sqlite_url,
+)
 
 API_KEY = re.compile(r"^[0-9a-f]{32}$")
 APP_KEY = re.compile(r"^[0-9a-f]{40}$")
@@ -477,6 +489,182 @@ def test_failed_commands_changed_nothing(
     listed = ok_json(keys)
     assert sorted(k["type"] for k in listed) == ["api", "app"]
     assert all(k["revoked_at"] is None for k in listed)
+
+
+# -- every verb: bad input is one line and exit 2; reads never make a database ---------------
+
+# The mistake a verb is given: the first of these whose option it takes, with a fragment of
+# the line that must name it. A new verb gets one by taking any of these options.
+VERB_MISTAKES: list[tuple[str, str, str]] = [
+    ("--file", "{tmp}/bad.yaml", "line 3, column 1"),
+    ("--url", "http://127.0.0.1:{port}", "nothing is listening at http://127.0.0.1:{port}"),
+    ("--org", UNKNOWN, UNKNOWN),
+    ("--uuid", "not-a-uuid", "not-a-uuid"),
+    ("--from", "sqlite:///{tmp}/missing.db", "missing.db"),
+    ("--rate-limit", "hamr_post=0/60", "hamr_post=0/60"),
+    ("--database", "bogus://x", "bogus"),
+]
+# What each verb's other options are given, where it takes them; its arguments get UNKNOWN.
+REQUIRED_VALUES = {
+    "--org": UNKNOWN,
+    "--name": "Any",
+    "--datacenter": "us1",
+    "--type": "api",
+    "--reason": "drill",
+    "--admin-token": "a-token-long-enough",
+    "--to": "sqlite:///{tmp}/target.db",
+}
+# Verbs that make the database they need, and one that never opens it.
+DATABASE_MAKERS = {("org", "create"), ("db", "upgrade"), ("serve",)}
+NEVER_OPENS = {("config",)}
+
+
+def every_verb(
+    group: click.Group, words: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Each verb under `group` with its words, found as click finds them, so a verb added
+    later is in every loop below; a group that runs without a verb (`hamr history`) is one."""
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            if command.invoke_without_command:
+                yield (*words, name), command
+            yield from every_verb(command, (*words, name))
+        else:
+            yield (*words, name), command
+
+
+def flag(option: click.Parameter) -> str:
+    return max(option.opts, key=len)
+
+
+def usual_args(command: click.Command, tmp: Path, *leaving_out: str) -> list[str]:
+    """Good values for the verb's arguments and for each option of REQUIRED_VALUES it takes
+    (some it needs without click knowing: `hamr history` with no verb after it needs --org)."""
+    args: list[str] = []
+    for param in command.params:
+        if isinstance(param, click.Argument) and param.required:
+            args.append(UNKNOWN)
+        elif flag(param) in REQUIRED_VALUES and flag(param) not in leaving_out:
+            args += [flag(param), REQUIRED_VALUES[flag(param)].format(tmp=tmp)]
+    return args
+
+
+def takes_database(command: click.Command) -> bool:
+    return any(flag(p) == "--database" for p in command.params if isinstance(p, click.Option))
+
+
+def test_every_verb_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    """In-process, through the root group as `hamr` runs them; test_operator_error and
+    test_history_verify_in_an_empty_folder_fails_and_creates_nothing run real processes."""
+    (tmp_path / "bad.yaml").write_text("- status: 503\n  times: [1\n")
+    hamr_db = sqlite_url(tmp_path / "hamr.db")
+    open_store(hamr_db).close()  # a hamr database, holding no org
+    port = free_port()
+    runs: dict[tuple[str, ...], tuple[list[str], str]] = {}
+    used: set[str] = set()
+    for words, command in every_verb(main):
+        options = {flag(p) for p in command.params if isinstance(p, click.Option)}
+        taken = [mistake for mistake in VERB_MISTAKES if mistake[0] in options]
+        assert taken, f"give `hamr {' '.join(words)}` a mistake in VERB_MISTAKES"
+        option, value, fragment = taken[0]
+        used.add(option)
+        args = [*words, *usual_args(command, tmp_path, option)]
+        args += [option, value.format(tmp=tmp_path, port=port)]
+        if option != "--database" and takes_database(command):
+            args += ["--database", hamr_db]
+        runs[words] = args, fragment.format(tmp=tmp_path, port=port)
+    assert used == {option for option, _, _ in VERB_MISTAKES}  # the table has no dead row
+    assert {("fault", "add"), ("key", "revoke"), ("history",), ("history", "verify")} <= set(runs)
+
+    for words, (args, fragment) in runs.items():
+        result = CliRunner().invoke(main, args)
+        assert (result.exit_code, result.stdout) == (2, ""), (words, result.output)
+        assert isinstance(result.exception, SystemExit), words  # none escaped the policy
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith("Error: "), (words, line)
+        assert fragment in line, (words, line)
+
+
+def verbs_needing_a_database() -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every verb that opens the database but cannot make anything of a new one."""
+    return [
+        (words, command)
+        for words, command in every_verb(main)
+        if takes_database(command) and words not in DATABASE_MAKERS | NEVER_OPENS
+    ]
+
+
+def hamr_here(*args: str) -> ClickResult:
+    """`hamr ARGS` in-process, in the current folder, on the default database (./hamr.db)."""
+    return CliRunner().invoke(main, list(args), env={"HAMR_DATABASE_URL": None})
+
+
+def test_verbs_on_a_missing_database_name_it_say_how_to_make_one_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    verbs = verbs_needing_a_database()
+    assert {
+        ("history",),
+        ("history", "verify"),
+        ("org", "list"),
+        ("key", "list"),
+        ("pair", "show"),
+    } <= {words for words, _ in verbs}
+    for words, command in verbs:
+        result = hamr_here(*words, *usual_args(command, tmp_path))
+        assert (result.exit_code, result.stdout) == (2, ""), (words, result.output)
+        assert result.stderr.splitlines() == [
+            f"Error: there is no hamr database at {tmp_path / 'hamr.db'} (no such file); make "
+            "one with `hamr db upgrade` or `hamr serve`, or point --database "
+            "(HAMR_DATABASE_URL) at yours"
+        ], words
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["empty file", "another program's SQLite database"])
+def test_verbs_on_a_database_hamr_did_not_make_refuse_and_leave_it_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "hamr.db"
+    database.touch()
+    if kind != "empty file":
+        with sqlite3.connect(database) as other:
+            other.execute("CREATE TABLE notes (body TEXT)")
+        other.close()
+    before = database.read_bytes()
+    for words, command in verbs_needing_a_database():
+        result = hamr_here(*words, *usual_args(command, tmp_path))
+        assert (result.exit_code, result.stdout) == (2, ""), (words, result.output)
+        assert result.stderr.splitlines() == [
+            f"Error: there is no hamr database in {database} (it has no hamr schema); make "
+            "one with `hamr db upgrade` or `hamr serve`, or point --database "
+            "(HAMR_DATABASE_URL) at yours"
+        ], words
+    assert database.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [database]  # no journal or WAL file left beside it
+
+
+def test_a_verb_that_makes_a_database_makes_it_where_the_others_then_find_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    made = hamr_here("org", "create", "--name", "First", "--datacenter", "us1", "--json")
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "hamr.db").is_file()
+    listed = hamr_here("org", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [o["name"] for o in json.loads(listed.stdout)] == ["First"]
+
+
+def test_history_verify_in_an_empty_folder_fails_and_creates_nothing(tmp_path: Path) -> None:
+    """The audit that used to pass on the wrong folder, run as an operator runs it."""
+    environment = {k: v for k, v in os.environ.items() if k != "HAMR_DATABASE_URL"}
+    result = run_cli("history", "verify", cwd=tmp_path, env=environment)
+    assert_operator_error(result, str(tmp_path / "hamr.db"), "hamr db upgrade")
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- serve --demo ----------------------------------------------------------------------------

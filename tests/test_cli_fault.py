@@ -11,7 +11,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from hamr.cli.fault import fault
+from hamr.cli import main
 from hamr.testing import HamrServer
 from tests.conftest import free_port
 
@@ -33,7 +33,7 @@ def hamr_fault(
     emulator: HamrServer, *args: str, url: str | None = None, token: str | None = None
 ) -> Result:
     env = {"HAMR_URL": url or emulator.url, "HAMR_ADMIN_TOKEN": token or emulator.admin_token}
-    return CliRunner().invoke(fault, args, env=env)
+    return CliRunner().invoke(main, ["fault", *args], env=env)
 
 
 def refused(result: Result) -> str:
@@ -129,6 +129,21 @@ def test_a_refused_rule_prints_each_problem_at_its_pointer(
     assert emulator.faults() == []  # all or none
 
 
+def test_a_file_that_is_not_yaml_is_one_line_saying_where(
+    emulator: HamrServer, tmp_path: Path
+) -> None:
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("- status: 503\n  times: [1\n")
+
+    line = refused(hamr_fault(emulator, "add", "--file", str(rules)))
+
+    assert line == (
+        f"Error: the faults file {rules} is not YAML or JSON: expected ',' or ']', but got "
+        "'<stream end>' at line 3, column 1 (while parsing a flow sequence)"
+    )
+    assert emulator.faults() == []
+
+
 def test_a_rule_that_is_not_json_is_refused_before_anything_is_sent(
     emulator: HamrServer,
 ) -> None:
@@ -150,7 +165,7 @@ def test_a_wrong_admin_token_names_the_header_and_the_option(emulator: HamrServe
 
 def test_without_an_admin_token_click_asks_for_it(emulator: HamrServer) -> None:
     result = CliRunner().invoke(
-        fault, ["list", "--url", emulator.url], env={"HAMR_ADMIN_TOKEN": None}
+        main, ["fault", "list", "--url", emulator.url], env={"HAMR_ADMIN_TOKEN": None}
     )
     assert result.exit_code == 2
     assert "Missing option '--admin-token'" in result.stderr

@@ -13,7 +13,7 @@ from hamr.cli.support import OperatorError, emit
 from hamr.emulator.faults.file import read_fault_file
 
 if TYPE_CHECKING:
-    from hamr.emulator.client import FaultAdmin
+    from hamr.emulator.client import EmulatorAdmin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -175,10 +175,10 @@ def _number(value: object) -> str:
     return json.dumps(value)
 
 
-def _fault_admin(url: str, admin_token: str) -> FaultAdmin:
+def _fault_admin(url: str, admin_token: str) -> EmulatorAdmin:
     """The emulator's rules API client, imported when a verb needs it: `hamr serve` loads this
     CLI too, and httpx brings its own command line (rich, pygments), ~17 MB a server would
     carry for nothing."""
-    from hamr.emulator.client import FaultAdmin
+    from hamr.emulator.client import EmulatorAdmin
 
-    return FaultAdmin(url, admin_token)
+    return EmulatorAdmin(url, admin_token)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from hamr.cli.options import database_option
-from hamr.cli.support import emit, open_service, operator_errors
+from hamr.cli.support import emit, open_service
 from hamr.domain.model import HistoryEntry, format_timestamp
 
 
@@ -15,7 +15,6 @@ from hamr.domain.model import HistoryEntry, format_timestamp
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @database_option
 @click.pass_context
-@operator_errors
 def history(
     ctx: click.Context, org_uuid: str | None, as_json: bool, database_url: str | None
 ) -> None:
@@ -34,7 +33,6 @@ def history(
 @click.option("--org", "org_uuid", help="Only the connections this organization's history covers.")
 @database_option
 @click.pass_context
-@operator_errors
 def history_verify(ctx: click.Context, org_uuid: str | None, database_url: str | None) -> None:
     """Recompute every connection's hash chain (or the org's): exit 0 if each row follows from
     the one before it, or 1 naming the first row that does not and what differs."""

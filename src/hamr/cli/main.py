@@ -1,30 +1,102 @@
-"""The `hamr` command. Without a verb it serves; every verb takes --database.
+"""The `hamr` command: the root group, whose one error policy applies to every verb, and the
+verb families, a module each. Without a verb it serves; every verb that uses the database takes
+--database.
 
-Operator mistakes (unknown org, bad datacenter, unreachable database) print one line on stderr
-and exit with status 2, never a traceback.
+The policy: an operator's mistake (an unknown org, a bad setting or URL, a database that cannot
+be opened, a file that cannot be read or parsed, an emulator that refuses or is not there) is
+`Error: <one line>` on stderr and exit status 2, never a traceback. Anything else is a bug, and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
-import secrets
-import socket
-import sys
-from dataclasses import replace
+import errno
+import json
 from typing import Any
 
 import click
+import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
+from hamr.api.errors import detail_of
+from hamr.cli.db import db
 from hamr.cli.fault import fault
 from hamr.cli.history import history
-from hamr.cli.options import database_option, load_serve_settings, serve_options
+from hamr.cli.keys import key, token
+from hamr.cli.orgs import org
 from hamr.cli.pair import pair
-from hamr.cli.support import OperatorError, emit, open_service, operator_errors
-from hamr.domain.model import KeyKind, KeyRecord, Permission, format_timestamp
-from hamr.settings import Settings
-from hamr.store.sql import open_store
+from hamr.cli.serve import config, serve
+from hamr.cli.support import OperatorError
+from hamr.domain.errors import HamrError
+from hamr.settings import SettingsError
+from hamr.store.sql import StoreUnavailable, describe
+
+# Mistakes whose message is the line to show, once any YAML syntax error in it is on one line.
+MISTAKES = (SettingsError, StoreUnavailable, json.JSONDecodeError, yaml.YAMLError)
 
 
-@click.group(invoke_without_command=True)
+class HamrGroup(click.Group):
+    """The root group: every verb runs inside its invoke, so the policy is applied here once."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors (exit 2), exits and aborts
+        except Exception as error:
+            message = operator_message(error)
+            if message is None:
+                raise
+            raise OperatorError(message) from None
+
+
+def operator_message(error: Exception) -> str | None:
+    """What to tell the operator about `error`, or None if it is no mistake of theirs."""
+    if isinstance(error, HamrError):
+        return detail_of(error)  # worded as the API words it, naming what to send or run
+    if isinstance(error, MISTAKES):
+        return _without_yaml_marks(error)
+    if isinstance(error, SQLAlchemyError):
+        return f"database error: {describe(error)}"
+    if isinstance(error, OSError) and error.errno != errno.EPIPE:  # click mends a closed pipe
+        return f"{error.strerror}: {error.filename}" if error.filename else str(error)
+    if isinstance(error, _mistakes_of_modules_loaded_late()):
+        return str(error)
+    return None
+
+
+def _mistakes_of_modules_loaded_late() -> tuple[type[Exception], ...]:
+    """The mistakes of modules only some verbs import (the emulator's client brings httpx, the
+    server's sockets uvicorn), imported on the way out so that no other verb loads them: by
+    then the verb that raised one has loaded its module already."""
+    from hamr.emulator.client import AdminApiError
+    from hamr.server.listen import CannotListen
+
+    return AdminApiError, CannotListen
+
+
+def _without_yaml_marks(error: Exception) -> str:
+    """The message, with any YAML syntax error in it (this one, or the one a file reader
+    wrapped) told on one line: PyYAML's own text quotes the offending line under a caret."""
+    message = str(error)
+    for syntax in (error, error.__cause__, error.__context__):
+        if isinstance(syntax, yaml.YAMLError):
+            message = message.replace(str(syntax), _yaml_problem(syntax))
+    return message
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """`expected ',' or ']', but got '<stream end>' at line 3, column 1 (while parsing a flow
+    sequence)`."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem is None:
+        return str(error).partition("\n")[0]
+    mark = error.problem_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    context = f" ({error.context})" if error.context else ""
+    return f"{error.problem}{where}{context}"
+
+
+@click.group(cls=HamrGroup, invoke_without_command=True)
 @click.version_option(package_name="hamr")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -33,262 +105,5 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(serve)
 
 
-@main.command()
-@serve_options
-@click.option(
-    "--demo", is_flag=True, help="Create two demo orgs with keys and print how to call them."
-)
-@operator_errors
-def serve(demo: bool, **options: Any) -> None:
-    """Serve the HAMR API (the default verb)."""
-    from hamr.server.listen import CannotListen, all_listening_sockets
-
-    settings, _sources = load_serve_settings(**options)
-    try:
-        # First, so a port in use is one line, before the database is opened or anything logged.
-        sockets = all_listening_sockets(settings)
-    except CannotListen as error:
-        raise OperatorError(str(error)) from None
-    try:
-        _serve_on(sockets, settings, demo)
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> None:
-    """Run uvicorn on sockets hamr made, so uvicorn never binds (nor fails to) itself."""
-    from hamr.bootstrap import create_app
-    from hamr.server.listen import server_for
-    from hamr.server.logs import configure_logging
-    from hamr.usecases.demo import ensure_demo, instructions
-
-    configure_logging(settings.log_level, settings.log_format)
-    if settings.emulator and not settings.admin_token:
-        settings = replace(settings, admin_token=secrets.token_urlsafe(24))
-        click.echo(
-            f"emulator admin API at /_hamr/; send X-Hamr-Admin-Token: {settings.admin_token}"
-        )
-    app = create_app(settings)
-    if demo:
-        demo_orgs = ensure_demo(app.state.service)
-        click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
-        sys.stdout.flush()
-    server_for(app, settings, app.emulator.faults if app.emulator else None).run(sockets=sockets)
-
-
-@main.command()
-@serve_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@operator_errors
-def config(as_json: bool, **options: Any) -> None:
-    """Print the settings `serve` would use with these options, and where each came from
-    (flag, env or default). Passwords in URLs are redacted."""
-    settings, sources = load_serve_settings(**options)
-    shown = settings.redacted()
-    payload = {name: {"value": value, "source": sources[name]} for name, value in shown.items()}
-    width = max(map(len, shown))
-    text = "\n".join(
-        f"{name:<{width}}  {value}  ({sources[name]})" for name, value in shown.items()
-    )
-    emit(as_json, payload, text)
-
-
-@main.group()
-def org() -> None:
-    """Create and list organizations."""
-
-
-@org.command("create")
-@click.option("--name", required=True, help="The organization's name.")
-@click.option("--datacenter", required=True, help="The organization's own datacenter, e.g. us1.")
-@click.option("--uuid", "org_uuid", help="Use this UUID instead of a random one.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@database_option
-@click.pass_context
-@operator_errors
-def org_create(
-    ctx: click.Context,
-    name: str,
-    datacenter: str,
-    org_uuid: str | None,
-    as_json: bool,
-    database_url: str | None,
-) -> None:
-    """Create an organization with an API key and an application key (shown once)."""
-    created, api_key, app_key = open_service(ctx, database_url).create_org(
-        name, datacenter, org_uuid
-    )
-    payload = {
-        "uuid": created.uuid,
-        "name": created.name,
-        "datacenter": created.datacenter,
-        "api_key": api_key,
-        "app_key": app_key,
-    }
-    text = "\n".join(f"{field:<11} {value}" for field, value in payload.items())
-    emit(as_json, payload, text + "\nThe keys are shown only now; store them safely.")
-
-
-@org.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@database_option
-@click.pass_context
-@operator_errors
-def org_list(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
-    """List organizations."""
-    orgs = open_service(ctx, database_url).list_orgs()
-    payload = [{"uuid": o.uuid, "name": o.name, "datacenter": o.datacenter} for o in orgs]
-    emit(as_json, payload, "\n".join(f"{o.uuid}  {o.datacenter:<8} {o.name}" for o in orgs))
-
-
-@main.group()
-def key() -> None:
-    """Create, list and revoke API and application keys."""
-
-
-permission_option = click.option(
-    "--permission",
-    type=click.Choice([p.value for p in Permission]),
-    default=Permission.WRITE.value,
-    show_default=True,
-    help="What it may do: read (GET only), write, or admin (also break-glass overrides).",
-)
-
-
-@key.command("create")
-@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
-@click.option("--type", "kind", type=click.Choice(["api", "app"]), required=True)
-@permission_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@database_option
-@click.pass_context
-@operator_errors
-def key_create(
-    ctx: click.Context,
-    org_uuid: str,
-    kind: str,
-    permission: str,
-    as_json: bool,
-    database_url: str | None,
-) -> None:
-    """Create a key (the secret is shown once); application keys carry a permission."""
-    record, secret = open_service(ctx, database_url).create_key(
-        org_uuid, KeyKind(kind), Permission(permission)
-    )
-    _print_secret(as_json, record, secret)
-
-
-@key.command("list")
-@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@database_option
-@click.pass_context
-@operator_errors
-def key_list(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
-    """List an organization's keys and tokens (never their secrets)."""
-    records = open_service(ctx, database_url).list_keys(org_uuid)
-    emit(
-        as_json,
-        [_key_json(r) for r in records],
-        "\n".join(
-            f"{r.id}  {r.kind.value:<5} {r.permission.value:<5}  "
-            f"created {format_timestamp(r.created_at_us)}"
-            + (f"  revoked {format_timestamp(r.revoked_at_us)}" if r.revoked_at_us else "")
-            for r in records
-        ),
-    )
-
-
-@key.command("revoke")
-@click.argument("key_id")
-@database_option
-@click.pass_context
-@operator_errors
-def key_revoke(ctx: click.Context, key_id: str, database_url: str | None) -> None:
-    """Revoke a key or token; running servers refuse it within a second."""
-    record, newly = open_service(ctx, database_url).revoke_key(key_id)
-    if newly:
-        click.echo(f"revoked {record.kind.value} key {record.id}")
-    else:
-        assert record.revoked_at_us is not None
-        click.echo(
-            f"{record.kind.value} key {record.id} was already revoked at "
-            f"{format_timestamp(record.revoked_at_us)}; nothing changed"
-        )
-
-
-@main.group()
-def token() -> None:
-    """Create bearer tokens."""
-
-
-@token.command("create")
-@click.option("--org", "org_uuid", required=True, help="The organization's UUID.")
-@permission_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@database_option
-@click.pass_context
-@operator_errors
-def token_create(
-    ctx: click.Context, org_uuid: str, permission: str, as_json: bool, database_url: str | None
-) -> None:
-    """Create a token for `Authorization: Bearer <token>` (shown once)."""
-    record, secret = open_service(ctx, database_url).create_key(
-        org_uuid, KeyKind.TOKEN, Permission(permission)
-    )
-    _print_secret(as_json, record, secret)
-
-
-main.add_command(pair)
-main.add_command(history)
-main.add_command(fault)
-
-
-@main.group()
-def db() -> None:
-    """Database maintenance."""
-
-
-@db.command("upgrade")
-@database_option
-@operator_errors
-def db_upgrade(database_url: str | None) -> None:
-    """Apply any pending schema migrations."""
-    from hamr.store.migrate import current_revision
-
-    store = open_store(Settings.load(database_url=database_url).database_url)
-    try:
-        click.echo(f"database schema at revision {current_revision(store.engine)}")
-    finally:
-        store.close()
-
-
-@db.command("copy")
-@click.option("--from", "source", required=True, metavar="URL", help="Database to copy from.")
-@click.option("--to", "target", required=True, metavar="URL", help="Empty database to copy to.")
-@operator_errors
-def db_copy(source: str, target: str) -> None:
-    """Copy all orgs, keys, connections (with their members) and history into an empty database
-    (verified)."""
-    from hamr.store.copy import copy_database
-
-    counts = copy_database(source, target)
-    click.echo("copied " + ", ".join(f"{n} {table}" for table, n in counts.items()))
-
-
-def _print_secret(as_json: bool, record: KeyRecord, secret: str) -> None:
-    payload = {**_key_json(record), "key": secret}
-    text = f"id   {record.id}\nkey  {secret}\nThe key is shown only now; store it safely."
-    emit(as_json, payload, text)
-
-
-def _key_json(record: KeyRecord) -> dict[str, object]:
-    return {
-        "id": record.id,
-        "org_uuid": record.org_uuid,
-        "type": record.kind.value,
-        "permission": record.permission.value,
-        "created_at": format_timestamp(record.created_at_us),
-        "revoked_at": format_timestamp(record.revoked_at_us) if record.revoked_at_us else None,
-    }
+for _verb in (serve, config, org, key, token, pair, history, db, fault):
+    main.add_command(_verb)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import click
 
 from hamr.cli.options import database_option
-from hamr.cli.support import emit, open_service, operator_errors
-from hamr.domain.errors import NotFound
+from hamr.cli.support import emit, open_service
 from hamr.domain.lifecycle import OPERATIONS
 from hamr.domain.model import (
     KeyKind,
@@ -19,7 +18,6 @@ from hamr.domain.model import (
     Principal,
     format_timestamp,
 )
-from hamr.usecases.service import HamrService
 
 # Who history names for what the operator does from the command line, with no key.
 OPERATOR_KEY = "hamr cli"
@@ -35,11 +33,10 @@ def pair() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @database_option
 @click.pass_context
-@operator_errors
 def pair_show(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
     """Both sides, the status and since when, the health and the allowed next statuses."""
     service = open_service(ctx, database_url)
-    report = service.pairs.report(_org(service, org_uuid))
+    report = service.pairs.report(service.require_org(org_uuid))
     _print_report(as_json, report)
 
 
@@ -52,7 +49,6 @@ def _operation(name: str) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     @database_option
     @click.pass_context
-    @operator_errors
     def run(
         ctx: click.Context,
         org_uuid: str,
@@ -63,7 +59,7 @@ def _operation(name: str) -> click.Command:
         hold: bool = False,
     ) -> None:
         service = open_service(ctx, database_url)
-        org = _org(service, org_uuid)
+        org = service.require_org(org_uuid)
         principal = Principal(org, OPERATOR_KEY, Permission.ADMIN, KeyKind.TOKEN)
         done = service.pairs.run(principal, name, reason, hold, dry_run)
         steps = " -> ".join(
@@ -107,7 +103,6 @@ for _name in OPERATIONS:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @database_option
 @click.pass_context
-@operator_errors
 def pair_unlink(
     ctx: click.Context,
     org_uuid: str,
@@ -129,13 +124,6 @@ def pair_unlink(
         "dry_run": dry_run,
     }
     emit(as_json, payload, f"{'would unlink' if dry_run else 'unlinked'} {sides}")
-
-
-def _org(service: HamrService, org_uuid: str) -> Org:
-    org = service.get_org(org_uuid)
-    if org is None:
-        raise NotFound(f"no organization with UUID {org_uuid}")
-    return org
 
 
 def _side(link: Link, org: Org) -> dict[str, object]:

@@ -1,55 +1,51 @@
-"""What every `hamr` verb shares: operator errors as one line and exit status 2, the service
-on the configured database, and printing as text or JSON."""
+"""What the verbs share: their own mistakes, shown as the root group shows every operator's
+mistake (one line, exit status 2); the service on the configured database; printing as text or
+JSON."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from hamr.domain.errors import HamrError
-from hamr.domain.model import Policy
-from hamr.settings import Settings, SettingsError
-from hamr.store.sql import StoreUnavailable, describe, open_store
-from hamr.usecases.service import HamrService
+from hamr.settings import Settings
+from hamr.store.sql import NoHamrDatabase, require_hamr_database
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from hamr.usecases.service import HamrService
+
+HOW_TO_MAKE_ONE = (
+    "make one with `hamr db upgrade` or `hamr serve`, or point --database (HAMR_DATABASE_URL) "
+    "at yours"
+)
 
 
 class OperatorError(click.ClickException):
+    """A mistake a verb finds itself: `Error: <message>` and exit status 2."""
+
     exit_code = 2
 
 
-def operator_errors(command: F) -> F:
-    """Turn the errors an operator can cause into one line and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (HamrError, StoreUnavailable, SettingsError) as error:
-            raise OperatorError(str(error)) from None
-        except SQLAlchemyError as error:
-            raise OperatorError(f"database error: {describe(error)}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def open_service(ctx: click.Context, database_url: str | None) -> HamrService:
+def open_service(
+    ctx: click.Context, database_url: str | None, *, create: bool = False
+) -> HamrService:
+    """The service on the configured database, closed with the command. Only a verb that
+    makes something of a new database may `create` one: any other, on a database that is not
+    there, would answer for an empty one in the wrong folder as if all were well."""
     settings = Settings.load(database_url=database_url)
-    store = open_store(settings.database_url)
+    if not create:
+        try:
+            require_hamr_database(settings.database_url)
+        except NoHamrDatabase as missing:
+            raise OperatorError(f"{missing}; {HOW_TO_MAKE_ONE}") from None
+    # The composition root builds the whole application too (starlette, the API, the
+    # emulator): imported by the verbs that need a service, not by every `hamr` start.
+    from hamr.bootstrap import build_service, open_settings_store
+
+    store = open_settings_store(settings)
     ctx.call_on_close(store.close)
-    return HamrService(
-        store.unit_of_work,
-        store.view,
-        settings.datacenters,
-        policy=Policy(settings.transitions),
-        stuck_after_seconds=settings.stuck_after_seconds,
-    )
+    return build_service(settings, store)
 
 
 def emit(as_json: bool, payload: object, text: str) -> None:

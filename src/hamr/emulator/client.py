@@ -131,10 +131,6 @@ class EmulatorAdmin:
         raise AdminApiError(f"{self.url} answered {answer.status_code}: {shown}")
 
 
-# The name `hamr fault` (cli/fault.py) knows the client by.
-FaultAdmin = EmulatorAdmin
-
-
 def _errors(answer: httpx.Response) -> list[dict[str, Any]]:
     """The JSON:API errors of an answer, or none when it holds none (not hamr, say)."""
     try:
