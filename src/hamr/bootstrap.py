@@ -55,8 +55,12 @@ def build_service(
     )
 
 
-def open_settings_store(settings: Settings) -> SqlStore:
-    """The store the settings name, opened (and migrated)."""
+def open_settings_store(settings: Settings, *, serving: bool = True) -> SqlStore:
+    """The store the settings name, opened (and migrated). A server bounds every statement by
+    `db_timeout_seconds` (a request must not wait on a hung database); an operator's command
+    is not `serving` and waits as long as its work takes (a long history's audit, a copy)."""
+    if not serving:
+        return open_store(settings.database_url)
     return open_store(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
 
 

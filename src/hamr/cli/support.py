@@ -43,7 +43,7 @@ def open_service(
     # emulator): imported by the verbs that need a service, not by every `hamr` start.
     from hamr.bootstrap import build_service, open_settings_store
 
-    store = open_settings_store(settings)
+    store = open_settings_store(settings, serving=False)
     ctx.call_on_close(store.close)
     return build_service(settings, store)
 
