@@ -12,6 +12,7 @@ from hamr.api.metrics import CONTENT_TYPE
 from hamr.api.responses import json_response
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
+from hamr.usecases.service import Unready
 
 _ALIVE = pydantic_core.to_json({"status": "ok"})
 
@@ -21,13 +22,24 @@ async def healthz(_request: Request) -> Response:
     return json_response(_ALIVE)
 
 
+# What /readyz says of each reason a server cannot serve, with what an operator does about it.
+UNREADY = {
+    Unready.SCHEMA_BEHIND: (
+        "the database schema is not at this hamr's revision; run `hamr db upgrade`"
+    ),
+    Unready.UNREACHABLE: "the database is unreachable",
+    Unready.DISK_FULL: "the database's disk is full: the last write failed for want of space",
+}
+
+
 async def readyz(request: Request) -> Response:
     """Ready to serve when the database answers at the expected schema revision; 503 says
     why not. The rate limit storage is reported but does not decide: without it requests are
     served unlimited, and taking every process out of rotation for it would serve none."""
     state: AppState = request.app.state.hamr
     try:
-        database = await state.reads(state.service.readiness)
+        unready = await state.reads(state.service.readiness)
+        database = None if unready is None else UNREADY[unready]
     except Unavailable:  # the database hangs: it does not answer within the timeout
         database = f"the database did not answer within {state.settings.db_timeout_seconds:g} s"
     limits = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 from hamr.domain.chain import ChainReport
@@ -45,6 +46,14 @@ from hamr.usecases.pair_operations import PairOperations
 __all__ = ["HamrService", "Upsert"]
 
 logger = logging.getLogger(__name__)
+
+
+class Unready(Enum):
+    """Why a server cannot serve: the edge (/readyz) says what an operator does about it."""
+
+    SCHEMA_BEHIND = "schema_behind"
+    UNREACHABLE = "unreachable"
+    DISK_FULL = "disk_full"
 
 
 class HamrService:
@@ -157,15 +166,15 @@ class HamrService:
         """Stored state by the numbers, for metrics (blocking: call from a worker thread)."""
         return self._view.statistics()
 
-    def readiness(self) -> str | None:
+    def readiness(self) -> Unready | None:
         """Why this server cannot serve right now, or None if it can (blocking)."""
         try:
             if not self._view.schema_is_current():
-                return "the database schema is not at this hamr's revision; run `hamr db upgrade`"
+                return Unready.SCHEMA_BEHIND
         except Unavailable:
-            return "the database is unreachable"
+            return Unready.UNREACHABLE
         if self._connection_use_cases.disk_full:
-            return "the database's disk is full: the last write failed for want of space"
+            return Unready.DISK_FULL
         return None
 
     # -- the operator's use cases: state, orgs and keys (usecases/accounts.py) --------------
