@@ -7,8 +7,10 @@ API does (`HamrStatus`); errors point at the spelling the client sent.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -16,6 +18,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
 from hamr.api.conditional import Encoded, encode
+from hamr.api.pydantic_errors import BodyRules, violation, violations
 from hamr.api.wire import PASCAL_CASE, RESOURCE_TYPE, WireFormat
 from hamr.domain.errors import Forbidden, ValidationFailed, Violation
 from hamr.domain.model import Connection, HamrStatus, Org, RequestedChange
@@ -162,12 +165,16 @@ def parse_connection_request(
     try:
         request = _AcceptedRequest.model_validate(_with_attributes(document, attributes))
     except pydantic.ValidationError as error:
-        problems += [_violation(e, datacenters, pointers) for e in error.errors(include_url=False)]
+        problems += violations(error, _rules_for(datacenters, pointers))
     problems += [  # may be left out, but not sent as null
-        _violation(
-            {"loc": ("data", "attributes", name), "type": "string_type", "input": None},
-            datacenters,
-            pointers,
+        violation(
+            {
+                "loc": ("data", "attributes", name),
+                "type": "string_type",
+                "input": None,
+                "msg": "",
+            },
+            _rules_for(datacenters, pointers),
         )
         for name in _OPTIONAL
         if name in attributes and attributes[name] is None
@@ -265,40 +272,27 @@ def _raw_attributes(document: Any) -> dict[str, object]:
     return attributes if isinstance(attributes, dict) else {}
 
 
-def _violation(error: Any, datacenters: frozenset[str], pointers: dict[str, str]) -> Violation:
-    location = [str(part) for part in error["loc"]]
-    pointer = "".join(f"/{part}" for part in location)
-    name = location[-1] if location else "body"
-    if pointer.startswith(f"{ATTRIBUTES}/") and len(location) == 3:
-        field = location[-1]
-        pointer = pointers.get(field, pointer)
-        name = pointer.rsplit("/", 1)[-1]
-        if field == "target_org_datacenter":
-            allowed = f"{name} must be one of: {', '.join(sorted(datacenters))}."
-        else:
-            allowed = f"{name} {_ATTRIBUTE_RULES.get(field, '')}".strip()
-    else:
-        allowed = _ALLOWED.get(pointer, "")
-    if error["type"] == "missing":
-        return Violation(pointer, f"Missing required {name}. {allowed}".strip())
-    got = json.dumps(error["input"])
-    if len(got) > 60:
-        got = got[:57] + "..."
-    kind = _json_type(error["input"])
-    if error["type"] in ("string_too_short", "string_too_long"):
-        kind = f"{kind} of {len(error['input'])} characters"
-    return Violation(pointer, f"Invalid {name}: got {got} ({kind}). {allowed}")
+@functools.lru_cache(maxsize=8)
+def _body_rules(datacenters: frozenset[str]) -> BodyRules:
+    """What to tell the sender of a connection request, for these datacenters."""
+    return BodyRules(
+        body="",
+        fields={
+            **_ALLOWED,
+            **{
+                f"{ATTRIBUTES}/{name}": f"{{name}} {rule}"
+                for name, rule in _ATTRIBUTE_RULES.items()
+            },
+            f"{ATTRIBUTES}/target_org_datacenter": (
+                f"{{name}} must be one of: {', '.join(sorted(datacenters))}."
+            ),
+        },
+        missing="Missing required {name}. {what}",
+        invalid="Invalid {name}: got {got} ({kind}). {what}",
+    )
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string" if value.strip() else "a blank string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+def _rules_for(datacenters: frozenset[str], pointers: dict[str, str]) -> BodyRules:
+    """The rules, with each attribute pointed at in the spelling the client sent it in."""
+    sent_at = {f"{ATTRIBUTES}/{name}": pointer for name, pointer in pointers.items()}
+    return replace(_body_rules(datacenters), sent_at=sent_at)
