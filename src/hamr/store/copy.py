@@ -7,15 +7,13 @@ and history keeps its order; the copy is one transaction on the target, verified
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.util import asbool
 
 from hamr.domain.errors import InvalidInput
-from hamr.store.sql import open_store
+from hamr.store.sql import open_store, sqlite_file
 from hamr.store.state_dump import STATE_TABLES, in_key_order, move_history_ids_past_rows
 from hamr.store.tables import epochs, orgs
 
@@ -59,7 +57,7 @@ def require_existing_source(source_url: str) -> None:
         return  # open_store says what is wrong with it
     if url.get_backend_name() != "sqlite":
         return  # a PostgreSQL database that does not exist already fails at connect
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is None:
         raise InvalidInput(
             f"the source database {source_url} is an in-memory SQLite database, which holds "
@@ -73,16 +71,6 @@ def require_existing_source(source_url: str) -> None:
         raise InvalidInput(
             f"the source database {path} is not a file; --from must name an existing hamr database"
         )
-
-
-def _sqlite_file(url: URL) -> str | None:
-    """The file a SQLite URL opens (as the driver reads it), or None for an in-memory one."""
-    database = url.database or ""
-    if asbool(url.query.get("uri", False)) and database.startswith("file:"):
-        if url.query.get("mode") == "memory":
-            return None
-        database = unquote(urlsplit(database).path)
-    return None if database in ("", ":memory:") else database
 
 
 def _count(connection: sa.Connection, table: sa.Table) -> int:
