@@ -29,6 +29,8 @@ TRANSITION_POLICIES = tuple(policy.value for policy in Policy)
 Source = Literal["flag", "env", "default"]
 # An emulator's admin token, when given rather than generated, is at least this long.
 MIN_ADMIN_TOKEN_LENGTH = 16
+# The request header that carries it, spelled here once.
+ADMIN_HEADER = "X-Hamr-Admin-Token"
 
 
 class SettingsError(ValueError):
@@ -315,7 +317,7 @@ class Settings:
         False, "Serve the emulator's admin API under /_hamr/ (reset, clock, faults, state) for "
         "test suites")
     admin_token: str = _setting(
-        "", f"What X-Hamr-Admin-Token must be for /_hamr/ ({MIN_ADMIN_TOKEN_LENGTH} characters "
+        "", f"What {ADMIN_HEADER} must be for /_hamr/ ({MIN_ADMIN_TOKEN_LENGTH} characters "
         "or more); hamr prints the one it generates", metavar="TOKEN", secret=True,
         unset="generated at start", check=_rule(
             lambda token: not token or len(token) >= MIN_ADMIN_TOKEN_LENGTH,

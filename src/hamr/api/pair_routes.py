@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-import pydantic
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,10 +15,11 @@ from starlette.responses import Response
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
 from hamr.api.paths import PAIR_PATH as PAIR_PATH  # where the app mounts these routes
-from hamr.api.responses import JSON
+from hamr.api.pydantic_errors import BodyRules, parsed
+from hamr.api.responses import json_response
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
-from hamr.domain.errors import NotFound, ValidationFailed, Violation
+from hamr.domain.errors import NotFound
 from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_operation
 from hamr.domain.model import AppliedChange, Link, PairReport, Principal, format_timestamp
 from hamr.domain.rules import MAX_TEXT_LENGTH
@@ -40,7 +39,7 @@ async def get_pair(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_get")
     report = await state.reads(state.service.pairs.report, principal.org)
-    return _document(pair_document(report))
+    return json_response(pairjson_response(report))
 
 
 async def post_operation(request: Request) -> Response:
@@ -54,14 +53,14 @@ async def post_operation(request: Request) -> Response:
         state, principal, operation, asked.reason, hold=asked.hold, dry_run=asked.dry_run
     )
     report = await state.reads(state.service.pairs.report, principal.org)
-    document = pair_document(report, done[-1].after if asked.dry_run else None)
+    document = pairjson_response(report, done[-1].after if asked.dry_run else None)
     document["meta"] = {
         "operation": operation,
         "dry_run": asked.dry_run,
         "steps": [_step(change) for change in done],
     }
     headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
-    return _document(document, headers)
+    return json_response(document, headers=headers)
 
 
 def operation_named(name: str) -> str:
@@ -99,7 +98,7 @@ async def run_operation(
     return done
 
 
-def pair_document(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:
+def pairjson_response(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:
     """Both sides of the pair, its status and since when, its health, what may follow. With
     `would_be` (a dry run), the connection as the operation would leave it."""
     link = would_be or report.link
@@ -143,31 +142,18 @@ def _step(change: AppliedChange) -> dict[str, Any]:
     }
 
 
-def _parse(body: bytes) -> _OperationRequest:
-    try:
-        return _OperationRequest.model_validate_json(body)
-    except pydantic.ValidationError as error:
-        raise ValidationFailed([_violation(e) for e in error.errors(include_url=False)]) from None
-
-
-def _violation(error: Any) -> Violation:
-    location = [str(part) for part in error["loc"]]
-    pointer = "".join(f"/{part}" for part in location)
-    rules = {
+_BODY_RULES = BodyRules(
+    body='The body must be {"reason": "..."}.',
+    fields={
         "/reason": f"reason must say why, as a string of 1 to {MAX_TEXT_LENGTH} characters.",
         "/hold": "hold must be true or false.",
         "/dry_run": "dry_run must be true or false.",
-    }
-    if error["type"] == "json_invalid":
-        return Violation("", 'The body is not valid JSON; send {"reason": "..."}.')
-    if error["type"] == "extra_forbidden":
-        return Violation(
-            pointer,
-            f"{location[-1]} is not a field of a pair operation; send "
-            "reason, and optionally hold and dry_run.",
-        )
-    return Violation(pointer, rules.get(pointer, 'The body must be {"reason": "..."}.'))
+    },
+    unknown="{name} is not a field of a pair operation; send reason, and optionally hold and "
+    "dry_run.",
+    not_json='The body is not valid JSON; send {"reason": "..."}.',
+)
 
 
-def _document(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(pydantic_core.to_json(document), media_type=JSON, headers=headers)
+def _parse(body: bytes) -> _OperationRequest:
+    return parsed(_OperationRequest, body, _BODY_RULES)

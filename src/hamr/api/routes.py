@@ -19,7 +19,7 @@ from hamr.api.errors import APP_KEY, OVERRIDE_HEADER, BadParameter
 from hamr.api.get_answer import document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.paths import HAMR_PATH as HAMR_PATH  # where the app mounts these routes
-from hamr.api.responses import JSON
+from hamr.api.responses import json_response
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
 from hamr.domain.errors import Forbidden, InvalidInput, Subject
@@ -224,11 +224,11 @@ async def validate_api_key(request: Request) -> Response:
     identify = state.service.identify
     caller = await state.reads(identify, api_key, KeyKind.API) if api_key else None
     if caller is not None:
-        return Response(b'{"valid":true}', media_type=JSON)
-    return Response(b'{"errors":["Forbidden"]}', status_code=403, media_type=JSON)
+        return json_response(b'{"valid":true}')
+    return json_response(b'{"errors":["Forbidden"]}', status=403)
 
 
 async def openapi(request: Request) -> Response:
     """hamr's OpenAPI document, built once per app from the models it validates with."""
     state: AppState = request.app.state.hamr
-    return Response(state.openapi, media_type=JSON)
+    return json_response(state.openapi)

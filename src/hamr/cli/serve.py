@@ -13,7 +13,7 @@ import click
 
 from hamr.cli.options import load_serve_settings, serve_options
 from hamr.cli.support import emit
-from hamr.settings import Settings
+from hamr.settings import ADMIN_HEADER, Settings
 
 
 @click.command()
@@ -45,9 +45,7 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
     configure_logging(settings.log_level, settings.log_format)
     if settings.emulator and not settings.admin_token:
         settings = replace(settings, admin_token=secrets.token_urlsafe(24))
-        click.echo(
-            f"emulator admin API at /_hamr/; send X-Hamr-Admin-Token: {settings.admin_token}"
-        )
+        click.echo(f"emulator admin API at /_hamr/; send {ADMIN_HEADER}: {settings.admin_token}")
     app = create_app(settings)
     if demo:
         demo_orgs = ensure_demo(app.state.service)

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from hamr.api.errors import HeaderRefused
 from hamr.api.state import AppState
 from hamr.emulator.state import Emulator
-
-ADMIN_HEADER = "X-Hamr-Admin-Token"
+from hamr.settings import ADMIN_HEADER as ADMIN_HEADER  # the header, for the client and tests
 
 
 def admitted(request: Request) -> AppState:
