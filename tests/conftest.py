@@ -94,7 +94,7 @@ def run_cli(
     return subprocess.run(command, capture_output=True, text=True, timeout=60, **kwargs)
 
 
-class HamrServer:
+class ServeProcess:
     """One `hamr serve` process; its combined output goes to a log file tests can read."""
 
     def __init__(
@@ -119,7 +119,7 @@ class HamrServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, attempts: int = 3) -> HamrServer:
+    def start(self, attempts: int = 3) -> ServeProcess:
         """Start and wait until it answers; a free port taken meanwhile is retried elsewhere."""
         for _ in range(attempts):
             if self._launch():
@@ -182,7 +182,7 @@ ADMIN_TOKEN = "emulator-admin-token-for-tests"
 ADMIN = {ADMIN_HEADER: ADMIN_TOKEN}
 
 
-class EmulatorServer(HamrServer):
+class EmulatorServer(ServeProcess):
     """`hamr serve --emulator` with the suite's admin token and a site of its own (a port,
     `site_ports`) for each of the demo pair's datacenters; `admin` is hamr's client of its
     admin API."""
@@ -255,11 +255,11 @@ def unknown_org(datacenter: str = "eu1", name: str | None = None) -> OrgKeys:
 
 def serving(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, *flags: str
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     """A server of its own on the suite's database, started with these `hamr serve` flags
     and stopped afterwards: for fixtures, as `yield from serving(...)`."""
     name = "-".join(flag.strip("-") for flag in flags) or "server"
-    running = HamrServer(database_url, tmp_path_factory.mktemp(name) / "server.log", *flags)
+    running = ServeProcess(database_url, tmp_path_factory.mktemp(name) / "server.log", *flags)
     yield running.start()
     running.stop()
 
@@ -312,26 +312,26 @@ def admin(database_url: str) -> Iterator[Admin]:
 @pytest.fixture(scope="session")
 def server(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
-    running = HamrServer(database_url, tmp_path_factory.mktemp("log") / "server.log").start()
+) -> Iterator[ServeProcess]:
+    running = ServeProcess(database_url, tmp_path_factory.mktemp("log") / "server.log").start()
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
 def wire(
-    server: HamrServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[str], HamrServer]]:
+    server: ServeProcess, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], ServeProcess]]:
     """The server in a `--wire` mode: the suite's own for `both` (the default), one of this
     module's, started when first asked for, for `contract` and `live`."""
-    started: dict[str, HamrServer] = {}
+    started: dict[str, ServeProcess] = {}
 
-    def running(mode: str) -> HamrServer:
+    def running(mode: str) -> ServeProcess:
         if mode == "both":
             return server
         if mode not in started:
             log = tmp_path_factory.mktemp("log") / f"{mode}.log"
-            started[mode] = HamrServer(database_url, log, "--wire", mode).start()
+            started[mode] = ServeProcess(database_url, log, "--wire", mode).start()
         return started[mode]
 
     yield running
@@ -382,13 +382,13 @@ def partner(admin: Admin) -> OrgKeys:
 
 
 @pytest.fixture
-def http(server: HamrServer) -> Iterator[httpx.Client]:
+def http(server: ServeProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
 
 
 @pytest.fixture
-def hamr_api(server: HamrServer) -> Iterator[Callable[..., HighAvailabilityMultiRegionApi]]:
+def hamr_api(server: ServeProcess) -> Iterator[Callable[..., HighAvailabilityMultiRegionApi]]:
     """The official Python client, pointed at the test server (or `at` another) with an org's
     credentials."""
     clients: list[ApiClient] = []
@@ -399,7 +399,7 @@ def hamr_api(server: HamrServer) -> Iterator[Callable[..., HighAvailabilityMulti
         api_key: str | None = None,
         app_key: str | None = None,
         token: str | None = None,
-        at: HamrServer | None = None,
+        at: ServeProcess | None = None,
     ) -> HighAvailabilityMultiRegionApi:
         configuration = Configuration(host=(at or server).url, access_token=token)
         if org is not None or api_key is not None:

@@ -17,7 +17,7 @@ from hamr.store.sql import open_store
 from hamr.store.tables import history
 from hamr.usecases.caches import Fills, LruDict
 from hamr.usecases.service import HamrService
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, serving
 from tests.postgres import PostgresServer
 
 PATH = "/api/v2/hamr"
@@ -26,12 +26,12 @@ PATH = "/api/v2/hamr"
 @pytest.fixture(scope="module")
 def other_server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     """A second `hamr serve` on the suite's database: another process writing."""
     yield from serving(database_url, tmp_path_factory, "--log-level", "warning")
 
 
-def cache_metrics(server: HamrServer) -> dict[tuple[str, str], int]:
+def cache_metrics(server: ServeProcess) -> dict[tuple[str, str], int]:
     """hamr_cache_requests_total by (cache, result), as the server counts them now."""
     text = httpx.get(f"{server.url}/metrics").text
     found = re.findall(
@@ -40,13 +40,13 @@ def cache_metrics(server: HamrServer) -> dict[tuple[str, str], int]:
     return {(cache, result): int(float(value)) for cache, result, value in found}
 
 
-def cache_counts(server: HamrServer) -> dict[str, int]:
+def cache_counts(server: ServeProcess) -> dict[str, int]:
     """The connections cache's hits and misses."""
     counts = cache_metrics(server)
     return {result: counts.get(("connections", result), 0) for result in ("hit", "miss")}
 
 
-def linked(admin: Admin, server: HamrServer, status: int = 2) -> tuple[OrgKeys, OrgKeys]:
+def linked(admin: Admin, server: ServeProcess, status: int = 2) -> tuple[OrgKeys, OrgKeys]:
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
     body = connection_body(org, partner, hamr_status=status)
     answer = httpx.post(f"{server.url}{PATH}", json=body, headers=org.headers)
@@ -54,14 +54,14 @@ def linked(admin: Admin, server: HamrServer, status: int = 2) -> tuple[OrgKeys, 
     return org, partner
 
 
-def status_at(server: HamrServer, org: OrgKeys) -> int:
+def status_at(server: ServeProcess, org: OrgKeys) -> int:
     answer = httpx.get(f"{server.url}{PATH}", headers=org.headers)
     assert answer.status_code == 200, answer.text
     return int(answer.json()["data"]["attributes"]["hamr_status"])
 
 
 def test_another_processs_write_is_seen_within_a_poll_and_drops_only_its_orgs(
-    admin: Admin, server: HamrServer, other_server: HamrServer
+    admin: Admin, server: ServeProcess, other_server: ServeProcess
 ) -> None:
     written, written_partner = linked(admin, server)
     bystander, bystander_partner = linked(admin, server)
@@ -86,7 +86,7 @@ def test_another_processs_write_is_seen_within_a_poll_and_drops_only_its_orgs(
     assert reads_before["miss"] - before["miss"] == 1  # and so was its partner's
 
 
-def test_this_processs_writes_leave_other_orgs_cached(admin: Admin, server: HamrServer) -> None:
+def test_this_processs_writes_leave_other_orgs_cached(admin: Admin, server: ServeProcess) -> None:
     bystanders = [org for _ in range(3) for org in linked(admin, server)]
     for org in bystanders:
         status_at(server, org)
@@ -175,7 +175,7 @@ def test_a_proof_that_raced_a_revocation_is_not_remembered(admin: Admin, databas
         store.close()
 
 
-def test_the_metrics_count_both_caches_hits_and_misses(admin: Admin, server: HamrServer) -> None:
+def test_the_metrics_count_both_caches_hits_and_misses(admin: Admin, server: ServeProcess) -> None:
     """Each request is counted once per cache, though its credentials are first looked for
     in memory alone and then proved from storage."""
     org, _partner = linked(admin, server)  # its write put its connection in memory

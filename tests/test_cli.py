@@ -47,8 +47,8 @@ from hamr.usecases.demo import BACKUP, PRODUCTION
 from hamr.usecases.service import HamrService
 from tests.conftest import (
     PYTHON,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     free_port,
     run_cli,
@@ -137,15 +137,17 @@ def shared_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_server(shared_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HamrServer]:
+def shared_server(
+    shared_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
     """One server on a database the tests also drive through the CLI."""
-    running = HamrServer(shared_db, tmp_path_factory.mktemp("cli-log") / "server.log").start()
+    running = ServeProcess(shared_db, tmp_path_factory.mktemp("cli-log") / "server.log").start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def shared_cli(shared_db: str, shared_server: HamrServer) -> Cli:
+def shared_cli(shared_db: str, shared_server: ServeProcess) -> Cli:
     def run(*args: str) -> Result:
         return run_cli(*args, database_url=shared_db)
 
@@ -289,7 +291,7 @@ def test_key_and_token_lifecycle_never_shows_secrets_again(cli: Cli) -> None:
 
 
 def test_org_create_keys_work_with_the_official_client(
-    shared_cli: Cli, shared_server: HamrServer
+    shared_cli: Cli, shared_server: ServeProcess
 ) -> None:
     org, partner = map(
         as_org,
@@ -322,7 +324,7 @@ def test_org_create_keys_work_with_the_official_client(
     assert read.data.attributes.modified_by == "ops@example.com"
 
 
-def test_history_after_posts_through_a_server(shared_cli: Cli, shared_server: HamrServer) -> None:
+def test_history_after_posts_through_a_server(shared_cli: Cli, shared_server: ServeProcess) -> None:
     org, partner = map(
         as_org, parallel(shared_cli, org_args("Primary", "us1"), org_args("Backup", "eu1"))
     )
@@ -704,7 +706,7 @@ def demo_keys(log: str) -> tuple[list[str], list[str]]:
 
 def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "demo.db")
-    demo = HamrServer(url, tmp_path / "demo.log", "--demo").start()
+    demo = ServeProcess(url, tmp_path / "demo.log", "--demo").start()
     try:
         log = demo.log()
         assert PRODUCTION.uuid in log
@@ -788,7 +790,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         demo.stop()
 
     # A second start issues new keys and leaves the stored data alone.
-    again = HamrServer(url, tmp_path / "again.log", "--demo").start()
+    again = ServeProcess(url, tmp_path / "again.log", "--demo").start()
     try:
         new_api, new_app = demo_keys(again.log())
         assert len(new_api) == 2

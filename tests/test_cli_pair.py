@@ -8,16 +8,16 @@ import time
 
 import httpx
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 
-def pair_cli(server: HamrServer, *args: str) -> tuple[int, str, str]:
+def pair_cli(server: ServeProcess, *args: str) -> tuple[int, str, str]:
     done = run_cli("pair", *args, database_url=server.database_url)
     return done.returncode, done.stdout, done.stderr
 
 
 def test_a_drill_from_the_cli_is_seen_by_the_server_and_kept_in_history(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (
@@ -62,7 +62,7 @@ def test_a_drill_from_the_cli_is_seen_by_the_server_and_kept_in_history(
 
 
 def test_an_operation_from_the_wrong_status_is_one_line_and_exit_2(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (
@@ -85,7 +85,7 @@ def test_an_operation_from_the_wrong_status_is_one_line_and_exit_2(
 
 
 def test_json_says_what_an_operation_walked_and_a_dry_run_would(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (
@@ -114,7 +114,7 @@ def test_json_says_what_an_operation_walked_and_a_dry_run_would(
 
 
 def test_a_blank_reason_is_one_line_and_exit_2_that_changes_nothing(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (
@@ -131,7 +131,7 @@ def test_a_blank_reason_is_one_line_and_exit_2_that_changes_nothing(
 
 
 def test_unlink_says_what_it_unlinked_in_json_and_keeps_the_reason_in_history(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (

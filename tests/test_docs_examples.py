@@ -18,16 +18,15 @@ import httpx
 import pytest
 
 from hamr.emulator.admin_auth import ADMIN_HEADER
-from hamr.testing import HamrServer as ThreadedHamr
-from hamr.testing import TestOrg
+from hamr.testing import HamrServer, TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
 from tests.conftest import (
     PYTHON,
     ROOT,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     run_cli,
     sqlite_url,
@@ -46,14 +45,14 @@ def shell() -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator(hamr_server: ThreadedHamr) -> ThreadedHamr:
+def emulator(hamr_server: HamrServer) -> HamrServer:
     """The pytest plugin's emulator: its demo pair is the documented examples' Production and
     Backup orgs."""
     return hamr_server
 
 
 @pytest.fixture
-def demo(emulator: ThreadedHamr) -> tuple[TestOrg, TestOrg]:
+def demo(emulator: HamrServer) -> tuple[TestOrg, TestOrg]:
     primary, secondary = emulator.reset()
     assert (primary.uuid, secondary.uuid) == (PRODUCTION.uuid, BACKUP.uuid)
     return primary, secondary
@@ -83,7 +82,7 @@ def test_the_first_commands_are_what_ci_runs_and_the_demo(tmp_path: Path) -> Non
     assert re.search(r"^\s*python3 -m pytest$", ci, re.MULTILINE)
 
     url = sqlite_url(tmp_path / "hamr.db")  # ./hamr.db, in the folder it starts in
-    demo = HamrServer(url, tmp_path / "demo.log", "--demo", cwd=tmp_path).start()
+    demo = ServeProcess(url, tmp_path / "demo.log", "--demo", cwd=tmp_path).start()
     try:
         api_key = re.findall(r"^\s*DD-API-KEY\s+(\S+)\s*$", demo.log(), re.MULTILINE)[0]
         app_key = re.findall(r"^\s*DD-APPLICATION-KEY\s+(\S+)\s*$", demo.log(), re.MULTILINE)[0]
@@ -99,7 +98,7 @@ def test_the_first_commands_are_what_ci_runs_and_the_demo(tmp_path: Path) -> Non
 
 
 def test_the_python_client_prints_the_connection(
-    demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr, tmp_path: Path
+    demo: tuple[TestOrg, TestOrg], emulator: HamrServer, tmp_path: Path
 ) -> None:
     primary, _secondary = demo
     script = (
@@ -118,7 +117,7 @@ def test_the_python_client_prints_the_connection(
 
 
 def test_the_curl_command_reads_the_connection(
-    shell: None, demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr
+    shell: None, demo: tuple[TestOrg, TestOrg], emulator: HamrServer
 ) -> None:
     primary, _secondary = demo
     ran = docs.run_block(
@@ -147,7 +146,7 @@ def test_org_create_prints_what_the_readme_shows(tmp_path: Path) -> None:
 
 
 def test_the_sample_get_answer_is_what_hamr_answers(
-    demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr
+    demo: tuple[TestOrg, TestOrg], emulator: HamrServer
 ) -> None:
     """The sample, once its connection is written, is the answer but for the time of writing:
     the same members in the same order, the same values."""
@@ -183,7 +182,7 @@ def test_the_sample_get_answer_is_what_hamr_answers(
 
 
 def test_the_sample_error_is_what_hamr_answers(
-    demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr
+    demo: tuple[TestOrg, TestOrg], emulator: HamrServer
 ) -> None:
     primary, secondary = demo
     sample = json.loads(docs.block("docs/api.md", "Errors", 0))
@@ -205,7 +204,7 @@ def test_the_sample_error_is_what_hamr_answers(
 
 
 def test_the_conditional_failover_runs_as_printed(
-    shell: None, demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr, tmp_path: Path
+    shell: None, demo: tuple[TestOrg, TestOrg], emulator: HamrServer, tmp_path: Path
 ) -> None:
     _primary, secondary = demo
     failover = docs.block(
@@ -228,7 +227,7 @@ def test_the_conditional_failover_runs_as_printed(
 
 
 def test_the_history_request_runs_as_printed(
-    shell: None, demo: tuple[TestOrg, TestOrg], emulator: ThreadedHamr
+    shell: None, demo: tuple[TestOrg, TestOrg], emulator: HamrServer
 ) -> None:
     primary, secondary = demo
     failover = connection_body(secondary, primary, hamr_status=3, is_primary=False)
@@ -251,7 +250,7 @@ def test_the_history_request_runs_as_printed(
 
 @ON_SQLITE
 def test_the_ddr_link_runs_as_printed(
-    shell: None, server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    shell: None, server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     primary, secondary = partner, org
     env = {
@@ -286,9 +285,9 @@ def test_the_emulator_starts_as_printed(tmp_path: Path) -> None:
     command = docs.block("docs/emulator.md", "The emulator and the pytest plugin", 0)
     words = shlex.split(command.replace('"$HAMR_ADMIN_TOKEN"', TOKEN))
     assert words[:2] == ["hamr", "serve"]
-    # Its own --database, given after the one HamrServer passes, is the one that counts.
+    # Its own --database, given after the one ServeProcess passes, is the one that counts.
     unused = sqlite_url(tmp_path / "unused.db")
-    emulator = HamrServer(unused, tmp_path / "log", *words[2:], cwd=tmp_path).start()
+    emulator = ServeProcess(unused, tmp_path / "log", *words[2:], cwd=tmp_path).start()
     try:
         admin = {ADMIN_HEADER: TOKEN}
         assert httpx.get(emulator.url + "/_hamr/clock", headers=admin).status_code == 200
@@ -324,8 +323,8 @@ def test_several_processes_start_on_postgresql_as_printed(
     flags = serve[2:]
     at = flags.index("--port")
     assert flags[at + 1] == "8080"
-    del flags[at : at + 2]  # a free port instead (HamrServer's)
-    node = HamrServer(url, tmp_path / "serve.log", *flags, env=env).start()
+    del flags[at : at + 2]  # a free port instead (ServeProcess's)
+    node = ServeProcess(url, tmp_path / "serve.log", *flags, env=env).start()
     try:
         ready = httpx.get(node.url + "/readyz", timeout=10)
         assert ready.status_code == 200, ready.text

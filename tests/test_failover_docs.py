@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests import docs
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def curl() -> None:
 
 
 def test_the_curl_drill_runs_as_printed(
-    curl: None, server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    curl: None, server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (
@@ -38,7 +38,7 @@ def test_the_curl_drill_runs_as_printed(
 
 
 def test_the_cli_drill_runs_as_printed(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     assert (

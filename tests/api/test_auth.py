@@ -17,7 +17,7 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 from jsonschema import Draft202012Validator
 
 from hamr.domain.model import KeyKind
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 PATH = "/api/v2/hamr"
 API = "DD-API-KEY"
@@ -139,7 +139,7 @@ def test_refused_with_the_culprit_header_and_nothing_changes(
 
 
 @pytest.fixture(scope="module")
-def live_server(wire: Callable[[str], HamrServer]) -> HamrServer:
+def live_server(wire: Callable[[str], ServeProcess]) -> ServeProcess:
     """A server answering as Datadog's live API does (`--wire live`)."""
     return wire("live")
 
@@ -148,7 +148,7 @@ def live_server(wire: Callable[[str], HamrServer]) -> HamrServer:
     ("headers_for", "culprit"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_the_live_wire_answers_an_invalid_api_key_with_its_401(
-    live_server: HamrServer,
+    live_server: ServeProcess,
     admin: Admin,
     credentials: Credentials,
     error_validator: Draft202012Validator,

@@ -28,7 +28,7 @@ from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.tables import idempotency_keys
 from hamr.usecases.service import HamrService
 from tests.api.test_official_client import request_for
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, unknown_org
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, unknown_org
 
 PATH = "/api/v2/hamr"
 LANE = {"Accept-Encoding": "identity"}  # answered by the fast lane in front of the app
@@ -92,9 +92,9 @@ def age_key(admin: Admin, org: OrgKeys, key: str, created_at_us: int) -> None:
 @pytest.fixture(scope="module")
 def second_server(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     """Another server on the suite's database: what two processes must agree on."""
-    running = HamrServer(database_url, tmp_path_factory.mktemp("log") / "second.log").start()
+    running = ServeProcess(database_url, tmp_path_factory.mktemp("log") / "second.log").start()
     yield running
     running.stop()
 
@@ -102,9 +102,9 @@ def second_server(
 @pytest.fixture(scope="module")
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     log = tmp_path_factory.mktemp("log") / "enforce.log"
-    running = HamrServer(database_url, log, "--transitions", "enforce").start()
+    running = ServeProcess(database_url, log, "--transitions", "enforce").start()
     yield running
     running.stop()
 
@@ -113,7 +113,7 @@ def enforcing(
 
 
 def test_get_on_both_lanes_and_post_carry_one_strong_etag_of_the_document(
-    http: httpx.Client, second_server: HamrServer, org: OrgKeys, partner: OrgKeys
+    http: httpx.Client, second_server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     written = post(http, org, connection_body(org, partner))
     assert written.status_code == 200, written.text
@@ -247,7 +247,7 @@ def test_if_none_match_star_creates_a_connection_but_never_overwrites_one(
 
 
 def test_of_writers_holding_one_etag_exactly_one_wins_and_others_are_not_held_up(
-    http: httpx.Client, server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    http: httpx.Client, server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     """The check is made in the write's transaction: of concurrent POSTs with the same
     If-Match, one writes and the rest get 412 against the ETag it made. Unconditional writes
@@ -402,7 +402,7 @@ def test_a_key_whose_first_request_is_in_flight_is_a_409_that_changes_nothing(
 
 
 def test_concurrent_requests_with_one_key_write_once(
-    server: HamrServer, second_server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, second_server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     """Sent at once to two servers on one database: one claim wins (its INSERT), so one
     request writes; each other gets the first answer or, while it is in flight, a 409."""
@@ -432,7 +432,7 @@ def test_concurrent_requests_with_one_key_write_once(
 
 
 def test_two_servers_on_one_database_agree_on_a_key(
-    http: httpx.Client, second_server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    http: httpx.Client, second_server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = encoded(connection_body(org, partner))
     first = post(http, org, body, Idempotency_Key="shared")
@@ -618,7 +618,7 @@ def test_a_dry_run_says_what_the_transition_policy_would_warn_about(
 
 
 def test_a_dry_run_is_refused_as_the_write_would_be(
-    enforcing: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    enforcing: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     """The policy (`--transitions enforce`), the pair rules and preconditions: each refusal
     a dry run gets is the write's, and changes nothing either."""

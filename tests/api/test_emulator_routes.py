@@ -24,7 +24,7 @@ from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
-from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, HamrServer, run_cli, sqlite_url
+from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, ServeProcess, run_cli, sqlite_url
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def api_as(emulator: HamrServer, org: TestOrg) -> HighAvailabilityMultiRegionApi:
+def api_as(emulator: ServeProcess, org: TestOrg) -> HighAvailabilityMultiRegionApi:
     return HighAvailabilityMultiRegionApi(ApiClient(official_configuration(emulator.url, org)))
 
 
@@ -47,7 +47,7 @@ def the_error(answer: httpx.Response, status: int) -> dict[str, Any]:
     return error  # type: ignore[no-any-return]
 
 
-def test_without_the_flag_every_admin_path_is_a_404(server: HamrServer) -> None:
+def test_without_the_flag_every_admin_path_is_a_404(server: ServeProcess) -> None:
     for method, path in (("POST", "/_hamr/reset"), ("GET", "/_hamr/clock")):
         answer = httpx.request(method, server.url + path, headers=ADMIN, timeout=10)
         assert the_error(answer, 404)["status"] == "404"
@@ -226,7 +226,7 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
 ) -> None:
     url = sqlite_url(tmp_path_factory.mktemp("generated") / "emulator.db")
     log = tmp_path_factory.mktemp("generated-log") / "server.log"
-    running = HamrServer(url, log, "--emulator").start()
+    running = ServeProcess(url, log, "--emulator").start()
     try:
         (line,) = [x for x in running.log().splitlines() if ADMIN_HEADER in x]
         token = line.rsplit(" ", 1)[1]

@@ -24,7 +24,7 @@ from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from tests import docs
 from tests.api.test_emulator_routes import api_as, the_error
-from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, HamrServer, run_cli, sqlite_url
+from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, ServeProcess, run_cli, sqlite_url
 
 Document = dict[str, Any]
 Mutation = Callable[[Document], Any]
@@ -247,7 +247,7 @@ def test_a_body_that_is_not_a_state_document_is_a_400_and_changes_nothing(
 
 
 def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
-    emulator: EmulatorServer, http: httpx.Client, server: HamrServer
+    emulator: EmulatorServer, http: httpx.Client, server: ServeProcess
 ) -> None:
     emulator.reset()
     before = emulator.admin.state()
@@ -303,7 +303,7 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
     flags = [flag for flag in flags if not flag.startswith("$")]
     at = flags.index("--database")
     del flags[at : at + 2]
-    running = HamrServer(
+    running = ServeProcess(
         database,
         tmp_path / "server.log",
         *flags,

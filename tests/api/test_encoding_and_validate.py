@@ -13,7 +13,7 @@ from datadog_api_client import ApiClient, Configuration
 from datadog_api_client.exceptions import ForbiddenException
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
 LIMIT = 64 * 1024
@@ -101,7 +101,7 @@ def test_a_gzip_bomb_stops_at_the_limit(http: httpx.Client, admin: Admin, org: O
 
 
 @pytest.fixture
-def authentication_api(server: HamrServer) -> Iterator[Callable[[str], AuthenticationApi]]:
+def authentication_api(server: ServeProcess) -> Iterator[Callable[[str], AuthenticationApi]]:
     clients: list[ApiClient] = []
 
     def make(api_key: str) -> AuthenticationApi:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
 BY_APP = PATH + "?via=app"  # a query string: the app's route answers
@@ -94,7 +94,7 @@ def raw(http: httpx.Client, method: str, url: str, headers: dict[str, str]) -> h
 @pytest.mark.parametrize("mode", ["both", "contract", "live"])
 @pytest.mark.parametrize("outcome", list(OUTCOMES))
 def test_the_lane_and_the_app_answer_alike(
-    wire: Callable[[str], HamrServer],
+    wire: Callable[[str], ServeProcess],
     org: OrgKeys,
     partner: OrgKeys,
     outcome: str,
@@ -139,7 +139,7 @@ def test_over_its_rate_limit_the_lane_and_the_app_answer_alike(
 ) -> None:
     org = admin.create_org("us1")
     log = tmp_path_factory.mktemp("limited") / "server.log"
-    limited = HamrServer(database_url, log, "--rate-limit", "hamr_get=1/3600").start()
+    limited = ServeProcess(database_url, log, "--rate-limit", "hamr_get=1/3600").start()
     try:
         with httpx.Client(base_url=limited.url, timeout=10) as http:
             assert http.get(PATH, headers={**org.headers, **LANE}).status_code == 404

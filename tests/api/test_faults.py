@@ -25,7 +25,7 @@ from tests.conftest import (
     ADMIN_TOKEN,
     ROOT,
     EmulatorServer,
-    HamrServer,
+    ServeProcess,
     free_port,
     run_cli,
     sqlite_url,
@@ -177,7 +177,7 @@ def test_the_rules_api_needs_the_admin_token(
     assert emulator.admin.rules() == []
 
 
-def test_without_the_emulator_there_are_no_fault_rules(server: HamrServer) -> None:
+def test_without_the_emulator_there_are_no_fault_rules(server: ServeProcess) -> None:
     answer = httpx.get(f"{server.url}/_hamr/faults", headers=ADMIN)
     assert answer.status_code == 404
 

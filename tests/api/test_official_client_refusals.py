@@ -16,7 +16,7 @@ from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnec
 
 from hamr.domain.model import KeyKind, Permission
 from tests.api.test_official_client import request_for
-from tests.conftest import Admin, HamrServer, OrgKeys, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, serving
 
 MakeApi = Callable[..., HighAvailabilityMultiRegionApi]
 
@@ -24,7 +24,7 @@ MakeApi = Callable[..., HighAvailabilityMultiRegionApi]
 @pytest.fixture(scope="module")
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     yield from serving(database_url, tmp_path_factory, "--transitions", "enforce")
 
 
@@ -54,7 +54,7 @@ def test_a_read_keys_post_is_a_forbidden_exception_naming_the_permission(
 
 
 def test_a_move_enforce_refuses_is_an_api_exception_409_pointing_at_the_status(
-    hamr_api: MakeApi, enforcing: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    hamr_api: MakeApi, enforcing: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     api = hamr_api(org, at=enforcing)
     api.create_hamr_org_connection(request_for(org, partner, status=2))

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import Admin, HamrServer, connection_body
+from tests.conftest import Admin, ServeProcess, connection_body
 
 HAMR = "/api/v2/hamr"
 # The paths hamr serves beyond the contract (tested in their own modules).
@@ -36,10 +36,10 @@ LIVE_SHAPES = {
     "TargetOrgUuid": STRING,
 }
 LIVE_ATTRIBUTES = tuple(LIVE_SHAPES)
-MakeServer = Callable[[str], HamrServer]
+MakeServer = Callable[[str], ServeProcess]
 
 
-def openapi(server: HamrServer) -> dict[str, Any]:
+def openapi(server: ServeProcess) -> dict[str, Any]:
     response = httpx.get(f"{server.url}/openapi.json", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"

@@ -16,25 +16,25 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, serving, unknown_org
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, serving, unknown_org
 
 PAIR = "/api/v2/hamr/pair"
 
 
-def link(server: HamrServer, org: OrgKeys, partner: OrgKeys, status: int = 2) -> None:
+def link(server: ServeProcess, org: OrgKeys, partner: OrgKeys, status: int = 2) -> None:
     body = connection_body(org, partner, hamr_status=status)
     written = httpx.post(server.url + "/api/v2/hamr", json=body, headers=org.headers, timeout=10)
     assert written.status_code == 200, written.text
 
 
-def pair(server: HamrServer, caller: OrgKeys) -> dict[str, Any]:
+def pair(server: ServeProcess, caller: OrgKeys) -> dict[str, Any]:
     response = httpx.get(server.url + PAIR, headers=caller.headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["data"]  # type: ignore[no-any-return]
 
 
 def operate(
-    server: HamrServer, caller: OrgKeys | dict[str, str], operation: str, **body: Any
+    server: ServeProcess, caller: OrgKeys | dict[str, str], operation: str, **body: Any
 ) -> httpx.Response:
     headers = caller.headers if isinstance(caller, OrgKeys) else caller
     return httpx.post(
@@ -45,12 +45,12 @@ def operate(
     )
 
 
-def status(server: HamrServer, caller: OrgKeys) -> int:
+def status(server: ServeProcess, caller: OrgKeys) -> int:
     return int(pair(server, caller)["attributes"]["hamr_status"])
 
 
 def test_both_sides_see_where_the_pair_stands(
-    server: HamrServer, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     ours, theirs = pair(server, org), pair(server, partner)
@@ -76,7 +76,7 @@ def test_both_sides_see_where_the_pair_stands(
     }
 
 
-def test_a_one_sided_pair_and_no_pair(server: HamrServer, org: OrgKeys, admin: Admin) -> None:
+def test_a_one_sided_pair_and_no_pair(server: ServeProcess, org: OrgKeys, admin: Admin) -> None:
     loner = admin.create_org("us5")
     assert httpx.get(server.url + PAIR, headers=loner.headers, timeout=10).status_code == 404
     link(server, org, unknown_org())
@@ -84,7 +84,7 @@ def test_a_one_sided_pair_and_no_pair(server: HamrServer, org: OrgKeys, admin: A
 
 
 def test_failover_walks_to_active_and_recover_back_with_reasons_in_history(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
 
@@ -105,7 +105,7 @@ def test_failover_walks_to_active_and_recover_back_with_reasons_in_history(
 
 
 def test_hold_stops_at_the_liminal_status_until_complete_or_abort(
-    server: HamrServer, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     walk = [
@@ -129,7 +129,7 @@ def test_hold_stops_at_the_liminal_status_until_complete_or_abort(
     [(2, "recover"), (2, "complete"), (2, "abort"), (4, "failover"), (1, "failover")],
 )
 def test_an_operation_from_the_wrong_status_is_409_and_stores_nothing(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys, at: int, operation: str
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys, at: int, operation: str
 ) -> None:
     link(server, org, partner, status=at)
     before = admin.snapshot(org.uuid)
@@ -144,7 +144,7 @@ def test_an_operation_from_the_wrong_status_is_409_and_stores_nothing(
 
 
 def test_a_dry_run_says_what_would_happen_and_stores_nothing(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     before = admin.snapshot(org.uuid)
@@ -160,7 +160,7 @@ def test_a_dry_run_says_what_would_happen_and_stores_nothing(
 
 
 def test_two_operations_at_once_one_wins(
-    server: HamrServer, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -170,12 +170,12 @@ def test_two_operations_at_once_one_wins(
 
 
 def test_two_processes_agree_on_who_wins(
-    server: HamrServer,
+    server: ServeProcess,
     org: OrgKeys,
     partner: OrgKeys,
     tmp_path: Path,
 ) -> None:
-    other = HamrServer(server.database_url, tmp_path / "other.log").start()
+    other = ServeProcess(server.database_url, tmp_path / "other.log").start()
     try:
         link(server, org, partner)
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -194,7 +194,7 @@ def test_two_processes_agree_on_who_wins(
 @pytest.fixture(scope="module")
 def impatient(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     """Pairs in a liminal status are stuck after half a second; operations need admin."""
     yield from serving(
         database_url, tmp_path_factory, "--stuck-after", "0.5", "--transitions", "enforce"
@@ -202,7 +202,7 @@ def impatient(
 
 
 def test_a_liminal_status_that_lasts_is_stuck(
-    impatient: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    impatient: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(impatient, org, partner)
     admin_keys = admin.service.create_key(org.uuid, KeyKind.APP, Permission.ADMIN)[1]
@@ -219,7 +219,7 @@ def test_a_liminal_status_that_lasts_is_stuck(
 
 
 def test_operations_need_write_and_admin_under_enforce(
-    server: HamrServer, impatient: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, impatient: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     reader = admin.service.create_key(org.uuid, KeyKind.APP, Permission.READ)[1]
@@ -234,7 +234,7 @@ def test_operations_need_write_and_admin_under_enforce(
 
 
 def test_bad_operation_requests_are_named(
-    server: HamrServer, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
     no_reason = httpx.post(f"{server.url}{PAIR}/failover", json={}, headers=org.headers)

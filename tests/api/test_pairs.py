@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import (
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     run_cli,
     unknown_org,
@@ -162,7 +162,7 @@ def test_relinking_a_paired_org_is_409_and_changes_nothing(
 
 
 def test_unlink_frees_both_orgs_and_keeps_the_history(
-    server: HamrServer,
+    server: ServeProcess,
     http: httpx.Client,
     admin: Admin,
     org: OrgKeys,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
 OVERRIDE = "X-Hamr-Override"
@@ -31,17 +31,17 @@ def token(admin: Admin, org: OrgKeys, permission: Permission) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     yield from serving(database_url, tmp_path_factory, "--transitions", "enforce")
 
 
-def post(server: HamrServer, headers: dict[str, str], body: object) -> httpx.Response:
+def post(server: ServeProcess, headers: dict[str, str], body: object) -> httpx.Response:
     return httpx.post(server.url + PATH, json=body, headers=headers, timeout=10)
 
 
 @pytest.mark.parametrize("credential", ["app key", "token"])
 def test_a_read_credential_reads_but_cannot_write(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys, credential: str
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys, credential: str
 ) -> None:
     assert post(server, org.headers, connection_body(org, partner)).status_code == 200
     make = app_key if credential == "app key" else token
@@ -62,7 +62,7 @@ def test_a_read_credential_reads_but_cannot_write(
 
 
 def test_an_override_needs_admin_under_enforce_and_is_kept_in_history(
-    enforcing: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    enforcing: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     assert post(enforcing, org.headers, connection_body(org, partner)).status_code == 200
     skip = connection_body(org, partner, hamr_status=4)  # PASSIVE -> ACTIVE: refused
@@ -97,7 +97,7 @@ def test_an_override_needs_admin_under_enforce_and_is_kept_in_history(
 
 
 def test_under_warn_an_override_needs_only_write(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     assert post(server, org.headers, connection_body(org, partner)).status_code == 200
     forced = {**org.headers, OVERRIDE: "drill"}
@@ -110,7 +110,7 @@ def test_under_warn_an_override_needs_only_write(
 
 
 def test_a_blank_override_reason_is_a_400_naming_the_header(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     refused = post(server, {**org.headers, OVERRIDE: ""}, connection_body(org, partner))
     assert refused.status_code == 400
@@ -120,7 +120,7 @@ def test_a_blank_override_reason_is_a_400_naming_the_header(
 
 
 def test_keys_are_created_and_listed_with_their_permission(
-    server: HamrServer, org: OrgKeys
+    server: ServeProcess, org: OrgKeys
 ) -> None:
     url = server.database_url
     made = run_cli(

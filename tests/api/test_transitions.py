@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
 ATTRIBUTES = "/data/attributes"
@@ -21,25 +21,25 @@ WARNING = "x-hamr-warning"
 @pytest.fixture(scope="module")
 def enforcing(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     yield from serving(database_url, tmp_path_factory, "--transitions", "enforce")
 
 
 @pytest.fixture(scope="module")
 def permissive(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     yield from serving(database_url, tmp_path_factory, "--transitions", "off")
 
 
 def post(
-    server: HamrServer, caller: OrgKeys, partner: OrgKeys, **attributes: Any
+    server: ServeProcess, caller: OrgKeys, partner: OrgKeys, **attributes: Any
 ) -> httpx.Response:
     body = connection_body(caller, partner, **attributes)
     return httpx.post(server.url + PATH, json=body, headers=caller.headers, timeout=10)
 
 
-def metric(server: HamrServer, before: str, after: str, verdict: str) -> float:
+def metric(server: ServeProcess, before: str, after: str, verdict: str) -> float:
     text = httpx.get(server.url + "/metrics", timeout=10).text
     found = re.search(
         rf'^hamr_transitions_total{{from="{before}",to="{after}",verdict="{verdict}"}} (\S+)$',
@@ -50,7 +50,7 @@ def metric(server: HamrServer, before: str, after: str, verdict: str) -> float:
 
 
 def test_warn_stores_a_move_outside_the_lifecycle_and_says_which_rule_it_broke(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     counted = metric(server, "PASSIVE", "ACTIVE", "warned")
     first_moves = metric(server, "none", "PASSIVE", "allowed")
@@ -75,7 +75,7 @@ def test_warn_stores_a_move_outside_the_lifecycle_and_says_which_rule_it_broke(
 
 
 def test_warn_lets_a_drill_through_without_warnings(
-    server: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     for status in (1, 2, 3, 4, 5, 2, 3, 2, 2):  # with an abort and a metadata update
         written = post(server, org, partner, hamr_status=status)
@@ -85,7 +85,7 @@ def test_warn_lets_a_drill_through_without_warnings(
 
 
 def test_enforce_refuses_a_move_outside_the_lifecycle_and_stores_nothing(
-    enforcing: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    enforcing: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     assert post(enforcing, org, partner, hamr_status=2).status_code == 200
     before = admin.snapshot(org.uuid), admin.snapshot(partner.uuid)
@@ -106,7 +106,7 @@ def test_enforce_refuses_a_move_outside_the_lifecycle_and_stores_nothing(
 
 
 def test_enforce_points_at_the_status_as_the_client_spelled_it(
-    enforcing: HamrServer, org: OrgKeys, partner: OrgKeys
+    enforcing: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner)
     body["data"]["attributes"] = {
@@ -123,7 +123,7 @@ def test_enforce_points_at_the_status_as_the_client_spelled_it(
 
 
 def test_enforce_never_takes_unspecified_and_lets_either_side_walk_the_lifecycle(
-    enforcing: HamrServer, org: OrgKeys, partner: OrgKeys
+    enforcing: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     assert post(enforcing, org, partner, hamr_status=1).status_code == 200
     assert post(enforcing, org, partner, hamr_status=0).status_code == 409
@@ -134,7 +134,7 @@ def test_enforce_never_takes_unspecified_and_lets_either_side_walk_the_lifecycle
 
 
 def test_off_stores_any_move_silently(
-    permissive: HamrServer, admin: Admin, org: OrgKeys, partner: OrgKeys
+    permissive: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
 ) -> None:
     for status in (4, 0, 3, 1):
         written = post(permissive, org, partner, hamr_status=status)

@@ -21,8 +21,8 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     QUOTA_HEADERS,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     quota_headers,
     sqlite_url,
@@ -35,7 +35,7 @@ JSON_TYPE = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def http(server: HamrServer) -> Iterator[httpx.Client]:
+def http(server: ServeProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
 
@@ -159,7 +159,7 @@ def test_a_body_over_64_kib_is_413(
 
 
 def test_a_declared_oversize_body_is_refused_before_it_is_read(
-    server: HamrServer, admin: Admin, caller: OrgKeys
+    server: ServeProcess, admin: Admin, caller: OrgKeys
 ) -> None:
     """A Content-Length far over the limit is refused on the header alone: the 10 MiB it
     announces are never sent, and the answer still comes (over a raw socket, since an HTTP
@@ -380,7 +380,7 @@ INTERNALS = (
 
 @dataclass(frozen=True)
 class Broken:
-    server: HamrServer
+    server: ServeProcess
     org: OrgKeys
     partner: OrgKeys
     db: Path
@@ -397,7 +397,7 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broken]:
         org, partner = operator.create_org("us1"), operator.create_org("eu1")
     finally:
         store.close()
-    writer = HamrServer(sqlite_url(db), directory / "writer.log").start()
+    writer = ServeProcess(sqlite_url(db), directory / "writer.log").start()
     try:
         with httpx.Client(base_url=writer.url, timeout=10, headers=org.headers) as client:
             assert client.post(PATH, json=connection_body(org, partner)).status_code == 200
@@ -406,14 +406,14 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broken]:
     with contextlib.closing(sqlite3.connect(db)) as connection, connection:
         connection.execute("DROP TABLE connections")
     # A server started afterwards has nothing cached: each request meets the missing table.
-    server = HamrServer(sqlite_url(db), directory / "server.log").start()
+    server = ServeProcess(sqlite_url(db), directory / "server.log").start()
     try:
         yield Broken(server, org, partner, db)
     finally:
         server.stop()
 
 
-def wait_for_log(server: HamrServer, text: str, count: int) -> str:
+def wait_for_log(server: ServeProcess, text: str, count: int) -> str:
     """The traceback is logged just after the response is sent; give it a moment."""
     deadline = time.monotonic() + 5
     while server.log().count(text) < count and time.monotonic() < deadline:

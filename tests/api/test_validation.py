@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     unknown_org,
 )
@@ -171,7 +171,7 @@ def known(admin: Admin) -> OrgKeys:
 
 
 @pytest.fixture(scope="module")
-def http(server: HamrServer) -> Iterator[httpx.Client]:
+def http(server: ServeProcess) -> Iterator[httpx.Client]:
     """One client for the module (making one per test costs more than the tests)."""
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from hamr.domain.model import HamrStatus, KeyKind, RequestedChange
 from hamr.domain.rules import DEFAULT_DATACENTERS, default_pointers
 from hamr.usecases.service import HamrService
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,16 +81,16 @@ def recorded_pair(admin: Admin) -> tuple[OrgKeys, OrgKeys]:
 
 
 @pytest.fixture(scope="module")
-def live(wire: Callable[[str], HamrServer]) -> HamrServer:
+def live(wire: Callable[[str], ServeProcess]) -> ServeProcess:
     return wire("live")
 
 
 @pytest.fixture(scope="module")
-def contract_server(wire: Callable[[str], HamrServer]) -> HamrServer:
+def contract_server(wire: Callable[[str], ServeProcess]) -> ServeProcess:
     return wire("contract")
 
 
-def get(server: HamrServer, org: OrgKeys, encoding: str = "identity") -> httpx.Response:
+def get(server: ServeProcess, org: OrgKeys, encoding: str = "identity") -> httpx.Response:
     return httpx.get(
         server.url + PATH, headers={**org.headers, "Accept-Encoding": encoding}, timeout=10
     )
@@ -98,7 +98,7 @@ def get(server: HamrServer, org: OrgKeys, encoding: str = "identity") -> httpx.R
 
 @LANES
 def test_live_get_is_the_live_apis_bytes_on_both_sides(
-    live: HamrServer, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
+    live: ServeProcess, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
 ) -> None:
     primary, secondary = recorded_pair
     for org, expected in ((primary, "live-primary.json"), (secondary, "live-secondary.json")):
@@ -110,7 +110,7 @@ def test_live_get_is_the_live_apis_bytes_on_both_sides(
 
 @LANES
 def test_contract_get_is_the_contracts_bytes(
-    contract_server: HamrServer, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
+    contract_server: ServeProcess, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
 ) -> None:
     response = get(contract_server, recorded_pair[0], encoding)
     assert response.status_code == 200
@@ -120,7 +120,7 @@ def test_contract_get_is_the_contracts_bytes(
 
 @LANES
 def test_both_is_the_contracts_attributes_then_the_live_ones(
-    server: HamrServer, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
+    server: ServeProcess, recorded_pair: tuple[OrgKeys, OrgKeys], encoding: str
 ) -> None:
     response = get(server, recorded_pair[0], encoding)
     assert response.status_code == 200
@@ -129,7 +129,7 @@ def test_both_is_the_contracts_attributes_then_the_live_ones(
 
 
 def test_live_post_answers_in_the_live_format(
-    live: HamrServer, org: OrgKeys, partner: OrgKeys
+    live: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner, hamr_status=1)
     response = httpx.post(live.url + PATH, json=body, headers=org.headers, timeout=10)
@@ -146,7 +146,7 @@ def test_live_post_answers_in_the_live_format(
 
 @LANES
 def test_live_answers_an_invalid_api_key_as_the_live_api(
-    live: HamrServer, org: OrgKeys, encoding: str
+    live: ServeProcess, org: OrgKeys, encoding: str
 ) -> None:
     wrong = OrgKeys(org.uuid, org.name, org.datacenter, "0" * 32, org.app_key)
     response = get(live, wrong, encoding)
@@ -159,7 +159,7 @@ def test_live_answers_an_invalid_api_key_as_the_live_api(
 
 
 def test_live_keeps_the_contracts_errors_where_no_recording_says_otherwise(
-    live: HamrServer, org: OrgKeys
+    live: ServeProcess, org: OrgKeys
 ) -> None:
     missing_app_key = httpx.get(live.url + PATH, headers={"DD-API-KEY": org.api_key}, timeout=10)
     assert missing_app_key.status_code == 403
@@ -172,7 +172,7 @@ def test_live_keeps_the_contracts_errors_where_no_recording_says_otherwise(
 
 @pytest.mark.parametrize("mode", ["both", "contract"])
 def test_other_modes_answer_an_invalid_api_key_with_the_contracts_403(
-    server: HamrServer, contract_server: HamrServer, org: OrgKeys, mode: str
+    server: ServeProcess, contract_server: ServeProcess, org: OrgKeys, mode: str
 ) -> None:
     running = server if mode == "both" else contract_server
     wrong = OrgKeys(org.uuid, org.name, org.datacenter, "0" * 32, org.app_key)
@@ -210,7 +210,7 @@ def test_a_pascal_case_reader_finds_the_status_in_both(
 
 
 def test_the_official_client_cannot_read_the_live_format(
-    live: HamrServer,
+    live: ServeProcess,
     recorded_pair: tuple[OrgKeys, OrgKeys],
     hamr_api: Callable[..., HighAvailabilityMultiRegionApi],
 ) -> None:
@@ -230,9 +230,9 @@ def test_the_official_client_cannot_read_the_live_format(
     ],
 )
 def test_openapi_describes_what_the_mode_returns(
-    server: HamrServer,
-    live: HamrServer,
-    contract_server: HamrServer,
+    server: ServeProcess,
+    live: ServeProcess,
+    contract_server: ServeProcess,
     mode: str,
     expected: str,
     content_type: str,

@@ -44,8 +44,8 @@ from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     PYTHON,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     reference,
     run_cli,
     sqlite_url,
@@ -153,14 +153,14 @@ class SeedHamr:
     the documented target's us1, so the documented body's only fault from its keys is
     `data.id`). One server per wire format; `server` is the one of `wire` (see `on`)."""
 
-    servers: Mapping[str, HamrServer]
+    servers: Mapping[str, ServeProcess]
     admin: Admin
     org: OrgKeys
     stranger: OrgKeys
     wire: str = "both"
 
     @property
-    def server(self) -> HamrServer:
+    def server(self) -> ServeProcess:
         return self.servers[self.wire]
 
     def on(self, wire: str) -> SeedHamr:
@@ -283,8 +283,8 @@ def seed_hamr(
     env = {name: value for name, value in os.environ.items() if name != "HAMR_WIRE"}
     env["HAMR_RATE_LIMITS"] = GENEROUS_RATE_LIMITS
     servers = {
-        "both": HamrServer(database_url, workdir / "server.log", env=env),
-        "contract": HamrServer(
+        "both": ServeProcess(database_url, workdir / "server.log", env=env),
+        "contract": ServeProcess(
             database_url, workdir / "contract.log", "--wire", "contract", env=env
         ),
     }

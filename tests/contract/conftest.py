@@ -17,7 +17,7 @@ import pytest
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, sqlite_url
+from tests.conftest import Admin, OrgKeys, ServeProcess, sqlite_url
 from tests.postgres import PostgresServer
 
 PATH = "/api/v2/hamr"
@@ -84,7 +84,7 @@ class Target:
     """One `hamr serve` on a database of its own, and the organization the fuzzer speaks for."""
 
     backend: str
-    server: HamrServer
+    server: ServeProcess
     admin: Admin
     keys: OrgKeys
     other: OrgKeys  # another organization, whose keys must not work for `keys`' org
@@ -107,7 +107,7 @@ class Limited:
     """A `hamr serve` that allows each organization (and each address, for refused
     credentials) three requests a day per bucket."""
 
-    server: HamrServer
+    server: ServeProcess
     admin: Admin
     keys: OrgKeys
     requests: int = 0
@@ -123,7 +123,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
     org, api_key, app_key = admin.service.create_org("Limited Org", ORG_DATACENTER, ORG_UUID)
     keys = OrgKeys(org.uuid, org.name, org.datacenter, api_key, app_key)
     log = tmp_path_factory.mktemp("log") / "server.log"
-    server = HamrServer(url, log, *TIGHT_RATE_LIMITS).start()
+    server = ServeProcess(url, log, *TIGHT_RATE_LIMITS).start()
     yield Limited(server, admin, keys)
     server.stop()
     store.close()
@@ -153,7 +153,7 @@ def target(
     revoked_keys = OrgKeys(
         org.uuid, org.name, org.datacenter, revoked[KeyKind.API], revoked[KeyKind.APP]
     )
-    server = HamrServer(url, tmp_path_factory.mktemp("log") / "server.log").start()
+    server = ServeProcess(url, tmp_path_factory.mktemp("log") / "server.log").start()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         ledger = Ledger(http, keys.headers)
         ledger.sync()

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 
 from hamr.domain.lifecycle import OPERATIONS, judge
 from hamr.domain.model import HamrStatus, KeyKind, Permission, Policy, Verdict
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 EXAMPLES = int(os.environ.get("HAMR_LIFECYCLE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("HAMR_LIFECYCLE_STEPS", "25"))
@@ -36,7 +36,7 @@ PATH = "/api/v2/hamr"
 
 
 class LifecycleMachine(RuleBasedStateMachine):
-    server: ClassVar[HamrServer]
+    server: ClassVar[ServeProcess]
     admin: ClassVar[Admin]
     policy: ClassVar[Policy]
     reached: ClassVar[Counter[str]]
@@ -166,14 +166,14 @@ def policy_server(
     database_url: str,
     admin: Admin,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Policy, HamrServer]]:
+) -> Iterator[tuple[Policy, ServeProcess]]:
     policy: Policy = request.param
     for running in serving(database_url, tmp_path_factory, "--transitions", policy.value):
         yield policy, running
 
 
 def test_the_lifecycle_holds_over_random_sequences(
-    policy_server: tuple[Policy, HamrServer], admin: Admin
+    policy_server: tuple[Policy, ServeProcess], admin: Admin
 ) -> None:
     policy, server = policy_server
     reached: Counter[str] = Counter()

@@ -42,7 +42,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS, MAX_TEXT_LENGTH
-from tests.conftest import Admin, HamrServer, OrgKeys, serving
+from tests.conftest import Admin, OrgKeys, ServeProcess, serving
 from tests.contract.conftest import (
     LIVE_SUFFIX,
     PASCAL_CASE,
@@ -359,7 +359,7 @@ REFUSAL_POINTERS = {
 
 
 class HamrMachine(RuleBasedStateMachine):
-    server: ClassVar[HamrServer]
+    server: ClassVar[ServeProcess]
     admin: ClassVar[Admin]
     reached: ClassVar[Counter[str]]  # what the runs did, over all of them
 
@@ -708,14 +708,14 @@ def serialize(world: World, answers: list[tuple[Write, int, Document | None]]) -
 @pytest.fixture(scope="module")
 def pair_rules_server(
     database_url: str, admin: Admin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HamrServer]:
+) -> Iterator[ServeProcess]:
     """A server that stores any status move (`--transitions off`): this machine models the
     pair rules; the lifecycle's are tested in tests/api/test_transitions.py."""
     yield from serving(database_url, tmp_path_factory, "--transitions", "off")
 
 
 def test_get_always_returns_the_readers_side_of_its_connection(
-    pair_rules_server: HamrServer, admin: Admin
+    pair_rules_server: ServeProcess, admin: Admin
 ) -> None:
     server = pair_rules_server
     reached: Counter[str] = Counter()

@@ -18,7 +18,7 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     Admin,
-    HamrServer,
+    ServeProcess,
     connection_body,
     sqlite_url,
     unknown_org,
@@ -27,15 +27,15 @@ from tests.conftest import (
 PATH = "/api/v2/hamr"
 
 
-def server_with(tmp_path: Path, prefix: tuple[str, ...] = (), **env: str) -> HamrServer:
+def server_with(tmp_path: Path, prefix: tuple[str, ...] = (), **env: str) -> ServeProcess:
     """A server on its own SQLite file (what is tested here is the same on either backend)."""
     environment = {**os.environ, "HAMR_RATE_LIMITS": GENEROUS_RATE_LIMITS, **env}
     database_url = sqlite_url(tmp_path / "hamr.db")
-    return HamrServer(database_url, tmp_path / "server.log", env=environment, prefix=prefix)
+    return ServeProcess(database_url, tmp_path / "server.log", env=environment, prefix=prefix)
 
 
 @pytest.fixture
-def limited(tmp_path: Path) -> Iterator[HamrServer]:
+def limited(tmp_path: Path) -> Iterator[ServeProcess]:
     server = server_with(
         tmp_path,
         HAMR_HEADER_TIMEOUT_SECONDS="1",
@@ -47,7 +47,7 @@ def limited(tmp_path: Path) -> Iterator[HamrServer]:
     server.stop()
 
 
-def connect(server: HamrServer) -> socket.socket:
+def connect(server: ServeProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=10)
 
 
@@ -108,13 +108,13 @@ def error_of(response: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
-    limited: HamrServer,
+    limited: ServeProcess,
 ) -> None:
     with connect(limited) as idle:
         assert 0.8 < closed_within(idle, 5) < 3
 
 
-def test_a_slowloris_connection_is_closed_though_it_keeps_sending(limited: HamrServer) -> None:
+def test_a_slowloris_connection_is_closed_though_it_keeps_sending(limited: ServeProcess) -> None:
     with connect(limited) as slow:
         slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         started = time.monotonic()
@@ -123,7 +123,7 @@ def test_a_slowloris_connection_is_closed_though_it_keeps_sending(limited: HamrS
         assert time.monotonic() - started < 3
 
 
-def test_a_kept_alive_connection_left_idle_is_closed(limited: HamrServer) -> None:
+def test_a_kept_alive_connection_left_idle_is_closed(limited: ServeProcess) -> None:
     with connect(limited) as kept:
         kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(kept).startswith(b"HTTP/1.1 200")
@@ -131,7 +131,7 @@ def test_a_kept_alive_connection_left_idle_is_closed(limited: HamrServer) -> Non
 
 
 def test_headers_past_the_cap_get_a_431_naming_the_header_and_nothing_else(
-    limited: HamrServer,
+    limited: ServeProcess,
 ) -> None:
     with connect(limited) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Huge: " + b"a" * 20_000 + b"\r\n\r\n")
@@ -147,7 +147,7 @@ def test_headers_past_the_cap_get_a_431_naming_the_header_and_nothing_else(
 
 
 def test_a_50_mb_header_is_refused_without_the_server_reading_it_whole(
-    limited: HamrServer,
+    limited: ServeProcess,
 ) -> None:
     assert limited.process is not None
     before = _rss_mb(limited.process.pid)
@@ -160,7 +160,7 @@ def test_a_50_mb_header_is_refused_without_the_server_reading_it_whole(
 
 
 def test_past_the_connection_cap_requests_get_a_503_and_the_server_recovers(
-    limited: HamrServer,
+    limited: ServeProcess,
 ) -> None:
     held = [connect(limited) for _ in range(4)]  # the cap: 4
     try:
@@ -202,7 +202,7 @@ def test_under_a_descriptor_limit_the_cap_is_lowered_to_fit_it(tmp_path: Path) -
         server.stop()
 
 
-def test_a_client_that_hangs_up_mid_body_is_a_499_line_not_a_500(limited: HamrServer) -> None:
+def test_a_client_that_hangs_up_mid_body_is_a_499_line_not_a_500(limited: ServeProcess) -> None:
     store = open_store(limited.database_url)
     admin = Admin(store)
     org, partner = admin.create_org("us1"), unknown_org("eu1")

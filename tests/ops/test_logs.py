@@ -16,7 +16,7 @@ import pytest
 from hamr.domain.keys import hash_secret
 from hamr.domain.model import KeyKind
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, connection_body, sqlite_url
+from tests.conftest import Admin, ServeProcess, connection_body, sqlite_url
 
 PATH = "/api/v2/hamr"
 REQUEST_FIELDS = {"time", "level", "logger", "message", "request_id", "org", "method", "path"}
@@ -29,12 +29,12 @@ def admin(tmp_path: Path) -> Iterator[Admin]:
     store.close()
 
 
-def records(server: HamrServer) -> list[dict[str, Any]]:
+def records(server: ServeProcess) -> list[dict[str, Any]]:
     """The server's log, every line of which must be one JSON object."""
     return [json.loads(line) for line in server.log().splitlines()]
 
 
-def wait_for_requests(server: HamrServer, count: int) -> list[dict[str, Any]]:
+def wait_for_requests(server: ServeProcess, count: int) -> list[dict[str, Any]]:
     """A request's line is written as its response ends; give the last one a moment."""
     deadline = time.monotonic() + 5
     while True:
@@ -50,7 +50,7 @@ def test_no_secret_or_hash_ever_reaches_the_log(admin: Admin, tmp_path: Path) ->
     revoked, revoked_secret = admin.service.create_key(org.uuid, KeyKind.API)
     admin.service.revoke_key(revoked.id)
     secrets = [org.api_key, org.app_key, partner.api_key, partner.app_key, token, revoked_secret]
-    server = HamrServer(
+    server = ServeProcess(
         admin.store.engine.url.render_as_string(),
         tmp_path / "server.log",
         "--log-level",
@@ -102,7 +102,7 @@ def test_no_secret_or_hash_ever_reaches_the_log(admin: Admin, tmp_path: Path) ->
     assert {200, 400, 403, 404, 405, 415, 429} <= set(statuses), statuses
 
     log = server.log()
-    # One line per request, and one for the readiness probe of the test's HamrServer.start().
+    # One line per request, and one for the readiness probe of the test's ServeProcess.start().
     assert log.count('"logger":"hamr.access"') == len(calls) + 1
     for secret in secrets:
         assert secret not in log
@@ -114,7 +114,7 @@ def test_no_secret_or_hash_ever_reaches_the_log(admin: Admin, tmp_path: Path) ->
 def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
     (key,) = [k for k in admin.service.list_keys(org.uuid) if k.kind is KeyKind.APP]
-    server = HamrServer(admin.store.engine.url.render_as_string(), tmp_path / "s.log").start()
+    server = ServeProcess(admin.store.engine.url.render_as_string(), tmp_path / "s.log").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10, headers=org.headers) as client:
             first = client.post(
@@ -169,7 +169,7 @@ def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
 
 def test_text_format_for_people(admin: Admin, tmp_path: Path) -> None:
     org = admin.create_org("us1")
-    server = HamrServer(
+    server = ServeProcess(
         admin.store.engine.url.render_as_string(), tmp_path / "s.log", "--log-format", "text"
     ).start()
     try:

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from hamr.store.sql import open_store
 from tests.conftest import (
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     free_port,
     sqlite_url,
@@ -44,7 +44,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_health_and_readiness_need_no_keys(server: HamrServer) -> None:
+def test_health_and_readiness_need_no_keys(server: ServeProcess) -> None:
     healthz = httpx.get(server.url + "/healthz")
     assert healthz.status_code == 200
     assert healthz.headers["content-type"] == "application/json"
@@ -61,7 +61,7 @@ def test_readiness_fails_when_the_schema_is_not_this_hamrs(
     fresh: tuple[Admin, Path], tmp_path: Path
 ) -> None:
     _admin, database = fresh
-    server = HamrServer(sqlite_url(database), tmp_path / "server.log").start()
+    server = ServeProcess(sqlite_url(database), tmp_path / "server.log").start()
     try:
         with contextlib.closing(sqlite3.connect(database)) as connection, connection:
             connection.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
@@ -80,7 +80,7 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
     admin, database = fresh
     org, partner, idle = admin.create_org("us1"), admin.create_org("eu1"), admin.create_org("us1")
     loner = admin.create_org("us5")  # names an organization hamr does not know
-    server = HamrServer(
+    server = ServeProcess(
         sqlite_url(database), tmp_path / "server.log", "--rate-limit", "hamr_get=3/3600"
     ).start()
     try:
@@ -152,7 +152,7 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
 
 def test_metrics_can_be_turned_off(fresh: tuple[Admin, Path], tmp_path: Path) -> None:
     _admin, database = fresh
-    server = HamrServer(sqlite_url(database), tmp_path / "server.log", "--no-metrics").start()
+    server = ServeProcess(sqlite_url(database), tmp_path / "server.log", "--no-metrics").start()
     try:
         response = httpx.get(server.url + "/metrics")
         assert response.status_code == 404
@@ -165,7 +165,7 @@ def test_metrics_can_move_to_their_own_port(fresh: tuple[Admin, Path], tmp_path:
     admin, database = fresh
     org = admin.create_org("us1")
     metrics_port = free_port()
-    server = HamrServer(
+    server = ServeProcess(
         sqlite_url(database), tmp_path / "server.log", "--metrics-port", str(metrics_port)
     ).start()
     try:
@@ -181,7 +181,9 @@ def test_metrics_can_move_to_their_own_port(fresh: tuple[Admin, Path], tmp_path:
     assert "Traceback" not in server.log()
 
 
-def test_every_probe_and_metrics_answer_with_a_request_id(server: HamrServer, org: OrgKeys) -> None:
+def test_every_probe_and_metrics_answer_with_a_request_id(
+    server: ServeProcess, org: OrgKeys
+) -> None:
     for path in ("/healthz", "/readyz", "/metrics", PATH, "/openapi.json"):
         response = httpx.get(server.url + path, headers=org.headers)
         assert len(response.headers["x-request-id"]) == 32, path

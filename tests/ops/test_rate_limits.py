@@ -34,8 +34,8 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     PYTHON,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     free_port,
     quota_headers,
@@ -110,7 +110,7 @@ def has_no_quota(response: httpx.Response) -> bool:
 
 
 @contextlib.contextmanager
-def client_from(server: HamrServer, address: str = "127.0.0.1") -> Iterator[httpx.Client]:
+def client_from(server: ServeProcess, address: str = "127.0.0.1") -> Iterator[httpx.Client]:
     """A client connecting from `address`: any of 127.0.0.0/8 is a distinct client address."""
     transport = httpx.HTTPTransport(local_address=address)
     with httpx.Client(base_url=server.url, timeout=10, transport=transport) as client:
@@ -121,7 +121,7 @@ def bad_key(org: OrgKeys) -> dict[str, str]:
     return {"DD-API-KEY": "not-a-key-" + org.uuid[:8], "DD-APPLICATION-KEY": org.app_key}
 
 
-def access_log(server: HamrServer, org: OrgKeys) -> list[dict[str, Any]]:
+def access_log(server: ServeProcess, org: OrgKeys) -> list[dict[str, Any]]:
     """The server's access log lines (JSON) for one organization."""
     lines = (line for line in server.log().splitlines() if line.startswith("{"))
     entries = (json.loads(line) for line in lines)
@@ -157,12 +157,12 @@ def partner(database: Database) -> OrgKeys:
     return database.admin.create_org("eu1")
 
 
-def start(database_url: str, log: Path, *flags: str, env: dict[str, str]) -> HamrServer:
-    return HamrServer(database_url, log, *flags, env=env).start()
+def start(database_url: str, log: Path, *flags: str, env: dict[str, str]) -> ServeProcess:
+    return ServeProcess(database_url, log, *flags, env=env).start()
 
 
 @pytest.fixture(scope="module")
-def limited(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HamrServer]:
+def limited(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """In-memory limits, an hour long: GET 5 (from HAMR_RATE_LIMITS), POST 3 (a flag over the
     environment's 9) and 3 refused requests per client address."""
     server = start(
@@ -179,7 +179,7 @@ def limited(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def short(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HamrServer]:
+def short(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """One GET per 3 s window; every other bucket at its default."""
     server = start(
         database.url,
@@ -204,7 +204,7 @@ def redis() -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def pair(
     database: Database, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[HamrServer, HamrServer]]:
+) -> Iterator[tuple[ServeProcess, ServeProcess]]:
     """Two processes on one database, counting in one Redis: 5 GETs an hour per org."""
     logs = tmp_path_factory.mktemp("log")
     flags = ("--rate-limit-storage", redis.url, "--rate-limit", f"hamr_get=5/{HOUR}")
@@ -223,7 +223,7 @@ def pair(
 
 
 def test_every_hamr_response_carries_its_buckets_headers(
-    limited: HamrServer, org: OrgKeys, partner: OrgKeys
+    limited: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     room_in_window(HOUR, 20)
     with client_from(limited) as http:
@@ -255,7 +255,7 @@ def test_every_hamr_response_carries_its_buckets_headers(
 
 
 def test_refusals_after_counting_carry_the_buckets_headers_and_405_none(
-    limited: HamrServer, org: OrgKeys
+    limited: ServeProcess, org: OrgKeys
 ) -> None:
     """A body too large or of the wrong type is refused after the request was counted, so its
     answer carries the bucket's headers; a method the endpoint lacks is refused before."""
@@ -278,7 +278,7 @@ def test_refusals_after_counting_carry_the_buckets_headers_and_405_none(
 
 
 def test_over_the_limit_is_429_with_datadogs_error_body(
-    limited: HamrServer,
+    limited: ServeProcess,
     org: OrgKeys,
     partner: OrgKeys,
     schema_validator: Callable[[str], Draft202012Validator],
@@ -312,7 +312,7 @@ def rate_limited(metrics: str) -> float:
 
 
 def test_a_429_changes_nothing_stored(
-    limited: HamrServer, org: OrgKeys, partner: OrgKeys, database: Database
+    limited: ServeProcess, org: OrgKeys, partner: OrgKeys, database: Database
 ) -> None:
     room_in_window(HOUR, 20)
     with client_from(limited) as http:
@@ -335,7 +335,7 @@ def test_a_429_changes_nothing_stored(
 
 
 def test_one_orgs_exhaustion_leaves_other_orgs_alone(
-    limited: HamrServer, org: OrgKeys, database: Database
+    limited: ServeProcess, org: OrgKeys, database: Database
 ) -> None:
     other = database.admin.create_org("us1")
     room_in_window(HOUR, 20)
@@ -350,7 +350,7 @@ def test_one_orgs_exhaustion_leaves_other_orgs_alone(
 
 
 def test_the_bucket_is_the_organizations_whatever_its_credentials(
-    limited: HamrServer, org: OrgKeys, database: Database
+    limited: ServeProcess, org: OrgKeys, database: Database
 ) -> None:
     token = database.admin.service.create_key(org.uuid, KeyKind.TOKEN)[1]
     bearer = {"Authorization": f"Bearer {token}"}
@@ -365,7 +365,7 @@ def test_the_bucket_is_the_organizations_whatever_its_credentials(
 
 
 def test_both_get_lanes_count_in_one_bucket_and_refuse_alike(
-    limited: HamrServer, org: OrgKeys, database: Database
+    limited: ServeProcess, org: OrgKeys, database: Database
 ) -> None:
     """The fast lane answers GETs that do not ask for gzip, the app's route those that do
     (tests/api/test_fast_get.py), and either reads credentials new to the server from storage:
@@ -391,7 +391,7 @@ def test_both_get_lanes_count_in_one_bucket_and_refuse_alike(
 
 
 def test_refused_credentials_are_limited_per_client_address(
-    limited: HamrServer, org: OrgKeys
+    limited: ServeProcess, org: OrgKeys
 ) -> None:
     room_in_window(HOUR, 20)
     with (
@@ -425,7 +425,7 @@ def test_refused_credentials_are_limited_per_client_address(
 
 
 def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(
-    limited: HamrServer, org: OrgKeys
+    limited: ServeProcess, org: OrgKeys
 ) -> None:
     room_in_window(HOUR, 20)
     with client_from(limited, "127.0.0.30") as flooder:
@@ -439,7 +439,7 @@ def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(
 
 
 def test_x_forwarded_for_from_the_trusted_proxy_is_the_client_address(
-    limited: HamrServer, org: OrgKeys
+    limited: ServeProcess, org: OrgKeys
 ) -> None:
     """From 127.0.0.1 (a reverse proxy on the same host), each forwarded address has its own
     budget of refusals, and one address's flood is limited as if it had connected itself."""
@@ -467,7 +467,7 @@ def test_an_exhausted_address_is_refused_without_a_key_lookup(
     """A flood of bad keys must not cost a credential lookup each once its address is over
     the limit: with the database down, the over-limit address still gets its 429."""
     postgres = PostgresServer(binaries_or_skip(), free_port()).init()
-    server: HamrServer | None = None
+    server: ServeProcess | None = None
     try:
         postgres.create_database()
         store = open_store(postgres.url)
@@ -498,7 +498,7 @@ def test_an_exhausted_address_is_refused_without_a_key_lookup(
 # Windows and the official client ----------------------------------------------------------
 
 
-def test_a_429_lasts_until_x_ratelimit_reset(short: HamrServer, org: OrgKeys) -> None:
+def test_a_429_lasts_until_x_ratelimit_reset(short: ServeProcess, org: OrgKeys) -> None:
     with client_from(short) as http:
         # However the first requests fall across windows, the second in one window is refused.
         for _ in range(2 * SHORT):
@@ -514,7 +514,7 @@ def test_a_429_lasts_until_x_ratelimit_reset(short: HamrServer, org: OrgKeys) ->
 
 
 def test_buckets_not_configured_keep_their_defaults(
-    short: HamrServer, org: OrgKeys, partner: OrgKeys
+    short: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     room_in_window(60, 5)
     with client_from(short) as http:
@@ -532,7 +532,7 @@ def test_buckets_not_configured_keep_their_defaults(
 
 
 def test_official_client_with_enable_retry_waits_out_a_429(
-    short: HamrServer, org: OrgKeys, partner: OrgKeys
+    short: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     """datadog-api-client's ClientRetry sleeps for X-Ratelimit-Reset on a 429, then retries."""
     with client_from(short) as http:
@@ -620,7 +620,7 @@ def test_invalid_rate_limit_settings_make_serve_exit_2_with_one_line(tmp_path: P
 
 
 def test_two_processes_sharing_redis_share_one_count(
-    pair: tuple[HamrServer, HamrServer], org: OrgKeys
+    pair: tuple[ServeProcess, ServeProcess], org: OrgKeys
 ) -> None:
     first, second = pair
     room_in_window(HOUR, 20)
@@ -638,7 +638,7 @@ def test_two_processes_sharing_redis_share_one_count(
 
 
 def test_requests_are_served_while_redis_is_down(
-    pair: tuple[HamrServer, HamrServer], redis: RedisServer, org: OrgKeys, partner: OrgKeys
+    pair: tuple[ServeProcess, ServeProcess], redis: RedisServer, org: OrgKeys, partner: OrgKeys
 ) -> None:
     """Fail open: without its storage a server serves unlimited rather than refusing; once
     Redis is back, counting resumes."""
@@ -672,7 +672,7 @@ def test_requests_are_served_while_redis_is_down(
 
 
 def test_requests_are_served_while_redis_does_not_answer(
-    pair: tuple[HamrServer, HamrServer], redis: RedisServer, org: OrgKeys
+    pair: tuple[ServeProcess, ServeProcess], redis: RedisServer, org: OrgKeys
 ) -> None:
     """Redis stopped, not gone (as in a network partition): requests must not wait on it
     for ever; they are served, unlimited, as when Redis is down."""

@@ -19,8 +19,8 @@ from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     EmulatorServer,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     sqlite_url,
     unknown_org,
@@ -58,7 +58,7 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
         writer.uuid: known[index // 2] if index % 2 == 0 else unknown_org()
         for index, writer in enumerate(writers)
     }
-    server = HamrServer(database_url, tmp_path / "server.log", "--shutdown-grace", "5").start()
+    server = ServeProcess(database_url, tmp_path / "server.log", "--shutdown-grace", "5").start()
 
     acknowledged: dict[str, list[dict[str, object]]] = {org.uuid: [] for org in writers}
     posting = threading.Barrier(WRITERS + 1)

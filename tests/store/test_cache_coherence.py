@@ -11,7 +11,7 @@ import httpx
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
-from tests.conftest import HamrServer, OrgKeys, connection_body, sqlite_url
+from tests.conftest import OrgKeys, ServeProcess, connection_body, sqlite_url
 
 PATH = "/api/v2/hamr"
 
@@ -31,8 +31,8 @@ def test_a_write_through_one_server_is_read_through_another_within_a_second(
 ) -> None:
     database_url = sqlite_url(tmp_path / "shared.db")
     org, partner = make_org(database_url, "us1"), make_org(database_url, "eu1")
-    first = HamrServer(database_url, tmp_path / "first.log").start()
-    second = HamrServer(database_url, tmp_path / "second.log").start()
+    first = ServeProcess(database_url, tmp_path / "first.log").start()
+    second = ServeProcess(database_url, tmp_path / "second.log").start()
     try:
         with httpx.Client(headers=org.headers, timeout=10) as client:
             body = connection_body(org, partner, hamr_status=2)

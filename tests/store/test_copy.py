@@ -13,7 +13,7 @@ from hamr.domain.model import KeyKind
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
-from tests.conftest import HamrServer, OrgKeys, connection_body, run_cli, sqlite_url, unknown_org
+from tests.conftest import OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 
 PATH = "/api/v2/hamr"
@@ -51,7 +51,7 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         store.close()
     keys = [OrgKeys(o.uuid, o.name, o.datacenter, a, b) for o, a, b in made]
     org, partner = keys[2:4]
-    server = HamrServer(origin, tmp_path / "origin.log").start()
+    server = ServeProcess(origin, tmp_path / "origin.log").start()
     try:
         with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
             for status in (1, 2, 4):  # a pair: org and partner both read its one connection
@@ -93,7 +93,7 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         assert everything(target) == carried
 
     # The copy serves: the keys work, the pair is one, and history goes on from where it was.
-    server = HamrServer(middle, tmp_path / "middle.log").start()
+    server = ServeProcess(middle, tmp_path / "middle.log").start()
     try:
         with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
             assert client.get(PATH).json()["data"]["attributes"]["hamr_status"] == 4

@@ -28,7 +28,7 @@ from hamr.store.sql import open_store
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     Admin,
-    HamrServer,
+    ServeProcess,
     connection_body,
     sqlite_url,
     unknown_org,
@@ -152,7 +152,7 @@ def test_a_full_filesystem_is_a_507_and_writes_resume_when_room_is_made(tmp_path
         orgs = [admin.create_org("us1") for _ in range(20)]
         store.close()  # the write-ahead log checkpointed away: the server's writes need room
         partner = unknown_org("eu1")
-        server = HamrServer(url, tmp_path / "server.log").start()
+        server = ServeProcess(url, tmp_path / "server.log").start()
         try:
             with httpx.Client(base_url=server.url, timeout=10) as http:
                 filler = fill(disk)

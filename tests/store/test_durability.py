@@ -24,8 +24,8 @@ from hamr.usecases.service import HamrService
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     Admin,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     sqlite_url,
 )
@@ -42,13 +42,13 @@ class Deployment:
     tmp_path: Path
     store: SqlStore
     service: HamrService
-    server: HamrServer | None = None
+    server: ServeProcess | None = None
     starts: int = 0
 
-    def start(self) -> HamrServer:
+    def start(self) -> ServeProcess:
         self.starts += 1
         log = self.tmp_path / f"server-{self.starts}.log"
-        self.server = HamrServer(self.database_url, log).start()
+        self.server = ServeProcess(self.database_url, log).start()
         return self.server
 
     def create_org(self, name: str, datacenter: str) -> OrgKeys:
@@ -269,7 +269,7 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
 
 
 def test_concurrent_posts_from_several_orgs(
-    server: HamrServer, admin: Admin, http: httpx.Client
+    server: ServeProcess, admin: Admin, http: httpx.Client
 ) -> None:
     orgs = [admin.create_org("us1") for _ in range(4)]
     # Each writer its own pair: a partner takes one connection, so a shared one would refuse

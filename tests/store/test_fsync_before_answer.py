@@ -20,7 +20,7 @@ import pytest
 
 from hamr.store.sql import open_store
 from tests import apt
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, free_port, sqlite_url
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, free_port, sqlite_url
 from tests.postgres import PostgresServer, binaries_or_skip
 
 SOURCE = Path(__file__).parent / "fixtures" / "fsync_log.c"
@@ -89,7 +89,7 @@ def windows_of_a_server(
     store = open_store(database_url)
     admin = Admin(store)
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
-    server = HamrServer(database_url, tmp_path / "server.log", env=env).start()
+    server = ServeProcess(database_url, tmp_path / "server.log", env=env).start()
     try:
         return acknowledged_windows(server.url, org, partner)
     finally:

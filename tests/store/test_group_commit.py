@@ -17,7 +17,7 @@ from hamr.domain.errors import WriteConflict
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
 from hamr.server.writer import GroupCommitWriter
 from hamr.store.sql import open_store
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, sqlite_url, unknown_org
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 
 
@@ -126,7 +126,7 @@ def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
                 "WHEN NEW.modified_by = 'poison@example.com' "
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             )
-        server = HamrServer(sqlite_url(database), tmp_path / "server.log").start()
+        server = ServeProcess(sqlite_url(database), tmp_path / "server.log").start()
         requests = [(org, connection_body(org, partner)) for org in good]
         requests.insert(5, (odd, connection_body(odd, partner, modified_by="poison@example.com")))
         try:
@@ -156,7 +156,7 @@ def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
 
 
 def test_a_pair_conflict_in_a_batch_fails_alone(
-    server: HamrServer, admin: Admin, http: httpx.Client
+    server: ServeProcess, admin: Admin, http: httpx.Client
 ) -> None:
     """A write that would take an organization already paired is refused with 409 alone: the
     writes batched with it are acknowledged, and the pair it named is left as it was."""

@@ -23,7 +23,7 @@ from hamr.store.engine import create_engine
 from hamr.store.sql import open_store
 from hamr.store.tables import history
 from hamr.usecases import history_log
-from tests.conftest import Admin, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 from tests.store.test_upgrade import KEYS, RELEASE_DB, release_on_postgresql
 
@@ -139,7 +139,7 @@ def test_posts_through_a_server_are_chained_and_verify(
 ) -> None:
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
     elsewhere = admin.create_org("ap1")
-    server = HamrServer(database_url, tmp_path / "server.log").start()
+    server = ServeProcess(database_url, tmp_path / "server.log").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             for status, (writer, other) in zip(
@@ -358,7 +358,7 @@ def test_the_upgrade_chains_the_rows_a_release_wrote(release_url: str, tmp_path:
         assert verify(release_url) == intact(5, 3)
         # A write after the upgrade follows the chain the migration made.
         alpha, beta = KEYS["alpha"], KEYS["beta"]
-        server = HamrServer(release_url, tmp_path / "server.log").start()
+        server = ServeProcess(release_url, tmp_path / "server.log").start()
         try:
             body = {
                 "data": {

@@ -24,8 +24,8 @@ from tests.conftest import (
     ATTRIBUTE_NAMES,
     GENEROUS_RATE_LIMITS,
     QUOTA_HEADERS,
-    HamrServer,
     OrgKeys,
+    ServeProcess,
     connection_body,
     free_port,
     quota_headers,
@@ -72,7 +72,7 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
     # Each org its own pair: a partner takes one connection, so a shared one would refuse all
     # orgs but the first.
     partners = dict(zip((o.uuid for o in orgs), make_orgs(database_url, "eu1", 10), strict=True))
-    servers = [HamrServer(database_url, tmp_path / f"s{i}.log").start() for i in range(2)]
+    servers = [ServeProcess(database_url, tmp_path / f"s{i}.log").start() for i in range(2)]
     try:
         with httpx.Client(timeout=30) as client:
             first, second = servers
@@ -91,7 +91,7 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
 
             plan = list(zip(itertools.cycle(servers), itertools.cycle(orgs), range(200)))
 
-            def post(step: tuple[HamrServer, OrgKeys, int]) -> tuple[str, httpx.Response]:
+            def post(step: tuple[ServeProcess, OrgKeys, int]) -> tuple[str, httpx.Response]:
                 server, org, n = step
                 body = connection_body(org, partners[org.uuid], hamr_status=n % 6)
                 return org.uuid, client.post(server.url + PATH, json=body, headers=org.headers)
@@ -152,7 +152,7 @@ def test_an_outage_gives_503s_and_the_server_recovers(
     database_url = own_postgres.url
     (org,) = make_orgs(database_url, "us1", 1)
     (partner, unseen) = make_orgs(database_url, "eu1", 2)
-    server = HamrServer(database_url, tmp_path / "server.log").start()
+    server = ServeProcess(database_url, tmp_path / "server.log").start()
     acknowledged = 0
     try:
         with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
@@ -244,7 +244,7 @@ def test_a_hung_database_stalls_only_the_requests_that_need_it(
     database_url = own_postgres.url
     (org,) = make_orgs(database_url, "us1", 1)
     (partner, unseen) = make_orgs(database_url, "eu1", 2)
-    server = HamrServer(
+    server = ServeProcess(
         database_url,
         tmp_path / "server.log",
         env={

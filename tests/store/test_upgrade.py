@@ -18,7 +18,7 @@ from alembic import command
 
 from hamr.store import migrate
 from hamr.store.engine import create_engine
-from tests.conftest import HamrServer, run_cli, sqlite_url
+from tests.conftest import ServeProcess, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -61,7 +61,7 @@ def release_on_postgresql(postgres: PostgresServer, name: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HamrServer]:
+def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServeProcess]:
     """A server started on the release's database, which it upgrades as it opens it."""
     if request.param == "sqlite":
         copy = tmp_path / "hamr-0.1.0.db"
@@ -71,18 +71,18 @@ def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HamrSer
         url = release_on_postgresql(
             request.getfixturevalue("postgres"), f"release_{uuid.uuid4().hex[:8]}"
         )
-    running = HamrServer(url, tmp_path / "server.log").start()
+    running = ServeProcess(url, tmp_path / "server.log").start()
     yield running
     running.stop()
 
 
-def read(server: HamrServer, label: str) -> httpx.Response:
+def read(server: ServeProcess, label: str) -> httpx.Response:
     keys = KEYS[label]
     headers = {"DD-API-KEY": keys["api_key"], "DD-APPLICATION-KEY": keys["app_key"]}
     return httpx.get(f"{server.url}/api/v2/hamr", headers=headers, timeout=10)
 
 
-def attributes(server: HamrServer, label: str) -> dict[str, Any]:
+def attributes(server: ServeProcess, label: str) -> dict[str, Any]:
     response = read(server, label)
     assert response.status_code == 200, response.text
     assert response.json()["data"]["id"] == KEYS[label]["uuid"]
@@ -90,7 +90,7 @@ def attributes(server: HamrServer, label: str) -> dict[str, Any]:
 
 
 def test_rows_that_point_at_each_other_become_one_pair_the_later_write_winning(
-    upgraded: HamrServer,
+    upgraded: ServeProcess,
 ) -> None:
     alpha, beta = attributes(upgraded, "alpha"), attributes(upgraded, "beta")
     # beta wrote last: FAILOVER, beta not primary, so alpha is.
@@ -105,7 +105,7 @@ def test_rows_that_point_at_each_other_become_one_pair_the_later_write_winning(
     assert alpha["OrgDatacenter"] == "eu1.prod.dog"
 
 
-def test_the_rest_become_one_sided_connections(upgraded: HamrServer) -> None:
+def test_the_rest_become_one_sided_connections(upgraded: ServeProcess) -> None:
     gamma = attributes(upgraded, "gamma")
     assert (gamma["target_org_uuid"], gamma["target_org_name"]) == (UNKNOWN, "Elsewhere Org")
     assert gamma["target_org_datacenter"] == "eu1"
@@ -115,7 +115,7 @@ def test_the_rest_become_one_sided_connections(upgraded: HamrServer) -> None:
     assert read(upgraded, "epsilon").status_code == 404
 
 
-def test_the_pairs_history_keeps_both_sides_writes(upgraded: HamrServer) -> None:
+def test_the_pairs_history_keeps_both_sides_writes(upgraded: ServeProcess) -> None:
     shown = run_cli(
         "history", "--org", KEYS["beta"]["uuid"], "--json", database_url=upgraded.database_url
     )
@@ -126,7 +126,7 @@ def test_the_pairs_history_keeps_both_sides_writes(upgraded: HamrServer) -> None
     assert entries[1]["after"]["target_org_name"] == "Beta (old name)"  # as it was written
 
 
-def test_an_upgraded_pair_is_written_by_either_side(upgraded: HamrServer) -> None:
+def test_an_upgraded_pair_is_written_by_either_side(upgraded: ServeProcess) -> None:
     alpha = KEYS["alpha"]
     body = {
         "data": {

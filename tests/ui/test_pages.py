@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from hamr.api.ui.timeline import STATUS_COLOURS
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store.sql import SqlStore, open_store
-from tests.conftest import ROOT, Admin, HamrServer, OrgKeys, connection_body, run_cli, sqlite_url
+from tests.conftest import ROOT, Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
 
 PATH = "/api/v2/hamr"
@@ -26,7 +26,7 @@ PATH = "/api/v2/hamr"
 
 @dataclass
 class Site:
-    server: HamrServer
+    server: ServeProcess
     store: SqlStore
     admin: Admin
 
@@ -48,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("ui")
     url = sqlite_url(folder / "hamr.db")
     store = open_store(url)
-    server = HamrServer(url, folder / "server.log").start()
+    server = ServeProcess(url, folder / "server.log").start()
     yield Site(server, store, Admin(store))
     server.stop()
     store.close()
@@ -211,7 +211,7 @@ def test_errors_are_pages(page: Page, site: Site) -> None:
 def test_sign_in_failures_count_against_the_unauthenticated_limit(
     tmp_path: Path, site: Site
 ) -> None:
-    server = HamrServer(
+    server = ServeProcess(
         site.server.database_url,
         tmp_path / "limited.log",
         "--rate-limit",

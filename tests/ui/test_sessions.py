@@ -15,13 +15,15 @@ import pytest
 
 from hamr.api.ui.session import COOKIE, SESSION_SECONDS
 from hamr.store.sql import open_store
-from tests.conftest import GENEROUS_RATE_LIMITS, Admin, HamrServer, OrgKeys, sqlite_url
+from tests.conftest import GENEROUS_RATE_LIMITS, Admin, OrgKeys, ServeProcess, sqlite_url
 
 SECRET = "a-session-secret-shared-by-two-processes"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[HamrServer], OrgKeys]]:
+def servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[list[ServeProcess], OrgKeys]]:
     """Two servers sharing a session secret and a third with one of its own, on one database."""
     folder = tmp_path_factory.mktemp("sessions")
     url = sqlite_url(folder / "hamr.db")
@@ -34,7 +36,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Ham
     try:
         for name, environment in (("a", shared), ("b", shared), ("c", env)):
             log = folder / f"{name}.log"
-            started.append(HamrServer(url, log, env=environment).start())
+            started.append(ServeProcess(url, log, env=environment).start())
         yield started, org
     finally:
         for server in started:
@@ -52,7 +54,7 @@ def signed_in(client: httpx.Client, org: OrgKeys) -> httpx.Response:
 
 
 def test_the_cookie_is_httponly_strict_and_holds_no_key(
-    servers: tuple[list[HamrServer], OrgKeys],
+    servers: tuple[list[ServeProcess], OrgKeys],
 ) -> None:
     (first, _, _), org = servers
     with httpx.Client(base_url=first.url) as client:
@@ -70,7 +72,7 @@ def test_the_cookie_is_httponly_strict_and_holds_no_key(
 
 
 def test_processes_sharing_the_secret_share_sessions_and_others_do_not(
-    servers: tuple[list[HamrServer], OrgKeys],
+    servers: tuple[list[ServeProcess], OrgKeys],
 ) -> None:
     (first, second, apart), org = servers
     with httpx.Client(base_url=first.url) as client:
@@ -90,7 +92,7 @@ class _SignedLongAgo(itsdangerous.TimestampSigner):
         return int(time.time()) - SESSION_SECONDS - 60
 
 
-def test_a_session_ends_after_its_time(servers: tuple[list[HamrServer], OrgKeys]) -> None:
+def test_a_session_ends_after_its_time(servers: tuple[list[ServeProcess], OrgKeys]) -> None:
     (first, _, _), org = servers
     with httpx.Client(base_url=first.url) as client:
         payload = itsdangerous.URLSafeTimedSerializer(SECRET, salt="hamr-ui-session").loads(
@@ -104,7 +106,7 @@ def test_a_session_ends_after_its_time(servers: tuple[list[HamrServer], OrgKeys]
     assert httpx.get(f"{first.url}/ui/pair", cookies={COOKIE: old}).status_code == 303
 
 
-def test_pages_count_against_the_orgs_buckets(servers: tuple[list[HamrServer], OrgKeys]) -> None:
+def test_pages_count_against_the_orgs_buckets(servers: tuple[list[ServeProcess], OrgKeys]) -> None:
     (first, _, _), org = servers
     with httpx.Client(base_url=first.url) as client:
         signed_in(client, org)
