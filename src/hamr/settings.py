@@ -7,7 +7,6 @@ start-up with a sentence naming the setting."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -15,7 +14,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from hamr.domain.lifecycle import STUCK_AFTER_SECONDS
 from hamr.domain.model import Policy
-from hamr.domain.rules import DEFAULT_DATACENTERS, canonical_datacenter
+from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.setting_values import DEFAULT_RATE_LIMITS as DEFAULT_RATE_LIMITS
+from hamr.setting_values import RATE_LIMIT_BUCKETS as RATE_LIMIT_BUCKETS
+from hamr.setting_values import RateLimit as RateLimit
+from hamr.setting_values import SettingsError as SettingsError
+from hamr.setting_values import Site as Site
+from hamr.setting_values import parse_rate_limits as parse_rate_limits
+from hamr.setting_values import parse_sites as parse_sites
 
 DEFAULT_DATABASE_URL = "sqlite:///./hamr.db"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -31,92 +37,6 @@ Source = Literal["flag", "env", "default"]
 MIN_ADMIN_TOKEN_LENGTH = 16
 # The request header that carries it, spelled here once.
 ADMIN_HEADER = "X-Hamr-Admin-Token"
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be used; the message names it and says what is allowed."""
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """`amount` requests per `period` seconds in one bucket; windows start on multiples of the
-    period (a 60 s period resets on the minute), as Datadog's do."""
-
-    name: str
-    amount: int
-    period: int
-
-    def __str__(self) -> str:
-        return f"{self.name}={self.amount}/{self.period}"
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """One datacenter's own API host (`--site eu1=127.0.0.1:8081`), as Datadog has one per
-    site: the keys of that datacenter's orgs work there and nowhere else."""
-
-    datacenter: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.datacenter}={self.address}"
-
-    @property
-    def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-_SITE = re.compile(r"^\s*([\w.-]+)\s*=\s*(\[[^\]]+\]|[^:\s]+):(\d+)\s*$")
-
-
-def parse_sites(specs: Sequence[str]) -> tuple[Site, ...]:
-    """`DATACENTER=HOST:PORT` specs (comma-separated or one each) as sites, in order."""
-    sites: list[Site] = []
-    for spec in (part for item in specs for part in item.split(",") if part.strip()):
-        match = _SITE.match(spec)
-        if match is None:
-            raise SettingsError(
-                f"site {spec.strip()!r} must look like DATACENTER=HOST:PORT "
-                "(e.g. eu1=127.0.0.1:8081)"
-            )
-        datacenter, host, port = match.groups()
-        sites.append(Site(canonical_datacenter(datacenter), host.strip("[]"), int(port)))
-    return tuple(sites)
-
-
-# Buckets: the two HAMR operations per organization, and refused credentials per client address.
-RATE_LIMIT_BUCKETS = ("hamr_get", "hamr_post", "hamr_unauthenticated")
-DEFAULT_RATE_LIMITS = (
-    RateLimit("hamr_get", 1000, 60),
-    RateLimit("hamr_post", 100, 60),
-    RateLimit("hamr_unauthenticated", 100, 60),
-)
-_RATE_LIMIT = re.compile(r"^\s*(\w+)\s*=\s*(?:(\d+)\s*/\s*(\d+)|(off))\s*$")
-
-
-def parse_rate_limits(specs: list[str] | tuple[str, ...]) -> tuple[RateLimit, ...]:
-    """`NAME=AMOUNT/SECONDS` (or `NAME=off`) overriding the defaults bucket by bucket."""
-    limits = {limit.name: limit for limit in DEFAULT_RATE_LIMITS}
-    for spec in (part for item in specs for part in item.split(",") if part.strip()):
-        match = _RATE_LIMIT.match(spec)
-        if match is None:
-            raise SettingsError(
-                f"rate limit {spec.strip()!r} must look like NAME=AMOUNT/SECONDS "
-                "(e.g. hamr_get=1000/60) or NAME=off"
-            )
-        name, amount, period, off = match.groups()
-        if name not in RATE_LIMIT_BUCKETS:
-            raise SettingsError(
-                f"rate limit bucket {name!r} is unknown; use {', '.join(RATE_LIMIT_BUCKETS)}"
-            )
-        if off:
-            limits.pop(name, None)
-            continue
-        if int(amount) < 1 or int(period) < 1:
-            raise SettingsError(f"rate limit {spec.strip()!r} needs an amount and period ≥ 1")
-        limits[name] = RateLimit(name, int(amount), int(period))
-    return tuple(limits[name] for name in RATE_LIMIT_BUCKETS if name in limits)
 
 
 def redact_url(url: str) -> str:
@@ -300,6 +220,10 @@ class Settings:
         "them, a 503", check=_POSITIVE)
     header_timeout_seconds: float = _setting(
         10.0, "A connection that sends no request's headers for this long is closed",
+        check=_POSITIVE)
+    body_timeout_seconds: float = _setting(
+        30.0, "A request's whole body must arrive within this long of its headers, or it gets "
+        "a 408 and its connection is closed (half nginx's 60 s: a HAMR body is one small write)",
         check=_POSITIVE)
     keep_alive_seconds: float = _setting(
         5.0, "An idle kept-alive connection is closed after this long", check=_POSITIVE)

@@ -1,6 +1,7 @@
-"""The errors the HTTP protocol answers by itself, before any app has the request (headers too
-large, too many connections open), rendered as api/errors.py renders every other error, and as
-the bytes of a whole answer for a refusal written straight to the socket."""
+"""The errors the HTTP protocol answers by itself, before or beside the app (headers too large,
+too many connections open, a body that stopped arriving), rendered as api/errors.py renders
+every other error, and as the bytes of a whole answer for a refusal written straight to the
+socket."""
 
 from __future__ import annotations
 
@@ -22,6 +23,24 @@ class TooManyConnections(HttpError):
     status = 503
     title = "Service Unavailable"
     retry_after_seconds = 1
+
+
+class BodyTimedOut(HttpError):
+    """The request's headers arrived but its body did not in time: the connection is closed
+    rather than held open for a client that may never finish."""
+
+    status = 408
+    title = "Request Timeout"
+
+
+def body_timed_out(seconds: float) -> BodyTimedOut:
+    """The 408 for a body not whole `seconds` after its headers, in words a person can act
+    on."""
+    return BodyTimedOut(
+        f"The request's body did not arrive whole within {seconds:g} s of its headers "
+        "(HAMR_BODY_TIMEOUT_SECONDS), so this connection is closed. Nothing was done; retry "
+        "on a new connection, sending the whole body at once."
+    )
 
 
 def closing_answer(error: HttpError) -> bytes:

@@ -2,9 +2,12 @@
 a connection that has not sent a request's headers within `header_timeout_seconds` (an idle
 one, or slowloris) is closed; headers past `max_header_bytes` in all, request line included,
 get a 431 before they are parsed (httptools would buffer a header of any size); past
-`max_connections` open connections, requests get a 503 and their connection is closed.
-(uvicorn's own `timeout_keep_alive` closes kept-alive connections left idle.) Both refusals
-are JSON:API errors, as every other hamr answer. With the emulator, each request's TCP
+`max_connections` open connections, requests get a 503 and their connection is closed; a
+request whose whole body has not arrived `body_timeout_seconds` after its headers gets a 408
+and its connection is closed (timed for the whole body, as the header timeout is: nginx's
+`client_body_timeout` times each read, which a byte at a time keeps from firing). (uvicorn's own
+`timeout_keep_alive` closes kept-alive connections left idle.) Every refusal is a JSON:API
+error, as every other hamr answer. With the emulator, each request's TCP
 transport goes into its scope, where the connection faults find it.
 """
 
@@ -13,13 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from starlette.responses import Response
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGIReceiveEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from hamr.api.error_bytes import HeaderFieldsTooLarge, TooManyConnections, closing_answer
+from hamr.api.error_bytes import (
+    HeaderFieldsTooLarge,
+    TooManyConnections,
+    body_timed_out,
+    closing_answer,
+)
 from hamr.api.errors import HttpError, error_response
 from hamr.emulator.faults.injection import TRANSPORT_EXTENSION
 
@@ -42,6 +52,7 @@ class ConnectionLimits:
     max_connections: int
     max_header_bytes: int
     transport_in_scope: bool = False
+    body_timeout_seconds: float = 30.0
 
 
 def protocol_with(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
@@ -59,6 +70,9 @@ class LimitedProtocol(HttpToolsProtocol):
         self._refused = False
         self._dropped = 0
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._bounded: RequestResponseCycle | None = None  # the cycle whose receive is bounded
+        self._timed_out: RequestResponseCycle | None = None  # the cycle whose body timed out
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -74,6 +88,12 @@ class LimitedProtocol(HttpToolsProtocol):
                 self._refuse_headers()
                 return
         super().data_received(data)
+        if self._reading_headers or self._refused:  # no body is awaited
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+        elif self._body_timer is None:  # a request's body is unfinished: time the rest
+            self._await_body()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -106,7 +126,59 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
         super().connection_lost(exc)
+
+    def _await_body(self) -> None:
+        """Start the body's timer; on the first wait, before the app can have called it, bound
+        the request's receive so that a timed-out body ends the app's read with a 408."""
+        cycle = self.cycle
+        if self._bounded is not cycle:
+            self._bounded = cycle
+            cycle.receive = self._bounded_receive(cycle)  # type: ignore[method-assign]
+        self._body_timer = self.loop.call_later(
+            self.limits.body_timeout_seconds, self._body_too_slow
+        )
+
+    def _bounded_receive(
+        self, cycle: RequestResponseCycle
+    ) -> Callable[[], Coroutine[Any, Any, ASGIReceiveEvent]]:
+        receive = cycle.receive
+
+        async def bounded() -> ASGIReceiveEvent:
+            message = await receive()
+            if self._timed_out is cycle:
+                # The 408 is on its way; the app answers it too, for its log and metrics,
+                # to a cycle that drops what it sends.
+                raise body_timed_out(self.limits.body_timeout_seconds)
+            return message
+
+        return bounded
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self._reading_headers or self._refused or self.transport.is_closing():
+            return
+        if self.flow.read_paused or (cycle.waiting_for_100_continue and not cycle.response_started):
+            self._await_body()  # the wait is ours (the app has not read), not the client's
+            return
+        logger.debug(
+            "a request's body sent nothing for %s s: %s",
+            self.limits.body_timeout_seconds,
+            "closed" if cycle.response_started else "answered 408 and closed",
+        )
+        if cycle.response_started:  # answered already: nothing more to say
+            if cycle.response_complete:
+                self.transport.close()
+            else:
+                cycle.keep_alive = False
+            return
+        self._timed_out = cycle
+        self._send_and_close(body_timed_out(self.limits.body_timeout_seconds))
+        cycle.disconnected = True  # what the app sends now goes nowhere
+        cycle.message_event.set()  # and its read ends
 
     def _count_header_bytes(self, data: bytes) -> int:
         """The header bytes of this request so far (up to the blank line that ends them)."""

@@ -115,6 +115,7 @@ def server_for(app: ASGIApp, settings: Settings, faults: FaultRules | None = Non
     the emulator's, may take a site down."""
     limits = ConnectionLimits(
         header_timeout_seconds=settings.header_timeout_seconds,
+        body_timeout_seconds=settings.body_timeout_seconds,
         max_connections=connection_cap(settings.max_connections),
         max_header_bytes=settings.max_header_bytes,
         transport_in_scope=settings.emulator,
