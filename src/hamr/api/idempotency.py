@@ -1,6 +1,6 @@
-"""`Idempotency-Key` on POST (draft-ietf-httpapi-idempotency-key-header): the first answer to a
-keyed request is kept per org for 24 hours, and a retry of the same request gets it again
-instead of writing twice.
+"""`Idempotency-Key` on POST (draft-ietf-httpapi-idempotency-key-header), a connection's or a
+pair operation's: the first answer to a keyed request is kept per org for 24 hours, and a retry
+of the same request gets it again instead of writing twice.
 
 The key is claimed (committed, so that every server sees it) before the request is handled. A
 write keeps its answer in its own transaction; a refusal (4xx) is kept once answered; a
@@ -65,12 +65,14 @@ async def answer_once(
     key: str,
     digest: str,
     handle: Callable[[KeyClaim], Awaitable[Response]],
+    connection: bool = True,
 ) -> Response:
-    """`handle` the request under its claim on `key`, or replay the answer it got before."""
+    """`handle` the request under its claim on `key`, or replay the answer it got before
+    (`connection`: a 200 is a connection document, else a pair operation's JSON)."""
     service = state.service
     claimed = await anyio.to_thread.run_sync(service.idempotency_keys.claim, org_uuid, key, digest)
     if isinstance(claimed, StoredAnswer):
-        return replay(state, claimed)
+        return replay(state, claimed, connection)
     try:
         return await handle(claimed)
     except HamrError as error:
@@ -95,11 +97,12 @@ async def _release(state: AppState, claim: KeyClaim) -> None:
         logger.warning("could not release an idempotency key", exc_info=True)
 
 
-def replay(state: AppState, answer: StoredAnswer) -> Response:
-    """The first answer again, said to be one (its ETag, for a 200, is the one it had)."""
+def replay(state: AppState, answer: StoredAnswer, connection: bool = True) -> Response:
+    """The first answer again, said to be one (its ETag, for a connection's 200, is the one it
+    had; a pair operation's answer has none)."""
     headers = {REPLAYED: "true"}
     media_type = JSON
-    if answer.code == OK:
+    if answer.code == OK and connection:
         headers[ETAG] = etag_of(answer.body)
         media_type = state.wire.content_type
     return Response(answer.body, status_code=answer.code, media_type=media_type, headers=headers)

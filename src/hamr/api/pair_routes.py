@@ -5,23 +5,36 @@ keys."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio.to_thread
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
+from hamr.api.idempotency import answer_once, idempotency_key, request_digest
 from hamr.api.paths import PAIR_PATH as PAIR_PATH  # where the app mounts these routes
 from hamr.api.pydantic_errors import BodyRules, parsed
 from hamr.api.responses import json_response
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
-from hamr.domain.errors import NotFound
+from hamr.domain.errors import HamrError, NotFound
+from hamr.domain.idempotency import KeyedOperation
 from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_operation
-from hamr.domain.model import AppliedChange, Link, PairReport, Principal, format_timestamp
+from hamr.domain.model import (
+    AppliedChange,
+    KeyClaim,
+    Link,
+    PairReport,
+    Principal,
+    StoredAnswer,
+    format_timestamp,
+)
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 PAIR_TYPE = "hamr_pairs"
@@ -43,24 +56,75 @@ async def get_pair(request: Request) -> Response:
 
 
 async def post_operation(request: Request) -> Response:
-    """`POST /api/v2/hamr/pair/{operation}` with `{"reason": …, "hold"?: …, "dry_run"?: …}`."""
+    """`POST /api/v2/hamr/pair/{operation}` with `{"reason": …, "hold"?: …, "dry_run"?: …}`,
+    under its `Idempotency-Key` as a connection's POST is (a dry run ignores the key)."""
     state: AppState = request.app.state.hamr
     operation = operation_named(request.path_params["operation"])
     principal = await admit(request.scope, state, "hamr_post")
     require_permission(principal, needed_for_operation(state.service.pairs.policy))
-    asked = _parse(await read_json_body(request, state.settings.max_body_bytes))
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    key = idempotency_key(request.headers)
+    if key is None or _dry_run(body):
+        return await _answer(state, principal, operation, body, None)
+    digest = request_digest(request.method, request.url.path, body)
+
+    async def handle(claim: KeyClaim) -> Response:
+        return await _answer(state, principal, operation, body, claim)
+
+    return await answer_once(state, principal.org.uuid, key, digest, handle, connection=False)
+
+
+def _dry_run(body: bytes) -> bool:
+    """Whether a body asks for a dry run; one that does not parse is answered (its 400) under
+    the key, as a connection POST's refused body is."""
+    try:
+        return _parse(body).dry_run
+    except HamrError:
+        return False
+
+
+async def _answer(
+    state: AppState, principal: Principal, operation: str, body: bytes, claim: KeyClaim | None
+) -> Response:
+    """Run the operation the body asks for; under a claim, the answer is the one stored with
+    the walk, in its transaction."""
+    asked = _parse(body)
+    if claim is not None and not asked.dry_run:
+        keyed = KeyedOperation(claim, functools.partial(_stored_answer, operation))
+        _, stored = await _operate(
+            state, principal, operation, asked.reason, asked.hold, False, keyed
+        )
+        assert stored is not None
+        return json_response(stored.body, status=stored.code)
     done = await run_operation(
         state, principal, operation, asked.reason, hold=asked.hold, dry_run=asked.dry_run
     )
     report = await state.reads(state.service.pairs.report, principal.org)
-    document = pairjson_response(report, done[-1].after if asked.dry_run else None)
-    document["meta"] = {
-        "operation": operation,
-        "dry_run": asked.dry_run,
-        "steps": [_step(change) for change in done],
-    }
+    document = _operation_document(operation, done, report, asked.dry_run)
     headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
     return json_response(document, headers=headers)
+
+
+def _operation_document(
+    operation: str, done: Sequence[AppliedChange], report: PairReport, dry_run: bool
+) -> dict[str, Any]:
+    """The answer to an operation: the pair (as a dry run would leave it) and the steps."""
+    document = pairjson_response(report, done[-1].after if dry_run else None)
+    document["meta"] = {
+        "operation": operation,
+        "dry_run": dry_run,
+        "steps": [_step(change) for change in done],
+    }
+    return document
+
+
+def _stored_answer(
+    operation: str, done: Sequence[AppliedChange], report: PairReport
+) -> StoredAnswer:
+    """A keyed operation's answer, as its retries get it."""
+    return StoredAnswer(
+        200, pydantic_core.to_json(_operation_document(operation, done, report, False))
+    )
 
 
 def operation_named(name: str) -> str:
@@ -81,21 +145,40 @@ async def run_operation(
 ) -> list[AppliedChange]:
     """A pair operation by a caller allowed to run it, for the API and the web page alike:
     the steps it stored (or would have), counted in the metrics and put in the caches."""
-    service = state.service
+    return (await _operate(state, principal, operation, reason, hold, dry_run, None))[0]
+
+
+async def _operate(
+    state: AppState,
+    principal: Principal,
+    operation: str,
+    reason: str,
+    hold: bool,
+    dry_run: bool,
+    keyed: KeyedOperation | None,
+) -> tuple[list[AppliedChange], StoredAnswer | None]:
+    """`run_operation`, and under a key's claim the answer stored with the walk."""
+    pairs = state.service.pairs
+    answer: StoredAnswer | None = None
     try:
-        done = await anyio.to_thread.run_sync(
-            service.pairs.run, principal, operation, reason, hold, dry_run
-        )
+        if keyed is None:
+            done = await anyio.to_thread.run_sync(
+                pairs.run, principal, operation, reason, hold, dry_run
+            )
+        else:
+            done, answer = await anyio.to_thread.run_sync(
+                pairs.run_keyed, principal, operation, reason, hold, keyed
+            )
     except OperationRefused:
         if state.metrics is not None:
             state.metrics.pair_operation(operation, "refused")
         raise
     if not dry_run:
-        service.remember_writes(done)
+        state.service.remember_writes(done)
     if state.metrics is not None:
         outcome = "dry_run" if dry_run else "held" if hold else "done"
         state.metrics.pair_operation(operation, outcome)
-    return done
+    return done, answer
 
 
 def pairjson_response(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:

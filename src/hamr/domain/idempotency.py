@@ -3,8 +3,11 @@ claimed gets (the first answer, a refusal, or the claim, if its holder is long g
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 from hamr.domain.errors import KeyReused, RequestInFlight
-from hamr.domain.model import IdempotencyRecord, StoredAnswer
+from hamr.domain.model import AppliedChange, IdempotencyRecord, KeyClaim, PairReport, StoredAnswer
 
 MAX_KEY_LENGTH = 255
 # A key is remembered this long from its first request; after that it is absent again.
@@ -36,3 +39,14 @@ def answer_for_retry(
         f"The first request with the idempotency key {key!r} is still being processed. "
         "Retry shortly to get its answer."
     )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedOperation:
+    """A pair operation sent under an idempotency key: its answer (`answer` encodes the steps
+    and the pair as they leave it, as the caller is answered) is stored in the operation's
+    transaction, so that the walk and the answer its retries get commit together or not at
+    all, as a keyed write's do."""
+
+    claim: KeyClaim
+    answer: Callable[[Sequence[AppliedChange], PairReport], StoredAnswer]

@@ -8,18 +8,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from hamr.domain.errors import InvalidInput, NoConnection, NotFound
+from hamr.domain.errors import InvalidInput, NoConnection, NotFound, RequestInFlight
+from hamr.domain.idempotency import KeyedOperation
 from hamr.domain.lifecycle import LIMINAL, allowed_next, judge, operation_steps
 from hamr.domain.model import (
     AppliedChange,
+    KeyClaim,
     Link,
     Org,
     PairReport,
     Policy,
     Principal,
+    StoredAnswer,
     next_modified_at,
 )
-from hamr.domain.ports import UnitOfWork
+from hamr.domain.ports import Repository, UnitOfWork
 from hamr.domain.rules import MAX_TEXT_LENGTH
 from hamr.usecases.accounts import require_org
 from hamr.usecases.caches import ConnectionCache
@@ -45,10 +48,14 @@ class PairOperations:
     def report(self, org: Org) -> PairReport:
         """Where the org's pair stands (blocking: call from a worker thread)."""
         with self._unit_of_work() as uow:
-            link = uow.repository.links_of([org.uuid]).get(org.uuid)
-            if link is None:
-                raise NoConnection(org.uuid)
-            rows = uow.repository.list_history(org.uuid, link.id)
+            return self._report(uow.repository, org)
+
+    def _report(self, repository: Repository, org: Org) -> PairReport:
+        """Where the org's pair stands, as `repository`'s transaction sees it."""
+        link = repository.links_of([org.uuid]).get(org.uuid)
+        if link is None:
+            raise NoConnection(org.uuid)
+        rows = repository.list_history(org.uuid, link.id)
         since = link.modified_at_us
         for row in reversed([r for r in rows if r.connection_id == link.id]):
             if row.after is None or row.after.get("hamr_status") != int(link.hamr_status):
@@ -74,6 +81,27 @@ class PairOperations:
         history row carrying the reason; OperationRefused unless the pair is where the
         operation starts, which is checked under the pair's locks, so that of two concurrent
         operations exactly one wins. A dry run does all of it and rolls back."""
+        return self._walk(principal, operation, reason, hold, dry_run, None)[0]
+
+    def run_keyed(
+        self, principal: Principal, operation: str, reason: str, hold: bool, keyed: KeyedOperation
+    ) -> tuple[list[AppliedChange], StoredAnswer]:
+        """`run`, under an idempotency key's claim: the answer is stored with the walk, in its
+        transaction, so that a crash keeps both or neither (a retry then replays it, or walks
+        once). RequestInFlight if a retry took the claim over meanwhile: nothing is stored."""
+        applied, answer = self._walk(principal, operation, reason, hold, False, keyed)
+        assert answer is not None
+        return applied, answer
+
+    def _walk(
+        self,
+        principal: Principal,
+        operation: str,
+        reason: str,
+        hold: bool,
+        dry_run: bool,
+        keyed: KeyedOperation | None,
+    ) -> tuple[list[AppliedChange], StoredAnswer | None]:
         _check_reason(reason)
         caller = principal.org
         applied: list[AppliedChange] = []
@@ -102,6 +130,10 @@ class PairOperations:
             repository.save_links([link], [])
             ids = repository.add_history(applied)
             applied = [replace(c, history_id=i) for c, i in zip(applied, ids, strict=True)]
+            answer = None
+            if keyed is not None:
+                answer = keyed.answer(applied, self._report(repository, caller))
+                _store_answer(repository, keyed.claim, answer)
             if not dry_run:
                 uow.commit()
         if not dry_run:
@@ -115,7 +147,7 @@ class PairOperations:
                     "key_id": principal.key_id,
                 },
             )
-        return applied
+        return applied, answer
 
     def unlink(self, org_uuid: str, reason: str | None = None, dry_run: bool = False) -> Link:
         """Dissolve the connection this org reads: neither side has one afterwards, and the
@@ -141,6 +173,16 @@ class PairOperations:
         self._connections.forget(link.members)
         logger.info("connection unlinked", extra={"org": org.uuid, "connection": link.id})
         return link
+
+
+def _store_answer(repository: Repository, claim: KeyClaim, answer: StoredAnswer) -> None:
+    """Keep a keyed operation's answer; a claim a retry took over (its holder seemed gone)
+    fails the operation: the retry walks instead."""
+    if not repository.answer_idempotency_key(claim, answer.code, answer.body):
+        raise RequestInFlight(
+            f"A retry with the idempotency key {claim.key!r} took this request's place after "
+            "it waited too long; nothing of this request was stored."
+        )
 
 
 def _check_reason(reason: str) -> None:
