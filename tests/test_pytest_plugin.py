@@ -61,13 +61,15 @@ def test_the_demo_pair_is_there_at_rest(hamr):
 
 
 def test_a_failover_is_in_the_history_at_the_clocks_time(hamr):
-    hamr.clock.advance(3600)
+    moved = hamr.clock.advance(3600)
     set_status(hamr, hamr.secondary, hamr.primary, 3)
     done = set_status(hamr, hamr.secondary, hamr.primary, 4)
     assert done.data.attributes.hamr_status == HamrOrgConnectionStatus(4)
     rows = hamr.history(hamr.primary)
     assert [row["attributes"]["after"]["hamr_status"] for row in rows] == [1, 2, 3, 4]
-    assert rows[-1]["attributes"]["recorded_at"] >= hamr.clock.now()[:4]
+    recorded = [row["attributes"]["recorded_at"] for row in rows[-2:]]
+    assert moved <= recorded[0] < recorded[1] <= hamr.clock.now()
+    assert recorded[1] == rows[-1]["attributes"]["after"]["modified_at"]
 
 
 def test_each_test_starts_from_the_demo_pair_again_at_the_real_time(hamr):

@@ -1,0 +1,171 @@
+"""Mutation testing as a habit (issue 26): `python3 -m tests.mutants [NAME ...]` applies each
+one-line mutation below, in turn, to a copy of the committed src/ (never the working tree),
+runs the tests that cover it against that copy, and prints caught or survived. A promise whose
+mutation survives has no test that can fail.
+
+`--list` prints the names; `--keep-going` runs every covering test even after one failed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One line of src/ changed: `old` (which must occur exactly once) becomes `new`."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+PROMISES = "tests/test_promises.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "a dry run claims its Idempotency-Key",
+        "src/hamr/api/routes.py",
+        "    if key is None or dry_run:\n",
+        "    if key is None:\n",
+        (f"{PROMISES}::test_a_dry_run_with_a_key_leaves_the_key_to_the_real_post",),
+    ),
+    Mutant(
+        "history recorded at the real clock's time",
+        "src/hamr/store/repository.py",
+        '"recorded_at_us": c.recorded_at_us,',
+        '"recorded_at_us": __import__("time").time_ns() // 1000,',
+        (
+            f"{PROMISES}::test_history_rows_are_recorded_at_the_virtual_clocks_time",
+            "tests/test_pytest_plugin.py",
+        ),
+    ),
+    Mutant(
+        "a reset keeps the rate-limit windows",
+        "src/hamr/emulator/routes.py",
+        "    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n"
+        "    state.limiter.forget()\n",
+        "    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n",
+        (f"{PROMISES}::test_a_reset_starts_the_rate_limit_windows_afresh",),
+    ),
+    Mutant(
+        "a POST ignores the pair's previous modified_at",
+        "src/hamr/domain/pairing.py",
+        "modified_at = next_modified_at(now_us, base.modified_at_us if base else None)",
+        "modified_at = next_modified_at(now_us, None)",
+        (f"{PROMISES}::test_modified_at_grows_after_the_clock_is_set_behind_the_pairs_last_write",),
+    ),
+    Mutant(
+        "a pair operation ignores the pair's previous modified_at",
+        "src/hamr/usecases/pair_operations.py",
+        "modified_at_us=next_modified_at(now, link.modified_at_us),",
+        "modified_at_us=next_modified_at(now, None),",
+        (f"{PROMISES}::test_modified_at_grows_after_the_clock_is_set_behind_the_pairs_last_write",),
+    ),
+    Mutant(
+        "a pair operation does not re-read the pair under its locks",
+        "src/hamr/usecases/pair_operations.py",
+        "                repository.lock_orgs(link.members)\n"
+        "                link = repository.links_of([caller.uuid]).get(caller.uuid)\n",
+        "                repository.lock_orgs(link.members)\n",
+        (f"{PROMISES}::test_of_two_failovers_released_together_exactly_one_wins",),
+    ),
+    Mutant(
+        "SQLite transactions begin deferred, not IMMEDIATE",
+        "src/hamr/store/engine.py",
+        'connection.exec_driver_sql("BEGIN IMMEDIATE")',
+        'connection.exec_driver_sql("BEGIN")',
+        (f"{PROMISES}::test_of_two_failovers_released_together_exactly_one_wins",),
+    ),
+    Mutant(
+        "generated request ids in upper case",
+        "src/hamr/server/telemetry.py",
+        'return f"{random.getrandbits(128):032x}"',
+        'return f"{random.getrandbits(128):032X}"',
+        ("tests/ops/test_logs.py::test_request_and_change_lines",),
+    ),
+    Mutant(
+        "a replay repeats a warning",
+        "src/hamr/api/idempotency.py",
+        '    headers = {REPLAYED: "true"}\n',
+        '    headers = {REPLAYED: "true", "X-Hamr-Warning": "replayed"}\n',
+        (f"{PROMISES}::test_a_replay_carries_the_first_etag_but_not_its_warning",),
+    ),
+)
+
+
+def committed_src(into: Path) -> None:
+    """HEAD's src/ into `into` (what is committed, whatever the working tree holds now)."""
+    archive = subprocess.run(
+        ["git", "archive", "HEAD", "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+
+
+def mutate(copy: Path, mutant: Mutant) -> None:
+    """Apply the mutant to the copy; an `old` not found exactly once is the list's mistake."""
+    target = copy / mutant.path
+    text = target.read_text()
+    found = text.count(mutant.old)
+    if found != 1:
+        raise SystemExit(f"{mutant.name}: {mutant.path} holds its old text {found} times")
+    target.write_text(text.replace(mutant.old, mutant.new))
+
+
+def failures(copy: Path, mutant: Mutant, keep_going: bool) -> list[str]:
+    """The covering tests that fail against the mutated copy (pytest's FAILED lines; an
+    ERROR, a test that could not even start, is no catch but a broken run, and raises)."""
+    env = {**os.environ, "PYTHONPATH": str(copy / "src")}
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
+    command += [*mutant.tests] if keep_going else ["-x", *mutant.tests]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    lines = run.stdout.splitlines()
+    failed = [line for line in lines if line.startswith("FAILED ")]
+    if run.returncode not in (0, 1) or (run.returncode == 1 and not failed):
+        raise SystemExit(f"{mutant.name}: pytest could not run the tests\n{run.stdout[-3000:]}")
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m tests.mutants", description=__doc__)
+    parser.add_argument("names", nargs="*", help="run only mutants whose name contains these")
+    parser.add_argument("--list", action="store_true", help="print the mutants' names")
+    parser.add_argument("--keep-going", action="store_true", help="no -x for pytest")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.names or any(n in m.name for n in args.names)]
+    if args.list:
+        print("\n".join(m.name for m in chosen))
+        return 0
+    survivors = []
+    for mutant in chosen:
+        with tempfile.TemporaryDirectory(prefix="hamr-mutant-") as temporary:
+            copy = Path(temporary)
+            committed_src(copy)
+            mutate(copy, mutant)
+            started = time.monotonic()
+            failed = failures(copy, mutant, args.keep_going)
+        took = time.monotonic() - started
+        print(f"{'caught  ' if failed else 'SURVIVED'} {mutant.name} ({took:.0f} s)", flush=True)
+        for line in failed:
+            print(f"    {line}", flush=True)
+        if not failed:
+            survivors.append(mutant.name)
+    print(f"{len(chosen) - len(survivors)} of {len(chosen)} caught")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
