@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from hamr.api.idempotency import request_digest
-from hamr.domain.idempotency import IN_FLIGHT_LEASE_US
-from hamr.domain.model import KeyClaim, StoredAnswer
+from hamr.domain.errors import RequestInFlight
+from hamr.domain.idempotency import IN_FLIGHT_LEASE_US, KeyedOperation
+from hamr.domain.model import KeyClaim, KeyKind, StoredAnswer
 from hamr.store.tables import idempotency_keys
 from tests.api.test_pair_operations import PAIR, link, status
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
@@ -178,6 +180,30 @@ def test_a_dry_run_never_claims_its_key(
     assert real.json()["meta"]["dry_run"] is False
     assert status(server, org) == 4
     assert reasons(admin, org).count("drill") == 2
+
+
+def test_a_walk_whose_claim_a_retry_took_over_stores_nothing(
+    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys
+) -> None:
+    """The answer is stored under the claim in the walk's own transaction: a holder that
+    lost its claim to a retry (its lease over) stores neither walk nor answer, and the
+    retry walks instead. (Driven through the service, to hold the claim still.)"""
+    link(server, org, partner)
+    keys = admin.service.idempotency_keys
+    claim = keys.claim(org.uuid, "overtaken", "digest")
+    assert isinstance(claim, KeyClaim)
+    age_key(admin, org, "overtaken", IN_FLIGHT_LEASE_US + 1_000_000)
+    assert isinstance(keys.claim(org.uuid, "overtaken", "digest"), KeyClaim)  # the retry's
+    principal = admin.service.identify(org.api_key, KeyKind.API)
+    assert principal is not None
+    before = admin.snapshot(org.uuid)
+    late = KeyedOperation(claim, lambda _done, _report: StoredAnswer(200, b"{}"))
+
+    with pytest.raises(RequestInFlight):
+        admin.service.pairs.run_keyed(principal, "failover", "overtaken", False, late)
+
+    assert admin.snapshot(org.uuid) == before
+    assert status(server, org) == 2
 
 
 def test_the_answer_outlives_a_restart_of_the_server(
