@@ -3,7 +3,8 @@ exception wrappers, Request or Response objects.
 
 Every GET of the path without a query string is admitted (credentials from memory when they
 were seen before, from storage otherwise; its rate limit counted), read and answered here,
-gzipped when asked for (the official Python client asks). HEAD, GETs with a query string, and
+gzipped when asked for (the official Python client asks), read from storage rather than
+memory when `Cache-Control` asks for a fresh answer. HEAD, GETs with a query string, and
 every other route and method pass to the app, whose GET route answers through the same
 functions (get_answer.py). RequestTelemetry, outside this layer, adds the request id and rate
 limit headers and logs the request either way.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hamr.api.errors import unexpected_error_response
-from hamr.api.get_answer import document_answer, error_answer
+from hamr.api.get_answer import asked, document_answer, error_answer
 from hamr.api.routes import HAMR_PATH, own_connection
 from hamr.api.state import AppState
 from hamr.domain.errors import HamrError
@@ -37,7 +38,8 @@ class FastGet:
             return
         raw_headers = scope["headers"]
         try:
-            document = await own_connection(scope, self.state)
+            gzip, fresh = asked(raw_headers)
+            document = await own_connection(scope, self.state, fresh)
         except HamrError as error:
             live = self.state.wire.live_errors
             await error_answer(error, raw_headers, live=live)(scope, receive, send)
@@ -47,6 +49,6 @@ class FastGet:
             # answer, given here.
             await unexpected_error_response(scope)(scope, receive, send)
             raise
-        headers, body = document_answer(document, self._content_type, raw_headers)
+        headers, body = document_answer(document, self._content_type, gzip)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

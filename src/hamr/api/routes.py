@@ -16,7 +16,7 @@ from hamr.api.admission import admit
 from hamr.api.body import read_json_body
 from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
 from hamr.api.errors import APP_KEY, OVERRIDE_HEADER, BadParameter
-from hamr.api.get_answer import document_answer
+from hamr.api.get_answer import asked, document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.paths import HAMR_PATH as HAMR_PATH  # where the app mounts these routes
 from hamr.api.responses import json_response
@@ -56,24 +56,24 @@ async def get_connection(request: Request) -> Response:
     """HEAD, and GETs with a query string (the fast lane takes the others): the same answer,
     built by the same function."""
     state: AppState = request.app.state.hamr
-    document = await own_connection(request.scope, state)
-    headers, body = document_answer(
-        document, state.wire.content_type.encode(), request.scope["headers"]
-    )
+    gzip, fresh = asked(request.scope["headers"])
+    document = await own_connection(request.scope, state, fresh)
+    headers, body = document_answer(document, state.wire.content_type.encode(), gzip)
     response = Response(body)
     response.raw_headers = headers
     return response
 
 
-async def own_connection(scope: Scope, state: AppState) -> Encoded:
+async def own_connection(scope: Scope, state: AppState, fresh: bool) -> Encoded:
     """GET's work, for this route and for the fast lane in front of the app (fast_get.py):
     admit the caller, then its connection's document, encoded in the app's wire format, and
-    its ETag (both cached)."""
+    its ETag (both cached). `fresh` (Cache-Control: no-cache or max-age=0) reads the
+    connection from storage, not memory: what another process wrote a moment ago."""
     principal = await admit(scope, state, "hamr_get")
     service = state.service
-    connection = service.cached_connection(principal.org)
+    connection = None if fresh else service.cached_connection(principal.org)
     if connection is None:
-        connection = await state.reads(service.read_connection, principal.org)
+        connection = await state.reads(service.read_connection, principal.org, fresh)
     return state.documents.encode(connection)
 
 

@@ -56,10 +56,11 @@ class ConnectionUseCases:
         self._orgs = orgs
         self.disk_full = False  # the last write failed for want of space
 
-    def read_connection(self, org: Org) -> Connection:
+    def read_connection(self, org: Org, fresh: bool = False) -> Connection:
         """The org's connection, from memory or storage (blocking: from a worker thread), or
-        NoConnection."""
-        connection = self._connections.get(org.uuid)
+        NoConnection; `fresh`, from storage whatever memory holds (another process's write
+        reaches memory only at the next poll)."""
+        connection = self._connections.load(org.uuid) if fresh else self._connections.get(org.uuid)
         if connection is None:
             raise NoConnection(org.uuid)
         return connection

@@ -122,8 +122,8 @@ class HamrService:
         """The org's connection if it is in memory: the hot path, on the event loop."""
         return self.connections.cached(org.uuid)
 
-    def read_connection(self, org: Org) -> Connection:
-        return self._connection_use_cases.read_connection(org)
+    def read_connection(self, org: Org, fresh: bool = False) -> Connection:
+        return self._connection_use_cases.read_connection(org, fresh)
 
     def resolve_change(
         self, principal: Principal, requested: RequestedChange, cached_only: bool = False
