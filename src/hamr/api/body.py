@@ -4,9 +4,12 @@ decompression, so a gzip bomb stops at the limit)."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
+from urllib.parse import parse_qs
 
+import pydantic_core
 from starlette.requests import ClientDisconnect, Request
 
 from hamr.api.errors import ClientClosedRequest, PayloadTooLarge, UnsupportedMediaType
@@ -75,6 +78,105 @@ async def _read_limited(request: Request, limit: int) -> bytes:
                 [Violation("", "The body ends before its compressed stream does; send all of it.")]
             )
     return bytes(body)
+
+
+def json_document(raw: bytes, what: str) -> Any:
+    """The JSON in `raw`, parsed as the API parses a body (pydantic_core's parser, whose
+    nesting stops at 200 levels where json.loads would exhaust the stack; no NaN or Infinity),
+    or ValidationFailed asking for `what` (e.g. "a JSON object")."""
+    try:
+        return pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as error:
+        raise ValidationFailed(
+            [Violation("", f"The body is not valid JSON ({error}); send {what}.")]
+        ) from None
+
+
+# A body repeating a member thousands of times is told of the first ones.
+_DUPLICATES_SHOWN = 20
+
+
+def refuse_duplicate_members(raw: bytes) -> None:
+    """ValidationFailed naming (by JSON pointer) each member sent twice in one object, which
+    a JSON parser would otherwise take last-wins in silence. Call after json_document, whose
+    depth bound keeps json.loads's recursion safe."""
+    objects_repeating: list[_Members] = []
+
+    def members(pairs: list[tuple[str, Any]]) -> _Members:
+        made = _Members(pairs)
+        if made.repeated:
+            objects_repeating.append(made)
+        return made
+
+    try:
+        tree = json.loads(raw, object_pairs_hook=members)
+    except ValueError:  # json_document took it, so this parser is the odd one out
+        raise ValidationFailed(
+            [Violation("", "The body is not valid JSON; send it as UTF-8.")]
+        ) from None
+    if not objects_repeating:  # the common case: no walk through tens of megabytes
+        return
+    repeated: list[Violation] = []
+    _find_repeats(tree, "", repeated)
+    raise ValidationFailed(repeated)
+
+
+class _Members(dict[str, Any]):
+    """An object's members, remembering the names it was sent more than once."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]):
+        super().__init__(pairs)
+        self.repeated: list[str] = []
+        if len(self) < len(pairs):
+            seen: set[str] = set()
+            for name, _ in pairs:
+                if name in seen and name not in self.repeated:
+                    self.repeated.append(name)
+                seen.add(name)
+
+
+def _find_repeats(value: Any, pointer: str, found: list[Violation]) -> None:
+    """Each repeated member under `value` (at `pointer`), in document order."""
+    if len(found) >= _DUPLICATES_SHOWN:
+        return
+    if isinstance(value, _Members):
+        for name in value.repeated:
+            at = f"{pointer}/{_escaped(name)}"
+            found.append(
+                Violation(
+                    at,
+                    f"{name} is sent more than once in one object; send each member once "
+                    "(which one was meant is not guessed). Nothing changed.",
+                )
+            )
+        for name, member in value.items():
+            _find_repeats(member, f"{pointer}/{_escaped(name)}", found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _find_repeats(item, f"{pointer}/{index}", found)
+
+
+def _escaped(name: str) -> str:
+    """A member's name as one step of a JSON pointer (RFC 6901)."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def form_fields(body: bytes, max_fields: int) -> dict[str, str]:
+    """A url-encoded form's fields (the first value of each), or ValidationFailed for a form of
+    more than `max_fields` fields (parse_qs's own ValueError would be a 500)."""
+    try:
+        parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields)
+    except ValueError:
+        raise ValidationFailed(
+            [
+                Violation(
+                    "",
+                    f"The form has more than {max_fields} fields, more than any form of this "
+                    "page sends; send the page's own form. Nothing was done.",
+                )
+            ]
+        ) from None
+    return {name: values[0] for name, values in parsed.items()}
 
 
 def announces_no_body(request: Request) -> bool:

@@ -9,6 +9,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from hamr.api.pydantic_errors import BodyRules
+from hamr.emulator.clock import microseconds
 from hamr.emulator.state import Seed
 
 NOT_AN_OBJECT = "The body must be a JSON object."
@@ -43,7 +44,7 @@ def _instant(value: object) -> int:
         raise ValueError(problem) from None
     if parsed.tzinfo is None:
         raise ValueError(problem)
-    return round(parsed.timestamp() * 1_000_000)
+    return microseconds(parsed)
 
 
 def _true(value: bool) -> bool:

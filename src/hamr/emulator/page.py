@@ -15,6 +15,7 @@ from hamr.api.ui.access import Visitor, read_form, signed_in
 from hamr.api.ui.pages import page, render
 from hamr.domain.errors import HamrError, NotFound, ValidationFailed, Violation
 from hamr.domain.model import Permission, format_timestamp
+from hamr.emulator.clock import ClockOutOfRange
 from hamr.emulator.state import Emulator
 
 # What the "add a rule" switch offers: an answer instead of the real one.
@@ -88,7 +89,10 @@ async def move_clock(request: Request) -> Response:
     fields = await read_form(request, visitor.session)
     advance = fields.get("advance_seconds")
     if advance in ADVANCES:
-        emulator.clock.advance(int(advance))
+        try:
+            emulator.clock.advance(int(advance))
+        except ClockOutOfRange as refused:
+            raise ValidationFailed([Violation("/advance_seconds", str(refused))]) from None
     elif fields.get("real") == "true":
         emulator.clock.real()
     else:

@@ -4,7 +4,6 @@ by its admin token (admin_auth.py): `POST /_hamr/reset`, `GET|POST /_hamr/clock`
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio.to_thread
@@ -13,7 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hamr.api.body import announces_no_body, read_json_body
+from hamr.api.body import (
+    announces_no_body,
+    json_document,
+    read_json_body,
+    refuse_duplicate_members,
+)
 from hamr.api.pydantic_errors import parsed
 from hamr.api.responses import json_response
 from hamr.api.state import AppState
@@ -21,7 +25,7 @@ from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
 from hamr.emulator.admin_auth import admitted, emulator_of
 from hamr.emulator.bodies import CLOCK_RULES, RESET_RULES, ClockMove, ResetBody
-from hamr.emulator.clock import VirtualClock
+from hamr.emulator.clock import ClockOutOfRange, VirtualClock
 from hamr.emulator.state import Emulator
 
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
@@ -39,13 +43,13 @@ def emulator_routes() -> list[Route]:
     ]
 
 
-def _admitted(request: Request) -> tuple[AppState, Emulator]:
-    return admitted(request), emulator_of(request)
+async def _admitted(request: Request) -> tuple[AppState, Emulator]:
+    return await admitted(request), emulator_of(request)
 
 
 async def reset(request: Request) -> Response:
     """`POST /_hamr/reset` with `{"seed": "empty"}` (the default) or `{"seed": "demo"}`."""
-    state, emulator = _admitted(request)
+    state, emulator = await _admitted(request)
     if announces_no_body(request):
         asked = ResetBody()
     else:
@@ -69,7 +73,7 @@ async def reset(request: Request) -> Response:
 async def clock(request: Request) -> Response:
     """`GET /_hamr/clock`: what time hamr believes it is. `POST` with exactly one of
     `{"advance_seconds": N}`, `{"set": "<RFC 3339>"}` or `{"real": true}`."""
-    state, emulator = _admitted(request)
+    state, emulator = await _admitted(request)
     if request.method == "POST":
         raw = await read_json_body(request, state.settings.max_body_bytes)
         _move(emulator.clock, parsed(ClockMove, raw, CLOCK_RULES))
@@ -88,7 +92,7 @@ async def clock(request: Request) -> Response:
 async def saved_state(request: Request) -> Response:
     """`GET /_hamr/state`: everything stored, as one document. `PUT` that document back (whole)
     to make the database hold exactly it again; the answer is what GET now gives."""
-    state, emulator = _admitted(request)
+    state, emulator = await _admitted(request)
     if request.method == "PUT":
         raw = await read_json_body(request, STATE_MAX_BODY_BYTES)
         await anyio.to_thread.run_sync(_load, emulator, raw)
@@ -99,22 +103,23 @@ async def saved_state(request: Request) -> Response:
 
 
 def _load(emulator: Emulator, raw: bytes) -> None:
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed(
-            [Violation("", "The body must be JSON: the document GET /_hamr/state gives.")]
-        ) from None
+    document = json_document(raw, "the document GET /_hamr/state gives")
+    refuse_duplicate_members(raw)
     emulator.load_state(document)
 
 
 def _move(clock: VirtualClock, move: ClockMove) -> None:
-    if "advance_seconds" in move.model_fields_set:
-        clock.advance(move.advance_seconds)
-    elif "set" in move.model_fields_set:
-        clock.set(move.set)
-    else:
-        clock.real()
+    """Move the clock as asked; a move out of range is the field's 400, and changes nothing."""
+    try:
+        if "advance_seconds" in move.model_fields_set:
+            clock.advance(move.advance_seconds)
+        elif "set" in move.model_fields_set:
+            clock.set(move.set)
+        else:
+            clock.real()
+    except ClockOutOfRange as refused:
+        (field,) = move.model_fields_set
+        raise ValidationFailed([Violation(f"/{field}", str(refused))]) from None
 
 
 def _document(kind: str, ident: str, attributes: dict[str, Any]) -> Response:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hamr.api.pydantic_errors import BodyRules, violations
@@ -75,7 +76,7 @@ class Emulator:
         """load_state from a file holding the document (`hamr serve --emulator --state FILE`),
         or SettingsError saying in one sentence what is wrong with the file."""
         try:
-            document = json.loads(path.read_bytes())
+            document = pydantic_core.from_json(path.read_bytes(), allow_inf_nan=False)
         except FileNotFoundError:
             raise SettingsError(f"the state file {path} does not exist") from None
         except OSError as error:

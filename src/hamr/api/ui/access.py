@@ -5,16 +5,18 @@ counted against the org's rate limit bucket, and forms read with their CSRF toke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
 from hamr.api.admission import count
-from hamr.api.body import read_form_body
+from hamr.api.body import form_fields, read_form_body
 from hamr.api.errors import HttpError
 from hamr.api.state import AppState
 from hamr.api.ui.session import CSRF_FIELD, Session, SessionCookies
 from hamr.domain.model import Principal
+
+# The page's largest form sends a handful of fields; more is not one of its forms.
+MAX_FORM_FIELDS = 20
 
 
 class SignInNeeded(Exception):
@@ -66,10 +68,7 @@ async def read_form(request: Request, session: Session | None) -> dict[str, str]
     found to be the session's."""
     state: AppState = request.app.state.hamr
     body = await read_form_body(request, state.settings.max_body_bytes)
-    fields = {
-        name: values[0]
-        for name, values in parse_qs(body.decode("utf-8", "replace"), max_num_fields=20).items()
-    }
+    fields = form_fields(body, MAX_FORM_FIELDS)
     if session is None or not session.accepts(fields.get(CSRF_FIELD)):
         raise FormRefused(
             "This form did not come from this page, or its session has ended. Reload the "

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hamr.api.body import read_json_body
+from hamr.api.body import json_document, read_json_body
 from hamr.api.responses import json_response
-from hamr.domain.errors import NotFound, ValidationFailed, Violation
+from hamr.domain.errors import NotFound
 from hamr.emulator.admin_auth import admitted, emulator_of
 from hamr.emulator.faults.rules import FaultRules
 
@@ -34,19 +33,14 @@ def _rules(request: Request) -> FaultRules:
 async def faults(request: Request) -> Response:
     """GET lists the rules in order with how often each fired; POST adds one rule (201) or a
     list of them, all or none (201); DELETE clears them all."""
-    state = admitted(request)
+    state = await admitted(request)
     rules = _rules(request)
     if request.method == "GET":
         return json_response({"data": [_resource(rule) for rule in rules.rules()]})
     if request.method == "DELETE":
         return json_response({"meta": {"cleared": rules.clear()}})
     raw = await read_json_body(request, state.settings.max_body_bytes)
-    try:
-        sent = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed(
-            [Violation("", "The body must be a fault rule (a JSON object) or a list of them.")]
-        ) from None
+    sent = json_document(raw, "a fault rule (a JSON object) or a list of them")
     added = rules.add_all(sent) if isinstance(sent, list) else [rules.add(sent)]
     documents = {rule["id"]: rule for rule in rules.rules()}
     data = [_resource(documents[rule.id]) for rule in added]
@@ -55,7 +49,7 @@ async def faults(request: Request) -> Response:
 
 async def one_fault(request: Request) -> Response:
     """DELETE one rule by its id."""
-    admitted(request)
+    await admitted(request)
     rules = _rules(request)
     rule_id = request.path_params["rule_id"]
     if not rules.remove(rule_id):
