@@ -103,6 +103,74 @@ MUTANTS: tuple[Mutant, ...] = (
         '    headers = {REPLAYED: "true", "X-Hamr-Warning": "replayed"}\n',
         (f"{PROMISES}::test_a_replay_carries_the_first_etag_but_not_its_warning",),
     ),
+    # Issue 25's promises.
+    Mutant(
+        "read verbs create a missing database",
+        "src/hamr/cli/support.py",
+        "    if not create:\n",
+        "    if False:\n",
+        (
+            "tests/test_cli.py::"
+            "test_verbs_on_a_missing_database_name_it_say_how_to_make_one_and_create_nothing",
+        ),
+    ),
+    Mutant(
+        "an operator's mistake is a traceback",
+        "src/hamr/cli/main.py",
+        "            if message is None:\n",
+        "            if True:\n",
+        ("tests/test_cli.py::test_every_verb_given_bad_input_says_so_in_one_line_and_exits_2",),
+    ),
+    # Issue 26's fixes.
+    Mutant(
+        "a trickled body is never timed",
+        "src/hamr/server/http_protocol.py",
+        "        elif self._body_timer is None:  # a request's body is unfinished: time the rest\n",
+        "        elif False:\n",
+        (
+            "tests/ops/test_body_timeout.py::test_a_trickled_body_gets_a_408_and_its_connection_closed",
+        ),
+    ),
+    Mutant(
+        "a no-cache GET reads the cache",
+        "src/hamr/api/routes.py",
+        "    connection = None if fresh else service.cached_connection(principal.org)\n",
+        "    connection = service.cached_connection(principal.org)\n",
+        (
+            "tests/store/test_read_your_writes.py::"
+            "test_a_no_cache_get_through_another_process_sees_the_write_every_time",
+        ),
+    ),
+    Mutant(
+        "a pair operation ignores its Idempotency-Key",
+        "src/hamr/api/pair_routes.py",
+        "    if key is None or _dry_run(body):\n",
+        "    if True:\n",
+        (
+            "tests/api/test_pair_idempotency.py::"
+            "test_a_retry_replays_the_first_answer_without_a_second_walk",
+        ),
+    ),
+    Mutant(
+        "a wrong admin token is not counted",
+        "src/hamr/emulator/admin_auth.py",
+        "    await count(request.scope, state, UNAUTHENTICATED, client)\n",
+        "",
+        (
+            "tests/api/test_admin_hardening.py::"
+            "test_guessing_the_admin_token_meets_a_429_and_the_right_token_is_never_counted",
+        ),
+    ),
+    Mutant(
+        "a reason on the page is not isolated",
+        "src/hamr/api/ui/templates/history.html",
+        "<td><bdi>{{ row.reason }}</bdi></td>",
+        "<td>{{ row.reason }}</td>",
+        (
+            "tests/ui/test_page_hardening.py::"
+            "test_text_people_wrote_is_isolated_in_bdi_so_an_override_cannot_reorder_a_cell",
+        ),
+    ),
 )
 
 
