@@ -23,6 +23,7 @@ from hamr.api.pydantic_errors import BodyRules, parsed
 from hamr.api.responses import json_response
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
+from hamr.api.write_gate import a_write
 from hamr.domain.errors import HamrError, NotFound
 from hamr.domain.idempotency import KeyedOperation
 from hamr.domain.lifecycle import OPERATIONS, OperationRefused, needed_for_operation
@@ -55,6 +56,7 @@ async def get_pair(request: Request) -> Response:
     return json_response(pairjson_response(report))
 
 
+@a_write
 async def post_operation(request: Request) -> Response:
     """`POST /api/v2/hamr/pair/{operation}` with `{"reason": …, "hold"?: …, "dry_run"?: …}`,
     under its `Idempotency-Key` as a connection's POST is (a dry run ignores the key)."""

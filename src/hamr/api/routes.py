@@ -22,6 +22,7 @@ from hamr.api.paths import HAMR_PATH as HAMR_PATH  # where the app mounts these 
 from hamr.api.responses import json_response
 from hamr.api.schemas import parse_connection_request
 from hamr.api.state import AppState
+from hamr.api.write_gate import a_write
 from hamr.domain.errors import Forbidden, InvalidInput, Subject
 from hamr.domain.lifecycle import MoveRefused, needed_permission
 from hamr.domain.model import (
@@ -77,6 +78,7 @@ async def own_connection(scope: Scope, state: AppState, fresh: bool) -> Encoded:
     return state.documents.encode(connection)
 
 
+@a_write
 async def post_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     principal = await admit(request.scope, state, "hamr_post")

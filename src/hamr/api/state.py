@@ -11,6 +11,7 @@ from hamr.api.metrics import Metrics
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
 from hamr.api.wire import WireFormat
+from hamr.api.write_gate import WriteGate
 from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.settings import Settings, Site
 from hamr.usecases.service import HamrService
@@ -38,6 +39,8 @@ class AppState:
     reads: StorageReads
     # Each `--site`, by its port (each has a port of its own).
     sites_by_port: dict[int, Site] = field(default_factory=dict)
+    # Writes share it; an emulator reset or a replaced state holds it alone.
+    write_gate: WriteGate = field(default_factory=WriteGate)
 
     def site(self, scope: Scope) -> Site | None:
         """The site whose own host the request came to; None on hamr's main address."""

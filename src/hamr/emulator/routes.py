@@ -55,8 +55,9 @@ async def reset(request: Request) -> Response:
     else:
         raw = await read_json_body(request, state.settings.max_body_bytes)
         asked = parsed(ResetBody, raw, RESET_RULES)
-    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)
-    state.limiter.forget()
+    async with state.write_gate.alone():  # writes in flight are answered first
+        seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)
+        state.limiter.forget()
     orgs = [
         {
             "uuid": demo.org.uuid,
@@ -95,8 +96,9 @@ async def saved_state(request: Request) -> Response:
     state, emulator = await _admitted(request)
     if request.method == "PUT":
         raw = await read_json_body(request, STATE_MAX_BODY_BYTES)
-        await anyio.to_thread.run_sync(_load, emulator, raw)
-        state.limiter.forget()
+        async with state.write_gate.alone():  # writes in flight are answered first
+            await anyio.to_thread.run_sync(_load, emulator, raw)
+            state.limiter.forget()
     # Tens of megabytes are parsed and encoded off the event loop, as the database is read.
     body = await anyio.to_thread.run_sync(lambda: pydantic_core.to_json(emulator.state()))
     return json_response(body)

@@ -2,15 +2,16 @@
 
 A lost or refused connection becomes the domain's Unavailable (503 with Retry-After): the
 request changed nothing and may be retried. A full disk becomes StorageFull (507, also with
-Retry-After). Anything else stays an unexpected error (500). SQLite is a local file, so it has
-no outages of the first kind.
+Retry-After). A foreign key violated because another transaction deleted the row meanwhile
+(an emulator reset under writes) becomes Conflict (409). Anything else stays an unexpected
+error (500). SQLite is a local file, so it has no outages of the first kind.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hamr.domain.errors import StorageFull, Unavailable, WriteConflict
+from hamr.domain.errors import Conflict, StorageFull, Unavailable, WriteConflict
 
 _MESSAGE = "The database is unreachable; nothing was changed. Retry shortly."
 
@@ -44,11 +45,33 @@ def is_disk_full(error: BaseException) -> bool:
     return code is not None and code & 0xFF == _SQLITE_FULL
 
 
+# PostgreSQL's foreign_key_violation; SQLite's SQLITE_CONSTRAINT_FOREIGNKEY (extended code).
+_FOREIGN_KEY_SQLSTATE = "23503"
+_SQLITE_CONSTRAINT_FOREIGNKEY = 787
+_VANISHED_MESSAGE = (
+    "What this write refers to was deleted while it was in flight (an emulator reset, a "
+    "replaced state or an unlinked pair); nothing was changed. Check that your keys still "
+    "work, then retry."
+)
+
+
+def is_vanished_reference(error: BaseException) -> bool:
+    """A foreign key violated: a row the write refers to (its org, its pair) was deleted by
+    another transaction between the write's checks and its insert."""
+    original = getattr(error, "orig", error)
+    if getattr(original, "sqlstate", None) == _FOREIGN_KEY_SQLSTATE:
+        return True
+    return getattr(original, "sqlite_errorcode", None) == _SQLITE_CONSTRAINT_FOREIGNKEY
+
+
 def raise_if_outage(error: BaseException, dialect: sa.Dialect) -> None:
-    """Raise the domain's view of a database error that is not the query's fault."""
+    """Raise the domain's view of a database error that is not the query's fault: a lost race
+    (a collision, or a referenced row deleted meanwhile), a full disk, an outage."""
     original = getattr(error, "orig", error)
     if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
         raise WriteConflict("Concurrent writes collided; retry.") from error
+    if is_vanished_reference(error):
+        raise Conflict(_VANISHED_MESSAGE) from error
     if is_disk_full(error):
         raise StorageFull(_FULL_MESSAGE) from error
     if is_outage(error, dialect):

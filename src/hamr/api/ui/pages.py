@@ -24,6 +24,7 @@ from hamr.api.routes import require_permission
 from hamr.api.ui.access import SignInNeeded, Visitor, read_form, signed_in, ui_state
 from hamr.api.ui.session import CSRF_FIELD, Session
 from hamr.api.ui.timeline import StatusChange, status_label, status_timeline, utc_text
+from hamr.api.write_gate import a_write
 from hamr.domain.errors import Forbidden, HamrError, NotFound, Subject
 from hamr.domain.lifecycle import OPERATIONS, needed_for_operation
 from hamr.domain.model import HamrStatus, HistoryEntry, HistoryQuery, KeyKind, PairReport
@@ -306,6 +307,7 @@ async def _confirm_page(
     return response
 
 
+@a_write
 async def operate(request: Request) -> Response:
     operation = operation_named(request.path_params["operation"])
     visitor = await signed_in(request, "hamr_post")

@@ -1,0 +1,127 @@
+"""A reset under writes: a write in flight is answered 200 before the reset deletes it, or
+refused with a 4xx after it; never a 500, and nothing answered 200 after the reset is missing.
+A hook holds a write at the store, between its authentication and its commit, so that the race
+is certain rather than lucky. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from hamr.testing import HamrServer, TestOrg
+from hamr.usecases.service import HamrService, Upsert
+from tests.conftest import database_of_its_own
+
+
+class HeldWrite:
+    """Holds the first durable write that reaches the store until `release` is set."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        upsert = HamrService.upsert_connections
+
+        def held(service: HamrService, upserts: Sequence[Upsert], *, dry_run: bool = False) -> Any:
+            if not dry_run and not self.reached.is_set():
+                self.reached.set()
+                assert self.release.wait(30), "the test never released the held write"
+            return upsert(service, upserts, dry_run=dry_run)
+
+        monkeypatch.setattr(HamrService, "upsert_connections", held)
+
+
+@pytest.fixture
+def shared_database(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    return database_of_its_own(
+        f"reset_writes_{time.monotonic_ns()}", database_url, request, tmp_path_factory
+    )
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        yield executor
+
+
+def post(url: str, org: TestOrg, partner: TestOrg, modified_by: str) -> httpx.Response:
+    body = {
+        "data": {
+            "type": "hamr_org_connections",
+            "id": org.uuid,
+            "attributes": {
+                "hamr_status": 1,
+                "is_primary": True,
+                "modified_by": modified_by,
+                "target_org_uuid": partner.uuid,
+            },
+        }
+    }
+    return httpx.post(f"{url}/api/v2/hamr", json=body, headers=org.headers, timeout=60)
+
+
+def answered_at(future: Future[httpx.Response]) -> list[float]:
+    """When each future finished, in the order given (filled in by its callback)."""
+    times: list[float] = []
+    future.add_done_callback(lambda _: times.append(time.monotonic()))
+    return times
+
+
+def stored_orgs(server: HamrServer) -> list[Any]:
+    return list(json.loads(server.admin.state())["data"]["attributes"]["orgs"])
+
+
+def test_a_reset_waits_for_the_write_in_flight_and_the_writes_behind_it_wait_for_the_reset(
+    shared_database: str, monkeypatch: pytest.MonkeyPatch, pool: ThreadPoolExecutor
+) -> None:
+    with HamrServer(shared_database) as server:
+        primary, backup = server.reset("demo")
+        held = HeldWrite(monkeypatch)
+        in_flight = pool.submit(post, server.url, primary, backup, "in-flight@example.com")
+        assert held.reached.wait(30)
+        reset = pool.submit(server.reset, "empty")
+        time.sleep(0.5)
+        assert not reset.done(), "the reset went ahead of a write in flight"
+        behind = pool.submit(post, server.url, primary, backup, "behind@example.com")
+        time.sleep(0.3)
+        assert not behind.done(), "a write arriving during the reset's wait went ahead of it"
+        write_done, reset_done = answered_at(in_flight), answered_at(reset)
+        held.release.set()
+
+        assert in_flight.result().status_code == 200, in_flight.result().text
+        assert reset.result() == []
+        late = behind.result()
+        # The reset deleted the keys it authenticated with: a clear 403, never a 500.
+        assert late.status_code == 403, late.text
+        assert late.json()["errors"][0]["source"] == {"header": "DD-API-KEY"}
+        assert write_done[0] <= reset_done[0]
+        assert stored_orgs(server) == []
+
+
+def test_a_reset_by_another_process_under_a_write_is_a_409_that_changed_nothing(
+    shared_database: str, monkeypatch: pytest.MonkeyPatch, pool: ThreadPoolExecutor
+) -> None:
+    """Two processes share no gate: the write whose org the other process deleted between its
+    checks and its insert is refused by the store's foreign key, and said so."""
+    with HamrServer(shared_database) as writer, HamrServer(shared_database) as resetter:
+        primary, backup = writer.reset("demo")
+        held = HeldWrite(monkeypatch)
+        in_flight = pool.submit(post, writer.url, primary, backup, "in-flight@example.com")
+        assert held.reached.wait(30)
+        assert resetter.reset("empty") == []
+        held.release.set()
+
+        answer = in_flight.result()
+        assert answer.status_code == 409, answer.text
+        (error,) = answer.json()["errors"]
+        assert "deleted while it was in flight" in error["detail"]
+        assert "nothing was changed" in error["detail"]
+        assert stored_orgs(writer) == []
