@@ -55,10 +55,25 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "a reset keeps the rate-limit windows",
         "src/hamr/emulator/routes.py",
-        "    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n"
-        "    state.limiter.forget()\n",
-        "    seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n",
+        "        seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n"
+        "        state.limiter.forget()\n",
+        "        seeded = await anyio.to_thread.run_sync(emulator.reset, asked.seed)\n",
         (f"{PROMISES}::test_a_reset_starts_the_rate_limit_windows_afresh",),
+    ),
+    Mutant(
+        "a reset goes ahead of the writes in flight",
+        "src/hamr/emulator/routes.py",
+        "    async with state.write_gate.alone():  # writes in flight are answered first\n"
+        "        seeded",
+        "    if True:\n        seeded",
+        ("tests/api/test_reset_under_writes.py",),
+    ),
+    Mutant(
+        "a write whose org another process deleted is a 500",
+        "src/hamr/store/outage.py",
+        "    if is_vanished_reference(error):\n",
+        "    if False:\n",
+        ("tests/api/test_reset_under_writes.py",),
     ),
     Mutant(
         "a POST ignores the pair's previous modified_at",
