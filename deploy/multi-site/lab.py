@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""hamr in three sites on one machine: per site an etcd member, a Patroni-managed PostgreSQL 15
+and a hamr, on 127.0.0.11, .12 and .13, so that site-loss drills can be run by hand and by
+tests/multisite/ before anyone tries them across datacenters.
+
+`up` installs what is missing (when root: etcd from Debian's packages, unpacked rather than
+installed so that no service starts; Patroni from PyPI into a venv the `postgres` user can
+read), starts whatever of the three sites is not running, waits for a leader and a
+synchronous standby, then for each site's hamr, and prints each site's URL and the demo keys.
+`down` stops everything it started (pid files under --root); `kill SITE` is a site loss
+(kill -9 of its etcd, Patroni, PostgreSQL and hamr); `status` says what runs where.
+
+Standard library only, so that it runs before anything is installed; hamr itself is run as
+`python3 -m hamr` by the interpreter that runs this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SITES = ("site1", "site2", "site3")
+ETCD_CLIENT, ETCD_PEER, PATRONI_PORT, POSTGRES_PORT, HAMR_PORT = 2379, 2380, 8008, 5432, 8080
+PATRONI_VERSION = "4.1.5"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# A lab's secrets: every process is on this machine's loopback addresses.
+SUPERUSER_PASSWORD = "lab-superuser"  # noqa: S105 (a lab on loopback)
+REPLICATION_PASSWORD = "lab-replication"  # noqa: S105
+HAMR_PASSWORD = "lab-hamr"  # noqa: S105
+RUN_AS = "postgres"
+SETPRIV = ("setpriv", "--reuid", RUN_AS, "--regid", RUN_AS, "--init-groups")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One site's addresses and files; everything it runs listens on its own address."""
+
+    name: str
+    address: str
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{HAMR_PORT}"
+
+    @property
+    def patroni_url(self) -> str:
+        return f"http://{self.address}:{PATRONI_PORT}"
+
+    def pid_file(self, program: str) -> Path:
+        return self.dir / f"{program}.pid"
+
+    def log(self, program: str) -> Path:
+        return self.dir / f"{program}.log"
+
+
+class Lab:
+    """The three sites under `root`, with etcd and Patroni from `cache`."""
+
+    def __init__(self, root: Path, cache: Path):
+        self.root = root.resolve()
+        self.cache = cache.resolve()
+        self.sites = [
+            Site(name, f"127.0.0.{11 + i}", self.root / name) for i, name in enumerate(SITES)
+        ]
+        self.as_postgres = os.geteuid() == 0
+
+    # -- what it runs --------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        """The multi-host URL every site's hamr shares: libpq tries each host and keeps the
+        one that accepts writes, whichever site leads now."""
+        hosts = "&".join(f"host={s.address}:{POSTGRES_PORT}" for s in self.sites)
+        return (
+            f"postgresql+psycopg://hamr:{HAMR_PASSWORD}@/hamr?{hosts}"
+            "&target_session_attrs=read-write"
+        )
+
+    def etcd_binary(self) -> Path:
+        unpacked = self.cache / "etcd" / "usr" / "bin" / "etcd"
+        if unpacked.exists():
+            return unpacked
+        found = shutil.which("etcd")
+        return Path(found) if found else unpacked
+
+    def patroni_binary(self) -> Path:
+        return self.cache / "venv" / "bin" / "patroni"
+
+    def install(self) -> None:
+        """etcd and Patroni into the cache when missing: etcd's Debian packages unpacked
+        (`dpkg-deb -x`, so no service starts), Patroni in a venv made from /usr/bin/python3
+        (a venv under /root would be unreadable to `postgres`)."""
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.cache.chmod(0o755)
+        if not self.etcd_binary().exists():
+            if os.geteuid() != 0 or shutil.which("apt-get") is None:
+                sys.exit("etcd is missing: run as root (apt-get) or put etcd on PATH")
+            debs = self.cache / "deb"
+            debs.mkdir(exist_ok=True)
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(
+                ["apt-get", "download", "etcd-server", "etcd-client"],
+                cwd=debs,
+                check=True,
+                capture_output=True,
+            )
+            for deb in sorted(debs.glob("*.deb")):
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(self.cache / "etcd")], check=True)
+        if not self.patroni_binary().exists():
+            venv = self.cache / "venv"
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+            subprocess.run(
+                [
+                    str(venv / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    f"patroni[etcd3,psycopg3]=={PATRONI_VERSION}",
+                ],
+                check=True,
+            )
+        if not (PG_BIN / "postgres").exists():
+            sys.exit(f"PostgreSQL 15 is missing ({PG_BIN}): apt-get install postgresql-15")
+
+    def render(self, site: Site) -> None:
+        """The site's etcd and Patroni files, from the templates beside this script."""
+        values = {
+            "site": site.name,
+            "address": site.address,
+            "dir": str(site.dir),
+            "bin_dir": str(PG_BIN),
+            "etcd_cluster": ",".join(
+                f"{s.name}=http://{s.address}:{ETCD_PEER}" for s in self.sites
+            ),
+            "etcd_hosts": ",".join(f"{s.address}:{ETCD_CLIENT}" for s in self.sites),
+            "superuser_password": SUPERUSER_PASSWORD,
+            "replication_password": REPLICATION_PASSWORD,
+        }
+        for name in ("etcd.yml", "patroni.yml"):
+            text = string.Template((HERE / name).read_text()).substitute(values)
+            (site.dir / name).write_text(text)
+
+    # -- processes -----------------------------------------------------------------------
+
+    def pid(self, site: Site, program: str) -> int | None:
+        """The pid `program` was started with, if it still runs (postgres: the postmaster)."""
+        path = (
+            site.dir / "postgres" / "postmaster.pid"
+            if program == "postgres"
+            else site.pid_file(program)
+        )
+        try:
+            pid = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        return None if state == "Z" else pid
+
+    def spawn(self, site: Site, program: str, command: list[str], as_postgres: bool) -> int:
+        """Start `program` in a session of its own (it outlives this script), logging to the
+        site's directory; its pid goes to a pid file for `down` and `kill`."""
+        prefix = list(SETPRIV) if as_postgres and self.as_postgres else []
+        with site.log(program).open("ab") as log:
+            process = subprocess.Popen(
+                [*prefix, *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=site.dir,
+                start_new_session=True,
+            )
+        site.pid_file(program).write_text(f"{process.pid}\n")
+        return process.pid
+
+    def start_cluster(self, site: Site) -> None:
+        """The site's etcd member and Patroni, unless they run."""
+        if not site.dir.exists():
+            site.dir.mkdir(parents=True)
+            if self.as_postgres:
+                shutil.chown(site.dir, RUN_AS, RUN_AS)
+            site.dir.chmod(0o700)
+        self.render(site)
+        if self.pid(site, "etcd") is None:
+            config = str(site.dir / "etcd.yml")
+            self.spawn(site, "etcd", [str(self.etcd_binary()), "--config-file", config], True)
+        if self.pid(site, "patroni") is None:
+            self.spawn(
+                site, "patroni", [str(self.patroni_binary()), str(site.dir / "patroni.yml")], True
+            )
+
+    def start_hamr(self, site: Site, demo: bool) -> None:
+        """The site's hamr on the shared multi-host URL; rate limits off, so drills measure
+        the cluster rather than the limiter."""
+        command = [
+            sys.executable,
+            *("-m", "hamr", "serve", "--database", self.database_url),
+            *("--host", site.address, "--port", str(HAMR_PORT)),
+            *("--rate-limit", "hamr_get=off", "--rate-limit", "hamr_post=off"),
+            *(["--demo"] if demo else []),
+        ]
+        self.spawn(site, "hamr", command, as_postgres=False)
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def cluster(self) -> list[dict[str, object]]:
+        """Patroni's members as any reachable site's Patroni sees them ([] if none answers)."""
+        for site in self.sites:
+            try:
+                return list(json.loads(http_get(f"{site.patroni_url}/cluster"))["members"])
+            except (OSError, ValueError, KeyError):
+                continue
+        return []
+
+    def leader(self) -> Site | None:
+        for member in self.cluster():
+            if member.get("role") == "leader" and member.get("state") == "running":
+                return next(s for s in self.sites if s.name == member["name"])
+        return None
+
+    def wait_for_cluster(self, timeout: float, members: int = 3) -> Site:
+        """Until a leader runs and a synchronous standby streams (and `members` run)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cluster = self.cluster()
+            running = [m for m in cluster if m.get("state") in ("running", "streaming")]
+            leader = self.leader()
+            sync = [
+                m
+                for m in cluster
+                if m.get("role") == "sync_standby" and m.get("state") == "streaming"
+            ]
+            if leader is not None and sync and len(running) >= members:
+                return leader
+            time.sleep(0.5)
+        sys.exit(f"no leader with a synchronous standby within {timeout:.0f} s: {self.cluster()}")
+
+    def psql(self, site: Site, sql: str) -> str:
+        done = subprocess.run(
+            [
+                str(PG_BIN / "psql"),
+                *("-h", site.address, "-p", str(POSTGRES_PORT), "-U", "postgres"),
+                *("-d", "postgres", "-tAc", sql),
+            ],
+            env={**os.environ, "PGPASSWORD": SUPERUSER_PASSWORD},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return done.stdout.strip()
+
+    def create_database(self, leader: Site) -> None:
+        """hamr's role and database, once, and its schema (before several hamr start)."""
+        if not self.psql(leader, "SELECT 1 FROM pg_roles WHERE rolname = 'hamr'"):
+            self.psql(leader, f"CREATE ROLE hamr LOGIN PASSWORD '{HAMR_PASSWORD}'")
+        if not self.psql(leader, "SELECT 1 FROM pg_database WHERE datname = 'hamr'"):
+            self.psql(leader, "CREATE DATABASE hamr OWNER hamr")
+        subprocess.run(
+            [sys.executable, "-m", "hamr", "db", "upgrade", "--database", self.database_url],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def wait_for_hamr(self, site: Site, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid(site, "hamr") is None:
+                sys.exit(f"{site.name}'s hamr exited:\n{site.log('hamr').read_text()[-2000:]}")
+            try:
+                http_get(f"{site.url}/healthz")
+                return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit(f"{site.name}'s hamr did not answer within {timeout:.0f} s")
+
+    def demo_keys(self, site: Site, timeout: float = 30) -> dict[str, dict[str, str]]:
+        """The demo orgs' keys as `hamr serve --demo` printed them, kept in keys.json (hamr
+        shows keys once; the other sites share them through the database)."""
+        keys_file = self.root / "keys.json"
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(
+            r"^  (.+?) \((\w+)\)  uuid (\S+)\n\s+DD-API-KEY\s+(\S+)\n\s+DD-APPLICATION-KEY\s+(\S+)",
+            re.M,
+        )
+        while time.monotonic() < deadline:
+            found = pattern.findall(site.log("hamr").read_text(errors="replace"))
+            if len(found) >= 2:
+                keys = {
+                    name: {"datacenter": dc, "uuid": uuid, "api_key": api, "app_key": app}
+                    for name, dc, uuid, api, app in found[-2:]
+                }
+                keys_file.write_text(json.dumps(keys, indent=2) + "\n")
+                keys_file.chmod(0o600)
+                return keys
+            time.sleep(0.1)
+        sys.exit(f"{site.name}'s hamr printed no demo keys within {timeout:.0f} s")
+
+    # -- verbs ---------------------------------------------------------------------------
+
+    def up(self, timeout: float) -> None:
+        started = time.monotonic()
+        self.install()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        for site in self.sites:
+            self.start_cluster(site)
+        leader = self.wait_for_cluster(timeout)
+        self.create_database(leader)
+        keys_file = self.root / "keys.json"
+        waiting = []
+        for site in self.sites:
+            if self.pid(site, "hamr") is None:
+                demo = not keys_file.exists()
+                self.start_hamr(site, demo)
+                if demo:  # the demo orgs first, by one hamr alone
+                    self.wait_for_hamr(site, timeout)
+                    self.demo_keys(site)
+                waiting.append(site)
+        for site in waiting:
+            self.wait_for_hamr(site, timeout)
+        print(f"up in {time.monotonic() - started:.1f} s; leader: {leader.name}")
+        self.print_sites()
+
+    def print_sites(self) -> None:
+        keys = json.loads((self.root / "keys.json").read_text())
+        for site in self.sites:
+            print(f"{site.name}  {site.url}")
+        print(f"database  {self.database_url}")
+        for name, org in keys.items():
+            print(f"{name} ({org['datacenter']})  uuid {org['uuid']}")
+            print(f"  DD-API-KEY          {org['api_key']}")
+            print(f"  DD-APPLICATION-KEY  {org['app_key']}")
+
+    def site_pids(self, site: Site) -> list[int]:
+        """Every process of the site: hamr, Patroni, etcd, the postmaster and its children."""
+        pids = [p for p in (self.pid(site, n) for n in ("hamr", "patroni", "etcd")) if p]
+        postmaster = self.pid(site, "postgres")
+        if postmaster is not None:
+            children = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True
+            ).stdout.split()
+            pids += [postmaster, *map(int, children)]
+        return pids
+
+    def kill(self, site: Site) -> None:
+        """A site lost at once: kill -9 of everything it runs."""
+        for pid in self.site_pids(site):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def down(self) -> None:
+        """SIGTERM hamr and Patroni (which stops PostgreSQL), then etcd; SIGKILL whatever is
+        left after 30 s. Frozen processes are woken first."""
+        for programs in (("hamr", "patroni"), ("etcd", "postgres")):
+            pids = [
+                pid
+                for site in self.sites
+                for pid in (self.pid(site, p) for p in programs)
+                if pid is not None
+            ]
+            for pid in pids:
+                for sig in (signal.SIGCONT, signal.SIGTERM):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and any(_alive(p) for p in pids):
+                time.sleep(0.1)
+        for site in self.sites:
+            self.kill(site)
+            for program in ("hamr", "patroni", "etcd"):
+                site.pid_file(program).unlink(missing_ok=True)
+
+    def status(self) -> None:
+        members = {str(m["name"]): m for m in self.cluster()}
+        for site in self.sites:
+            running = " ".join(
+                f"{p}={self.pid(site, p) or '-'}" for p in ("etcd", "patroni", "postgres", "hamr")
+            )
+            member = members.get(site.name, {})
+            role = f"{member.get('role', '?')}/{member.get('state', 'down')}"
+            print(f"{site.name}  {site.address}  {role:24}  {running}")
+
+
+def http_get(url: str) -> bytes:
+    """One GET of a URL this script built (http only), within a second."""
+    with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310
+        return bytes(answer.read())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("verb", choices=("up", "down", "status", "kill"))
+    parser.add_argument("site", nargs="?", choices=SITES, help="kill: the site to lose")
+    # Under /var/tmp, not /tmp or /root: `postgres` must reach them, and they outlive a boot.
+    parser.add_argument("--root", type=Path, default=Path("/var/tmp/hamr-lab"))  # noqa: S108
+    parser.add_argument("--cache", type=Path, default=Path("/var/tmp/hamr-lab-cache"))  # noqa: S108
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait in up")
+    options = parser.parse_args()
+    lab = Lab(options.root, options.cache)
+    if options.verb == "up":
+        lab.up(options.timeout)
+    elif options.verb == "down":
+        lab.down()
+    elif options.verb == "status":
+        lab.status()
+    else:
+        if options.site is None:
+            parser.error("kill needs the site to lose: site1, site2 or site3")
+        lab.kill(next(s for s in lab.sites if s.name == options.site))
+
+
+if __name__ == "__main__":
+    main()
