@@ -88,7 +88,7 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == (
             "copied 6 orgs, 13 keys, 2 connections, 3 connection_members, "
-            f"{history_rows} history, 1 epochs"
+            f"{history_rows} history, 3 chain_heads, 1 epochs"
         ), result.stdout
         assert everything(target) == carried
 

@@ -1,5 +1,6 @@
 """`hamr history`: an organization's history, and `hamr history verify`, which recomputes the
-hash chains that make a row changed or removed after it was written stand out."""
+hash chains, and compares their ends with the heads kept, that make a row changed or removed
+after it was written stand out."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def history(
 @click.pass_context
 def history_verify(ctx: click.Context, org_uuid: str | None, database_url: str | None) -> None:
     """Recompute every connection's hash chain (or the org's): exit 0 if each row follows from
-    the one before it, or 1 naming the first row that does not and what differs."""
+    the one before it and each chain ends at the newest row kept for it, or 1 naming the first
+    row that does not and what differs (a row missing from a chain's end names that row)."""
     given = ctx.parent.params if ctx.parent is not None else {}
     report = open_service(ctx, database_url or given.get("database_url")).verify_history(
         org_uuid or given.get("org_uuid")

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hamr.domain.model import HistoryEntry
 
@@ -53,11 +54,39 @@ def fields_of(entry: HistoryEntry) -> dict[str, object]:
     return {name: getattr(entry, name) for name in CONTENT_FIELDS}
 
 
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """A connection's newest history row, kept beside the history in the same transaction:
+    a write finds what its row follows by key, whatever the chain's length, and verify
+    notices rows removed from the chain's end, which no hash inside the chain can show. It
+    also keeps since when the chain's newest rows have held its status (the pair's "status
+    since"), which would otherwise take the whole chain to find."""
+
+    connection_id: str
+    row_id: int
+    chain_hash: str
+    status: int | None  # the row's `after` status; None for an unlink row
+    status_since_us: int
+
+
+def advance(head: ChainHead | None, row_id: int, row: Mapping[str, Any]) -> ChainHead:
+    """The head once `row` (chain_hash set) follows `head`: the status's time is kept while
+    the status stays, and starts at the row's time when it changes."""
+    after = row["after"]
+    status = None if after is None else int(after["hamr_status"])
+    held = head is not None and status is not None and head.status == status
+    since = head.status_since_us if held and head is not None else int(row["recorded_at_us"])
+    return ChainHead(row["connection_id"], row_id, row["chain_hash"], status, since)
+
+
 class BreakKind(enum.StrEnum):
     CHANGED = "content changed"
     MISSING = "row missing"
     OUT_OF_ORDER = "out of order"
     UNHASHED = "no chain_hash"
+    END_MISSING = "end missing"
+    PAST_HEAD = "past the head"
+    HEAD_CHANGED = "head changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +105,23 @@ class ChainBreak:
         before = _row(self.previous_id)
         if self.kind is BreakKind.UNHASHED:
             return f"{where}: no chain_hash; it was written outside hamr's chain"
+        if self.kind is BreakKind.END_MISSING:
+            ends = "has no rows left" if self.previous_id is None else f"ends at {before}"
+            return (
+                f"{where}: missing from the end of its chain, which {ends}; rows were removed "
+                "from the chain's end (this row was its newest)"
+            )
+        if self.kind is BreakKind.PAST_HEAD:
+            newest = "none is kept" if self.previous_id is None else f"{before} is"
+            return (
+                f"{where}: past the end of its chain ({newest} kept as its newest); it was "
+                "added outside hamr"
+            )
+        if self.kind is BreakKind.HEAD_CHANGED:
+            return (
+                f"{where}: its chain_hash is not the one kept for the chain's newest row; the "
+                "chain was rewritten up to it"
+            )
         if self.kind is BreakKind.OUT_OF_ORDER:
             place = "it comes first" if self.previous_id is None else f"it comes after {before}"
             return (
@@ -129,6 +175,26 @@ class ChainWalk:
         self.previous = entry
         self._hash = entry.chain_hash
         return True
+
+
+def end_break(
+    connection_id: str, last: HistoryEntry | None, head: ChainHead | None
+) -> ChainBreak | None:
+    """What is wrong with a chain's end (`last`: its last stored row, None if it has none)
+    against the head kept for it, or None when they agree. Rows removed from the end leave a
+    chain whose every hash still follows: only the head kept shows the end it had."""
+    if last is None and head is None:
+        return None
+    if last is None or (head is not None and last.id < head.row_id):
+        assert head is not None
+        previous = None if last is None else last.id
+        return ChainBreak(head.row_id, connection_id, BreakKind.END_MISSING, previous)
+    if head is None or last.id > head.row_id:
+        previous = None if head is None else head.row_id
+        return ChainBreak(last.id, connection_id, BreakKind.PAST_HEAD, previous)
+    if last.chain_hash != head.chain_hash:
+        return ChainBreak(last.id, connection_id, BreakKind.HEAD_CHANGED, None)
+    return None
 
 
 def diagnose(

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from hamr.domain.chain import ChainHead
 from hamr.domain.model import (
     AppliedChange,
     Connection,
@@ -97,6 +98,14 @@ class Repository(Protocol):
 
     def absent_history_ids(self, after_id: int, before_id: int) -> int:
         """How many ids strictly between these two are in no history row."""
+        ...
+
+    def chain_heads(self, connection_ids: Collection[str]) -> dict[str, ChainHead]:
+        """The head kept for each of these connections' chains (those with none left out)."""
+        ...
+
+    def first_head_without_rows(self, connection_ids: Sequence[str] | None) -> ChainHead | None:
+        """The first head kept (of these connections; None: of all) whose chain has no row."""
         ...
 
     def bump_credentials_epoch(self) -> None: ...

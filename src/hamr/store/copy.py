@@ -15,10 +15,11 @@ from sqlalchemy.exc import ArgumentError
 from hamr.domain.errors import InvalidInput
 from hamr.store.sql import open_store, sqlite_file
 from hamr.store.state_dump import STATE_TABLES, in_key_order, move_history_ids_past_rows
-from hamr.store.tables import epochs, orgs
+from hamr.store.tables import chain_heads, epochs, orgs
 
-# The state's tables, parents first, and the epochs (which have none).
-TABLES = (*STATE_TABLES, epochs)
+# The state's tables, parents first, then the chain heads and the epochs (which have none):
+# heads copied as they are, so a chain whose end was cut before the copy still shows it after.
+TABLES = (*STATE_TABLES, chain_heads, epochs)
 CHUNK = 5_000
 
 

@@ -1,15 +1,17 @@
-"""History rows in SQL: every insert is chained (domain/chain.py), and reads page in SQL,
-newest first for the API and in chain order for verification, never loading everything."""
+"""History rows in SQL: every insert is chained (domain/chain.py) to its connection's kept
+head, and reads page in SQL, newest first for the API and in chain order for verification,
+never loading everything."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from hamr.domain import chain
 from hamr.domain.model import HistoryEntry, HistoryQuery
+from hamr.store import heads
 from hamr.store.tables import history
 from hamr.store.write_sql import history_values, statements_for
 
@@ -18,32 +20,32 @@ ChainPosition = tuple[str, int]
 
 
 def insert(db: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (in this order, which is id order) each with its chain_hash, following the
-    last stored row of its connection: one query finds those for the whole batch. Writers of
-    a connection hold its orgs' locks (SQLite: the database's), so the last row cannot change
-    before commit. Returns the rows' ids, in order."""
+    """Insert rows (in this order, which is id order) each with its chain_hash, following its
+    connection's head, which is read and then written by key: the write's cost does not grow
+    with the chain. Writers of a connection hold its orgs' locks (SQLite: the database's), so
+    the head cannot change before commit. Returns the rows' ids, in order."""
     if not rows:
         return []
     sql = statements_for(db.dialect)
-    previous = last_hashes(db, {row["connection_id"] for row in rows})
+    found = heads.read(db, {row["connection_id"] for row in rows})
+    previous = {connection: head.chain_hash for connection, head in found.items()}
     for row in rows:
         connection = row["connection_id"]
         row["chain_hash"] = chain.next_hash(previous.get(connection, chain.GENESIS), row)
         previous[connection] = row["chain_hash"]
     values = [history_values(row) for row in rows]
     if db.dialect.name != "sqlite":
-        return [row_id for ((row_id,),) in sql.add_history.execute_many_returning(db, values)]
-    # SQLite has one writer, and this transaction holds its lock: the rows took the ids just
-    # below the highest. (RETURNING there costs a third of a write.)
-    sql.add_history.execute_many(db, values)
-    ((last,),) = sql.last_history_id.execute(db, {})
-    return list(range(last - len(rows) + 1, last + 1))
-
-
-def last_hashes(db: sa.Connection, connection_ids: Collection[str]) -> dict[str, str]:
-    """The chain_hash of each connection's newest row (connections without rows left out)."""
-    rows = statements_for(db.dialect).last_hashes.rows(db, sorted(connection_ids))
-    return {connection: chain_hash for connection, chain_hash in rows if chain_hash}
+        ids = [row_id for ((row_id,),) in sql.add_history.execute_many_returning(db, values)]
+    else:
+        # SQLite has one writer, and this transaction holds its lock: the rows took the ids
+        # just below the highest. (RETURNING there costs a third of a write.)
+        sql.add_history.execute_many(db, values)
+        ((last,),) = sql.last_history_id.execute(db, {})
+        ids = list(range(last - len(rows) + 1, last + 1))
+    for row, row_id in zip(rows, ids, strict=True):
+        found[row["connection_id"]] = chain.advance(found.get(row["connection_id"]), row_id, row)
+    heads.save(db, found.values())
+    return ids
 
 
 def rows_of(org_uuid: str, connection_id: str | None) -> sa.ColumnElement[bool]:

@@ -9,6 +9,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hamr.domain.chain import ChainHead
 from hamr.domain.model import (
     AppliedChange,
     HamrStatus,
@@ -22,10 +23,11 @@ from hamr.domain.model import (
     Org,
     Permission,
 )
-from hamr.store import history_rows, idempotency, state_dump
+from hamr.store import heads, history_rows, idempotency, state_dump
 from hamr.store.outage import raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
+    chain_heads,
     connection_members,
     connections,
     epochs,
@@ -166,6 +168,12 @@ class SqlRepository:
     def absent_history_ids(self, after_id: int, before_id: int) -> int:
         return history_rows.absent_ids(self._db, after_id, before_id)
 
+    def chain_heads(self, connection_ids: Collection[str]) -> dict[str, ChainHead]:
+        return heads.read(self._db, connection_ids)
+
+    def first_head_without_rows(self, connection_ids: Sequence[str] | None) -> ChainHead | None:
+        return heads.first_without_rows(self._db, connection_ids)
+
     def bump_credentials_epoch(self) -> None:
         bumped = self._db.execute(
             epochs.update()
@@ -193,7 +201,9 @@ class SqlRepository:
     def wipe(self) -> None:
         # Children before parents; the epochs stay, and the credentials epoch moves so that
         # every process drops the credentials it has cached.
-        for table in (history, idempotency_keys, connection_members, connections, keys, orgs):
+        for table in (chain_heads, history, idempotency_keys, connection_members, connections):
+            self._db.execute(table.delete())
+        for table in (keys, orgs):
             self._db.execute(table.delete())
         self.bump_credentials_epoch()
 

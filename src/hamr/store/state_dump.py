@@ -1,7 +1,8 @@
 """The emulator's state as rows (`GET|PUT /_hamr/state`): every row of every table that holds
 state, every column, JSON-safe, in primary-key order; and such rows put back, identities and
 all, in place of everything stored. Idempotency keys are left out (answers kept a day, not
-state), and so are the epochs (counters other processes poll; a load moves them).
+state), and so are the epochs (counters other processes poll; a load moves them) and the chain
+heads (what the history's rows say, rebuilt from them by a load).
 
 What a row must hold is read off the schema, so the checks follow the tables: a load is
 refused, naming every problem, before anything is changed, rather than failing halfway on a
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import HamrStatus, KeyKind, Permission
+from hamr.store import heads
 from hamr.store.tables import connection_members, connections, history, keys, orgs
 
 # This schema's format: a migration that changes these tables bumps it.
@@ -74,11 +76,13 @@ def checked(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def insert(db: sa.Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
-    """Insert checked rows as they are (history keeps its ids and chain hashes)."""
+    """Insert checked rows as they are (history keeps its ids and chain hashes), and the
+    chain heads those rows end in."""
     for table in STATE_TABLES:
         if rows[table.name]:
             db.execute(table.insert(), rows[table.name])
     move_history_ids_past_rows(db)
+    heads.rebuild(db)
 
 
 def _problems(state: Mapping[str, Any]) -> Iterator[Violation]:

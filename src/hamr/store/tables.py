@@ -89,6 +89,21 @@ history = Table(
     Index("ix_history_connection_id_id", "connection_id", "id"),
 )
 
+# Each connection's newest history row (domain/chain.py's ChainHead), written with every row
+# appended: a write reads its chain's end by key instead of walking the history, and verify
+# compares it with the chain's last row. Keyed by connection id but without a foreign key: a
+# connection unlinked (deleted) keeps its chain, whose last rows say so.
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("connection_id", String(36), primary_key=True),
+    Column("row_id", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    # The newest row's `after` status (None: an unlink), and since when the rows have held it.
+    Column("status", SmallInteger, nullable=True),
+    Column("status_since_us", BigInteger, nullable=False),
+)
+
 # The first answer to a POST with an Idempotency-Key, per org, kept 24 hours.
 idempotency_keys = Table(
     "idempotency_keys",

@@ -1,5 +1,7 @@
 """The write batch's statements, compiled once per dialect (see prepared.py): the orgs it
-locks, the connections it reads and upserts, and the history rows it appends."""
+locks, the connections it reads and upserts, the history rows it appends and the chain heads
+those rows follow and become (each read and written by key, so a write's cost does not grow
+with its pair's history)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hamr.store.prepared import Prepared, PreparedIn
-from hamr.store.tables import connection_members, connections, history, orgs
+from hamr.store.tables import chain_heads, connection_members, connections, history, orgs
 
 _ORG_COLUMNS = (orgs.c.uuid, orgs.c.name, orgs.c.datacenter)
 # A member's connection with the creating org's record, in the column order
@@ -39,6 +41,7 @@ LINKS_OF_MEMBER = (
 )
 CONNECTION_FIELDS = [c.name for c in connections.c if c.name != "id"]
 HISTORY_FIELDS = [c.name for c in history.c if c.name != "id"]
+HEAD_FIELDS = [c.name for c in chain_heads.c]
 _JSON_FIELDS = ("before", "after")
 
 
@@ -49,7 +52,8 @@ class WriteStatements:
     links_of_members: PreparedIn
     upsert_connections: Prepared
     add_members: Prepared
-    last_hashes: PreparedIn
+    heads_in: PreparedIn
+    save_heads: Prepared
     add_history: Prepared
     last_history_id: Prepared
 
@@ -58,17 +62,6 @@ class WriteStatements:
         def orgs_in(uuids: sa.BindParameter[Any]) -> sa.Select[Any]:
             # One lock order for every writer: batches cannot deadlock.
             return sa.select(*_ORG_COLUMNS).where(orgs.c.uuid.in_(uuids)).order_by(orgs.c.uuid)
-
-        def newest_rows_of(ids: sa.BindParameter[Any]) -> sa.Select[Any]:
-            # The newest row of each connection, found through ix_history_connection_id_id.
-            newest = (
-                sa.select(sa.func.max(history.c.id))
-                .where(history.c.connection_id.in_(ids))
-                .group_by(history.c.connection_id)
-            )
-            return sa.select(history.c.connection_id, history.c.chain_hash).where(
-                history.c.id.in_(newest)
-            )
 
         add_history = history.insert().values({name: sa.bindparam(name) for name in HISTORY_FIELDS})
         if dialect.name != "sqlite":
@@ -80,26 +73,34 @@ class WriteStatements:
                 lambda uuids: LINKS_OF_MEMBER.where(connection_members.c.org_uuid.in_(uuids)),
                 dialect,
             ),
-            upsert_connections=Prepared(_upsert_connections(dialect), dialect),
+            upsert_connections=Prepared(
+                _upsert(dialect, connections, ["id", *CONNECTION_FIELDS]), dialect
+            ),
             add_members=Prepared(
                 connection_members.insert().values(
                     org_uuid=sa.bindparam("org_uuid"), connection_id=sa.bindparam("connection_id")
                 ),
                 dialect,
             ),
-            last_hashes=PreparedIn(newest_rows_of, dialect),
+            heads_in=PreparedIn(
+                lambda ids: sa.select(chain_heads).where(chain_heads.c.connection_id.in_(ids)),
+                dialect,
+            ),
+            save_heads=Prepared(_upsert(dialect, chain_heads, HEAD_FIELDS), dialect),
             add_history=Prepared(add_history, dialect),
             last_history_id=Prepared(sa.select(sa.func.max(history.c.id)), dialect),
         )
 
 
-def _upsert_connections(dialect: sa.Dialect) -> sa.Insert:
+def _upsert(dialect: sa.Dialect, table: sa.Table, fields: list[str]) -> sa.Insert:
+    """Insert a row of `fields` (its one-column primary key among them), or update the one
+    with that key."""
     insert_for = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
-    values: dict[str, Any] = {name: sa.bindparam(name) for name in ["id", *CONNECTION_FIELDS]}
-    insert = insert_for(connections).values(values)
+    insert = insert_for(table).values({name: sa.bindparam(name) for name in fields})
+    (key,) = table.primary_key.columns
     return insert.on_conflict_do_update(
-        index_elements=[connections.c.id],
-        set_={name: insert.excluded[name] for name in CONNECTION_FIELDS},
+        index_elements=[key],
+        set_={name: insert.excluded[name] for name in fields if name != key.name},
     )
 
 

@@ -1,5 +1,5 @@
 """History use cases: an organization's whole history, the API's pages of it, and verifying
-the hash chains.
+the hash chains and their ends against the heads kept for them.
 
 Pages and the chain walk read in short units of work (each page, each chunk of the walk)
 rather than one long one: on SQLite every unit of work holds the database's write lock.
@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hamr.domain.chain import ChainBreak, ChainReport, ChainWalk, diagnose
+from hamr.domain.chain import (
+    ChainBreak,
+    ChainHead,
+    ChainReport,
+    ChainWalk,
+    diagnose,
+    end_break,
+)
 from hamr.domain.model import HistoryEntry, HistoryPage, HistoryQuery
 from hamr.domain.ports import UnitOfWork
 from hamr.usecases.accounts import require_org
@@ -40,7 +47,8 @@ def page(unit_of_work: Callable[[], UnitOfWork], org_uuid: str, query: HistoryQu
 
 def verify(unit_of_work: Callable[[], UnitOfWork], org_uuid: str | None = None) -> ChainReport:
     """Recompute every chain (or those of the connections the org's history covers), and stop
-    at the first row that does not follow from the one before it."""
+    at the first row that does not follow from the one before it, or the first chain whose
+    end is not the head kept for it (rows removed from the end, or added past it)."""
     connection_ids: list[str] | None = None
     if org_uuid is not None:
         with unit_of_work() as uow:
@@ -49,18 +57,38 @@ def verify(unit_of_work: Callable[[], UnitOfWork], org_uuid: str | None = None) 
             connection_ids = uow.repository.history_connections(org.uuid, link.id if link else None)
     walk = ChainWalk()
     after: tuple[str, int] | None = None
+    head: ChainHead | None = None  # kept for the chain being walked
     while True:
         with unit_of_work() as uow:
             rows = uow.repository.history_in_chain_order(connection_ids, after, CHUNK)
+            heads = uow.repository.chain_heads({r.connection_id or "" for r in rows})
         for entry in rows:
+            ended = walk.previous
+            if ended is not None and ended.connection_id != entry.connection_id:
+                broken = _end(ended, head)  # the chain before this row's ends here
+                if broken is not None:
+                    return ChainReport(walk.rows, walk.connections, broken)
             if not walk.follows(entry):
                 broken = _diagnose(unit_of_work, entry, walk.previous)
                 return ChainReport(walk.rows, walk.connections, broken)
+            head = heads.get(entry.connection_id or "")
         if len(rows) < CHUNK:
-            return ChainReport(walk.rows, walk.connections)
+            break
         last = rows[-1]
         assert last.connection_id is not None
         after = (last.connection_id, last.id)
+    broken = None if walk.previous is None else _end(walk.previous, head)
+    if broken is None:
+        with unit_of_work() as uow:
+            emptied = uow.repository.first_head_without_rows(connection_ids)
+        if emptied is not None:
+            broken = end_break(emptied.connection_id, None, emptied)
+    return ChainReport(walk.rows, walk.connections, broken)
+
+
+def _end(last: HistoryEntry, head: ChainHead | None) -> ChainBreak | None:
+    assert last.connection_id is not None
+    return end_break(last.connection_id, last, head)
 
 
 def _diagnose(

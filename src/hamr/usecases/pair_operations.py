@@ -55,12 +55,11 @@ class PairOperations:
         link = repository.links_of([org.uuid]).get(org.uuid)
         if link is None:
             raise NoConnection(org.uuid)
-        rows = repository.list_history(org.uuid, link.id)
-        since = link.modified_at_us
-        for row in reversed([r for r in rows if r.connection_id == link.id]):
-            if row.after is None or row.after.get("hamr_status") != int(link.hamr_status):
-                break
-            since = row.recorded_at_us
+        # Since when: kept with the chain's head, as of its newest row (the connection's own
+        # time when that row says another status, or there is none).
+        head = repository.chain_heads([link.id]).get(link.id)
+        held = head is not None and head.status == int(link.hamr_status)
+        since = head.status_since_us if held and head is not None else link.modified_at_us
         stuck = (
             link.hamr_status in LIMINAL
             and self._clock() - since > self.stuck_after_seconds * 1_000_000
