@@ -41,6 +41,14 @@ SUPERUSER_PASSWORD = "lab-superuser"  # noqa: S105 (a lab on loopback)
 REPLICATION_PASSWORD = "lab-replication"  # noqa: S105
 HAMR_PASSWORD = "lab-hamr"  # noqa: S105
 RUN_AS = "postgres"
+VERBS = {
+    "up": "start what is not running",
+    "down": "stop everything",
+    "status": "what runs where",
+    "leader": "print the leading site",
+    "database": "print the URL every hamr shares",
+    "kill": "kill -9 a whole site",
+}
 SETPRIV = ("setpriv", "--reuid", RUN_AS, "--regid", RUN_AS, "--init-groups")
 
 
@@ -78,6 +86,9 @@ class Lab:
         ]
         self.as_postgres = os.geteuid() == 0
 
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
     # -- what it runs --------------------------------------------------------------------
 
     @property
@@ -88,6 +99,15 @@ class Lab:
         return (
             f"postgresql+psycopg://hamr:{HAMR_PASSWORD}@/hamr?{hosts}"
             "&target_session_attrs=read-write"
+        )
+
+    @property
+    def conninfo(self) -> str:
+        """The same in libpq's words, for psql and psycopg."""
+        hosts = ",".join(s.address for s in self.sites)
+        return (
+            f"host={hosts} port={POSTGRES_PORT} dbname=hamr user=hamr password={HAMR_PASSWORD}"
+            " target_session_attrs=read-write"
         )
 
     def etcd_binary(self) -> Path:
@@ -231,9 +251,16 @@ class Lab:
         return []
 
     def leader(self) -> Site | None:
+        """The site whose Patroni holds the leader key and says so itself (the key outlives a
+        lost leader by up to the ttl)."""
         for member in self.cluster():
             if member.get("role") == "leader" and member.get("state") == "running":
-                return next(s for s in self.sites if s.name == member["name"])
+                site = self.site(str(member["name"]))
+                try:
+                    http_get(f"{site.patroni_url}/primary")
+                except OSError:
+                    return None
+                return site
         return None
 
     def wait_for_cluster(self, timeout: float, members: int = 3) -> Site:
@@ -351,9 +378,9 @@ class Lab:
             print(f"  DD-API-KEY          {org['api_key']}")
             print(f"  DD-APPLICATION-KEY  {org['app_key']}")
 
-    def site_pids(self, site: Site) -> list[int]:
-        """Every process of the site: hamr, Patroni, etcd, the postmaster and its children."""
-        pids = [p for p in (self.pid(site, n) for n in ("hamr", "patroni", "etcd")) if p]
+    def node_pids(self, site: Site) -> list[int]:
+        """The site's database node: Patroni, the postmaster and every process it started."""
+        pids = [p for p in (self.pid(site, "patroni"),) if p]
         postmaster = self.pid(site, "postgres")
         if postmaster is not None:
             children = subprocess.run(
@@ -361,6 +388,13 @@ class Lab:
             ).stdout.split()
             pids += [postmaster, *map(int, children)]
         return pids
+
+    def site_pids(self, site: Site) -> list[int]:
+        """Every process of the site: its hamr, its etcd member and its database node."""
+        return [
+            *(p for p in (self.pid(site, "hamr"), self.pid(site, "etcd")) if p),
+            *self.node_pids(site),
+        ]
 
     def kill(self, site: Site) -> None:
         """A site lost at once: kill -9 of everything it runs."""
@@ -401,6 +435,15 @@ class Lab:
             print(f"{site.name}  {site.address}  {role:24}  {running}")
 
 
+# Under /var/tmp, not /tmp or /root: `postgres` must reach them, and they outlive a boot.
+def default_root() -> Path:
+    return Path(os.environ.get("HAMR_LAB_ROOT", "/var/tmp/hamr-lab"))  # noqa: S108
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("HAMR_LAB_CACHE", "/var/tmp/hamr-lab-cache"))  # noqa: S108
+
+
 def http_get(url: str) -> bytes:
     """One GET of a URL this script built (http only), within a second."""
     with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310
@@ -418,11 +461,22 @@ def _alive(pid: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("verb", choices=("up", "down", "status", "kill"))
+    parser.add_argument(
+        "verb", choices=VERBS, help="; ".join(f"{v}: {h}" for v, h in VERBS.items())
+    )
     parser.add_argument("site", nargs="?", choices=SITES, help="kill: the site to lose")
-    # Under /var/tmp, not /tmp or /root: `postgres` must reach them, and they outlive a boot.
-    parser.add_argument("--root", type=Path, default=Path("/var/tmp/hamr-lab"))  # noqa: S108
-    parser.add_argument("--cache", type=Path, default=Path("/var/tmp/hamr-lab-cache"))  # noqa: S108
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=default_root(),
+        help="where the sites' data, logs, pid files and keys go [env HAMR_LAB_ROOT]",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache(),
+        help="where etcd and Patroni are installed [env HAMR_LAB_CACHE]",
+    )
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait in up")
     options = parser.parse_args()
     lab = Lab(options.root, options.cache)
@@ -432,10 +486,17 @@ def main() -> None:
         lab.down()
     elif options.verb == "status":
         lab.status()
+    elif options.verb == "leader":
+        leader = lab.leader()
+        if leader is None:
+            sys.exit("no site leads now")
+        print(leader.name)
+    elif options.verb == "database":
+        print(lab.database_url)
     else:
         if options.site is None:
             parser.error("kill needs the site to lose: site1, site2 or site3")
-        lab.kill(next(s for s in lab.sites if s.name == options.site))
+        lab.kill(lab.site(options.site))
 
 
 if __name__ == "__main__":
