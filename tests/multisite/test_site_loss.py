@@ -98,7 +98,7 @@ def test_the_lost_site_rejoins_as_a_replica_and_serves_again(
         )
     assert_safe(lab, writers)
     verified = docs.run_sh(
-        docs.block("docs/multi-site.md", "Bring the site back", 1), env=lab_env, cwd=docs.ROOT
+        docs.block("docs/multi-site.md", "Bring the site back", 2), env=lab_env, cwd=docs.ROOT
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
