@@ -136,7 +136,7 @@ class Podman:
 
     def clean(self) -> None:
         for container in self.containers:
-            self("rm", "--force", "--time", "2", container, check=False)
+            self("rm", "--force", "--volumes", "--time", "2", container, check=False)
         for volume in self.volumes:
             self("volume", "rm", "--force", volume, check=False)
 
