@@ -186,6 +186,53 @@ MUTANTS: tuple[Mutant, ...] = (
             "test_text_people_wrote_is_isolated_in_bdi_so_an_override_cannot_reorder_a_cell",
         ),
     ),
+    Mutant(
+        "a state document is parsed by an unbounded parser",
+        "src/hamr/emulator/routes.py",
+        'document = json_document(raw, "the document GET /_hamr/state gives")',
+        "document = __import__('json').loads(raw)",
+        ("tests/api/test_admin_hardening.py",),
+    ),
+    Mutant(
+        "a state document's repeated members are taken last-wins",
+        "src/hamr/emulator/routes.py",
+        "    refuse_duplicate_members(raw)\n",
+        "    pass\n",
+        ("tests/api/test_admin_hardening.py",),
+    ),
+    Mutant(
+        "the clock moves past where hamr can write the time",
+        "src/hamr/emulator/clock.py",
+        '            self._check(self._source() + offset, f"moving it by {seconds:g} seconds")\n',
+        "            pass\n",
+        ("tests/api/test_admin_hardening.py",),
+    ),
+    Mutant(
+        "a /ui form of too many fields is a 500",
+        "src/hamr/api/body.py",
+        '        parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields)\n'
+        "    except ValueError:\n",
+        '        parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields)\n'
+        "    except KeyError:\n",
+        ("tests/ui/test_page_hardening.py",),
+    ),
+    Mutant(
+        "heavy reads give up behind each other",
+        "src/hamr/usecases/storage_reads.py",
+        "            if self._finished == finished:\n",
+        "            if True:\n",
+        ("tests/api/test_heavy_reads.py",),
+    ),
+    Mutant(
+        "a wrong admin token is no auth failure in the metrics",
+        "src/hamr/emulator/admin_auth.py",
+        "        state.metrics.auth_failed(ADMIN_HEADER)\n",
+        "        pass\n",
+        (
+            "tests/api/test_admin_hardening.py::"
+            "test_guessing_the_admin_token_meets_a_429_and_the_right_token_is_never_counted",
+        ),
+    ),
 )
 
 

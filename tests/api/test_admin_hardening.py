@@ -13,6 +13,7 @@ import pytest
 
 from hamr.emulator.admin_auth import ADMIN_HEADER
 from tests.conftest import ADMIN, ATTRIBUTE_NAMES, EmulatorServer, sqlite_url
+from tests.ops.test_probes_and_metrics import samples
 
 DEEP = ("[" * 30_000 + "]" * 30_000).encode()
 JSON = {**ADMIN, "Content-Type": "application/json"}
@@ -158,5 +159,8 @@ def test_guessing_the_admin_token_meets_a_429_and_the_right_token_is_never_count
                 assert answer.headers["x-ratelimit-limit"] == "5"
             assert http.get("/_hamr/state", headers={}).status_code == 429
             assert http.get("/_hamr/clock", headers=ADMIN).status_code == 200
+            # Each refusal is an auth failure in the metrics too, under the header at fault.
+            failures = samples(http.get("/metrics").text)
+            assert failures[("hamr_auth_failures_total", (("header", ADMIN_HEADER),))] == 8
     finally:
         guarded.stop()

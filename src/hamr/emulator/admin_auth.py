@@ -1,8 +1,8 @@
 """Who may use the emulator's admin API under /_hamr/: whoever sends its admin token in
 `X-Hamr-Admin-Token` (compared in constant time). A refusal is a 403 naming the header,
 counted per client address in the bucket refused API credentials count in
-(`hamr_unauthenticated`), so that guessing the token meets a 429 as guessing a key does; the
-right token is never counted."""
+(`hamr_unauthenticated`), so that guessing the token meets a 429 as guessing a key does, and
+in `hamr_auth_failures_total{header="X-Hamr-Admin-Token"}`; the right token is never counted."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ async def admitted(request: Request) -> AppState:
         )
     else:
         return state
+    if state.metrics is not None:
+        state.metrics.auth_failed(ADMIN_HEADER)
     client = request.client.host if request.client else "unknown"
     await count(request.scope, state, UNAUTHENTICATED, client)
     raise refused
