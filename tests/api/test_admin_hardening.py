@@ -82,6 +82,7 @@ def a_write(emulator: EmulatorServer, http: httpx.Client) -> httpx.Response:
         {"advance_seconds": -1e20},
         {"advance_seconds": 9e18},
         {"advance_seconds": 400 * 365 * 86_400 * 1e6},
+        {"advance_seconds": 8_000 * 365 * 86_400},  # within the span, past year 9999
         {"set": "9999-12-31T23:59:59.9Z"},
         {"set": "0001-01-01T00:00:00+01:00"},
         {"set": "0999-12-31T00:00:00Z"},
