@@ -16,6 +16,7 @@ import sys
 import time
 import venv
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,44 @@ def steps(tmp_path: Path) -> Iterator[Steps]:
         ran.stop()
 
 
+@dataclass
+class WheelBuild:
+    """docs/ci.md's wheel commands running in a clone, with a fresh environment first on
+    PATH."""
+
+    clone: Path
+    bin_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def wheel(shell: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelBuild]:
+    """The wheel's commands started in the background by the first test that asks, so that
+    their fresh install (a minute here, most of it pip) runs while the background job's does."""
+    where = tmp_path_factory.mktemp("wheel")
+    clone = where / "hamr"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    bin_dir = fresh_environment(where / "python")
+    log = where / "wheel.log"
+    commands = docs.block("docs/ci.md", "Installing hamr without a clone", 1)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", commands],
+            cwd=clone,
+            env=first_on_path(bin_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield WheelBuild(clone, bin_dir, process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_the_install_line_is_the_background_jobs() -> None:
     """The documented `pip install` from a git URL is the one the background job runs, so
     running that job (below) runs it."""
@@ -184,8 +223,9 @@ def test_the_install_line_is_the_background_jobs() -> None:
 
 
 def test_the_background_step_job_runs_hamr_from_a_git_url(
-    shell: None, steps: Steps, tmp_path: Path
+    shell: None, steps: Steps, tmp_path: Path, wheel: WheelBuild
 ) -> None:
+    # `wheel` is asked for here only so that its install runs beside this job's.
     job = workflow(docs.block("docs/ci.md", "GitHub Actions: a background step", 0))["jobs"][
         "dr-tests"
     ]
@@ -214,21 +254,17 @@ def test_the_background_step_job_runs_hamr_from_a_git_url(
     exported = (tmp_path / "job" / "_temp" / "github_env").read_text()
     assert {line.split("=")[0] for line in exported.splitlines()} == {"DD_API_KEY", "DD_APP_KEY"}
     # hamr wrote its log where the job's failure step would show it.
-    assert '"path":"/api/v2/hamr"' in (tmp_path / "job" / "_temp" / "hamr.log").read_text()
+    log, deadline = tmp_path / "job" / "_temp" / "hamr.log", time.monotonic() + 10
+    while '"path":"/api/v2/hamr"' not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # a request's log line is written after its answer
+    assert '"path":"/api/v2/hamr"' in log.read_text()
 
 
-def test_a_wheel_built_in_a_clone_installs_hamr_elsewhere(shell: None, tmp_path: Path) -> None:
-    clone = tmp_path / "hamr"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
-    bin_dir = fresh_environment(tmp_path / "python")
-    ran = docs.run_sh(
-        docs.block("docs/ci.md", "Installing hamr without a clone", 1),
-        env=first_on_path(bin_dir),
-        cwd=clone,
-        timeout=INSTALL_TIMEOUT,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert [wheel.name.startswith("hamr-") for wheel in (clone / "dist").iterdir()] == [True]
+def test_a_wheel_built_in_a_clone_installs_hamr_elsewhere(wheel: WheelBuild) -> None:
+    code = wheel.process.wait(timeout=INSTALL_TIMEOUT)
+    assert code == 0, wheel.log.read_text(errors="replace")
+    assert [made.name.startswith("hamr-") for made in (wheel.clone / "dist").iterdir()] == [True]
+    bin_dir = wheel.bin_dir
     version = subprocess.run(
         [str(bin_dir / "hamr"), "--version"], capture_output=True, text=True, check=True
     )
