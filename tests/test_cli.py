@@ -13,10 +13,10 @@ import socket
 import sqlite3
 import subprocess
 import textwrap
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from datadog_api_client.v2.model.hamr_org_connection_request import HamrOrgConne
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnectionType
 
+import hamr
 from hamr.cli import main
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.server.listen import CannotListen, listening_sockets
@@ -402,7 +403,13 @@ def test_help_and_version() -> None:
         assert re.search(rf"^\s+{verb}\b", stdout, re.MULTILINE), verb
     printed = ok(version_result).strip()
     assert len(printed.splitlines()) == 1
-    assert printed.endswith(f"version {version('hamr')}")
+    assert printed == "hamr, version 0.2.0"
+    # One version everywhere: the package's metadata, its source and the CLI's.
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == hamr.__version__ == "0.2.0"
+    # ...and the upgrade the README points at says from which version to which.
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "operations.md#upgrading-from-010-to-020" in readme
 
 
 # -- operator errors: status 2, one line, no traceback ---------------------------------------

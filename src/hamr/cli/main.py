@@ -18,6 +18,7 @@ import click
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from hamr import __version__
 from hamr.api.errors import detail_of
 from hamr.cli.db import db
 from hamr.cli.fault import fault
@@ -97,7 +98,8 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 
 @click.group(cls=HamrGroup, invoke_without_command=True)
-@click.version_option(package_name="hamr")
+# The source's own version: an editable install's metadata keeps the version it was installed at.
+@click.version_option(version=__version__, prog_name="hamr")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """hamr: a self-hosted HAMR organization connection API and control plane."""
