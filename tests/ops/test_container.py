@@ -176,7 +176,11 @@ def base(podman: Podman) -> str:
     if not (cache / "rootfs.tar").exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=cache.parent))
-        podman.sh(make, timeout=BUILD_TIMEOUT, cwd=work)
+        try:
+            podman.sh(make, timeout=BUILD_TIMEOUT, cwd=work)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)  # no half-made tarball is kept
+            raise
         shutil.rmtree(cache, ignore_errors=True)
         work.rename(cache)
     podman.sh(load.replace(DOCUMENTED_BASE, image), timeout=BUILD_TIMEOUT, cwd=cache)
