@@ -899,6 +899,20 @@ def test_serve_on_a_port_in_use_names_it_and_the_flag_that_picks_another(tmp_pat
     assert not (tmp_path / "x.db").exists()  # refused before the database was opened
 
 
+def test_a_site_on_a_port_in_use_names_the_site_flag_not_port(tmp_path: Path) -> None:
+    """The taken port is a site's: the fix is in --site, which --port would not change."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve_on(tmp_path, "--port", "0", "--site", f"us1=127.0.0.1:{port}")
+    line = assert_operator_error(
+        result, f"127.0.0.1:{port}", "address already in use", "--site us1=HOST:PORT"
+    )
+    assert "--port" not in line
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_serve_on_an_address_this_machine_lacks_names_it_and_the_flag(tmp_path: Path) -> None:
     with socket.socket() as probe:
         try:

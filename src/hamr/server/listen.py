@@ -89,7 +89,7 @@ class Server(uvicorn.Server):
 
     async def _bring_up(self, site: Site) -> None:
         try:
-            sockets = listening_sockets(site.host, site.port)
+            sockets = listening_sockets(site.host, site.port, site)
         except CannotListen as error:
             logger.error("site %s cannot come back up: %s", site.datacenter, error)
             return
@@ -156,7 +156,7 @@ def all_listening_sockets(settings: Settings) -> list[socket.socket]:
     sockets = listening_sockets(settings.host, settings.port)
     try:
         for site in settings.sites:
-            sockets += listening_sockets(site.host, site.port)
+            sockets += listening_sockets(site.host, site.port, site)
     except CannotListen:
         for sock in sockets:
             sock.close()
@@ -164,9 +164,10 @@ def all_listening_sockets(settings: Settings) -> list[socket.socket]:
     return sockets
 
 
-def listening_sockets(host: str, port: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, site: Site | None = None) -> list[socket.socket]:
     """One listening socket per address host names (as uvicorn's own would be: SO_REUSEADDR,
-    IPv6 only on IPv6), or CannotListen with nothing left open."""
+    IPv6 only on IPv6), or CannotListen with nothing left open; for a site's address, the
+    message names the --site that gave it, not hamr's own --host and --port."""
     try:
         infos = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -174,7 +175,7 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
     except socket.gaierror as error:
         raise CannotListen(
             f"cannot listen on {host}: {error.strerror}; "
-            "name an address of this machine with --host (or HAMR_HOST)"
+            f"name an address of this machine with {_flag('--host', site)}"
         ) from None
     sockets: list[socket.socket] = []
     for family, kind, proto, _name, address in dict.fromkeys(infos):
@@ -183,29 +184,36 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
         except OSError as error:
             for sock in sockets:
                 sock.close()
-            raise CannotListen(why_not(_format(address), port, error)) from None
+            raise CannotListen(why_not(_format(address), port, error, site)) from None
     return sockets
 
 
-def why_not(where: str, port: int, error: OSError) -> str:
-    """The operator's fix for the usual failures, in one line."""
+def why_not(where: str, port: int, error: OSError, site: Site | None = None) -> str:
+    """The operator's fix for the usual failures, in one line, naming the flag to change."""
     prefix = f"cannot listen on {where}"
     if error.errno == errno.EADDRINUSE:
         return (
             f"{prefix}: address already in use; stop what holds port {port} "
-            "or pick another with --port (or HAMR_PORT)"
+            f"or pick another with {_flag('--port', site)}"
         )
     if error.errno == errno.EADDRNOTAVAIL:
         return (
             f"{prefix}: address not available, no interface of this machine has it; "
-            "pick one it has with --host (or HAMR_HOST), such as 127.0.0.1 or 0.0.0.0"
+            f"pick one it has with {_flag('--host', site)}, such as 127.0.0.1 or 0.0.0.0"
         )
     if error.errno == errno.EACCES and port < 1024:
         return (
             f"{prefix}: permission denied, ports below 1024 need root or "
-            "CAP_NET_BIND_SERVICE; pick one from 1024 up with --port (or HAMR_PORT)"
+            f"CAP_NET_BIND_SERVICE; pick one from 1024 up with {_flag('--port', site)}"
         )
     return f"{prefix}: {error.strerror or error}"
+
+
+def _flag(flag: str, site: Site | None) -> str:
+    """The flag (and variable) that set an address: hamr's own, or the --site of a site."""
+    if site is None:
+        return f"{flag} (or HAMR_{flag[2:].upper()})"
+    return f"--site {site.datacenter}=HOST:PORT (or HAMR_SITES)"
 
 
 def _listen(family: int, kind: int, proto: int, address: Address) -> socket.socket:
