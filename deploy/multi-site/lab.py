@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """hamr in three sites on one machine: per site an etcd member, a Patroni-managed PostgreSQL 15
-and a hamr, on 127.0.0.11, .12 and .13, so that site-loss drills can be run by hand and by
-tests/multisite/ before anyone tries them across datacenters.
+and a hamr, so that site-loss drills can be run by hand and by tests/multisite/ before anyone
+tries them across datacenters. As root each site is a network namespace of its own on a
+bridge (10.27.0.11, .12 and .13), which `partition` can cut off from the other sites while
+this machine still reaches it; otherwise the sites share loopback (127.0.0.11, .12 and .13).
 
 `up` installs what is missing (when root: etcd from Debian's packages, unpacked rather than
 installed so that no service starts; Patroni from PyPI into a venv the `postgres` user can
 read), starts whatever of the three sites is not running, waits for a leader and a
 synchronous standby, then for each site's hamr, and prints each site's URL and the demo keys.
 `down` stops everything it started (pid files under --root); `kill SITE` is a site loss
-(kill -9 of its etcd, Patroni, PostgreSQL and hamr); `status` says what runs where.
+(kill -9 of its etcd, Patroni, PostgreSQL and hamr); `partition SITE` drops every packet
+between it and the other sites (nftables on the bridge), `heal` lifts that; `status` says what
+runs where.
 
 Standard library only, so that it runs before anything is installed; hamr itself is run as
 `python3 -m hamr` by the interpreter that runs this script.
@@ -41,6 +45,11 @@ SUPERUSER_PASSWORD = "lab-superuser"  # noqa: S105 (a lab on loopback)
 REPLICATION_PASSWORD = "lab-replication"  # noqa: S105
 HAMR_PASSWORD = "lab-hamr"  # noqa: S105
 RUN_AS = "postgres"
+# The namespaces' bridge, its network and the nftables table that partitions it.
+BRIDGE = "hamrlab0"
+BRIDGE_ADDRESS = "10.27.0.1"
+NETWORK = "10.27.0.0/24"
+NFT_TABLE = "hamrlab"
 VERBS = {
     "up": "start what is not running",
     "down": "stop everything",
@@ -48,6 +57,8 @@ VERBS = {
     "leader": "print the leading site",
     "database": "print the URL every hamr shares",
     "kill": "kill -9 a whole site",
+    "partition": "cut a site off from the others",
+    "heal": "end every partition",
 }
 SETPRIV = ("setpriv", "--reuid", RUN_AS, "--regid", RUN_AS, "--init-groups")
 
@@ -59,6 +70,7 @@ class Site:
     name: str
     address: str
     dir: Path
+    netns: str | None  # its network namespace, or None on loopback
 
     @property
     def url(self) -> str:
@@ -78,13 +90,21 @@ class Site:
 class Lab:
     """The three sites under `root`, with etcd and Patroni from `cache`."""
 
-    def __init__(self, root: Path, cache: Path):
+    def __init__(self, root: Path, cache: Path, namespaces: bool | None = None):
         self.root = root.resolve()
         self.cache = cache.resolve()
-        self.sites = [
-            Site(name, f"127.0.0.{11 + i}", self.root / name) for i, name in enumerate(SITES)
-        ]
         self.as_postgres = os.geteuid() == 0
+        self.namespaces = self.as_postgres if namespaces is None else namespaces
+        net = "10.27.0" if self.namespaces else "127.0.0"
+        self.sites = [
+            Site(
+                name,
+                f"{net}.{11 + i}",
+                self.root / name,
+                f"hamrlab-{name}" if self.namespaces else None,
+            )
+            for i, name in enumerate(SITES)
+        ]
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
@@ -152,6 +172,8 @@ class Lab:
                 ],
                 check=True,
             )
+        if self.namespaces and shutil.which("nft") is None:
+            _apt_install("nftables")
         if not (PG_BIN / "postgres").exists():
             sys.exit(f"PostgreSQL 15 is missing ({PG_BIN}): apt-get install postgresql-15")
 
@@ -166,6 +188,7 @@ class Lab:
                 f"{s.name}=http://{s.address}:{ETCD_PEER}" for s in self.sites
             ),
             "etcd_hosts": ",".join(f"{s.address}:{ETCD_CLIENT}" for s in self.sites),
+            "network": NETWORK if self.namespaces else "127.0.0.0/8",
             "superuser_password": SUPERUSER_PASSWORD,
             "replication_password": REPLICATION_PASSWORD,
         }
@@ -198,7 +221,8 @@ class Lab:
     def spawn(self, site: Site, program: str, command: list[str], as_postgres: bool) -> int:
         """Start `program` in a session of its own (it outlives this script), logging to the
         site's directory; its pid goes to a pid file for `down` and `kill`."""
-        prefix = list(SETPRIV) if as_postgres and self.as_postgres else []
+        prefix = ["ip", "netns", "exec", site.netns] if site.netns else []
+        prefix += list(SETPRIV) if as_postgres and self.as_postgres else []
         with site.log(program).open("ab") as log:
             process = subprocess.Popen(
                 [*prefix, *command],
@@ -239,6 +263,68 @@ class Lab:
         ]
         self.spawn(site, "hamr", command, as_postgres=False)
 
+    # -- the network -------------------------------------------------------------------
+
+    def network_up(self) -> None:
+        """A bridge with this machine on it, and per site a namespace joined to it by a veth
+        pair; what exists already is kept."""
+        if not _ip("link", "show", BRIDGE, check=False):
+            _ip("link", "add", BRIDGE, "type", "bridge")
+            _ip("addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE)
+            _ip("link", "set", BRIDGE, "up")
+        for site in self.sites:
+            assert site.netns is not None
+            if _ip("netns", "exec", site.netns, "true", check=False):
+                continue
+            _ip("netns", "add", site.netns)
+            _ip(
+                "link",
+                "add",
+                site.netns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                site.netns,
+            )
+            _ip("link", "set", site.netns, "master", BRIDGE, "up")
+            _ip("-n", site.netns, "addr", "add", f"{site.address}/24", "dev", "eth0")
+            _ip("-n", site.netns, "link", "set", "eth0", "up")
+            _ip("-n", site.netns, "link", "set", "lo", "up")
+
+    def network_down(self) -> None:
+        self.heal()
+        for site in self.sites:
+            if site.netns is not None:
+                _ip("netns", "del", site.netns, check=False)
+        _ip("link", "del", BRIDGE, check=False)
+
+    def partition(self, site: Site) -> None:
+        """Drop every frame the bridge would carry between `site` and another site; this
+        machine (clients, tests) still reaches every site."""
+        if site.netns is None:
+            sys.exit("partitions need the sites' namespaces: run as root")
+        rules = "\n".join(
+            [
+                f"table bridge {NFT_TABLE} {{",
+                "  chain forward {",
+                "    type filter hook forward priority 0;",
+                f'    iifname "{site.netns}" drop',
+                f'    oifname "{site.netns}" drop',
+                "  }",
+                "}",
+            ]
+        )
+        subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+
+    def heal(self) -> None:
+        if self.namespaces and shutil.which("nft"):
+            subprocess.run(
+                ["nft", "delete", "table", "bridge", NFT_TABLE], capture_output=True, check=False
+            )
+
     # -- waiting -------------------------------------------------------------------------
 
     def cluster(self) -> list[dict[str, object]]:
@@ -250,18 +336,21 @@ class Lab:
                 continue
         return []
 
+    def primaries(self) -> list[Site]:
+        """The sites whose Patroni says it leads (GET /primary answers 200): one, or none
+        during a failover; two at once would be a split brain."""
+        found = []
+        for site in self.sites:
+            try:
+                http_get(f"{site.patroni_url}/primary")
+            except OSError:
+                continue
+            found.append(site)
+        return found
+
     def leader(self) -> Site | None:
-        """The site whose Patroni holds the leader key and says so itself (the key outlives a
-        lost leader by up to the ttl)."""
-        for member in self.cluster():
-            if member.get("role") == "leader" and member.get("state") == "running":
-                site = self.site(str(member["name"]))
-                try:
-                    http_get(f"{site.patroni_url}/primary")
-                except OSError:
-                    return None
-                return site
-        return None
+        found = self.primaries()
+        return found[0] if len(found) == 1 else None
 
     def wait_for_cluster(self, timeout: float, members: int = 3) -> Site:
         """Until a leader runs and a synchronous standby streams (and `members` run)."""
@@ -349,6 +438,8 @@ class Lab:
         self.install()
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
+        if self.namespaces:
+            self.network_up()
         for site in self.sites:
             self.start_cluster(site)
         leader = self.wait_for_cluster(timeout)
@@ -423,6 +514,8 @@ class Lab:
             self.kill(site)
             for program in ("hamr", "patroni", "etcd"):
                 site.pid_file(program).unlink(missing_ok=True)
+        if self.namespaces:
+            self.network_down()
 
     def status(self) -> None:
         members = {str(m["name"]): m for m in self.cluster()}
@@ -442,6 +535,22 @@ def default_root() -> Path:
 
 def default_cache() -> Path:
     return Path(os.environ.get("HAMR_LAB_CACHE", "/var/tmp/hamr-lab-cache"))  # noqa: S108
+
+
+def namespaces_setting() -> bool | None:
+    """HAMR_LAB_NAMESPACES=0 keeps a root's lab on loopback; unset, root means namespaces."""
+    value = os.environ.get("HAMR_LAB_NAMESPACES")
+    return None if value is None else value == "1"
+
+
+def _apt_install(package: str) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
+
+
+def _ip(*args: str, check: bool = True) -> bool:
+    return subprocess.run(["ip", *args], capture_output=True, check=check).returncode == 0
 
 
 def http_get(url: str) -> bytes:
@@ -464,7 +573,7 @@ def main() -> None:
     parser.add_argument(
         "verb", choices=VERBS, help="; ".join(f"{v}: {h}" for v, h in VERBS.items())
     )
-    parser.add_argument("site", nargs="?", choices=SITES, help="kill: the site to lose")
+    parser.add_argument("site", nargs="?", choices=SITES, help="the site to kill or partition")
     parser.add_argument(
         "--root",
         type=Path,
@@ -479,7 +588,7 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait in up")
     options = parser.parse_args()
-    lab = Lab(options.root, options.cache)
+    lab = Lab(options.root, options.cache, namespaces=namespaces_setting())
     if options.verb == "up":
         lab.up(options.timeout)
     elif options.verb == "down":
@@ -493,10 +602,16 @@ def main() -> None:
         print(leader.name)
     elif options.verb == "database":
         print(lab.database_url)
+    elif options.verb == "heal":
+        lab.heal()
     else:
         if options.site is None:
-            parser.error("kill needs the site to lose: site1, site2 or site3")
-        lab.kill(lab.site(options.site))
+            parser.error(f"{options.verb} needs a site: site1, site2 or site3")
+        site = lab.site(options.site)
+        if options.verb == "kill":
+            lab.kill(site)
+        else:
+            lab.partition(site)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ def lab(lab_env: dict[str, str]) -> Iterator[Any]:
     )
     try:
         assert up.returncode == 0, f"the lab did not come up:\n{up.stdout}\n{up.stderr}"
-        yield module.Lab(Path(lab_env["HAMR_LAB_ROOT"]), module.default_cache())
+        root = Path(lab_env["HAMR_LAB_ROOT"])
+        yield module.Lab(root, module.default_cache(), module.namespaces_setting())
     finally:
         down = docs.run_sh(
             docs.block("docs/multi-site.md", "Stop the lab", 0), env=lab_env, cwd=docs.ROOT
