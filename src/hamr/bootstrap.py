@@ -28,6 +28,7 @@ from hamr.emulator.faults.injection import FaultInjection
 from hamr.emulator.faults.routes import fault_routes
 from hamr.emulator.faults.rules import FaultRules
 from hamr.emulator.page import emulator_page_routes
+from hamr.emulator.pair_admin import pair_admin_routes
 from hamr.emulator.routes import emulator_routes
 from hamr.emulator.state import Emulator
 from hamr.server.access_log import AccessLog
@@ -103,7 +104,11 @@ def create_app(
     real_clock = clock or system_clock_us
     virtual_clock = VirtualClock(real_clock) if settings.emulator else None
     service = build_service(settings, store, virtual_clock or real_clock)
-    emulated = emulator_routes() + fault_routes() + emulator_page_routes() if virtual_clock else []
+    emulated = (
+        emulator_routes() + pair_admin_routes() + fault_routes() + emulator_page_routes()
+        if virtual_clock
+        else []
+    )
     routes = api_routes(settings, emulated)
     wire = WireFormat.named(settings.wire)
     writer = GroupCommitWriter(service)

@@ -1,8 +1,8 @@
-"""The one client of a running emulator's admin API under /_hamr/ (fault rules, clock, reset and
-state), for `hamr fault`, hamr.testing and the tests. Whatever can go wrong from the caller's
-side (a refused body, a wrong token, nothing listening, a server that is no emulator) becomes
-an AdminApiError of one line per problem, which the CLI shows as it shows every operator's
-mistake."""
+"""The one client of a running emulator's admin API under /_hamr/ (fault rules, clock, reset,
+state and a pair's status), for `hamr fault`, hamr.testing and the tests. Whatever can go wrong
+from the caller's side (a refused body, a wrong token, nothing listening, a server that is no
+emulator) becomes an AdminApiError of one line per problem, which the CLI shows as it shows
+every operator's mistake."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 from hamr.api.responses import JSON
 from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.emulator.faults.routes import FAULTS_PATH
+from hamr.emulator.pair_admin import PAIR_ADMIN_PATH
 from hamr.emulator.routes import CLOCK_PATH, RESET_PATH, STATE_PATH
 
 TIMEOUT_SECONDS = 30
@@ -79,6 +80,13 @@ class EmulatorAdmin:
         if move:
             return _attributes(self._call("POST", CLOCK_PATH, move))
         return _attributes(self._call("GET", CLOCK_PATH))
+
+    def move_pair(self, status: int | str, primary: str) -> dict[str, Any]:
+        """Put the pair of org `primary` (a UUID) at `status` (a number or name) with that org
+        primary, outside the lifecycle, as the emulator's doing; the pair's document."""
+        answer = self._call("POST", PAIR_ADMIN_PATH, {"status": status, "primary": primary})
+        document: dict[str, Any] = answer.json()
+        return document
 
     def state(self) -> bytes:
         """Everything stored, as one document, in the bytes load_state takes back."""

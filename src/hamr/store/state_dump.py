@@ -11,6 +11,7 @@ constraint (or, where SQLite does not enforce one, storing what every later read
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from enum import Enum
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hamr.domain.errors import ValidationFailed, Violation
+from hamr.domain.keys import hash_secret
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store import heads
 from hamr.store.tables import connection_members, connections, history, keys, orgs
@@ -67,9 +69,11 @@ def dump(db: sa.Connection) -> dict[str, Any]:
 
 
 def checked(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Each table's rows, if `state` is one dump could have given; else ValidationFailed,
-    pointers relative to `state`."""
-    problems = list(islice(_problems(state), MAX_REPORTED))
+    """Each table's rows, if `state` is one dump could have given (a key may give its
+    `secret` instead of its hash: a scenario for tests); else ValidationFailed, pointers
+    relative to `state`."""
+    state, hashing = _secrets_hashed(state)
+    problems = list(islice(itertools.chain(hashing, _problems(state)), MAX_REPORTED))
     if problems:
         raise ValidationFailed(problems)
     return {table.name: state[table.name] for table in STATE_TABLES}
@@ -83,6 +87,32 @@ def insert(db: sa.Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
             db.execute(table.insert(), rows[table.name])
     move_history_ids_past_rows(db)
     heads.rebuild(db)
+
+
+def _secrets_hashed(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Violation]]:
+    """The state with each key's `secret` replaced by its `secret_hash` (hamr stores no
+    secret), and what is wrong with a secret given: not a string, or not the hash's."""
+    rows = state.get(keys.name)
+    if not isinstance(rows, list):
+        return state, []
+    problems: list[Violation] = []
+    hashed: list[Any] = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict) or "secret" not in row:
+            hashed.append(row)
+            continue
+        row = dict(row)
+        secret, at = row.pop("secret"), f"/{keys.name}/{index}"
+        if not isinstance(secret, str) or not secret:
+            problems.append(Violation(f"{at}/secret", "secret must be a non-empty string."))
+        elif row.setdefault("secret_hash", hash_secret(secret)) != hash_secret(secret):
+            problems.append(
+                Violation(
+                    f"{at}/secret_hash", "secret_hash is not the SHA-256 of secret; drop one."
+                )
+            )
+        hashed.append(row)
+    return {**state, keys.name: hashed}, problems
 
 
 def _problems(state: Mapping[str, Any]) -> Iterator[Violation]:
