@@ -284,7 +284,7 @@ def test_an_unlinked_chain_keeps_its_head(
     link = admin.service.pairs.unlink(org.uuid, "moving on")
     unlinked = rows(engine)[-1]
     assert heads(engine)[link.id]["row_id"] == unlinked["id"]
-    assert heads(engine)[link.id]["status"] is None
+    assert heads(engine)[link.id]["hamr_status"] is None
     assert verify(database_url) == intact(4, 1)
     with engine.begin() as db:
         db.execute(history.delete().where(history.c.id == unlinked["id"]))

@@ -65,7 +65,7 @@ class ChainHead:
     connection_id: str
     row_id: int
     chain_hash: str
-    status: int | None  # the row's `after` status; None for an unlink row
+    hamr_status: int | None  # the row's `after` status; None for an unlink row
     status_since_us: int
 
 
@@ -73,10 +73,10 @@ def advance(head: ChainHead | None, row_id: int, row: Mapping[str, Any]) -> Chai
     """The head once `row` (chain_hash set) follows `head`: the status's time is kept while
     the status stays, and starts at the row's time when it changes."""
     after = row["after"]
-    status = None if after is None else int(after["hamr_status"])
-    held = head is not None and status is not None and head.status == status
+    now = None if after is None else int(after["hamr_status"])
+    held = head is not None and now is not None and head.hamr_status == now
     since = head.status_since_us if held and head is not None else int(row["recorded_at_us"])
-    return ChainHead(row["connection_id"], row_id, row["chain_hash"], status, since)
+    return ChainHead(row["connection_id"], row_id, row["chain_hash"], now, since)
 
 
 class BreakKind(enum.StrEnum):

@@ -29,7 +29,7 @@ def save(db: sa.Connection, heads: Iterable[ChainHead]) -> None:
             "connection_id": head.connection_id,
             "row_id": head.row_id,
             "chain_hash": head.chain_hash,
-            "status": head.status,
+            "hamr_status": head.hamr_status,
             "status_since_us": head.status_since_us,
         }
         for head in heads

@@ -100,7 +100,7 @@ chain_heads = Table(
     Column("row_id", Integer, nullable=False),
     Column("chain_hash", String(64), nullable=False),
     # The newest row's `after` status (None: an unlink), and since when the rows have held it.
-    Column("status", SmallInteger, nullable=True),
+    Column("hamr_status", SmallInteger, nullable=True),
     Column("status_since_us", BigInteger, nullable=False),
 )
 

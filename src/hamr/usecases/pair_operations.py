@@ -58,7 +58,7 @@ class PairOperations:
         # Since when: kept with the chain's head, as of its newest row (the connection's own
         # time when that row says another status, or there is none).
         head = repository.chain_heads([link.id]).get(link.id)
-        held = head is not None and head.status == int(link.hamr_status)
+        held = head is not None and head.hamr_status == int(link.hamr_status)
         since = head.status_since_us if held and head is not None else link.modified_at_us
         stuck = (
             link.hamr_status in LIMINAL

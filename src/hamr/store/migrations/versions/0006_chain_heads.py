@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.String(36), primary_key=True),
         sa.Column("row_id", sa.Integer, nullable=False),
         sa.Column("chain_hash", sa.String(64), nullable=False),
-        sa.Column("status", sa.SmallInteger, nullable=True),
+        sa.Column("hamr_status", sa.SmallInteger, nullable=True),
         sa.Column("status_since_us", sa.BigInteger, nullable=False),
     )
     assert heads is not None
@@ -84,7 +84,7 @@ def _values(head: ChainHead) -> dict[str, Any]:
         "connection_id": head.connection_id,
         "row_id": head.row_id,
         "chain_hash": head.chain_hash,
-        "status": head.status,
+        "hamr_status": head.hamr_status,
         "status_since_us": head.status_since_us,
     }
 
