@@ -210,6 +210,19 @@ def test_org_create_json_text_uuid_and_list(cli: Cli) -> None:
         assert secret not in listed_json.stdout + listed_text.stdout
 
 
+def test_empty_listings_say_so_in_a_line_not_a_blank_one(cli: Cli) -> None:
+    ok(cli("db", "upgrade"))
+    orgs, orgs_json = parallel(cli, ("org", "list"), ("org", "list", "--json"))
+    assert ok(orgs) == "no organizations\n"
+    assert ok_json(orgs_json) == []
+    org = as_org(cli(*org_args("Quiet", "us1")))
+    history, history_json = parallel(
+        cli, ("history", "--org", org.uuid), ("history", "--org", org.uuid, "--json")
+    )
+    assert ok(history) == "no history\n"
+    assert ok_json(history_json) == []
+
+
 # -- keys and tokens -------------------------------------------------------------------------
 
 

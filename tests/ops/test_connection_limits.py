@@ -180,6 +180,19 @@ def test_past_the_connection_cap_requests_get_a_503_and_the_server_recovers(
     assert "more than 4 connections are open" in limited.log()
 
 
+def test_a_cap_of_one_connection_is_said_in_the_singular(tmp_path: Path) -> None:
+    server = server_with(tmp_path, HAMR_MAX_CONNECTIONS="1").start()
+    try:
+        with connect(server), connect(server) as extra:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _headers, error = error_of(read_all(extra))
+        assert status == 503
+        assert "more than its 1 connection open;" in str(error["detail"])
+        assert "more than 1 connection is open" in server.log()
+    finally:
+        server.stop()
+
+
 def test_under_a_descriptor_limit_the_cap_is_lowered_to_fit_it(tmp_path: Path) -> None:
     """With 256 descriptors, 1 000 connections cannot be had: hamr caps itself below the limit
     and answers 503 past it, rather than failing to accept anything while 195 sit idle."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from hamr.cli.options import database_option
-from hamr.cli.support import emit, open_service
+from hamr.cli.support import emit_rows, open_service
 from hamr.domain.model import HistoryEntry, format_timestamp
 
 
@@ -27,7 +27,8 @@ def history(
     if org_uuid is None:
         raise click.UsageError("Missing option '--org'.", ctx)
     entries = open_service(ctx, database_url).history(org_uuid)
-    emit(as_json, [_history_json(e) for e in entries], "\n".join(map(_history_line, entries)))
+    rows = [_history_line(e) for e in entries]
+    emit_rows(as_json, [_history_json(e) for e in entries], rows, "no history")
 
 
 @history.command("verify")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from hamr.cli.options import database_option
-from hamr.cli.support import emit, open_service
+from hamr.cli.support import emit, emit_rows, open_service
 from hamr.domain.model import KeyKind, KeyRecord, Permission, format_timestamp
 
 permission_option = click.option(
@@ -53,16 +53,13 @@ def key_create(
 def key_list(ctx: click.Context, org_uuid: str, as_json: bool, database_url: str | None) -> None:
     """List an organization's keys and tokens (never their secrets)."""
     records = open_service(ctx, database_url).list_keys(org_uuid)
-    emit(
-        as_json,
-        [_key_json(r) for r in records],
-        "\n".join(
-            f"{r.id}  {r.kind.value:<5} {r.permission.value:<5}  "
-            f"created {format_timestamp(r.created_at_us)}"
-            + (f"  revoked {format_timestamp(r.revoked_at_us)}" if r.revoked_at_us else "")
-            for r in records
-        ),
-    )
+    rows = [
+        f"{r.id}  {r.kind.value:<5} {r.permission.value:<5}  "
+        f"created {format_timestamp(r.created_at_us)}"
+        + (f"  revoked {format_timestamp(r.revoked_at_us)}" if r.revoked_at_us else "")
+        for r in records
+    ]
+    emit_rows(as_json, [_key_json(r) for r in records], rows, "no keys")
 
 
 @key.command("revoke")

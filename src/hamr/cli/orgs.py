@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hamr.cli.options import database_option
-from hamr.cli.support import emit, open_service
+from hamr.cli.support import emit, emit_rows, open_service
 
 
 @click.group()
@@ -51,4 +51,5 @@ def org_list(ctx: click.Context, as_json: bool, database_url: str | None) -> Non
     """List organizations."""
     orgs = open_service(ctx, database_url).list_orgs()
     payload = [{"uuid": o.uuid, "name": o.name, "datacenter": o.datacenter} for o in orgs]
-    emit(as_json, payload, "\n".join(f"{o.uuid}  {o.datacenter:<8} {o.name}" for o in orgs))
+    rows = [f"{o.uuid}  {o.datacenter:<8} {o.name}" for o in orgs]
+    emit_rows(as_json, payload, rows, "no organizations")

@@ -5,6 +5,7 @@ JSON."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -50,3 +51,8 @@ def open_service(
 
 def emit(as_json: bool, payload: object, text: str) -> None:
     click.echo(json.dumps(payload, indent=2) if as_json else text)
+
+
+def emit_rows(as_json: bool, payload: object, rows: Sequence[str], none: str) -> None:
+    """A listing: a line per row, or a line that says there is none (not a blank line)."""
+    emit(as_json, payload, "\n".join(rows) or none)

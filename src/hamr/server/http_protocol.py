@@ -246,10 +246,15 @@ class LimitedProtocol(HttpToolsProtocol):
         if now - LimitedProtocol._busy_said >= BUSY_LOG_SECONDS:
             LimitedProtocol._busy_said = now
             logger.warning(
-                "more than %d connections are open: refusing requests with 503 "
-                "(HAMR_MAX_CONNECTIONS)",
-                self.limits.max_connections,
+                "more than %s %s open: refusing requests with 503 (HAMR_MAX_CONNECTIONS)",
+                _connections(self.limits.max_connections),
+                "is" if self.limits.max_connections == 1 else "are",
             )
+
+
+def _connections(number: int) -> str:
+    """The cap as a person says it: "1 connection", "4 connections"."""
+    return f"{number} connection{'' if number == 1 else 's'}"
 
 
 def _busy_answer(max_connections: int) -> Response:
@@ -257,7 +262,7 @@ def _busy_answer(max_connections: int) -> Response:
     the connection closed."""
     return error_response(
         TooManyConnections(
-            f"This server has more than its {max_connections} connections open; retry in a "
+            f"This server has more than its {_connections(max_connections)} open; retry in a "
             "moment, reusing one connection for many requests. Nothing was done."
         ),
         headers={"Connection": "close"},

@@ -143,10 +143,11 @@ def connection_cap(wanted: int) -> int:
     cap = max(1, soft - RESERVED_DESCRIPTORS)
     logger.warning(
         "HAMR_MAX_CONNECTIONS is %d, but this process may open only %d files: "
-        "answering 503 past %d connections",
+        "answering 503 past %d connection%s",
         wanted,
         soft,
         cap,
+        "" if cap == 1 else "s",
     )
     return cap
 
