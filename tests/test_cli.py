@@ -425,6 +425,18 @@ def test_help_and_version() -> None:
     assert "operations.md#upgrading-from-010-to-020" in readme
 
 
+def test_one_wording_of_how_soon_running_servers_see_a_revocation_or_an_unlink() -> None:
+    """The true bound (docs/operations.md: a 0.1 s poll, a quarter of a second at worst), said
+    the same in each verb's help and in the README."""
+    revoke, unlink = parallel(run_cli, ("key", "revoke", "--help"), ("pair", "unlink", "--help"))
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    operations = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    for text in (ok(revoke), ok(unlink), readme, operations):
+        said = " ".join(text.split())
+        assert "within a quarter of a second" in said or "a quarter of a second at worst" in said
+        assert "within a second" not in said
+
+
 # -- operator errors: status 2, one line, no traceback ---------------------------------------
 
 # (case id, arguments, database: "db" for the prepared one or a URL, fragments of the message)

@@ -112,7 +112,8 @@ def pair_unlink(
     database_url: str | None,
 ) -> None:
     """Dissolve the connection this organization reads: neither side has one afterwards (the
-    history keeps it), and either may link anew. Running servers see it within a second."""
+    history keeps it), and either may link anew. Running servers see it within a quarter of a
+    second."""
     link = open_service(ctx, database_url).pairs.unlink(org_uuid, reason, dry_run)
     sides = " and ".join(f"{o.name} ({o.uuid})" for o in (link.first, link.second))
     payload = {

@@ -96,8 +96,9 @@ class Accounts:
             return uow.repository.list_keys(org.uuid)
 
     def revoke_key(self, key_id: str) -> tuple[KeyRecord, bool]:
-        """Revoke a credential; every server refuses it within a second (see CredentialCache).
-        Returns the record and whether this call revoked it (False: it already was)."""
+        """Revoke a credential; every server refuses it within a quarter of a second (see
+        CredentialCache). Returns the record and whether this call revoked it (False: it
+        already was)."""
         with self._unit_of_work() as uow:
             key = uow.repository.get_key(key_id)
             if key is None:
