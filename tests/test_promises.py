@@ -150,17 +150,21 @@ def test_modified_at_grows_after_the_clock_is_set_behind_the_pairs_last_write(
     emulator: EmulatorServer, demo: dict[str, OrgKeys]
 ) -> None:
     """docs/api.md: modified_at is strictly increasing per pair, even when the emulator's
-    clock is set to before the pair's last write (a POST, then a pair operation)."""
+    clock is put back to before the pair's last write (a POST, then a pair operation). The
+    clock only moves forward, but for `{"real": true}`: the pair is written two days ahead,
+    then the clock goes back to the real time, two days behind it."""
     backup, production = demo[BACKUP], demo[PRODUCTION]
+    emulator.admin.clock(advance_seconds=2 * 86_400)
     body = connection_body(backup, production, hamr_status=3, is_primary=False)
     first = modified_at(post(emulator.url, backup, body))
 
-    emulator.admin.clock(set=shifted(first, hours=-1))
+    now = emulator.admin.clock(real=True)["now"]
+    assert now < shifted(first, days=-1)
     to_active = connection_body(production, backup, hamr_status=4)
     second = modified_at(post(emulator.url, production, to_active))
     assert second > first
 
-    emulator.admin.clock(set=shifted(second, days=-2))
+    assert emulator.admin.clock()["now"] < shifted(second, days=-1)  # still behind the pair
     operated = httpx.post(
         emulator.url + PAIR + "/recover", json={"reason": "drill"}, headers=backup.headers
     )

@@ -221,6 +221,33 @@ def test_a_bad_clock_request_is_a_400_naming_the_field_and_moves_nothing(
     assert emulator.admin.clock()["offset_seconds"] == before["offset_seconds"] == 0
 
 
+def test_the_clock_refuses_to_move_backwards_but_goes_back_to_real_time(
+    emulator: EmulatorServer, http: httpx.Client
+) -> None:
+    """A clock moved back gave a pair a status_since before its modified_at: a negative
+    advance, or a time before the clock's own, is a 400 at the field and moves nothing;
+    `{"real": true}` is the one way back."""
+    emulator.admin.clock(real=True)
+    ahead = emulator.admin.clock(advance_seconds=3600)
+    moves = (
+        ({"advance_seconds": -3600}, "/advance_seconds"),
+        ({"advance_seconds": -0.5}, "/advance_seconds"),
+        ({"set": datetime.now(UTC).isoformat()}, "/set"),  # the real time: an hour back
+    )
+    for body, pointer in moves:
+        error = the_error(http.post("/_hamr/clock", json=body, headers=ADMIN), 400)
+        assert error["source"] == {"pointer": pointer}
+        assert "only moves forward" in error["detail"], error["detail"]
+        assert '{"real": true}' in error["detail"]
+        after = emulator.admin.clock()
+        assert after["offset_seconds"] == pytest.approx(ahead["offset_seconds"], abs=1)
+    assert emulator.admin.clock(advance_seconds=0)["now"] >= ahead["now"]
+    assert emulator.admin.clock(set="2099-01-01T00:00:00Z")["now"] >= "2099-01-01T00:00:00"
+    back = emulator.admin.clock(real=True)
+    assert back["real"] is True
+    assert abs(seconds(back["now"]) - time.time()) < 5
+
+
 def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

@@ -1,6 +1,8 @@
 """The emulator's virtual clock: real time, shifted when a test asks (`POST /_hamr/clock`), so
 that `modified_at`, idempotency-key expiry and a pair's `stuck` health can be tested without
-waiting. It keeps running from where it was put; `real()` puts it back.
+waiting. It keeps running from where it was put, and is only ever put forward: a clock moved
+back would give a pair a `status_since` before its `modified_at`. `real()` alone may take it
+back, to the real time (and a pair's `modified_at` still only grows).
 
 It is never put where hamr could not write the time: outside RFC 3339's years (0001-9999),
 outside what this platform's `time.gmtime` formats with four digits, or so close to the end
@@ -61,6 +63,10 @@ class ClockOutOfRange(ValueError):
     """A move that would put the clock where hamr cannot write the time; nothing changed."""
 
 
+class ClockBackwards(ValueError):
+    """A move to before the clock's own time (only `real()` goes back); nothing changed."""
+
+
 class VirtualClock:
     def __init__(self, source: Callable[[], int] = system_clock_us):
         self._source = source
@@ -76,19 +82,27 @@ class VirtualClock:
         return self._offset_us
 
     def advance(self, seconds: float) -> None:
-        """Move on (or back) by `seconds`; ClockOutOfRange if that leaves the range."""
+        """Move on by `seconds`; ClockOutOfRange if that leaves the range, ClockBackwards if
+        `seconds` is negative."""
         with self._lock:
             if not abs(seconds) <= _SPAN_SECONDS:
                 raise ClockOutOfRange(_out_of_range(f"moving it by {seconds:g} seconds"))
+            if seconds < 0:
+                raise ClockBackwards(_backwards(f"moving it by {seconds:g} seconds"))
             offset = self._offset_us + round(seconds * 1_000_000)
             self._check(self._source() + offset, f"moving it by {seconds:g} seconds")
             self._offset_us = offset
 
     def set(self, at_us: int) -> None:
-        """Put the clock at `at_us`; ClockOutOfRange if that is outside the range."""
+        """Put the clock at `at_us`; ClockOutOfRange if that is outside the range,
+        ClockBackwards if it is before the clock's time."""
         with self._lock:
             self._check(at_us, "putting it there")
-            self._offset_us = at_us - self._source()
+            source_us = self._source()
+            if at_us < source_us + self._offset_us:
+                now = format_timestamp(source_us + self._offset_us)
+                raise ClockBackwards(_backwards(f"{format_timestamp(at_us)} is before {now}"))
+            self._offset_us = at_us - source_us
 
     def real(self) -> None:
         with self._lock:
@@ -98,6 +112,14 @@ class VirtualClock:
     def _check(at_us: int, move: str) -> None:
         if not EARLIEST_US <= at_us <= LATEST_US:
             raise ClockOutOfRange(_out_of_range(move))
+
+
+def _backwards(move: str) -> str:
+    return (
+        f"The virtual clock only moves forward ({move}): a pair's status_since must not fall "
+        'before its modified_at. Send {"real": true} to go back to the real time. '
+        "Nothing changed."
+    )
 
 
 def _out_of_range(move: str) -> str:

@@ -25,7 +25,7 @@ from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.model import format_timestamp
 from hamr.emulator.admin_auth import admitted, emulator_of
 from hamr.emulator.bodies import CLOCK_RULES, RESET_RULES, ClockMove, ResetBody
-from hamr.emulator.clock import ClockOutOfRange, VirtualClock
+from hamr.emulator.clock import ClockBackwards, ClockOutOfRange, VirtualClock
 from hamr.emulator.state import Emulator
 
 # A state holds every row stored, far more than a connection: its own cap, not max_body_bytes.
@@ -111,7 +111,8 @@ def _load(emulator: Emulator, raw: bytes) -> None:
 
 
 def _move(clock: VirtualClock, move: ClockMove) -> None:
-    """Move the clock as asked; a move out of range is the field's 400, and changes nothing."""
+    """Move the clock as asked; a move out of range or backwards is the field's 400, and
+    changes nothing."""
     try:
         if "advance_seconds" in move.model_fields_set:
             clock.advance(move.advance_seconds)
@@ -119,7 +120,7 @@ def _move(clock: VirtualClock, move: ClockMove) -> None:
             clock.set(move.set)
         else:
             clock.real()
-    except ClockOutOfRange as refused:
+    except (ClockOutOfRange, ClockBackwards) as refused:
         (field,) = move.model_fields_set
         raise ValidationFailed([Violation(f"/{field}", str(refused))]) from None
 
