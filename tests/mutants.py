@@ -187,6 +187,20 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "a COMMIT confirmed with a replication warning is a 200",
+        "src/hamr/store/repository.py",
+        "        commit_confirmed(self._connection, self._transaction)\n",
+        "        self._transaction.commit()\n",
+        ("tests/store/test_commit_outcomes.py",),
+    ),
+    Mutant(
+        "a write to a read-only primary is a 500",
+        "src/hamr/store/outage.py",
+        "    if is_read_only(error):\n",
+        "    if False:\n",
+        ("tests/store/test_commit_outcomes.py",),
+    ),
+    Mutant(
         "a state document is parsed by an unbounded parser",
         "src/hamr/emulator/routes.py",
         'document = json_document(raw, "the document GET /_hamr/state gives")',

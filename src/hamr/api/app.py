@@ -25,7 +25,7 @@ from hamr.api.routes import HAMR_PATH, hamr_connection, openapi, validate_api_ke
 from hamr.api.state import AppState
 from hamr.api.ui.pages import error_page, is_ui, ui_routes
 from hamr.api.ui.session import SessionCookies
-from hamr.domain.errors import HamrError, NotFound
+from hamr.domain.errors import HamrError, NotFound, OutcomeUnknown
 from hamr.settings import Settings
 
 
@@ -75,6 +75,8 @@ def api_app(
 async def _hamr_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HamrError)
     state: AppState = request.app.state.hamr
+    if isinstance(exc, OutcomeUnknown) and state.metrics is not None:
+        state.metrics.write_outcome_unknown()
     return error_response(exc, live=state.wire.live_errors)
 
 

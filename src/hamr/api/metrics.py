@@ -85,6 +85,12 @@ class Metrics:
             ["from", "to", "verdict"],
             registry=self.registry,
         )
+        self._outcome_unknown = Counter(
+            "hamr_writes_outcome_unknown",
+            "Writes answered 503 because their COMMIT's outcome is unknown (the connection was "
+            "lost during it, or its copy to a synchronous standby was cut short).",
+            registry=self.registry,
+        )
         self._pair_operations = Counter(
             "hamr_pair_operations",
             "Pair operations asked for, by operation and outcome (done, held, dry_run, refused).",
@@ -123,6 +129,9 @@ class Metrics:
     def transition(self, move: Move) -> None:
         before = "none" if move.current is None else move.current.name
         self._transitions.labels(before, move.asked.name, move.verdict.value).inc()
+
+    def write_outcome_unknown(self) -> None:
+        self._outcome_unknown.inc()
 
     def pair_operation(self, operation: str, outcome: str) -> None:
         self._pair_operations.labels(operation, outcome).inc()

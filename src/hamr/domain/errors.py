@@ -111,6 +111,12 @@ class Unavailable(HamrError):
     """Storage cannot be reached; nothing was changed, and the same request may succeed later."""
 
 
+class OutcomeUnknown(Unavailable):
+    """The write reached COMMIT and storage stopped answering (or cut the copy to a standby
+    short) before confirming it: it may or may not be stored, and a retry under the same
+    Idempotency-Key stores it at most once."""
+
+
 class StorageFull(HamrError):
     """The database's disk is full: the write was rolled back whole, and may succeed once an
     operator has made room."""

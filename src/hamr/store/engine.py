@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import pydantic_core
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 BUSY_TIMEOUT_MS = 30_000
+# Where a PostgreSQL connection keeps the server's last notices (its pool record's `info`).
+NOTICES = "hamr_notices"
 
 
 def create_engine(
@@ -29,7 +32,7 @@ def create_engine(
                 "connect_timeout": max(1, math.ceil(timeout_seconds)),
                 "options": f"-c statement_timeout={round(timeout_seconds * 1000)}",
             }
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             pool_size=pool_size,
             max_overflow=0,
@@ -38,6 +41,8 @@ def create_engine(
             connect_args=connect,
             json_serializer=_to_json,
         )
+        sa.event.listen(engine, "connect", _keep_notices)
+        return engine
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -51,6 +56,14 @@ def create_engine(
 def _to_json(value: Any) -> str:
     """History rows are JSON; pydantic-core's encoder is several times faster than json's."""
     return pydantic_core.to_json(value).decode()
+
+
+def _keep_notices(dbapi_connection: Any, record: Any) -> None:
+    """Keep what the server says beside its answers: a COMMIT whose wait for a synchronous
+    standby was cancelled succeeds with only a WARNING notice, which the unit of work reads."""
+    notices: deque[str] = deque(maxlen=8)
+    record.info[NOTICES] = notices
+    dbapi_connection.add_notice_handler(lambda notice: notices.append(notice.message_primary))
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -24,7 +24,7 @@ from hamr.domain.model import (
     Permission,
 )
 from hamr.store import heads, history_rows, idempotency, state_dump
-from hamr.store.outage import raise_if_outage
+from hamr.store.outage import commit_confirmed, is_read_only, raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
     chain_heads,
@@ -252,6 +252,9 @@ class SqlUnitOfWork:
             if exc is None:
                 raise
         finally:
+            if exc is not None and is_read_only(exc):  # a demoted primary: find the new one
+                self._connection.invalidate()
+                self._engine.dispose(close=False)
             self._connection.close()
         # The write batch's statements go to the driver directly (write_sql.py), so its
         # errors arrive unwrapped as well as SQLAlchemy's.
@@ -260,7 +263,7 @@ class SqlUnitOfWork:
             raise_if_outage(exc, dialect)
 
     def commit(self) -> None:
-        self._transaction.commit()
+        commit_confirmed(self._connection, self._transaction)
 
 
 # Who the history names for an unlink, which an operator does, with no key.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from hamr.domain.errors import RequestInFlight
+from hamr.domain.errors import OutcomeUnknown, RequestInFlight, Unavailable
 from hamr.domain.idempotency import KEY_TTL_US, PURGE_EVERY_US, answer_for_retry
 from hamr.domain.model import KeyClaim, StoredAnswer
 from hamr.domain.ports import UnitOfWork
@@ -38,7 +38,7 @@ class IdempotencyKeys:
                 repository = uow.repository
                 repository.purge_idempotency_keys(now - KEY_TTL_US, org_uuid, key)
                 if repository.insert_idempotency_key(claim, request_digest):
-                    uow.commit()
+                    self._commit_claim(uow, claim)
                     return claim
                 found = repository.get_idempotency_key(org_uuid, key)
                 if found is None:
@@ -60,6 +60,22 @@ class IdempotencyKeys:
             f"The idempotency key {key!r} is being claimed and released by other requests; "
             "retry shortly."
         )
+
+    def _commit_claim(self, uow: UnitOfWork, claim: KeyClaim) -> None:
+        """Commit a new claim. One whose COMMIT was not confirmed may be stored, unanswered,
+        where its retry would wait out the lease: it is released (if the database lets us)
+        and the request answered 503, having written nothing."""
+        try:
+            uow.commit()
+        except OutcomeUnknown:
+            try:
+                self.release(claim)
+            except Unavailable:
+                logger.warning("an unconfirmed idempotency key claim lapses with its lease")
+            raise Unavailable(
+                "The database did not confirm this request's claim on its Idempotency-Key; "
+                "nothing was written. Retry shortly with the same key."
+            ) from None
 
     def answer(self, claim: KeyClaim, answer: StoredAnswer) -> None:
         """Keep the answer a keyed request got without writing (a refusal), for its retries.
