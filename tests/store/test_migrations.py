@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
 
 from hamr.store.migrate import HEAD_REVISION, scripts_head
-from tests.conftest import PYTHON, free_port, run_cli
+from tests.conftest import PYTHON, ServeProcess, free_port, run_cli, sqlite_url
 
 
 def test_serve_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
@@ -51,3 +53,21 @@ def test_a_server_on_a_current_database_loads_neither_alembic_nor_httpx(tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "[]"]
+
+
+def test_serve_on_a_fresh_database_logs_one_line_per_migration(tmp_path: Path) -> None:
+    """Not Alembic's plugins and context, nor each migration's docstring over several lines:
+    a line per revision, in order, as an operator reads the text log."""
+    environment = {**os.environ, "HAMR_LOG_FORMAT": "text"}
+    server = ServeProcess(
+        sqlite_url(tmp_path / "fresh.db"), tmp_path / "serve.log", env=environment
+    )
+    try:
+        log = server.start().log()
+    finally:
+        server.stop()
+    start = log.splitlines()[: log.count("\n", 0, log.index("Started server process"))]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:", line) for line in start), start
+    assert "alembic" not in log
+    upgraded = re.findall(r"database schema upgraded to (\d{4}): \S", log)
+    assert upgraded == [f"{n:04d}" for n in range(1, int(HEAD_REVISION) + 1)]

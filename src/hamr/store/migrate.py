@@ -7,6 +7,7 @@ running server would carry for nothing.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,9 @@ def _config(engine: Engine | None = None) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
+    # Alembic's INFO lines (its plugins as it loads, its context, each migration's docstring)
+    # are not an operator's business: migrations/env.py says each migration in one line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
 
     command.upgrade(_config(engine), "head")
