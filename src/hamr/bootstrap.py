@@ -35,7 +35,7 @@ from hamr.server.access_log import AccessLog
 from hamr.server.background import background_work
 from hamr.server.telemetry import RequestTelemetry
 from hamr.server.writer import GroupCommitWriter
-from hamr.settings import Settings, SettingsError
+from hamr.settings import Settings, SettingsError, Site
 from hamr.store.sql import SqlStore, open_store
 from hamr.usecases.clock import Clock, system_clock_us
 from hamr.usecases.service import HamrService
@@ -131,6 +131,9 @@ def create_app(
         # One pooled connection is the writer's; the others may read at once.
         reads=StorageReads(max(1, settings.db_pool_size - 1), settings.db_timeout_seconds),
         sites_by_port={site.port: site for site in settings.sites},
+        own_site=Site(settings.datacenter, settings.host, settings.port)
+        if settings.datacenter
+        else None,
     )
     emulator = None
     if virtual_clock is not None and faults is not None:

@@ -135,6 +135,12 @@ def _needs_emulator(words: str, value: str, settings: Settings) -> str | None:
     return f"{words} needs the emulator (--emulator)" if value and not settings.emulator else None
 
 
+def _known_datacenter(words: str, value: str, settings: Settings) -> str | None:
+    if not value or value in settings.datacenters:
+        return None
+    return f"{words} must be one of the datacenters ({', '.join(sorted(settings.datacenters))})"
+
+
 def _sites_fit(_: str, sites: tuple[Site, ...], settings: Settings) -> str | None:
     """A request's site is known by the port it came to, so each site has a port of its own."""
     seen: set[str] = set()
@@ -182,6 +188,10 @@ class Settings:
         "Datadog has one API host per site)", flag="--site", metavar="DATACENTER=HOST:PORT",
         repeatable=True, parse=lambda text: parse_sites([text]), show=_joined("none"),
         check=_sites_fit)
+    datacenter: str = _setting(
+        "", "This hamr's own datacenter (one site of a multi-site deployment): only its orgs' "
+        "keys work here, others get a 403 naming their own site; empty serves every datacenter",
+        metavar="DATACENTER", check=_known_datacenter)
     datacenters: frozenset[str] = _setting(
         frozenset(DEFAULT_DATACENTERS), "Space- or comma-separated datacenters partners may be "
         "in", parse=lambda text: frozenset(text.replace(",", " ").split()),

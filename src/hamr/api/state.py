@@ -42,21 +42,30 @@ class AppState:
     # Writes share it; an emulator reset or a replaced state holds it alone.
     write_gate: WriteGate = field(default_factory=WriteGate)
 
+    # `--datacenter`: the site hamr's main address is, in a multi-site deployment.
+    own_site: Site | None = None
+
     def site(self, scope: Scope) -> Site | None:
-        """The site whose own host the request came to; None on hamr's main address."""
-        if not self.sites_by_port:
-            return None
-        server = scope.get("server")
-        return self.sites_by_port.get(server[1]) if server else None
+        """The site whose own host the request came to; None on hamr's main address unless
+        it is one datacenter's (`--datacenter`)."""
+        if self.sites_by_port:
+            server = scope.get("server")
+            found = self.sites_by_port.get(server[1]) if server else None
+            if found is not None:
+                return found
+        return self.own_site
 
     def site_datacenter(self, scope: Scope) -> str | None:
         site = self.site(scope)
         return site.datacenter if site is not None else None
 
     def where_to_call(self, datacenter: str) -> str:
-        """The address an org of `datacenter` should call: its site's, or hamr's main one."""
+        """Where an org of `datacenter` should call: its site's address, hamr's main one, or,
+        when this hamr is one datacenter's (`--datacenter`), that datacenter's own hamr."""
         for site in self.sites_by_port.values():
             if site.datacenter == datacenter:
                 return site.address
         settings = self.settings
+        if self.own_site is not None:
+            return f"the hamr of {datacenter}"
         return Site(datacenter, settings.host, settings.port).address
