@@ -821,18 +821,21 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
     finally:
         demo.stop()
 
-    # A second start issues new keys and leaves the stored data alone.
+    # A second start makes no keys, leaves the stored data alone and says where the pair
+    # stands: ONBOARDING, the replayed link's status (not the seed's PASSIVE).
     again = ServeProcess(url, tmp_path / "again.log", "--demo").start()
     try:
-        new_api, new_app = demo_keys(again.log())
-        assert len(new_api) == 2
-        assert not set(new_api) & set(api_keys)
+        printed = again.log()
+        assert demo_keys(printed) == ([], [])
+        assert "Their pair is ONBOARDING (1) now, Production Org primary;" in printed
+        assert "PASSIVE" not in printed
+        assert f"hamr key create --org {BACKUP.uuid} --type app" in printed
         response = httpx.get(
             f"{again.url}/api/v2/hamr",
-            headers={"DD-API-KEY": new_api[0], "DD-APPLICATION-KEY": new_app[0]},
+            headers={"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]},
             timeout=10,
         )
-        assert response.status_code == 200
+        assert response.status_code == 200  # the first start's keys still work
         assert response.json() == posted.json()  # the last POST survived; not re-seeded
     finally:
         again.stop()
@@ -842,7 +845,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         # One history for the pair: the seed's two writes, the drill's four, the replayed link.
         assert len(service.history(PRODUCTION.uuid)) == 7
         assert service.history(BACKUP.uuid) == service.history(PRODUCTION.uuid)
-        assert len(service.list_keys(PRODUCTION.uuid)) == 4  # a fresh pair per start
+        assert len(service.list_keys(PRODUCTION.uuid)) == 2  # the first start's, only
     finally:
         store.close()
 

@@ -19,7 +19,11 @@ from hamr.settings import ADMIN_HEADER, Settings
 @click.command()
 @serve_options
 @click.option(
-    "--demo", is_flag=True, help="Create two demo orgs with keys and print how to call them."
+    "--demo",
+    is_flag=True,
+    help="Create two demo orgs with keys and print how to call them; on a database that has "
+    "them already, make no keys (they were printed at the first start) and print their pair's "
+    "status.",
 )
 def serve(demo: bool, **options: Any) -> None:
     """Serve the HAMR API (the default verb)."""
@@ -40,7 +44,7 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
     from hamr.bootstrap import create_app
     from hamr.server.listen import server_for
     from hamr.server.logs import configure_logging
-    from hamr.usecases.demo import ensure_demo, instructions
+    from hamr.usecases.demo import start_demo
 
     configure_logging(settings.log_level, settings.log_format)
     if settings.emulator and not settings.admin_token:
@@ -48,8 +52,7 @@ def _serve_on(sockets: list[socket.socket], settings: Settings, demo: bool) -> N
         click.echo(f"emulator admin API at /_hamr/; send {ADMIN_HEADER}: {settings.admin_token}")
     app = create_app(settings)
     if demo:
-        demo_orgs = ensure_demo(app.state.service)
-        click.echo(instructions(demo_orgs, f"http://{settings.host}:{settings.port}"))
+        click.echo(start_demo(app.state.service, f"http://{settings.host}:{settings.port}"))
         sys.stdout.flush()
     server_for(app, settings, app.emulator.faults if app.emulator else None).run(sockets=sockets)
 

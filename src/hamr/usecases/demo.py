@@ -1,5 +1,7 @@
 """`hamr serve --demo`: two partner organizations, linked as Datadog's Disaster Recovery (DDR)
-set-up guide links them, with keys and commands to paste."""
+set-up guide links them, with keys and commands to paste. Keys are stored as hashes only, so
+they are printed once, at the start that makes the orgs; a later start on the same database
+makes no new ones and says where the pair stands."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from hamr.domain.errors import NotFound
-from hamr.domain.model import HamrStatus, KeyKind, Org, RequestedChange
+from hamr.domain.model import Connection, HamrStatus, KeyKind, Org, RequestedChange
 from hamr.domain.rules import default_pointers
 from hamr.usecases.service import HamrService
 
@@ -31,28 +33,51 @@ class DemoOrg:
     app_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class KeptDemo:
+    """The demo orgs a database holds from an earlier start, and their pair as it stands."""
+
+    orgs: list[Org]
+    connection: Connection | None  # the first org's side; None: not linked now
+
+
+def start_demo(service: HamrService, base_url: str) -> str:
+    """What `hamr serve --demo` prints: on a database without the demo orgs, it makes them and
+    prints their keys and commands; on one that has them, it makes no keys and prints the pair's
+    real status."""
+    kept = kept_demo(service)
+    if kept is None:
+        return instructions(ensure_demo(service), base_url)
+    return kept_instructions(kept, base_url)
+
+
 def ensure_demo(service: HamrService) -> list[DemoOrg]:
-    """Create the demo orgs and link them if absent; issue a fresh key pair each start (keys
-    are only ever shown once, so earlier ones cannot be printed again)."""
-    production, backup = _ensure_org(service, PRODUCTION), _ensure_org(service, BACKUP)
-    try:
-        service.read_connection(production.org)
-    except NotFound:
-        principal = service.identify(production.app_key, KeyKind.APP)
-        assert principal is not None
-        # Linked as the DDR guide does it (one short POST from the primary), then at rest.
-        for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
-            service.write_connection(principal, _ddr_change(status, BACKUP, primary=True))
+    """Create the demo orgs (absent: a fresh database, or the emulator's reset after its wipe)
+    with a key pair each, and link them as the DDR guide does."""
+    production, backup = (_create_org(service, org) for org in (PRODUCTION, BACKUP))
+    principal = service.identify(production.app_key, KeyKind.APP)
+    assert principal is not None
+    # Linked as the DDR guide does it (one short POST from the primary), then at rest.
+    for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
+        service.write_connection(principal, _ddr_change(status, BACKUP, primary=True))
     return [production, backup]
 
 
-def _ensure_org(service: HamrService, wanted: Org) -> DemoOrg:
-    if service.get_org(wanted.uuid) is None:
-        org, api_key, app_key = service.create_org(wanted.name, wanted.datacenter, wanted.uuid)
-        return DemoOrg(org, api_key, app_key)
-    api_key = service.create_key(wanted.uuid, KeyKind.API)[1]
-    app_key = service.create_key(wanted.uuid, KeyKind.APP)[1]
-    return DemoOrg(wanted, api_key, app_key)
+def kept_demo(service: HamrService) -> KeptDemo | None:
+    """The demo orgs this database holds, or None if it has neither."""
+    orgs = [org for org in map(service.get_org, (PRODUCTION.uuid, BACKUP.uuid)) if org]
+    if not orgs:
+        return None
+    try:
+        connection: Connection | None = service.read_connection(orgs[0], fresh=True)
+    except NotFound:
+        connection = None
+    return KeptDemo(orgs, connection)
+
+
+def _create_org(service: HamrService, wanted: Org) -> DemoOrg:
+    org, api_key, app_key = service.create_org(wanted.name, wanted.datacenter, wanted.uuid)
+    return DemoOrg(org, api_key, app_key)
 
 
 def _ddr_change(status: HamrStatus, target: Org, primary: bool) -> RequestedChange:
@@ -89,7 +114,8 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
     production, backup = demo
     link = HamrStatus.ONBOARDING
     lines = [
-        "hamr demo organizations (keys are shown once; new ones are issued at each start):",
+        "hamr demo organizations (keys are shown only now: hamr stores their hashes, and later",
+        "starts on this database make and print none):",
         "",
     ]
     for entry in demo:
@@ -135,6 +161,44 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         '  configuration.unstable_operations["get_hamr_org_connection"] = True',
         "  with ApiClient(configuration) as api_client:",
         "      print(HighAvailabilityMultiRegionApi(api_client).get_hamr_org_connection())",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def kept_instructions(kept: KeptDemo, base_url: str) -> str:
+    """A later start's account: the orgs, where their pair stands now, and where keys come
+    from (the first start printed them; hamr cannot print a key again)."""
+    lines = [
+        "hamr demo organizations, made at an earlier start on this database; their keys were",
+        "printed then (hamr stores only their hashes, so it makes and prints none now):",
+        "",
+        *(f"  {org.name} ({org.datacenter})  uuid {org.uuid}" for org in kept.orgs),
+        "",
+    ]
+    link = kept.connection
+    if link is None:
+        lines.append(f"{kept.orgs[0].name} is not linked now.")
+    else:
+        primary = kept.orgs[0].name if link.is_primary else link.target_org_name
+        lines += [
+            f"Their pair is {link.hamr_status.name} ({int(link.hamr_status)}) now, "
+            f"{primary} primary;",
+            f"last written at {link.modified_at} by {link.modified_by}.",
+        ]
+    lines += [
+        "",
+        "Use the keys printed at the first start, or make new ones (with this server's",
+        "--database, if it has one):",
+        "",
+        *(
+            f"  hamr key create --org {org.uuid} --type {kind}"
+            for org in kept.orgs
+            for kind in ("api", "app")
+        ),
+        "",
+        f"In a browser: {base_url}/ui, signed in with either org's two keys. A database",
+        "without the demo orgs (another --database) gets them anew, with their keys printed.",
         "",
     ]
     return "\n".join(lines)
