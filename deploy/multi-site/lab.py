@@ -40,8 +40,8 @@ SITES = ("site1", "site2", "site3")
 ETCD_CLIENT, ETCD_PEER, PATRONI_PORT, POSTGRES_PORT, HAMR_PORT = 2379, 2380, 8008, 5432, 8080
 PATRONI_VERSION = "4.1.5"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-# A lab's secrets: every process is on this machine's loopback addresses.
-SUPERUSER_PASSWORD = "lab-superuser"  # noqa: S105 (a lab on loopback)
+# A lab's secrets: no address it listens on leaves this machine.
+SUPERUSER_PASSWORD = "lab-superuser"  # noqa: S105
 REPLICATION_PASSWORD = "lab-replication"  # noqa: S105
 HAMR_PASSWORD = "lab-hamr"  # noqa: S105
 RUN_AS = "postgres"
@@ -209,14 +209,7 @@ class Lab:
             pid = int(path.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        return None if state == "Z" else pid
+        return pid if _alive(pid) else None
 
     def spawn(self, site: Site, program: str, command: list[str], as_postgres: bool) -> int:
         """Start `program` in a session of its own (it outlives this script), logging to the
@@ -268,38 +261,28 @@ class Lab:
     def network_up(self) -> None:
         """A bridge with this machine on it, and per site a namespace joined to it by a veth
         pair; what exists already is kept."""
-        if not _ip("link", "show", BRIDGE, check=False):
-            _ip("link", "add", BRIDGE, "type", "bridge")
-            _ip("addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE)
-            _ip("link", "set", BRIDGE, "up")
+        if not _ip(f"link show {BRIDGE}", check=False):
+            _ip(f"link add {BRIDGE} type bridge")
+            _ip(f"addr add {BRIDGE_ADDRESS}/24 dev {BRIDGE}")
+            _ip(f"link set {BRIDGE} up")
         for site in self.sites:
-            assert site.netns is not None
-            if _ip("netns", "exec", site.netns, "true", check=False):
+            ns = site.netns
+            if ns is None or _ip(f"netns exec {ns} true", check=False):
                 continue
-            _ip("netns", "add", site.netns)
-            _ip(
-                "link",
-                "add",
-                site.netns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                site.netns,
-            )
-            _ip("link", "set", site.netns, "master", BRIDGE, "up")
-            _ip("-n", site.netns, "addr", "add", f"{site.address}/24", "dev", "eth0")
-            _ip("-n", site.netns, "link", "set", "eth0", "up")
-            _ip("-n", site.netns, "link", "set", "lo", "up")
+            _ip(f"netns add {ns}")
+            _ip(f"link add {ns} type veth peer name eth0 netns {ns}")
+            _ip(f"link set {ns} master {BRIDGE} up")
+            _ip(f"-n {ns} addr add {site.address}/24 dev eth0")
+            _ip(f"-n {ns} link set eth0 up")
+            _ip(f"-n {ns} link set lo up")
 
     def network_down(self) -> None:
+        """The partition, the namespaces and the bridge, gone (their processes are)."""
         self.heal()
         for site in self.sites:
             if site.netns is not None:
-                _ip("netns", "del", site.netns, check=False)
-        _ip("link", "del", BRIDGE, check=False)
+                _ip(f"netns del {site.netns}", check=False)
+        _ip(f"link del {BRIDGE}", check=False)
 
     def partition(self, site: Site) -> None:
         """Drop every frame the bridge would carry between `site` and another site; this
@@ -320,6 +303,7 @@ class Lab:
         subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
 
     def heal(self) -> None:
+        """Every partition lifted: the lab's nftables table deleted."""
         if self.namespaces and shutil.which("nft"):
             subprocess.run(
                 ["nft", "delete", "table", "bridge", NFT_TABLE], capture_output=True, check=False
@@ -549,8 +533,11 @@ def _apt_install(package: str) -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
 
 
-def _ip(*args: str, check: bool = True) -> bool:
-    return subprocess.run(["ip", *args], capture_output=True, check=check).returncode == 0
+def _ip(arguments: str, check: bool = True) -> bool:
+    """`ip ARGUMENTS` (names and addresses only: split on spaces); whether it succeeded."""
+    return (
+        subprocess.run(["ip", *arguments.split()], capture_output=True, check=check).returncode == 0
+    )
 
 
 def http_get(url: str) -> bytes:
@@ -560,12 +547,12 @@ def http_get(url: str) -> bytes:
 
 
 def _alive(pid: int) -> bool:
+    """Running, or stopped: not gone, and not a zombie its parent has yet to reap."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def main() -> None:
