@@ -249,7 +249,7 @@ def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
 def test_the_documented_examples_pass_as_printed(pytester: pytest.Pytester) -> None:
     examples = [
         docs.block("README.md", "Test your code against it", 0),
-        docs.block("docs/emulator.md", "The pytest plugin", 0),
+        docs.block("docs/emulator.md", "Faults, as the official client meets them", 0),
     ]
     assert len(examples) == 2
     for number, example in enumerate(examples):

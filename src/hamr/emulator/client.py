@@ -84,8 +84,11 @@ class EmulatorAdmin:
     def move_pair(self, status: int | str, primary: str) -> dict[str, Any]:
         """Put the pair of org `primary` (a UUID) at `status` (a number or name) with that org
         primary, outside the lifecycle, as the emulator's doing; the pair's document."""
-        answer = self._call("POST", PAIR_ADMIN_PATH, {"status": status, "primary": primary})
-        document: dict[str, Any] = answer.json()
+        answer = self._send("POST", PAIR_ADMIN_PATH, json={"status": status, "primary": primary})
+        if answer.status_code == 404:
+            self.rules()  # a server that is no emulator says so here
+            raise AdminApiError("; ".join(_details(answer)) or f"there is no org {primary}")
+        document: dict[str, Any] = self._check(answer, PAIR_ADMIN_PATH).json()
         return document
 
     def state(self) -> bytes:
