@@ -27,6 +27,7 @@ from hamr.emulator.faults.file import load_fault_file
 from hamr.emulator.faults.injection import FaultInjection
 from hamr.emulator.faults.routes import fault_routes
 from hamr.emulator.faults.rules import FaultRules
+from hamr.emulator.openapi import emulator_openapi
 from hamr.emulator.page import emulator_page_routes
 from hamr.emulator.pair_admin import pair_admin_routes
 from hamr.emulator.routes import emulator_routes
@@ -118,7 +119,9 @@ def create_app(
         writer=writer,
         wire=wire,
         documents=DocumentCache(wire),
-        openapi=pydantic_core.to_json(openapi_document(wire)),
+        openapi=pydantic_core.to_json(
+            openapi_document(wire, emulator_openapi() if virtual_clock else None)
+        ),
         limiter=limiter
         or RateLimiter(
             settings.rate_limits,

@@ -3,13 +3,17 @@ that what is published cannot drift from what is enforced. Served at `GET /opena
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from hamr import __version__
+from hamr.api.errors import OVERRIDE_HEADER
 from hamr.api.history_openapi import HISTORY_SCHEMAS, history_operations
 from hamr.api.history_routes import HISTORY_PATH
+from hamr.api.openapi_examples import CONNECTION_REQUEST, VALIDATE_ANSWER, connection_answer
+from hamr.api.openapi_pairs import PAIR_SCHEMAS, pair_paths
 from hamr.api.schemas import HamrOrgConnectionRequest, response_attributes
 from hamr.api.wire import JSON, WireFormat
 
@@ -47,9 +51,20 @@ API_ERROR: dict[str, Any] = {
 }
 
 
-def openapi_document(wire: WireFormat) -> dict[str, Any]:
-    """The document for this wire mode: its response attributes and content type, and in
-    `live` the 401 an invalid API key gets there."""
+@dataclass(frozen=True)
+class OpenApiPart:
+    """Paths served beside the API's (the emulator's admin API), with the schemas and
+    security schemes they name: the composition root adds them, so the API knows no caller."""
+
+    paths: dict[str, Any] = field(default_factory=dict)
+    schemas: dict[str, Any] = field(default_factory=dict)
+    security_schemes: dict[str, Any] = field(default_factory=dict)
+
+
+def openapi_document(wire: WireFormat, extra: OpenApiPart | None = None) -> dict[str, Any]:
+    """The document for this wire mode: its response attributes, content type and examples,
+    and in `live` the 401 an invalid API key gets there; with `extra`'s paths after the API's."""
+    extra = extra or OpenApiPart()
     schemas: dict[str, Any] = {
         "JSONAPIErrorResponse": JSON_API_ERROR,
         "APIErrorResponse": API_ERROR,
@@ -59,7 +74,10 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
         schemas.update(_component_schemas(model))
     schemas.update(_response_schemas(attributes.__name__))
     schemas.update(HISTORY_SCHEMAS)
+    schemas.update(PAIR_SCHEMAS)
+    schemas.update(extra.schemas)
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
+    ok["content"][wire.content_type]["example"] = connection_answer(wire)
     errors = {
         "400": _json("Bad Request", "JSONAPIErrorResponse"),
         "403": _json(
@@ -120,7 +138,10 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
                         ),
                         "required": True,
                         "content": {
-                            "application/json": {"schema": _ref("HamrOrgConnectionRequest")}
+                            "application/json": {
+                                "schema": _ref("HamrOrgConnectionRequest"),
+                                "example": CONNECTION_REQUEST,
+                            }
                         },
                     },
                     "parameters": _POST_PARAMETERS,
@@ -133,12 +154,26 @@ def openapi_document(wire: WireFormat) -> dict[str, Any]:
             HISTORY_PATH: history_operations(
                 _pick(errors, "400", *auth, "403", "429", "500", "503")
             ),
+            **pair_paths(
+                {
+                    **_pick(errors, "400", *auth, "403", "409", "413", "415", "422"),
+                    "404": _json(
+                        "Not Found (hamr): no such operation, or the caller has no pair",
+                        "JSONAPIErrorResponse",
+                    ),
+                    **_pick(errors, "429", "500", "503"),
+                },
+                _IDEMPOTENCY_KEY,
+            ),
+            VALIDATE_PATH: _VALIDATE,
+            **extra.paths,
         },
         "components": {
             "securitySchemes": {
                 "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "DD-API-KEY"},
                 "appKeyAuth": {"type": "apiKey", "in": "header", "name": "DD-APPLICATION-KEY"},
                 "AuthZ": {"type": "http", "scheme": "bearer"},
+                **extra.security_schemes,
             },
             "schemas": schemas,
         },
@@ -153,6 +188,18 @@ _ETAG = {
     "schema": {"type": "string"},
 }
 _STRING = {"type": "string"}
+_IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "hamr (draft-ietf-httpapi-idempotency-key-header): 1 to 255 characters; a retry "
+        "of the same request (method, path, body) within 24 hours gets the first answer "
+        "again, with Idempotency-Replayed: true, and writes nothing; the same key with "
+        "another body is a 422, and while the first request is in flight a 409"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 _POST_PARAMETERS: list[dict[str, Any]] = [
     {
         "name": "dry_run",
@@ -185,19 +232,46 @@ _POST_PARAMETERS: list[dict[str, Any]] = [
         ),
         "schema": _STRING,
     },
+    _IDEMPOTENCY_KEY,
     {
-        "name": "Idempotency-Key",
+        "name": OVERRIDE_HEADER,
         "in": "header",
         "required": False,
         "description": (
-            "hamr (draft-ietf-httpapi-idempotency-key-header): 1 to 255 characters; a retry "
-            "of the same request (method, path, body) within 24 hours gets the first answer "
-            "again, with Idempotency-Replayed: true, and writes nothing; the same key with "
-            "another body is a 422, and while the first request is in flight a 409"
+            "hamr (break-glass): store a move the transition policy refuses, saying why; the "
+            "reason goes into the pair's history, with X-Hamr-Warning on the answer. Under "
+            "--transitions enforce it needs the admin permission."
         ),
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     },
 ]
+VALIDATE_PATH = "/api/v1/validate"
+_VALIDATE: dict[str, Any] = {
+    "get": {
+        "operationId": "Validate",
+        "summary": "Validate API key (as Datadog's: no application key)",
+        "security": [{"apiKeyAuth": []}],
+        "responses": {
+            "200": {
+                "description": "OK: the key is valid",
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["valid"],
+                            "properties": {"valid": {"type": "boolean"}},
+                        },
+                        "example": VALIDATE_ANSWER,
+                    }
+                },
+            },
+            "403": {
+                "description": "Forbidden: DD-API-KEY is missing, unknown or revoked",
+                "content": {JSON: {"schema": {"$ref": REF.format(model="APIErrorResponse")}}},
+            },
+        },
+    }
+}
 _POST_HEADERS = {
     "ETag": {**_ETAG, "description": "hamr: the written connection's ETag (not on a dry run)"},
     "X-Hamr-Dry-Run": {"description": "hamr: true on a dry run", "schema": _STRING},
