@@ -17,6 +17,7 @@ from hamr.api.history_query import (
     PAGE_SIZE,
 )
 from hamr.api.history_routes import EVENT_TYPE
+from hamr.api.openapi_examples import HISTORY_ANSWER
 from hamr.api.responses import JSON
 
 REF = "#/components/schemas/{model}"
@@ -114,6 +115,7 @@ def history_operations(errors: dict[str, Any]) -> dict[str, Any]:
                         "default": DEFAULT_PAGE_SIZE,
                     },
                     "Events per page.",
+                    example=1,
                 ),
                 _query(
                     PAGE_CURSOR,
@@ -140,7 +142,10 @@ def history_operations(errors: dict[str, Any]) -> dict[str, Any]:
                 "200": {
                     "description": "OK",
                     "content": {
-                        JSON: {"schema": {"$ref": REF.format(model="HamrHistoryEventsResponse")}}
+                        JSON: {
+                            "schema": {"$ref": REF.format(model="HamrHistoryEventsResponse")},
+                            "example": HISTORY_ANSWER,
+                        }
                     },
                 },
                 **errors,
@@ -149,11 +154,13 @@ def history_operations(errors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _query(name: str, schema: dict[str, Any], description: str, **example: Any) -> dict[str, Any]:
+    """A query parameter; `example=` gives the value the document's example request sends."""
     return {
         "name": name,
         "in": "query",
         "required": False,
         "schema": schema,
         "description": description,
+        **example,
     }
