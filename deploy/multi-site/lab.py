@@ -121,6 +121,10 @@ class Lab:
             "&target_session_attrs=read-write"
         )
 
+    def node_url(self, site: Site) -> str:
+        """One site's node alone (a replica too): for reading what that site holds."""
+        return f"postgresql+psycopg://hamr:{HAMR_PASSWORD}@{site.address}:{POSTGRES_PORT}/hamr"
+
     @property
     def conninfo(self) -> str:
         """The same in libpq's words, for psql and psycopg."""
