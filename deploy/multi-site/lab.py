@@ -292,7 +292,7 @@ class Lab:
         """Drop every frame the bridge would carry between `site` and another site; this
         machine (clients, tests) still reaches every site."""
         if site.netns is None:
-            sys.exit("partitions need the sites' namespaces: run as root")
+            sys.exit("partitions need the sites' namespaces: root, without HAMR_LAB_NAMESPACES=0")
         rules = "\n".join(
             [
                 f"table bridge {NFT_TABLE} {{",
