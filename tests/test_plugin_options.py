@@ -114,8 +114,8 @@ def test_a_datacenter_hamr_does_not_know_is_one_more(hamr):
             "*hamr (the hamr_* ini options): wire must be one of both, live, contract, not 'json'",
             "*@pytest.mark.hamr takes only keywords, of transitions, wire, stuck_after_seconds, "
             "sites, database; got transition",
-            "*hamr (@pytest.mark.hamr of test_mistakes.py::test_a_wrong_value): could not "
-            "convert string to float: 'soon'",
+            "*hamr (@pytest.mark.hamr of test_mistakes.py::test_a_wrong_value): "
+            "stuck_after_seconds must be a number, not 'soon'",
         ],
         consecutive=False,
     )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hamr.domain.rules import DEFAULT_DATACENTERS
-from hamr.settings import SettingsError
+from hamr.settings import SETTINGS, SettingsError
 from hamr.testing import EmulatorClock, HamrServer, TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 
@@ -125,19 +125,18 @@ class Servers:
 def _started(wanted: Mapping[str, str], where: str) -> HamrServer:
     """A server with these settings (the options' names, the ini's spelling), or a failure
     naming `where` they were given."""
+    rows = {row.name: row for row in SETTINGS}
     settings: dict[str, Any] = {}
-    for name in ("transitions", "wire"):
-        if wanted[name]:
-            settings[name] = wanted[name].lower()
     sites = wanted["sites"].replace(",", " ").split()
     settings["datacenters"] = frozenset(DEFAULT_DATACENTERS) | set(sites)
     server = None
     try:
-        if wanted["stuck_after_seconds"]:
-            settings["stuck_after_seconds"] = float(wanted["stuck_after_seconds"])
+        for name in ("transitions", "wire", "stuck_after_seconds"):
+            if wanted[name]:
+                settings[name] = rows[name].read(wanted[name], name)
         server = HamrServer(wanted["database"] or None, sites=sites, **settings)
         return server.start()
-    except (SettingsError, ValueError) as error:
+    except SettingsError as error:
         if server is not None:
             server.stop()
         pytest.fail(f"hamr ({where}): {error}", pytrace=False)
