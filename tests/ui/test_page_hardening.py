@@ -80,7 +80,9 @@ def test_text_people_wrote_is_isolated_in_bdi_so_an_override_cannot_reorder_a_ce
 
     history = client.get("/ui/history").text
     assert f"<td><bdi>drill {RLO}exe.txt</bdi></td>" in history, history
-    assert f"<td><bdi>sre {RLO}moc.elpmaxe</bdi></td>" in history
+    # Who acted: the name it gave and its org's, each isolated (then hamr's own words).
+    by = f"<td><bdi>sre {RLO}moc.elpmaxe</bdi>, <bdi>{PRODUCTION.name} {RLO}gro</bdi> (write key)"
+    assert by in history, history
     pair = client.get("/ui/pair").text
     assert f"by <bdi>sre {RLO}moc.elpmaxe</bdi>" in pair, pair
     for stored in attributes["orgs"]:

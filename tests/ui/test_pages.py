@@ -15,8 +15,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from hamr.api.ui.actors import HAMR_WRITTEN, NOT_KEYS
 from hamr.api.ui.timeline import STATUS_COLOURS
+from hamr.cli.pair import OPERATOR_KEY
 from hamr.domain.model import HamrStatus, KeyKind, Permission
+from hamr.emulator.pair_admin import EMULATOR_ACTOR
+from hamr.store.repository import UNLINKED_BY
 from hamr.store.sql import SqlStore, open_store
 from tests.conftest import ROOT, Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
@@ -91,7 +95,15 @@ def test_sign_in_fail_over_recover_and_sign_out(page: Page, site: Site, screensh
     first_row = page.locator("table.history tbody tr").first
     expect(first_row).to_contain_text("4 ACTIVE")
     expect(first_row).to_contain_text("us1 is down: drill 42")
+    # Who acted: the signed-in org and its key's permission, not the operation's own label.
+    expect(first_row).to_contain_text(f"{org.name} (write key)")
+    expect(first_row).not_to_contain_text("hamr pair")
     expect(page.locator("svg[role=img]")).to_be_visible()
+    # The drill took seconds: the axis's labels are told apart (not 07:38:09 twice).
+    ticks = page.locator("svg[role=img] text[y]").all_text_contents()
+    axis = [t for t in ticks if not re.fullmatch(r"\d [A-Z]+", t)]
+    assert len(axis) >= 2, axis
+    assert len(set(axis)) == len(axis), axis
     assert_accessible(page)
     shoot(page, screenshots, "history")
 
@@ -229,6 +241,12 @@ def test_sign_in_failures_count_against_the_unauthenticated_limit(
         server.stop()
     assert statuses == [403, 403, 403, 429]
     assert "Too many refused sign-ins" in last.text
+
+
+def test_the_writers_that_are_no_key_are_the_ones_hamr_writes() -> None:
+    """api/ui/actors.py names them without importing the cli, emulator or store layers."""
+    assert set(NOT_KEYS) == {OPERATOR_KEY, UNLINKED_BY, EMULATOR_ACTOR}
+    assert UNLINKED_BY.startswith(HAMR_WRITTEN)
 
 
 def test_badge_colours_are_the_timelines() -> None:

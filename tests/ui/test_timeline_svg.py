@@ -3,7 +3,10 @@ status (repeats merged), bands as wide as their time, every status's lane labell
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+
+import pytest
 
 from hamr.api.ui.timeline import STATUS_COLOURS, StatusChange, status_timeline
 from hamr.domain.model import HamrStatus as S
@@ -56,3 +59,28 @@ def test_no_history_and_no_time_span() -> None:
 def test_the_palette_tells_every_status_apart() -> None:
     assert set(STATUS_COLOURS) == set(S)
     assert len(set(STATUS_COLOURS.values())) == len(S)
+
+
+def axis_labels(root: ET.Element) -> list[str]:
+    """The tick labels under the plot (the lanes' labels name a status)."""
+    lanes = {f"{int(status)} {status.name}" for status in S}
+    texts = [text.text or "" for text in root.iter(f"{SVG}text")]
+    return [text for text in texts if text not in lanes]
+
+
+@pytest.mark.parametrize(
+    ("span_us", "shape"),
+    [
+        (2 * 86_400_000_000, r"\d\d-\d\d \d\d:\d\d"),
+        (2 * 3_600_000_000, r"\d\d:\d\d"),
+        (600_000_000, r"\d\d:\d\d:\d\d"),
+        (2_000_000, r"\d\d:\d\d:\d\d\.\d{3}"),  # a drill of seconds: 07:38:09 twice, before
+        (2_000, r"\d\d:\d\d:\d\d\.\d{3}"),  # too short for milliseconds: fewer ticks
+    ],
+)
+def test_no_tick_label_is_repeated(span_us: int, shape: str) -> None:
+    changes = [StatusChange(T0 + 123_456, S.FAILOVER)]
+    labels = axis_labels(parsed(status_timeline(changes, T0 + 123_456 + span_us)))
+    assert len(labels) == len(set(labels)), labels
+    assert len(labels) >= 2, labels
+    assert all(re.fullmatch(shape, label) for label in labels), labels

@@ -22,6 +22,7 @@ from hamr.api.history_query import decode_cursor, encode_cursor
 from hamr.api.pair_routes import operation_named, run_operation
 from hamr.api.routes import require_permission
 from hamr.api.ui.access import SignInNeeded, Visitor, read_form, signed_in, ui_state
+from hamr.api.ui.actors import Actor, actors
 from hamr.api.ui.session import CSRF_FIELD, Session
 from hamr.api.ui.timeline import StatusChange, status_label, status_timeline, utc_text
 from hamr.api.write_gate import a_write
@@ -252,13 +253,14 @@ async def history_page(request: Request) -> Response:
     query = HistoryQuery(size=HISTORY_PAGE_SIZE, before_id=before_id)
     service = visitor.state.service
     found = await visitor.state.reads(service.history_page, visitor.principal.org.uuid, query)
-    rows = [_history_row(entry) for entry in found.entries]
+    writers = await visitor.state.reads(actors, service, found.entries)
+    rows = [_history_row(entry, writers[entry.id]) for entry in found.entries]
     older = encode_cursor(found.next_before_id) if found.next_before_id is not None else None
     context = {"rows": rows, "older": older, "timeline": await _timeline(visitor)}
     return render(request, "history.html", context, visitor)
 
 
-def _history_row(entry: HistoryEntry) -> dict[str, Any]:
+def _history_row(entry: HistoryEntry, by: Actor) -> dict[str, Any]:
     def status_of(document: dict[str, object] | None) -> str:
         if document is None or "hamr_status" not in document:
             return "—"
@@ -266,7 +268,7 @@ def _history_row(entry: HistoryEntry) -> dict[str, Any]:
 
     return {
         "at": utc_text(entry.recorded_at_us),
-        "by": entry.modified_by,
+        "by": by,
         "before": status_of(entry.before),
         "after": status_of(entry.after) if entry.after is not None else "unlinked",
         "reason": entry.reason or "",

@@ -89,12 +89,10 @@ def status_timeline(
             "</rect>"
         )
     axis_y = height - AXIS_HEIGHT + 18
-    for tick in range(TICKS + 1):
-        at = start + span * tick // TICKS
-        anchor = "start" if tick == 0 else "end" if tick == TICKS else "middle"
+    for at, label in _ticks(start, span):
+        anchor = "start" if at == start else "end" if at == start + span else "middle"
         parts.append(
-            f'<text x="{x(at)}" y="{axis_y}" text-anchor="{anchor}" fill="#1a1a1a">'
-            f"{_tick(at, span)}</text>"
+            f'<text x="{x(at)}" y="{axis_y}" text-anchor="{anchor}" fill="#1a1a1a">{label}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -123,12 +121,26 @@ def utc_text(at_us: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at_us // 1_000_000))
 
 
-def _tick(at_us: int, span_us: int) -> str:
-    shape = (
-        "%H:%M:%S"
-        if span_us < 3_600_000_000
-        else "%H:%M"
-        if span_us < 86_400_000_000
-        else "%m-%d %H:%M"
-    )
-    return time.strftime(shape, time.gmtime(at_us // 1_000_000))
+# Tick label shapes, coarsest first; ".ms" adds milliseconds, which strftime cannot write.
+_SHAPES = ("%m-%d %H:%M", "%H:%M", "%H:%M:%S", "%H:%M:%S.ms")
+
+
+def _ticks(start_us: int, span_us: int) -> list[tuple[int, str]]:
+    """The axis's ticks and their labels, no label twice: the span picks the shape, made finer
+    while two ticks would read the same (a span of a few seconds gave 07:38:09 twice); past
+    milliseconds, a tick that reads as its neighbour is left out."""
+    at = [start_us + span_us * tick // TICKS for tick in range(TICKS + 1)]
+    coarsest = 0 if span_us >= 86_400_000_000 else 1 if span_us >= 3_600_000_000 else 2
+    for shape in _SHAPES[coarsest:]:
+        labels = [_tick(tick_us, shape) for tick_us in at]
+        if len(set(labels)) == len(labels):
+            break
+    kept: dict[str, int] = {}
+    for tick_us, label in zip(at, labels, strict=True):
+        kept.setdefault(label, tick_us)
+    return [(tick_us, label) for label, tick_us in kept.items()]
+
+
+def _tick(at_us: int, shape: str) -> str:
+    text = time.strftime(shape.removesuffix(".ms"), time.gmtime(at_us // 1_000_000))
+    return f"{text}.{at_us // 1000 % 1000:03d}" if shape.endswith(".ms") else text
