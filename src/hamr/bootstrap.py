@@ -120,7 +120,11 @@ def create_app(
         wire=wire,
         documents=DocumentCache(wire),
         openapi=pydantic_core.to_json(
-            openapi_document(wire, emulator_openapi() if virtual_clock else None)
+            openapi_document(
+                wire,
+                emulator_openapi() if virtual_clock else None,
+                served={r.path for r in routes if isinstance(r, Route)},
+            )
         ),
         limiter=limiter
         or RateLimiter(

@@ -22,6 +22,10 @@ HAMR_EXTENSIONS = {
     "/api/v2/hamr/pair",
     "/api/v2/hamr/pair/{operation}",
     "/api/v1/validate",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
 }
 # What hamr documents beyond the contract, because it returns them: oversized and non-JSON
 # bodies, and an unreachable database; for POST, a refused or conflicting write (409), a failed

@@ -5,14 +5,20 @@ response schema and has the shape of the operation's response example."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
+from starlette.applications import Starlette
+from starlette.routing import Route
 
+from hamr.bootstrap import create_app
+from hamr.settings import Settings
 from tests.conftest import ADMIN, EmulatorServer, sqlite_url
 
 MODES = ["both", "contract", "live"]
@@ -21,6 +27,9 @@ MODES = ["both", "contract", "live"]
 # listed and removed; the state read and put back last.
 ORDER = [
     ("post", "/_hamr/reset"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/openapi.json"),
     ("get", "/api/v1/validate"),
     ("get", "/api/v2/hamr"),
     ("post", "/api/v2/hamr"),
@@ -36,7 +45,10 @@ ORDER = [
     ("delete", "/_hamr/faults"),
     ("get", "/_hamr/state"),
     ("put", "/_hamr/state"),
+    ("get", "/metrics"),
 ]
+# Whose example is abridged: the document itself (validated whole above), by its members.
+ABRIDGED = {("get", "/openapi.json")}
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -85,6 +97,37 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"emulator": True, "admin_token": ADMIN["X-Hamr-Admin-Token"]},
+        {},
+        {"metrics_port": 9464, "wire": "live"},
+    ],
+    ids=["emulator", "server", "metrics-elsewhere"],
+)
+def test_the_document_describes_each_route_the_app_serves_and_no_other(
+    tmp_path: Path, flags: dict[str, Any]
+) -> None:
+    """Every method of every route but the web page's (/ui), as the app is composed."""
+    app = create_app(Settings(database_url=sqlite_url(tmp_path / "hamr.db"), **flags))
+    try:
+        inner: Any = app.asgi
+        while not isinstance(inner, Starlette):
+            inner = inner.app
+        routed = {
+            (method.lower(), route.path)
+            for route in inner.routes
+            if isinstance(route, Route) and not route.path.startswith("/ui")
+            for method in route.methods or ()
+            if method != "HEAD"
+        }
+        document = json.loads(app.state.openapi)
+        assert {(method, path) for method, path, _ in operations(document)} == routed
+    finally:
+        app.store.close()
+
+
 def test_the_document_is_valid_openapi_and_every_operation_has_examples(
     emulated: EmulatorServer,
 ) -> None:
@@ -102,12 +145,16 @@ def test_the_document_is_valid_openapi_and_every_operation_has_examples(
 
 
 def credentials(operation: dict[str, Any], keys: dict[str, str]) -> dict[str, str]:
-    """What the operation's security asks for: the admin token, the API key alone, or the
-    org's two keys."""
-    (security,) = operation.get("security", [{"apiKeyAuth": [], "appKeyAuth": []}])[:1]
-    if "adminToken" in security:
+    """What the operation's security asks for: nothing, the admin token, the API key alone,
+    or the org's two keys."""
+    security = operation.get("security", [{"apiKeyAuth": [], "appKeyAuth": []}])
+    if not security:
+        return {}
+    if "adminToken" in security[0]:
         return ADMIN
-    return {name: keys[name] for name in keys if name != "DD-APPLICATION-KEY" or len(security) > 1}
+    return {
+        name: keys[name] for name in keys if name != "DD-APPLICATION-KEY" or len(security[0]) > 1
+    }
 
 
 def test_each_example_request_gets_an_answer_of_the_examples_shape(
@@ -141,9 +188,15 @@ def test_each_example_request_gets_an_answer_of_the_examples_shape(
                 assert not answer.content
                 continue
             ((content_type, media),) = documented["content"].items()
-            assert answer.headers["content-type"] == content_type, (method, path)
+            assert answer.headers["content-type"].split(";")[0] == content_type, (method, path)
+            if content_type == "text/plain":  # Prometheus' format: its first line's words
+                assert answer.text.split()[:3] == media["example"].split()[:3]
+                continue
             check(answer.json(), media["schema"], document)
-            assert shape(answer.json()) == shape(media["example"]), (method, path)
+            if (method, path) in ABRIDGED:
+                assert answer.json().keys() == media["example"].keys()
+            else:
+                assert shape(answer.json()) == shape(media["example"]), (method, path)
             if path == "/_hamr/reset":
                 org = answer.json()["data"]["attributes"]["orgs"][0]
                 keys = {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}

@@ -3,6 +3,7 @@ that what is published cannot drift from what is enforced. Served at `GET /opena
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from hamr.api.history_openapi import HISTORY_SCHEMAS, history_operations
 from hamr.api.history_routes import HISTORY_PATH
 from hamr.api.openapi_examples import CONNECTION_REQUEST, VALIDATE_ANSWER, connection_answer
 from hamr.api.openapi_pairs import PAIR_SCHEMAS, pair_paths
+from hamr.api.openapi_probes import PROBE_PATHS, PROBE_SCHEMAS
 from hamr.api.schemas import HamrOrgConnectionRequest, response_attributes
 from hamr.api.wire import JSON, WireFormat
 
@@ -61,10 +63,20 @@ class OpenApiPart:
     security_schemes: dict[str, Any] = field(default_factory=dict)
 
 
-def openapi_document(wire: WireFormat, extra: OpenApiPart | None = None) -> dict[str, Any]:
+def openapi_document(
+    wire: WireFormat, extra: OpenApiPart | None = None, served: Collection[str] | None = None
+) -> dict[str, Any]:
     """The document for this wire mode: its response attributes, content type and examples,
-    and in `live` the 401 an invalid API key gets there; with `extra`'s paths after the API's."""
-    extra = extra or OpenApiPart()
+    and in `live` the 401 an invalid API key gets there; with `extra`'s paths after the API's.
+    With `served`, the paths the app routes, it leaves out what this app does not serve
+    (/metrics on a port of its own)."""
+    document = _document(wire, extra or OpenApiPart())
+    if served is not None:
+        document["paths"] = {p: item for p, item in document["paths"].items() if p in served}
+    return document
+
+
+def _document(wire: WireFormat, extra: OpenApiPart) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "JSONAPIErrorResponse": JSON_API_ERROR,
         "APIErrorResponse": API_ERROR,
@@ -75,6 +87,7 @@ def openapi_document(wire: WireFormat, extra: OpenApiPart | None = None) -> dict
     schemas.update(_response_schemas(attributes.__name__))
     schemas.update(HISTORY_SCHEMAS)
     schemas.update(PAIR_SCHEMAS)
+    schemas.update(PROBE_SCHEMAS)
     schemas.update(extra.schemas)
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
     ok["content"][wire.content_type]["example"] = connection_answer(wire)
@@ -166,6 +179,7 @@ def openapi_document(wire: WireFormat, extra: OpenApiPart | None = None) -> dict
                 _IDEMPOTENCY_KEY,
             ),
             VALIDATE_PATH: _VALIDATE,
+            **PROBE_PATHS,
             **extra.paths,
         },
         "components": {
