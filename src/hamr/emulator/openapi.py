@@ -139,7 +139,44 @@ SCHEMAS: dict[str, Any] = {
         )
     ),
     "HamrFaultRule": _RULE,
-    "HamrFaultRuleResponse": _document({"$ref": REF.format(model="HamrFaultRule")}),
+    "HamrFaultRuleResponse": _document(
+        {
+            "description": "The rule added, or the list added when a list was sent.",
+            "oneOf": [
+                {"$ref": REF.format(model="HamrFaultRule")},
+                {"type": "array", "items": {"$ref": REF.format(model="HamrFaultRule")}},
+            ],
+        }
+    ),
+    "HamrEmulatorResetRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "seed": {
+                "type": "string",
+                "enum": [seed.value for seed in Seed],
+                "default": "empty",
+            }
+        },
+    },
+    "HamrFaultRuleRequest": {
+        "description": "A rule (docs/emulator.md lists its fields), or a list of them.",
+        "oneOf": [
+            {"type": "object", "additionalProperties": True},
+            {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+        ],
+    },
+    "HamrFaultsCleared": {
+        "type": "object",
+        "required": ["meta"],
+        "properties": {
+            "meta": {
+                "type": "object",
+                "required": ["cleared"],
+                "properties": {"cleared": {"type": "integer", "minimum": 0}},
+            }
+        },
+    },
     "HamrFaultRulesResponse": _document(
         {"type": "array", "items": {"$ref": REF.format(model="HamrFaultRule")}}
     ),
@@ -300,39 +337,6 @@ PATHS: dict[str, Any] = {
         )
     },
 }
-SCHEMAS.update(
-    {
-        "HamrEmulatorResetRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "seed": {
-                    "type": "string",
-                    "enum": [seed.value for seed in Seed],
-                    "default": "empty",
-                }
-            },
-        },
-        "HamrFaultRuleRequest": {
-            "description": "A rule (docs/emulator.md lists its fields), or a list of them.",
-            "oneOf": [
-                {"type": "object", "additionalProperties": True},
-                {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-            ],
-        },
-        "HamrFaultsCleared": {
-            "type": "object",
-            "required": ["meta"],
-            "properties": {
-                "meta": {
-                    "type": "object",
-                    "required": ["cleared"],
-                    "properties": {"cleared": {"type": "integer", "minimum": 0}},
-                }
-            },
-        },
-    }
-)
 
 
 def emulator_openapi() -> OpenApiPart:
