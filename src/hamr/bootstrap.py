@@ -112,7 +112,10 @@ def create_app(
     )
     routes = api_routes(settings, emulated)
     wire = WireFormat.named(settings.wire)
-    writer = GroupCommitWriter(service)
+    postgres = not settings.database_url.startswith("sqlite")
+    writer = GroupCommitWriter(
+        service, deadline_seconds=settings.write_timeout_seconds if postgres else None
+    )
     state = AppState(
         settings,
         service,

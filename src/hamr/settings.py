@@ -212,6 +212,10 @@ class Settings:
     db_timeout_seconds: float = _setting(
         2.0, "How long a request waits for the database before a 503 with Retry-After; "
         "PostgreSQL's connect and statement timeouts", check=_POSITIVE)
+    write_timeout_seconds: float = _setting(
+        5.0, "How long a write waits for PostgreSQL (a frozen or cut-off server) before a 503 "
+        "saying whether it may have been stored; the write is not cancelled (SQLite, a local "
+        "file, is not timed)", check=_POSITIVE)
     rate_limits: tuple[RateLimit, ...] = _setting(
         DEFAULT_RATE_LIMITS, "Override one bucket's limit (hamr_get, hamr_post, "
         "hamr_unauthenticated), or NAME=off; flags override the variable bucket by bucket",

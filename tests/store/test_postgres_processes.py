@@ -251,6 +251,7 @@ def test_a_hung_database_stalls_only_the_requests_that_need_it(
             **os.environ,
             "HAMR_RATE_LIMITS": GENEROUS_RATE_LIMITS,
             "HAMR_DB_TIMEOUT_SECONDS": "1",
+            "HAMR_WRITE_TIMEOUT_SECONDS": "1.5",
         },
     ).start()
     stopped: list[int] = []
@@ -270,6 +271,14 @@ def test_a_hung_database_stalls_only_the_requests_that_need_it(
             assert uncached.headers["retry-after"] == "1"
             assert "did not answer within 1 s" in uncached.json()["errors"][0]["detail"]
             assert waited < 3
+            # A write is not cancelled, but its writer is not kept waiting either.
+            started = time.monotonic()
+            body = connection_body(org, partner, hamr_status=3, modified_by="hung@example.com")
+            write = client.post(PATH, json=body)
+            assert write.status_code == 503, write.text
+            assert write.headers["retry-after"] == "1"
+            assert "may or may not have been stored" in write.json()["errors"][0]["detail"]
+            assert time.monotonic() - started < 3.5
             for _ in range(20):  # while requests that need the database wait, these do not
                 started = time.monotonic()
                 assert client.get("/healthz").status_code == 200

@@ -114,7 +114,7 @@ class Unavailable(HamrError):
 class OutcomeUnknown(Unavailable):
     """The write reached COMMIT and storage stopped answering (or cut the copy to a standby
     short) before confirming it: it may or may not be stored, and a retry under the same
-    Idempotency-Key stores it at most once."""
+    idempotency key stores it at most once."""
 
 
 class StorageFull(HamrError):

@@ -1,5 +1,12 @@
 """Group commit: POSTs that arrive while a commit is in flight are written together in the next
-one, so that a durable write costs one fsync per batch instead of one per request."""
+one, so that a durable write costs one fsync per batch instead of one per request.
+
+With a deadline (PostgreSQL, whose server may freeze or be cut off with its connections open),
+a write waits for its answer that long and no longer: one still queued is withdrawn (a 503 that
+changed nothing), one whose batch is in flight is a 503 saying it may or may not have been
+stored (the batch is never cancelled; it ends when the server answers). A batch past the
+deadline is left to finish by itself and the next one starts beside it, on another pooled
+connection, so that one stuck connection does not stall every later write."""
 
 from __future__ import annotations
 
@@ -9,24 +16,33 @@ import functools
 
 import anyio.to_thread
 
-from hamr.domain.errors import StorageFull, Unavailable, WriteConflict
+from hamr.domain.errors import OutcomeUnknown, StorageFull, Unavailable, WriteConflict
 from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.usecases.service import HamrService, Upsert
 
 MAX_BATCH = 256
 CONFLICT_RETRIES = 5
 
+_Item = tuple[Upsert, "asyncio.Future[AppliedChange]"]
+
 
 class GroupCommitWriter:
     """One writer task feeding one thread: SQLite has a single writer anyway, and queueing here
     beats waiting on its lock."""
 
-    def __init__(self, service: HamrService, max_batch: int = MAX_BATCH):
+    def __init__(
+        self,
+        service: HamrService,
+        max_batch: int = MAX_BATCH,
+        deadline_seconds: float | None = None,
+    ):
         self._service = service
         self._max_batch = max_batch
-        self._pending: list[tuple[Upsert, asyncio.Future[AppliedChange]]] = []
+        self._deadline = deadline_seconds
+        self._pending: list[_Item] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._overdue: set[asyncio.Task[None]] = set()  # batches left to finish by themselves
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hamr-group-commit")
@@ -43,9 +59,31 @@ class GroupCommitWriter:
         comes from `HamrService.resolve_change`; one the store refuses (a pair conflict) fails
         alone, not the batch it was in."""
         future: asyncio.Future[AppliedChange] = asyncio.get_running_loop().create_future()
-        self._pending.append(((principal, change), future))
+        item: _Item = ((principal, change), future)
+        self._pending.append(item)
         self._wakeup.set()
-        return await future
+        if self._deadline is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._deadline)
+        except TimeoutError:
+            raise self._given_up(item) from None
+
+    def _given_up(self, item: _Item) -> Unavailable:
+        """Why a write past its deadline is answered 503: withdrawn if it never started."""
+        if any(queued is item for queued in self._pending):
+            self._pending.remove(item)
+            item[1].cancel()
+            return Unavailable(
+                f"The database did not take this write within {self._deadline:g} s; nothing "
+                "was changed. Retry shortly."
+            )
+        item[1].add_done_callback(_retrieved)  # its batch ends by itself, stored or not
+        return OutcomeUnknown(
+            f"The database did not answer this write within {self._deadline:g} s: it may or "
+            "may not have been stored. Read it back before writing again, or retry with the "
+            "same Idempotency-Key, which stores it at most once."
+        )
 
     async def rehearse(self, principal: Principal, change: ConnectionChange) -> AppliedChange:
         """What `write` would store, stored not: the write's own transaction, rolled back
@@ -60,9 +98,16 @@ class GroupCommitWriter:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                await self._commit(batch)
+                if self._deadline is None:
+                    await self._commit(batch)
+                    continue
+                commit = asyncio.create_task(self._commit(batch))
+                done, _ = await asyncio.wait({commit}, timeout=self._deadline)
+                if not done:  # a stuck connection: the next batch takes another
+                    self._overdue.add(commit)
+                    commit.add_done_callback(self._overdue.discard)
 
-    async def _commit(self, batch: list[tuple[Upsert, asyncio.Future[AppliedChange]]]) -> None:
+    async def _commit(self, batch: list[_Item]) -> None:
         try:
             stored = await self._upsert_retrying([upsert for upsert, _ in batch])
         except (Unavailable, StorageFull) as error:  # every write would fail alike
@@ -83,7 +128,7 @@ class GroupCommitWriter:
                 future.set_result(done)
 
     @staticmethod
-    def _fail(batch: list[tuple[Upsert, asyncio.Future[AppliedChange]]], error: Exception) -> None:
+    def _fail(batch: list[_Item], error: Exception) -> None:
         for _, future in batch:
             if not future.done():
                 future.set_exception(error)
@@ -105,3 +150,9 @@ class GroupCommitWriter:
                     raise
                 await asyncio.sleep(0.005 * attempt)
                 attempt += 1
+
+
+def _retrieved(future: asyncio.Future[AppliedChange]) -> None:
+    """Mark a given-up write's outcome as seen (asyncio would log it as never retrieved)."""
+    if not future.cancelled():
+        future.exception()

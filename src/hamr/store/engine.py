@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 BUSY_TIMEOUT_MS = 30_000
+# How long a server's connection may leave data unacknowledged before the kernel drops it.
+TCP_USER_TIMEOUT_MS = 10_000
 # Where a PostgreSQL connection keeps the server's last notices (its pool record's `info`).
 NOTICES = "hamr_notices"
 
@@ -31,6 +33,13 @@ def create_engine(
             connect = {
                 "connect_timeout": max(1, math.ceil(timeout_seconds)),
                 "options": f"-c statement_timeout={round(timeout_seconds * 1000)}",
+                # A server cut off by the network answers nothing, and statement_timeout is
+                # its own: the kernel drops a connection whose data goes unacknowledged.
+                "keepalives": 1,
+                "keepalives_idle": 5,
+                "keepalives_interval": 2,
+                "keepalives_count": 3,
+                "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
             }
         engine = sa.create_engine(
             url,

@@ -36,6 +36,10 @@ _READ_ONLY_MESSAGE = (
     "The database is read-only right now (its primary is changing over); nothing was "
     "changed. Retry shortly."
 )
+_POOL_EXHAUSTED = (
+    "Every database connection is busy (the database may not be answering); nothing was "
+    "changed. Retry shortly."
+)
 # A COMMIT whose connection was lost, or whose wait for a synchronous standby was cancelled.
 _UNREPLICATED = "canceling wait for synchronous replication"
 _COMMIT_LOST = (
@@ -113,6 +117,8 @@ def is_vanished_reference(error: BaseException) -> bool:
 def raise_if_outage(error: BaseException, dialect: sa.Dialect) -> None:
     """Raise the domain's view of a database error that is not the query's fault: a lost race
     (a collision, or a referenced row deleted meanwhile), a full disk, an outage."""
+    if isinstance(error, sa.exc.TimeoutError):  # the pool's: every connection is taken
+        raise Unavailable(_POOL_EXHAUSTED) from error
     original = getattr(error, "orig", error)
     if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
         raise WriteConflict("Concurrent writes collided; retry.") from error

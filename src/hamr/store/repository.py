@@ -233,7 +233,7 @@ class SqlUnitOfWork:
         try:
             self._connection = self._engine.connect()
             self._transaction = self._connection.begin()
-        except sa.exc.DBAPIError as error:
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
             raise_if_outage(error, self._engine.dialect)
             raise
         self.repository = SqlRepository(self._connection)
