@@ -194,6 +194,16 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/store/test_commit_outcomes.py",),
     ),
     Mutant(
+        "a write to a frozen PostgreSQL waits for it",
+        "src/hamr/bootstrap.py",
+        "settings.write_timeout_seconds if postgres else None",
+        "None",
+        (
+            "tests/store/test_postgres_processes.py::"
+            "test_a_hung_database_stalls_only_the_requests_that_need_it",
+        ),
+    ),
+    Mutant(
         "a write to a read-only primary is a 500",
         "src/hamr/store/outage.py",
         "    if is_read_only(error):\n",
