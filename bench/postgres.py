@@ -68,6 +68,16 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
         return self
 
+    def follow(self, primary: PostgresServer) -> PostgresServer:
+        """Make this a streaming replica of `primary` (a base backup that keeps streaming from
+        it), and start it."""
+        self._run(
+            "pg_basebackup",
+            *("-D", str(self.data), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "hamr"),
+            *("-R", "-X", "stream", "-c", "fast"),
+        )
+        return self.start()
+
     def create_database(self, name: str = "hamr") -> None:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hamr", name)
 

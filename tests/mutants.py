@@ -204,6 +204,13 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        "reads come from the replica however far behind it is",
+        "src/hamr/usecases/read_routing.py",
+        "            return self._local if fresh else self._leader\n",
+        "            return self._local\n",
+        ("tests/store/test_read_replica.py",),
+    ),
+    Mutant(
         "a write to a read-only primary is a 500",
         "src/hamr/store/outage.py",
         "    if is_read_only(error):\n",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from hamr.api.metrics import Metrics
 from hamr.api.openapi import openapi_document
 from hamr.api.ratelimit import RateLimiter
 from hamr.api.schemas import DocumentCache
-from hamr.api.state import AppState
+from hamr.api.state import AppState, ReplicaProbes
 from hamr.api.wire import WireFormat
 from hamr.domain.model import Policy
+from hamr.domain.ports import ReadView
 from hamr.emulator.clock import VirtualClock
 from hamr.emulator.faults.file import load_fault_file
 from hamr.emulator.faults.injection import FaultInjection
@@ -37,19 +39,25 @@ from hamr.server.background import background_work
 from hamr.server.telemetry import RequestTelemetry
 from hamr.server.writer import GroupCommitWriter
 from hamr.settings import Settings, SettingsError, Site
+from hamr.store.replica import open_replica, written_position
 from hamr.store.sql import SqlStore, open_store
 from hamr.usecases.clock import Clock, system_clock_us
+from hamr.usecases.read_routing import ReplicaRouting, RoutedView
 from hamr.usecases.service import HamrService
 from hamr.usecases.storage_reads import StorageReads
 
 
 def build_service(
-    settings: Settings, store: SqlStore, clock: Clock = system_clock_us
+    settings: Settings,
+    store: SqlStore,
+    clock: Clock = system_clock_us,
+    view: ReadView | None = None,
 ) -> HamrService:
-    """The service on `store`, with the settings' datacenters and lifecycle rules."""
+    """The service on `store` (its reads from `view`, when given), with the settings'
+    datacenters and lifecycle rules."""
     return HamrService(
         store.unit_of_work,
-        store.view,
+        view or store.view,
         settings.datacenters,
         clock=clock,
         policy=Policy(settings.transitions),
@@ -64,6 +72,29 @@ def open_settings_store(settings: Settings, *, serving: bool = True) -> SqlStore
     if not serving:
         return open_store(settings.database_url)
     return open_store(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
+
+
+def _replica_of(
+    settings: Settings, store: SqlStore
+) -> tuple[ReplicaRouting | None, ReplicaProbes | None, Callable[[], None]]:
+    """With `--read-database`: the routing between the leader and the site's own node, what
+    its probes read (blocking), and what closes the node's engine."""
+    if not settings.read_database_url:
+        return None, None, lambda: None
+    replica = open_replica(
+        settings.read_database_url, settings.db_pool_size, settings.db_timeout_seconds
+    )
+    routing = ReplicaRouting(store.view, replica.view, settings.max_staleness_seconds)
+    probes = ReplicaProbes(lambda: written_position(store.engine), replica.replayed)
+    return routing, probes, replica.close
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def close() -> None:
+        first()
+        second()
+
+    return close
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +135,9 @@ def create_app(
     store = store or open_settings_store(settings)
     real_clock = clock or system_clock_us
     virtual_clock = VirtualClock(real_clock) if settings.emulator else None
-    service = build_service(settings, store, virtual_clock or real_clock)
+    routing, probes, close_replica = _replica_of(settings, store)
+    view = RoutedView(routing, store.view) if routing is not None else None
+    service = build_service(settings, store, virtual_clock or real_clock, view)
     emulated = (
         emulator_routes() + pair_admin_routes() + fault_routes() + emulator_page_routes()
         if virtual_clock
@@ -135,7 +168,11 @@ def create_app(
             settings.rate_limit_storage,
             clock=(lambda: virtual_clock() / 1_000_000) if virtual_clock else time.time,
         ),
-        metrics=Metrics(service, frozenset(r.path for r in routes if isinstance(r, Route | Mount)))
+        metrics=Metrics(
+            service,
+            frozenset(r.path for r in routes if isinstance(r, Route | Mount)),
+            settings.datacenter,
+        )
         if settings.metrics
         else None,
         # One pooled connection is the writer's; the others may read at once.
@@ -144,6 +181,8 @@ def create_app(
         own_site=Site(settings.datacenter, settings.host, settings.port)
         if settings.datacenter
         else None,
+        replica=routing,
+        replica_probes=probes,
     )
     emulator = None
     if virtual_clock is not None and faults is not None:
@@ -152,7 +191,7 @@ def create_app(
             emulator.load_state_file(Path(settings.state_file))
     access_log = AccessLog.from_logging(settings.log_format)
     starlette, served = api_app(
-        state, routes, background_work(state, writer, access_log, store.close)
+        state, routes, background_work(state, writer, access_log, _both(store.close, close_replica))
     )
     if emulator is not None:
         starlette.state.emulator = emulator

@@ -135,6 +135,12 @@ def _needs_emulator(words: str, value: str, settings: Settings) -> str | None:
     return f"{words} needs the emulator (--emulator)" if value and not settings.emulator else None
 
 
+def _beside_postgresql(words: str, value: str, settings: Settings) -> str | None:
+    if value and (settings.database_url.startswith("sqlite") or value.startswith("sqlite")):
+        return f"{words} needs PostgreSQL, both there and in --database"
+    return None
+
+
 def _known_datacenter(words: str, value: str, settings: Settings) -> str | None:
     if not value or value in settings.datacenters:
         return None
@@ -212,6 +218,13 @@ class Settings:
     db_timeout_seconds: float = _setting(
         2.0, "How long a request waits for the database before a 503 with Retry-After; "
         "PostgreSQL's connect and statement timeouts", check=_POSITIVE)
+    read_database_url: str = _setting(
+        "", "This site's own PostgreSQL node (a replica of --database's): reads that miss the "
+        "cache are served from it while its copy is within --max-staleness", flag="--read-database",
+        metavar="URL", show=redact_url, check=_beside_postgresql)
+    max_staleness_seconds: float = _setting(
+        2.0, "How old a copy --read-database may serve: the leader is read instead past it, "
+        "and while the leader cannot be reached, reads past it are a 503", check=_POSITIVE)
     write_timeout_seconds: float = _setting(
         5.0, "How long a write waits for PostgreSQL (a frozen or cut-off server) before a 503 "
         "saying whether it may have been stored; the write is not cancelled (SQLite, a local "

@@ -40,6 +40,7 @@ class FastGet:
         try:
             gzip, fresh = asked(raw_headers)
             document = await own_connection(scope, self.state, fresh)
+            staleness = self.state.staleness_header()
         except HamrError as error:
             live = self.state.wire.live_errors
             await error_answer(error, raw_headers, live=live)(scope, receive, send)
@@ -49,6 +50,6 @@ class FastGet:
             # answer, given here.
             await unexpected_error_response(scope)(scope, receive, send)
             raise
-        headers, body = document_answer(document, self._content_type, gzip)
+        headers, body = document_answer(document, self._content_type, gzip, staleness)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

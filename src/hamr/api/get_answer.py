@@ -44,10 +44,16 @@ def _asks_fresh(cache_control: bytes) -> bool:
     return False
 
 
-def document_answer(document: Encoded, content_type: bytes, gzip: bool) -> tuple[Headers, bytes]:
+def document_answer(
+    document: Encoded,
+    content_type: bytes,
+    gzip: bool,
+    staleness: tuple[bytes, bytes] | None = None,
+) -> tuple[Headers, bytes]:
     """A 200's headers and body: the document, gzipped (its bytes computed once per
     document) when the request asks for gzip (`asked`) and it is large enough to gain, with
-    the headers in the order Starlette's Response and GZipMiddleware would give them."""
+    the headers in the order Starlette's Response and GZipMiddleware would give them, and
+    `staleness` (AppState.staleness_header) last."""
     if gzip and len(document.body) >= GZIP_MINIMUM_BYTES:
         body = document.gzipped
         headers = [
@@ -57,13 +63,16 @@ def document_answer(document: Encoded, content_type: bytes, gzip: bool) -> tuple
             _VARY,
             _GZIP,
         ]
-        return headers, body
-    body = document.body
-    return [
-        (b"etag", document.etag.encode()),
-        (b"content-length", b"%d" % len(body)),
-        (b"content-type", content_type),
-    ], body
+    else:
+        body = document.body
+        headers = [
+            (b"etag", document.etag.encode()),
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", content_type),
+        ]
+    if staleness is not None:
+        headers.append(staleness)
+    return headers, body
 
 
 def error_answer(

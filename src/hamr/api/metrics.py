@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_wsgi_server
 from prometheus_client.registry import Collector
@@ -47,12 +47,13 @@ class _FlushingRegistry(CollectorRegistry):
 class Metrics:
     """The server's counters and histograms, plus stored state counted at scrape time."""
 
-    def __init__(self, service: HamrService, routes: frozenset[str]):
+    def __init__(self, service: HamrService, routes: frozenset[str], site: str = ""):
         # Appended on the event loop, drained by any thread: deque's append and popleft are
         # atomic.
         self._observed: deque[tuple[str, str, int, float]] = deque()
         self.registry = _FlushingRegistry(self.flush)
         self._routes = routes
+        self._site = site  # `--datacenter`, labelling what the site's own node is
         self._requests = Counter(
             "hamr_http_requests",
             "HTTP requests answered, by route, method and status.",
@@ -89,6 +90,18 @@ class Metrics:
             "hamr_writes_outcome_unknown",
             "Writes answered 503 because their COMMIT's outcome is unknown (the connection was "
             "lost during it, or its copy to a synchronous standby was cut short).",
+            registry=self.registry,
+        )
+        self._replica_lag = Gauge(
+            "hamr_replica_lag_seconds",
+            "How old the site's own node's copy may be (--read-database); -1 when unknown.",
+            registry=self.registry,
+        )
+        self._database_role = Gauge(
+            "hamr_database_role",
+            "1 for the role the site's own node (--read-database) has now: leader, replica "
+            "or unknown (it does not answer).",
+            ["site", "role"],
             registry=self.registry,
         )
         self._pair_operations = Counter(
@@ -129,6 +142,11 @@ class Metrics:
     def transition(self, move: Move) -> None:
         before = "none" if move.current is None else move.current.name
         self._transitions.labels(before, move.asked.name, move.verdict.value).inc()
+
+    def replica_observed(self, role: str, staleness_seconds: float | None) -> None:
+        self._replica_lag.set(-1 if staleness_seconds is None else staleness_seconds)
+        for each in ("leader", "replica", "unknown"):
+            self._database_role.labels(self._site, each).set(1 if each == role else 0)
 
     def write_outcome_unknown(self) -> None:
         self._outcome_unknown.inc()

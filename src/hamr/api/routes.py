@@ -59,7 +59,8 @@ async def get_connection(request: Request) -> Response:
     state: AppState = request.app.state.hamr
     gzip, fresh = asked(request.scope["headers"])
     document = await own_connection(request.scope, state, fresh)
-    headers, body = document_answer(document, state.wire.content_type.encode(), gzip)
+    staleness = state.staleness_header()
+    headers, body = document_answer(document, state.wire.content_type.encode(), gzip, staleness)
     response = Response(body)
     response.raw_headers = headers
     return response

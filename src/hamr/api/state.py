@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from hamr.api.wire import WireFormat
 from hamr.api.write_gate import WriteGate
 from hamr.domain.model import AppliedChange, ConnectionChange, Principal
 from hamr.settings import Settings, Site
+from hamr.usecases.read_routing import ReplicaRouting
 from hamr.usecases.service import HamrService
 from hamr.usecases.storage_reads import StorageReads
 
@@ -24,6 +26,18 @@ class ConnectionWriter(Protocol):
     async def write(self, principal: Principal, change: ConnectionChange) -> AppliedChange: ...
 
     async def rehearse(self, principal: Principal, change: ConnectionChange) -> AppliedChange: ...
+
+
+STALENESS_HEADER = b"x-hamr-staleness-ms"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaProbes:
+    """Blocking reads of where each node stands: the leader's written log position, and the
+    site's own node's replayed one with whether it is a replica."""
+
+    leader: Callable[[], int]
+    local: Callable[[], tuple[int, bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +53,23 @@ class AppState:
     reads: StorageReads
     # Each `--site`, by its port (each has a port of its own).
     sites_by_port: dict[int, Site] = field(default_factory=dict)
+    # `--read-database`: which node reads come from, and what probes each node.
+    replica: ReplicaRouting | None = None
+    replica_probes: ReplicaProbes | None = None
     # Writes share it; an emulator reset or a replaced state holds it alone.
     write_gate: WriteGate = field(default_factory=WriteGate)
 
     # `--datacenter`: the site hamr's main address is, in a multi-site deployment.
     own_site: Site | None = None
+
+    def staleness_header(self) -> tuple[bytes, bytes] | None:
+        """With `--read-database`, how old what a GET answers may be (`X-Hamr-Staleness-Ms`);
+        Unavailable when this site may serve nothing (past the bound, the leader out of reach),
+        its cache included."""
+        if self.replica is None:
+            return None
+        _, staleness = self.replica.source()
+        return STALENESS_HEADER, b"%d" % round(staleness * 1000)
 
     def site(self, scope: Scope) -> Site | None:
         """The site whose own host the request came to; None on hamr's main address unless

@@ -18,6 +18,7 @@ from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
 from hamr.server.access_log import AccessLog
 from hamr.server.collector import scheduled_full_collections
+from hamr.server.replica_watch import watch_replica
 from hamr.server.telemetry import flush_periodically
 from hamr.server.writer import GroupCommitWriter
 
@@ -39,6 +40,9 @@ def background_work(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_storage(state))
+        watchers = [poller]
+        if state.replica is not None:
+            watchers.append(asyncio.create_task(watch_replica(state)))
         flushes = [
             recorder.flush for recorder in (access_log, state.metrics) if recorder is not None
         ]
@@ -55,7 +59,7 @@ def background_work(
                 metrics_server.shutdown()
                 metrics_server.server_close()
             await writer.stop()
-            for task in (poller, flusher):
+            for task in (*watchers, flusher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

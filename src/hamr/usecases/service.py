@@ -201,6 +201,10 @@ class HamrService:
             uow.commit()
         self._forget_cached()
 
+    def drop_caches(self) -> None:
+        """Forget what this process cached (its reads now come from another node)."""
+        self._forget_cached()
+
     def _forget_cached(self) -> None:
         for cache in (self.credentials, self.connections, self.orgs):
             cache.clear()
