@@ -211,6 +211,16 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/store/test_read_replica.py",),
     ),
     Mutant(
+        "the replica is not served past the bound while Patroni sees the consensus store",
+        "src/hamr/usecases/read_routing.py",
+        "        if fresh or (self._consensus_seen and staleness is not None):\n",
+        "        if fresh:\n",
+        (
+            "tests/multisite/test_site_loss.py::"
+            "test_losing_the_leaders_site_loses_no_acknowledged_write",
+        ),
+    ),
+    Mutant(
         "a write to a read-only primary is a 500",
         "src/hamr/store/outage.py",
         "    if is_read_only(error):\n",

@@ -249,12 +249,15 @@ class Lab:
             )
 
     def start_hamr(self, site: Site, demo: bool) -> None:
-        """The site's hamr on the shared multi-host URL; rate limits off, so drills measure
-        the cluster rather than the limiter."""
+        """The site's hamr on the shared multi-host URL, reading from its own node; rate limits
+        off, so drills measure the cluster rather than the limiter."""
         command = [
             sys.executable,
             *("-m", "hamr", "serve", "--database", self.database_url),
             *("--host", site.address, "--port", str(HAMR_PORT)),
+            # Reads from the site's own node, within the staleness bound, and past it while
+            # its Patroni still sees the consensus store (the gap of a promotion).
+            *("--read-database", self.node_url(site), "--patroni-url", site.patroni_url),
             *("--rate-limit", "hamr_get=off", "--rate-limit", "hamr_post=off"),
             *(["--demo"] if demo else []),
         ]
@@ -274,6 +277,7 @@ class Lab:
             if ns is None or _ip(f"netns exec {ns} true", check=False):
                 continue
             _ip(f"netns add {ns}")
+            _ip(f"link del {ns}", check=False)  # a veth a namespace deleted earlier left behind
             _ip(f"link add {ns} type veth peer name eth0 netns {ns}")
             _ip(f"link set {ns} master {BRIDGE} up")
             _ip(f"-n {ns} addr add {site.address}/24 dev eth0")

@@ -225,6 +225,10 @@ class Settings:
     max_staleness_seconds: float = _setting(
         2.0, "How old a copy --read-database may serve: the leader is read instead past it, "
         "and while the leader cannot be reached, reads past it are a 503", check=_POSITIVE)
+    patroni_url: str = _setting(
+        "", "The site's own Patroni REST API: while the leader cannot be reached and Patroni "
+        "still sees the consensus store, --read-database's copy is served past the bound",
+        metavar="URL")
     write_timeout_seconds: float = _setting(
         5.0, "How long a write waits for PostgreSQL (a frozen or cut-off server) before a 503 "
         "saying whether it may have been stored; the write is not cancelled (SQLite, a local "

@@ -36,7 +36,7 @@ def load_lab() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_env() -> Iterator[dict[str, str]]:
     """The environment the documented commands run in: a lab root of the session's own
     (under /var/tmp, which `postgres` can reach; pytest's own temporary folders it cannot)."""
@@ -49,10 +49,11 @@ def lab_env() -> Iterator[dict[str, str]]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(lab_env: dict[str, str]) -> Iterator[Any]:
     """The three sites, up: started by the documented `up`, stopped by the documented `down`
-    (whatever a drill left frozen or killed)."""
+    (whatever a drill left frozen or killed) once this package's tests are done, so that the
+    rest of the suite does not share the machine with nine idle servers."""
     module = load_lab()
     up = docs.run_sh(
         docs.block("docs/multi-site.md", "Start three sites", 0),

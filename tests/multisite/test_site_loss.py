@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests import docs
-from tests.multisite.writers import Writers, assert_safe
+from tests.multisite.writers import Readers, Writers, assert_safe
 
 # Patroni's ttl is 20 s: the standby is promoted 20-25 s after the leader stops renewing it.
 WRITES_BACK_WITHIN = 30
@@ -61,7 +61,7 @@ def test_losing_the_leaders_site_loses_no_acknowledged_write(
     leader = lab.leader()
     assert leader is not None
     survivors = {s.name for s in lab.sites} - {leader.name}
-    with Writers(lab, "kill") as writers:
+    with Writers(lab, "kill") as writers, Readers(lab, survivors) as readers:
         time.sleep(WARM_UP)
         drill = docs.run_sh(
             docs.block("docs/multi-site.md", "Lose the leader's site", 0),
@@ -76,6 +76,12 @@ def test_losing_the_leaders_site_loses_no_acknowledged_write(
     assert back is not None, f"no write acknowledged within {WRITES_BACK_WITHIN} s of the kill"
     print(f"kill {leader.name}: writes back after {back - killed_at:.1f} s; {writers.summary()}")
     assert_safe(lab, writers, down=frozenset({leader.name}))
+    # The survivors' reads were answered throughout, from their own nodes, saying how old.
+    refused = [answer for answer in readers.answers if answer[1] != 200]
+    assert readers.answers, "no read was made"
+    assert refused == [], f"reads the surviving sites did not answer: {refused[:5]}"
+    oldest = max(int(staleness or 0) for _, _, staleness in readers.answers)
+    print(f"kill {leader.name}: {len(readers.answers)} reads, all 200, oldest {oldest} ms")
 
 
 def test_the_lost_site_rejoins_as_a_replica_and_serves_again(

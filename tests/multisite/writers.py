@@ -39,6 +39,54 @@ class Attempt:
     ended: float
 
 
+class Readers:
+    """Two readers GETting (no-cache: each a read of the site's storage) through `sites` in
+    turn, for as long as the block runs: what the survivors of a drill answered."""
+
+    def __init__(self, lab: Any, sites: set[str], pause: float = 0.1):
+        self.lab = lab
+        self.sites = [s for s in lab.sites if s.name in sites]
+        self.pause = pause
+        self.answers: list[tuple[str, int | None, str | None]] = []  # site, status, staleness
+        self._stop = threading.Event()
+        keys = json.loads((lab.root / "keys.json").read_text())
+        org = keys["Production Org"]
+        self._headers = {
+            "DD-API-KEY": org["api_key"],
+            "DD-APPLICATION-KEY": org["app_key"],
+            "Cache-Control": "no-cache",
+        }
+        self._threads = [threading.Thread(target=self._read, daemon=True) for _ in range(2)]
+
+    def __enter__(self) -> Readers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _read(self) -> None:
+        with httpx.Client(timeout=ANSWER_WITHIN, headers=self._headers) as client:
+            for turn in itertools.count():
+                if self._stop.is_set():
+                    return
+                site = self.sites[turn % len(self.sites)]
+                try:
+                    answer = client.get(f"{site.url}{HAMR}")
+                    found = (
+                        site.name,
+                        answer.status_code,
+                        answer.headers.get("X-Hamr-Staleness-Ms"),
+                    )
+                except httpx.TransportError:
+                    found = (site.name, None, None)
+                self.answers.append(found)
+                time.sleep(self.pause)
+
+
 class Writers:
     """`threads` writers, each POSTing through the sites in turn with a short pause (a few
     dozen writes a second in all: the point is coverage of the failover, not load)."""

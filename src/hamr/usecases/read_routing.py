@@ -1,7 +1,9 @@
 """Which node serves the reads that miss the cache, with `--read-database`: the site's own node
 while its copy is within the staleness bound of the leader's, else the leader; and while the
 leader cannot be reached (a promotion under way, or this site cut off), the own node only
-within the bound, and past it a 503 rather than a copy of unknown age.
+within the bound, and past it a 503 rather than a copy of unknown age, unless the site's
+Patroni still sees the consensus store: then no new leader can have been elected without this
+site knowing, nothing can be written meanwhile, and the copy is served however old.
 
 The bound is measured, not guessed: each probe reads the leader's log position P (at time t),
 then the own node's replayed position R. The node holds everything committed before the newest
@@ -47,14 +49,21 @@ class ReplicaRouting:
         self._caught_up_at: float | None = None
         self._leader_seen_at: float | None = None
         self._chosen: ReadView | None = leader
+        self._consensus_seen = False
         self.role = Role.UNKNOWN
 
     def observe(
-        self, leader_position: int | None, local_position: int | None, in_recovery: bool | None
+        self,
+        leader_position: int | None,
+        local_position: int | None,
+        in_recovery: bool | None,
+        consensus_seen: bool = False,
     ) -> bool:
-        """Take one probe's readings (None where a node did not answer) and choose again;
-        whether the choice or the own node's role changed (drop every cache then)."""
+        """Take one probe's readings (None where a node did not answer; whether the site's
+        Patroni sees the consensus store) and choose again; whether the choice or the own
+        node's role changed (drop every cache then)."""
         now = self._now()
+        self._consensus_seen = consensus_seen
         if leader_position is not None:
             self._written.append((now, leader_position))
             self._leader_seen_at = now
@@ -87,7 +96,8 @@ class ReplicaRouting:
         if chosen is self._leader:
             return chosen, 0.0
         staleness = self.staleness_seconds()
-        if chosen is not None and staleness is not None and staleness <= self._bound:
+        servable = staleness is not None and (staleness <= self._bound or self._consensus_seen)
+        if chosen is not None and staleness is not None and servable:
             return chosen, staleness
         raise Unavailable(
             "This site cannot reach the database's leader, and its own copy is older than the "
@@ -100,7 +110,9 @@ class ReplicaRouting:
         seen = self._leader_seen_at
         if seen is not None and self._now() - seen <= self._bound:
             return self._local if fresh else self._leader
-        return self._local if fresh else None
+        if fresh or (self._consensus_seen and staleness is not None):
+            return self._local
+        return None
 
 
 class RoutedView:
