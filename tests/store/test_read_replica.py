@@ -81,6 +81,8 @@ def test_reads_come_from_the_replica_within_the_bound_and_from_the_leader_past_i
     status, staleness = status_and_staleness(site, org)
     assert status == 1
     assert 0 < staleness <= BOUND_SECONDS * 1000  # from the replica, caught up
+    ready = httpx.get(site.url + "/readyz", timeout=10).json()["checks"]
+    assert ready["read_database"].startswith("replica, its copy at most ")
 
     on_replica(replica, "SELECT pg_wal_replay_pause()")
     write(site, org, partner, 2)

@@ -12,6 +12,7 @@ from hamr.api.metrics import CONTENT_TYPE
 from hamr.api.responses import json_response
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
+from hamr.usecases.read_routing import ReplicaRouting
 from hamr.usecases.service import Unready
 
 _ALIVE = pydantic_core.to_json({"status": "ok"})
@@ -48,11 +49,21 @@ async def readyz(request: Request) -> Response:
         else "unreachable; requests are not being rate limited"
     )
     checks = {"database": database or "ok", "rate_limit_storage": limits}
+    if state.replica is not None:  # reported, not deciding: reads fall back to the leader
+        checks["read_database"] = _own_node(state.replica)
     ready = database is None
     return json_response(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status=200 if ready else 503,
     )
+
+
+def _own_node(replica: ReplicaRouting) -> str:
+    """`--read-database`'s node as /readyz reports it: its role and how old its copy may be."""
+    staleness = replica.staleness_seconds()
+    if staleness is None:
+        return f"{replica.role.value}: not seen caught up with the leader"
+    return f"{replica.role.value}, its copy at most {staleness:.1f} s old"
 
 
 async def metrics(request: Request) -> Response:
