@@ -197,19 +197,26 @@ def stored(lab: Any, drill: str) -> Counter[str]:
 
 def verify_history(lab: Any) -> dict[str, subprocess.CompletedProcess[str]]:
     """`hamr history verify` on each site whose node runs (the leader and its replicas), by
-    site."""
+    site. A node Patroni is restarting (a woken old leader rejoining as a replica) refuses
+    connections for a moment: that is retried for up to 30 s, a broken chain never."""
     serving = {str(m["name"]) for m in lab.cluster() if m.get("state") in ("running", "streaming")}
-    return {
-        site.name: subprocess.run(
-            [sys.executable, "-m", "hamr", "history", "verify", "--database", lab.node_url(site)],
+    return {site.name: _verify(lab.node_url(site)) for site in lab.sites if site.name in serving}
+
+
+def _verify(node_url: str) -> subprocess.CompletedProcess[str]:
+    deadline = time.monotonic() + 30
+    while True:
+        verified = subprocess.run(
+            [sys.executable, "-m", "hamr", "history", "verify", "--database", node_url],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
-        for site in lab.sites
-        if site.name in serving
-    }
+        restarting = "cannot open database" in verified.stderr
+        if not restarting or time.monotonic() > deadline:
+            return verified
+        time.sleep(1)
 
 
 def assert_safe(lab: Any, writers: Writers, down: frozenset[str] = frozenset()) -> None:
