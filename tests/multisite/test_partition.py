@@ -6,12 +6,14 @@ docs/multi-site.md's partition commands run as printed."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import pytest
 
 from tests import docs
+from tests.multisite.conftest import REQUIRE_ENV
 from tests.multisite.test_site_loss import WARM_UP, WRITES_BACK_WITHIN, member, wait_until
 from tests.multisite.writers import Writers, assert_safe
 
@@ -20,7 +22,10 @@ def test_a_partitioned_leaders_site_acknowledges_nothing_after_the_majority_prom
     lab: Any, lab_env: dict[str, str]
 ) -> None:
     if not lab.namespaces:
-        pytest.skip("partitions need the sites' namespaces (HAMR_LAB_NAMESPACES=0 was set)")
+        reason = "partitions need the sites' namespaces (HAMR_LAB_NAMESPACES=0 was set)"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
     minority = lab.leader()
     assert minority is not None
     majority = {s.name for s in lab.sites} - {minority.name}

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import psycopg
@@ -39,7 +39,24 @@ class Attempt:
     ended: float
 
 
-class Readers:
+class _Background:
+    """Threads that run while a `with` block does, stopped and joined at its end."""
+
+    _threads: list[threading.Thread]
+    _stop: threading.Event
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+class Readers(_Background):
     """Two readers GETting (no-cache: each a read of the site's storage) through `sites` in
     turn, for as long as the block runs: what the survivors of a drill answered."""
 
@@ -57,16 +74,6 @@ class Readers:
             "Cache-Control": "no-cache",
         }
         self._threads = [threading.Thread(target=self._read, daemon=True) for _ in range(2)]
-
-    def __enter__(self) -> Readers:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
 
     def _read(self) -> None:
         with httpx.Client(timeout=ANSWER_WITHIN, headers=self._headers) as client:
@@ -87,7 +94,7 @@ class Readers:
                 time.sleep(self.pause)
 
 
-class Writers:
+class Writers(_Background):
     """`threads` writers, each POSTing through the sites in turn with a short pause (a few
     dozen writes a second in all: the point is coverage of the failover, not load)."""
 
@@ -104,16 +111,6 @@ class Writers:
         self._threads = [
             threading.Thread(target=self._write, args=(n,), daemon=True) for n in range(threads)
         ]
-
-    def __enter__(self) -> Writers:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
 
     def _body(self, modified_by: str) -> dict[str, Any]:
         return {
