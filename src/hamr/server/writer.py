@@ -71,8 +71,10 @@ class GroupCommitWriter:
 
     def _given_up(self, item: _Item) -> Unavailable:
         """Why a write past its deadline is answered 503: withdrawn if it never started."""
-        if any(queued is item for queued in self._pending):
-            self._pending.remove(item)
+        # By identity: two requests asking the same change are equal items, not the same one.
+        queued_at = next((i for i, queued in enumerate(self._pending) if queued is item), None)
+        if queued_at is not None:
+            del self._pending[queued_at]
             item[1].cancel()
             return Unavailable(
                 f"The database did not take this write within {self._deadline:g} s; nothing "
