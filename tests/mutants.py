@@ -228,6 +228,13 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/store/test_commit_outcomes.py",),
     ),
     Mutant(
+        "the pool is kept after a promotion",
+        "src/hamr/store/repository.py",
+        "                self._engine.dispose(close=False)\n",
+        "                pass\n",
+        ("tests/store/test_commit_outcomes.py",),
+    ),
+    Mutant(
         "a state document is parsed by an unbounded parser",
         "src/hamr/emulator/routes.py",
         'document = json_document(raw, "the document GET /_hamr/state gives")',

@@ -9,9 +9,11 @@ wait, as it waits for a slow standby)."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -120,7 +122,7 @@ def test_a_primary_turned_read_only_is_a_503_that_changed_nothing(
         assert "read-only" in detail
         assert "nothing was changed" in detail
     assert stored_writers(primary) == before
-    # The pool let go of connections to the read-only server: the same key now writes.
+    # The refused write claimed nothing: the same Idempotency-Key now writes.
     assert post(server, org, partner, "read-only@example.com", "read-only-1").status_code == 200
 
 
@@ -167,3 +169,47 @@ def test_a_keyed_write_whose_commits_are_cut_short_and_retried_is_stored_once(
     again = post(server, org, partner, who, key)
     assert again.headers["idempotency-replayed"] == "true"
     assert stored_writers(primary).count(who) == 1
+
+
+def database_read_only(primary: PostgresServer, database: str, on: bool) -> None:
+    """A database-level default, which a session takes when it connects and keeps: sessions
+    opened while it is on stay read-only after it is reset, as connections to a demoted
+    primary do, while new ones can write, as connections to the promoted standby can."""
+    with psycopg.connect(primary.url, autocommit=True) as admin:
+        value = "SET default_transaction_read_only = on" if on else "RESET ALL"
+        admin.execute(f"ALTER DATABASE {database} {value}")
+
+
+def hamr_sessions(primary: PostgresServer, database: str) -> int:
+    with psycopg.connect(primary.url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_after_a_promotion_no_pooled_connection_to_the_old_primary_is_used_again(
+    primary: PostgresServer, tmp_path: Path
+) -> None:
+    database = f"promotion_{uuid.uuid4().hex[:8]}"
+    primary.create_database(database)
+    url = primary.url_for(database)
+    org, *others = make_orgs(url, "us1", 12)
+    (partner,) = make_orgs(url, "eu1", 1)
+    database_read_only(primary, database, on=True)
+    server = ServeProcess(url, tmp_path / "server.log").start()
+    try:
+        with ThreadPoolExecutor(8) as readers:  # fill the pool: reads of eight orgs at once
+            list(readers.map(lambda o: httpx.get(server.url + PATH, headers=o.headers), others))
+        pooled = hamr_sessions(primary, database)
+        assert pooled >= 2, f"the reads opened {pooled} connection(s); the test needs a pool"
+        database_read_only(primary, database, on=False)  # the promotion
+        detail = the_503(post(server, org, partner, "first-after-promotion@example.com"))
+        assert "read-only" in detail
+        # Every later write finds the new primary: none is sent down an old pooled connection.
+        for n in range(pooled + 2):
+            answer = post(server, org, partner, f"after-promotion-{n}@example.com")
+            assert answer.status_code == 200, answer.text
+    finally:
+        server.stop()
