@@ -7,9 +7,11 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from hamr.domain.chain import ChainHead
+from hamr.domain.datacenter_jobs import DatacenterJob
 from hamr.domain.model import (
     AppliedChange,
     Connection,
+    HamrStatus,
     HistoryEntry,
     HistoryQuery,
     IdempotencyRecord,
@@ -107,6 +109,32 @@ class Repository(Protocol):
     def first_head_without_rows(self, connection_ids: Sequence[str] | None) -> ChainHead | None:
         """The first head kept (of these connections; None: of all) whose chain has no row."""
         ...
+
+    def primary_links_in(self, datacenter: str, after: str, limit: int) -> list[Link]:
+        """Up to `limit` connections whose primary side is in `datacenter`, in id order,
+        after the id `after`."""
+        ...
+
+    def pair_counts(self, datacenter: str) -> dict[HamrStatus, int]:
+        """How many pairs whose primary side is in `datacenter` have each status."""
+        ...
+
+    def insert_datacenter_job(self, job: DatacenterJob) -> bool:
+        """Store a new running job unless one runs already (then False): of two at once, on
+        any number of processes, exactly one is stored."""
+        ...
+
+    def get_datacenter_job(self, job_id: str) -> DatacenterJob | None: ...
+    def running_datacenter_job(self) -> DatacenterJob | None: ...
+    def latest_datacenter_job(self, datacenter: str, operation: str) -> DatacenterJob | None: ...
+    def claim_datacenter_job(
+        self, job_id: str, owner: str, now_us: int, stale_before_us: int
+    ) -> DatacenterJob | None:
+        """The running job, held for `owner` with a fresh heartbeat if `owner` held it or its
+        holder's heartbeat is older than `stale_before_us`; else None."""
+        ...
+
+    def save_datacenter_job(self, job: DatacenterJob) -> None: ...
 
     def bump_credentials_epoch(self) -> None: ...
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hamr.domain.chain import ChainHead
+from hamr.domain.datacenter_jobs import DatacenterJob
 from hamr.domain.model import (
     AppliedChange,
     HamrStatus,
@@ -23,7 +24,7 @@ from hamr.domain.model import (
     Org,
     Permission,
 )
-from hamr.store import heads, history_rows, idempotency, state_dump
+from hamr.store import datacenter_jobs, heads, history_rows, idempotency, state_dump
 from hamr.store.outage import commit_confirmed, is_read_only, raise_if_outage
 from hamr.store.tables import (
     CREDENTIALS_EPOCH,
@@ -197,6 +198,33 @@ class SqlRepository:
 
     def release_idempotency_key(self, claim: KeyClaim) -> None:
         idempotency.release(self._db, claim)
+
+    def primary_links_in(self, datacenter: str, after: str, limit: int) -> list[Link]:
+        rows = datacenter_jobs.primary_link_rows(self._db, datacenter, after, limit)
+        return [link_from_row(row) for row in rows]
+
+    def pair_counts(self, datacenter: str) -> dict[HamrStatus, int]:
+        return datacenter_jobs.counts(self._db, datacenter)
+
+    def insert_datacenter_job(self, job: DatacenterJob) -> bool:
+        return datacenter_jobs.insert(self._db, job)
+
+    def get_datacenter_job(self, job_id: str) -> DatacenterJob | None:
+        return datacenter_jobs.get(self._db, job_id)
+
+    def running_datacenter_job(self) -> DatacenterJob | None:
+        return datacenter_jobs.running(self._db)
+
+    def latest_datacenter_job(self, datacenter: str, operation: str) -> DatacenterJob | None:
+        return datacenter_jobs.latest(self._db, datacenter, operation)
+
+    def claim_datacenter_job(
+        self, job_id: str, owner: str, now_us: int, stale_before_us: int
+    ) -> DatacenterJob | None:
+        return datacenter_jobs.claim(self._db, job_id, owner, now_us, stale_before_us)
+
+    def save_datacenter_job(self, job: DatacenterJob) -> None:
+        datacenter_jobs.save(self._db, job)
 
     def wipe(self) -> None:
         # Children before parents; the epochs stay, and the credentials epoch moves so that

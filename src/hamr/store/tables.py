@@ -117,6 +117,34 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created_at_us", "created_at_us"),
 )
 
+# Datacenter operations (domain/datacenter_jobs.py): one row per job, its progress committed
+# with each batch it walks. `active` is 1 while it runs and NULL after; being unique, it lets
+# one job run at a time, across every process on the database.
+datacenter_jobs = Table(
+    "datacenter_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("datacenter", String(32), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("hold", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("active", SmallInteger, nullable=True, unique=True),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("position", String(36), nullable=False),
+    Column("refusals", JSON, nullable=False),
+    Column("org_uuid", String(36), nullable=False),
+    Column("key_id", String(36), nullable=False),
+    Column("batch_size", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("heartbeat_at_us", BigInteger, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=True),
+    Column("owner", String(64), nullable=True),
+    Index("ix_datacenter_jobs_datacenter_operation", "datacenter", "operation", "created_at_us"),
+)
+
 # Counters that other processes poll to learn that something changed (e.g. a key was revoked).
 epochs = Table(
     "epochs",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hamr.domain.errors import InvalidInput, NoConnection, NotFound, RequestInFlight
 from hamr.domain.idempotency import KeyedOperation
@@ -101,31 +101,23 @@ class PairOperations:
         dry_run: bool,
         keyed: KeyedOperation | None,
     ) -> tuple[list[AppliedChange], StoredAnswer | None]:
-        _check_reason(reason)
+        check_reason(reason)
         caller = principal.org
-        applied: list[AppliedChange] = []
         with self._unit_of_work() as uow:
             repository = uow.repository
             link = repository.links_of([caller.uuid]).get(caller.uuid)
             if link is not None:
                 repository.lock_orgs(link.members)
                 link = repository.links_of([caller.uuid]).get(caller.uuid)
-            steps = operation_steps(operation, link.hamr_status if link else None, hold)
-            assert link is not None
-            for status in steps:
-                now = self._clock()
-                after = replace(
-                    link,
-                    hamr_status=status,
-                    modified_at_us=next_modified_at(now, link.modified_at_us),
-                    modified_by=f"hamr pair {operation}",
-                )
-                move = judge(link.hamr_status, status, self.policy)
-                before = link.view_of(caller.uuid)
-                applied.append(
-                    AppliedChange(caller.uuid, principal.key_id, before, after, now, move, reason)
-                )
-                link = after
+            applied = walk(
+                link,
+                caller.uuid,
+                principal.key_id,
+                Walk(operation, reason, hold, f"hamr pair {operation}"),
+                self.policy,
+                self._clock,
+            )
+            link = applied[-1].after
             repository.save_links([link], [])
             ids = repository.add_history(applied)
             applied = [replace(c, history_id=i) for c, i in zip(applied, ids, strict=True)]
@@ -153,7 +145,7 @@ class PairOperations:
         pair's history, kept for both, ends with a row for each side saying so (with `reason`).
         A dry run finds the connection that would go and changes nothing."""
         if reason is not None:
-            _check_reason(reason)
+            check_reason(reason)
         with self._unit_of_work() as uow:
             org = require_org(uow.repository, org_uuid)
             link = uow.repository.links_of([org.uuid]).get(org.uuid)
@@ -174,6 +166,53 @@ class PairOperations:
         return link
 
 
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What a pair operation asks: which operation, why, whether to stop at its liminal
+    status, and the name the connection is left `modified_by`."""
+
+    operation: str
+    reason: str
+    hold: bool
+    modified_by: str
+
+
+def walk(
+    link: Link | None,
+    viewer: str,
+    key_id: str,
+    asked: Walk,
+    policy: Policy,
+    clock: Callable[[], int],
+) -> list[AppliedChange]:
+    """The changes that walk `link` (read under its orgs' locks) through the operation's
+    steps, each as `viewer` sees it, written by `key_id` with the reason; OperationRefused
+    unless the pair is where the operation starts. Stores nothing: the caller does, with the
+    pair operation (one pair) or the datacenter operation (a batch of pairs)."""
+    steps = operation_steps(asked.operation, link.hamr_status if link else None, asked.hold)
+    assert link is not None
+    applied: list[AppliedChange] = []
+    for status in steps:
+        now = clock()
+        after = replace(
+            link,
+            hamr_status=status,
+            modified_at_us=next_modified_at(now, link.modified_at_us),
+            modified_by=asked.modified_by,
+        )
+        move = judge(link.hamr_status, status, policy)
+        before = link.view_of(viewer)
+        applied.append(AppliedChange(viewer, key_id, before, after, now, move, asked.reason))
+        link = after
+    return applied
+
+
+def check_reason(reason: str) -> None:
+    """A reason history keeps: said, and no longer than any other text hamr stores."""
+    if not reason.strip() or len(reason) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")
+
+
 def _store_answer(repository: Repository, claim: KeyClaim, answer: StoredAnswer) -> None:
     """Keep a keyed operation's answer; a claim a retry took over (its holder seemed gone)
     fails the operation: the retry walks instead."""
@@ -182,9 +221,3 @@ def _store_answer(repository: Repository, claim: KeyClaim, answer: StoredAnswer)
             f"A retry with the idempotency key {claim.key!r} took this request's place after "
             "it waited too long; nothing of this request was stored."
         )
-
-
-def _check_reason(reason: str) -> None:
-    """A reason history keeps: said, and no longer than any other text hamr stores."""
-    if not reason.strip() or len(reason) > MAX_TEXT_LENGTH:
-        raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")

@@ -1,8 +1,8 @@
 """The service facade the API, the CLI and the tests call: it owns the unit of work and the
 caches, and hands each use case to the module whose job it is: connections (reading and
 writing a pair's connection), accounts (orgs and keys), history_log, pair operations
-(`service.pairs`) and idempotency keys (`service.idempotency_keys`). Nothing above it touches
-storage.
+(`service.pairs`), datacenter operations (`service.datacenter_operations`) and idempotency keys
+(`service.idempotency_keys`). Nothing above it touches storage.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from hamr.usecases.accounts import Accounts
 from hamr.usecases.caches import ConnectionCache, CredentialCache, OrgCache, StorageChanges
 from hamr.usecases.clock import Clock, system_clock_us
 from hamr.usecases.connections import ConnectionUseCases, Upsert
+from hamr.usecases.datacenter_operations import DatacenterOperations
 from hamr.usecases.idempotency_keys import IdempotencyKeys
 from hamr.usecases.key_sessions import KeySessions
 from hamr.usecases.pair_operations import PairOperations
@@ -82,6 +83,7 @@ class HamrService:
         self.pairs = PairOperations(
             unit_of_work, self.connections, clock, policy, stuck_after_seconds
         )
+        self.datacenter_operations = DatacenterOperations(unit_of_work, datacenters, clock, policy)
         self.idempotency_keys = IdempotencyKeys(unit_of_work, clock)
         self.sessions = KeySessions(unit_of_work)
 
