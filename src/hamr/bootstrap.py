@@ -62,6 +62,7 @@ def build_service(
         clock=clock,
         policy=Policy(settings.transitions),
         stuck_after_seconds=settings.stuck_after_seconds,
+        datacenter_reads=store.datacenter_reads,
     )
 
 

@@ -16,6 +16,12 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Lifespan
 
 from hamr.api.compression import GZIP_MINIMUM_BYTES, GzipWhenAsked
+from hamr.api.datacenter_routes import (
+    DATACENTER_PATH,
+    OPERATION_PATH,
+    datacenter_operation,
+    get_datacenter,
+)
 from hamr.api.errors import MethodNotAllowed, error_response, unexpected_error_response
 from hamr.api.fast_get import FastGet
 from hamr.api.history_routes import HISTORY_PATH, list_history
@@ -37,6 +43,8 @@ def api_routes(settings: Settings, extra: Sequence[BaseRoute] = ()) -> list[Base
         Route(HISTORY_PATH, list_history, methods=["GET"]),
         Route(PAIR_PATH, get_pair, methods=["GET"]),
         Route(PAIR_PATH + "/{operation}", post_operation, methods=["POST"]),
+        Route(DATACENTER_PATH, get_datacenter, methods=["GET"]),
+        Route(OPERATION_PATH, datacenter_operation, methods=["GET", "POST"]),
         Route("/api/v1/validate", validate_api_key, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -1,6 +1,7 @@
 """What runs beside the requests for a server's lifetime: the group-commit writer, the watch on
 storage that keeps the caches true to other processes' writes, periodic flushes of the access
-log and metrics, the metrics port, and scheduled garbage collection. On the way out each is
+log and metrics, the metrics port, scheduled garbage collection, and the walker of datacenter
+operations. On the way out each is
 stopped, then the database is closed."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
 from hamr.server.access_log import AccessLog
 from hamr.server.collector import scheduled_full_collections
+from hamr.server.datacenter_runner import walk_datacenter_operations
 from hamr.server.replica_watch import watch_replica
 from hamr.server.telemetry import flush_periodically
 from hamr.server.writer import GroupCommitWriter
@@ -40,7 +42,7 @@ def background_work(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.create_task(_watch_storage(state))
-        watchers = [poller]
+        watchers = [poller, asyncio.create_task(walk_datacenter_operations(state))]
         if state.replica is not None:
             watchers.append(asyncio.create_task(watch_replica(state)))
         flushes = [

@@ -4,6 +4,8 @@ order, and their counts by status."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,61 +24,95 @@ _primary_datacenter = sa.case(
 _ACTIVE = 1
 
 
+# Connections whose primary side is in a datacenter, by id after a position; their number
+# by status; the job rows.
+PRIMARY_LINKS = (
+    sa.select(*LINK_COLUMNS)
+    .join(orgs, orgs.c.uuid == connections.c.org_uuid)
+    .where(
+        connections.c.id > sa.bindparam("after"),
+        _primary_datacenter == sa.bindparam("datacenter"),
+    )
+    .order_by(connections.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    # SQLite's dialect writes LIMIT with an OFFSET; named, it is a parameter the driver gets.
+    .offset(sa.bindparam("skip", type_=sa.Integer))
+)
+COUNTS = (
+    sa.select(connections.c.hamr_status, sa.func.count())
+    .join(orgs, orgs.c.uuid == connections.c.org_uuid)
+    .where(_primary_datacenter == sa.bindparam("datacenter"))
+    .group_by(connections.c.hamr_status)
+)
+# Every value a parameter, constants too: the read side runs these on the driver directly.
+RUNNING = sa.select(datacenter_jobs).where(datacenter_jobs.c.active == sa.bindparam("active"))
+LATEST = (
+    sa.select(datacenter_jobs)
+    .where(
+        datacenter_jobs.c.datacenter == sa.bindparam("datacenter"),
+        datacenter_jobs.c.operation == sa.bindparam("operation"),
+    )
+    .order_by(datacenter_jobs.c.created_at_us.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    # SQLite's dialect writes LIMIT with an OFFSET; named, it is a parameter the driver gets.
+    .offset(sa.bindparam("skip", type_=sa.Integer))
+)
+BY_ID = sa.select(datacenter_jobs).where(datacenter_jobs.c.id == sa.bindparam("job_id"))
+JOB_COLUMNS = [column.name for column in datacenter_jobs.c]
+RUNNING_VALUES = {"active": _ACTIVE}
+
+
+def latest_values(datacenter: str, operation: str) -> dict[str, object]:
+    return {"datacenter": datacenter, "operation": operation, "limit": 1, "skip": 0}
+
+
+def primary_values(datacenter: str, after: str, limit: int) -> dict[str, object]:
+    return {"datacenter": datacenter, "after": after, "limit": limit, "skip": 0}
+
+
 def primary_link_rows(
     db: sa.Connection, datacenter: str, after: str, limit: int
 ) -> list[tuple[Any, ...]]:
     """Up to `limit` connections whose primary side is in `datacenter`, by id, after `after`,
-    as rows in `LINK_COLUMNS`' order."""
-    select = (
-        sa.select(*LINK_COLUMNS)
-        .join(orgs, orgs.c.uuid == connections.c.org_uuid)
-        .where(connections.c.id > after, _primary_datacenter == datacenter)
-        .order_by(connections.c.id)
-        .limit(limit)
-    )
-    return [tuple(row) for row in db.execute(select)]
+    in `LINK_COLUMNS`' order."""
+    values = primary_values(datacenter, after, limit)
+    return [tuple(row) for row in db.execute(PRIMARY_LINKS, values)]
 
 
 def counts(db: sa.Connection, datacenter: str) -> dict[HamrStatus, int]:
     """How many pairs whose primary side is in `datacenter` have each status."""
-    select = (
-        sa.select(connections.c.hamr_status, sa.func.count())
-        .join(orgs, orgs.c.uuid == connections.c.org_uuid)
-        .where(_primary_datacenter == datacenter)
-        .group_by(connections.c.hamr_status)
-    )
-    return {HamrStatus(status): count for status, count in db.execute(select)}
+    rows = db.execute(COUNTS, {"datacenter": datacenter})
+    return {HamrStatus(status): count for status, count in rows}
 
 
 def insert(db: sa.Connection, job: DatacenterJob) -> bool:
     """Store a new running job, unless one runs already (then False, nothing stored): of two
     at once, on any number of processes, the unique `active` column lets one in."""
     insert_for = postgresql_insert if db.dialect.name == "postgresql" else sqlite_insert
-    statement = insert_for(datacenter_jobs).values(_values(job)).on_conflict_do_nothing()
-    return db.execute(statement).rowcount == 1
+    statement = (
+        insert_for(datacenter_jobs)
+        .values(_values(job))
+        .on_conflict_do_nothing()
+        .returning(datacenter_jobs.c.id)
+    )
+    # By what it returns: psycopg's rowcount does not say for an INSERT ... ON CONFLICT.
+    return db.execute(statement).first() is not None
 
 
 def get(db: sa.Connection, job_id: str) -> DatacenterJob | None:
-    row = db.execute(sa.select(datacenter_jobs).where(datacenter_jobs.c.id == job_id)).first()
-    return None if row is None else _job(row)
+    row = db.execute(BY_ID, {"job_id": job_id}).first()
+    return None if row is None else job_of(dict(row._mapping))
 
 
 def running(db: sa.Connection) -> DatacenterJob | None:
-    select = sa.select(datacenter_jobs).where(datacenter_jobs.c.active == _ACTIVE)
-    row = db.execute(select).first()
-    return None if row is None else _job(row)
+    row = db.execute(RUNNING, RUNNING_VALUES).first()
+    return None if row is None else job_of(dict(row._mapping))
 
 
 def latest(db: sa.Connection, datacenter: str, operation: str) -> DatacenterJob | None:
     """The newest job of this operation on this datacenter."""
-    select = (
-        sa.select(datacenter_jobs)
-        .where(datacenter_jobs.c.datacenter == datacenter, datacenter_jobs.c.operation == operation)
-        .order_by(datacenter_jobs.c.created_at_us.desc())
-        .limit(1)
-    )
-    row = db.execute(select).first()
-    return None if row is None else _job(row)
+    row = db.execute(LATEST, latest_values(datacenter, operation)).first()
+    return None if row is None else job_of(dict(row._mapping))
 
 
 def claim(
@@ -86,7 +122,7 @@ def claim(
     fresh heartbeat; None if another holds it or it is not running. On PostgreSQL the row
     stays locked until commit, so that two claimants queue and the second sees the first's."""
     table = datacenter_jobs
-    claimed = db.execute(
+    row = db.execute(
         table.update()
         .where(
             table.c.id == job_id,
@@ -94,8 +130,9 @@ def claim(
             sa.or_(table.c.owner == owner, table.c.heartbeat_at_us < stale_before_us),
         )
         .values(owner=owner, heartbeat_at_us=now_us)
-    )
-    return get(db, job_id) if claimed.rowcount == 1 else None
+        .returning(*table.c)
+    ).first()
+    return None if row is None else job_of(dict(row._mapping))
 
 
 def save(db: sa.Connection, job: DatacenterJob) -> None:
@@ -132,24 +169,27 @@ def _values(job: DatacenterJob) -> dict[str, Any]:
     }
 
 
-def _job(row: Any) -> DatacenterJob:
+def job_of(row: Mapping[str, Any]) -> DatacenterJob:
+    refusals = row["refusals"]
+    if isinstance(refusals, str):  # read through the driver: SQLite's JSON is text
+        refusals = json.loads(refusals)
     return DatacenterJob(
-        id=row.id,
-        datacenter=row.datacenter,
-        operation=row.operation,
-        hold=bool(row.hold),
-        reason=row.reason,
-        state=JobState(row.state),
-        total=row.total,
-        done=row.done,
-        refused=row.refused,
-        position=row.position,
-        refusals=tuple(Refusal(**r) for r in row.refusals),
-        org_uuid=row.org_uuid,
-        key_id=row.key_id,
-        batch_size=row.batch_size,
-        created_at_us=row.created_at_us,
-        heartbeat_at_us=row.heartbeat_at_us,
-        finished_at_us=row.finished_at_us,
-        owner=row.owner,
+        id=row["id"],
+        datacenter=row["datacenter"],
+        operation=row["operation"],
+        hold=bool(row["hold"]),
+        reason=row["reason"],
+        state=JobState(row["state"]),
+        total=row["total"],
+        done=row["done"],
+        refused=row["refused"],
+        position=row["position"],
+        refusals=tuple(Refusal(**r) for r in refusals),
+        org_uuid=row["org_uuid"],
+        key_id=row["key_id"],
+        batch_size=row["batch_size"],
+        created_at_us=row["created_at_us"],
+        heartbeat_at_us=row["heartbeat_at_us"],
+        finished_at_us=row["finished_at_us"],
+        owner=row["owner"],
     )

@@ -14,6 +14,7 @@ from sqlalchemy.util import asbool
 from hamr.domain.errors import InvalidInput
 from hamr.settings import redact_url
 from hamr.store import migrate
+from hamr.store.datacenter_reads import SqlDatacenterReads
 from hamr.store.engine import create_engine
 from hamr.store.repository import SqlUnitOfWork
 from hamr.store.views import SqlReadView
@@ -35,6 +36,7 @@ class SqlStore:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.view = SqlReadView(engine)
+        self.datacenter_reads = SqlDatacenterReads(engine)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)

@@ -29,8 +29,8 @@ from hamr.domain.datacenter_jobs import (
 )
 from hamr.domain.errors import InvalidInput, NotFound
 from hamr.domain.lifecycle import OPERATIONS, OperationRefused, operation_steps
-from hamr.domain.model import AppliedChange, HamrStatus, Policy
-from hamr.domain.ports import UnitOfWork
+from hamr.domain.model import AppliedChange, HamrStatus, Link, Policy
+from hamr.domain.ports import DatacenterReads, UnitOfWork
 from hamr.domain.rules import canonical_datacenter
 from hamr.usecases.pair_operations import Walk, check_reason, walk
 
@@ -47,11 +47,15 @@ class DatacenterOperations:
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
+        reads: DatacenterReads | None,
         datacenters: frozenset[str],
         clock: Callable[[], int],
         policy: Policy,
     ):
+        """`reads` None: read through units of work (a service built without a store's
+        reads, as some tests build one)."""
         self._unit_of_work = unit_of_work
+        self._reads = reads or _ReadsInUnitsOfWork(unit_of_work)
         self._datacenters = datacenters
         self._clock = clock
         self._policy = policy
@@ -204,8 +208,7 @@ class DatacenterOperations:
         refusals: list[Refusal] = []
         refused = 0
         while True:
-            with self._unit_of_work() as uow:
-                links = uow.repository.primary_links_in(datacenter, position, MAX_BATCH_PAIRS)
+            links = self._reads.primary_links_in(datacenter, position, MAX_BATCH_PAIRS)
             for link in links:
                 total += 1
                 try:
@@ -221,22 +224,19 @@ class DatacenterOperations:
 
     def resumable(self, owner: str) -> DatacenterJob | None:
         """The running job if `owner` holds it or may take it over (its lease ran out)."""
-        with self._unit_of_work() as uow:
-            job = uow.repository.running_datacenter_job()
+        job = self._reads.running_datacenter_job()
         stale_before = self._clock() - round(LEASE_SECONDS * 1_000_000)
         if job is None or (job.owner not in (None, owner) and job.heartbeat_at_us >= stale_before):
             return None
         return job
 
     def get(self, job_id: str) -> DatacenterJob | None:
-        with self._unit_of_work() as uow:
-            return uow.repository.get_datacenter_job(job_id)
+        return self._reads.get_datacenter_job(job_id)
 
     def latest(self, datacenter: str, operation: str) -> DatacenterJob:
         """The newest job of this operation on this datacenter; NotFound if there is none."""
         datacenter = self.known(datacenter, operation)
-        with self._unit_of_work() as uow:
-            job = uow.repository.latest_datacenter_job(datacenter, operation)
+        job = self._reads.latest_datacenter_job(datacenter, operation)
         if job is None:
             raise NotFound(f"No {operation} of {datacenter} has been started.")
         return job
@@ -244,5 +244,31 @@ class DatacenterOperations:
     def counts(self, datacenter: str) -> dict[HamrStatus, int]:
         """How many pairs whose primary side is in the datacenter have each status."""
         datacenter = self.datacenter(datacenter)
+        return self._reads.pair_counts(datacenter)
+
+
+class _ReadsInUnitsOfWork:
+    """DatacenterReads through units of work (each its own transaction)."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork]):
+        self._unit_of_work = unit_of_work
+
+    def primary_links_in(self, datacenter: str, after: str, limit: int) -> list[Link]:
+        with self._unit_of_work() as uow:
+            return uow.repository.primary_links_in(datacenter, after, limit)
+
+    def pair_counts(self, datacenter: str) -> dict[HamrStatus, int]:
         with self._unit_of_work() as uow:
             return uow.repository.pair_counts(datacenter)
+
+    def running_datacenter_job(self) -> DatacenterJob | None:
+        with self._unit_of_work() as uow:
+            return uow.repository.running_datacenter_job()
+
+    def latest_datacenter_job(self, datacenter: str, operation: str) -> DatacenterJob | None:
+        with self._unit_of_work() as uow:
+            return uow.repository.latest_datacenter_job(datacenter, operation)
+
+    def get_datacenter_job(self, job_id: str) -> DatacenterJob | None:
+        with self._unit_of_work() as uow:
+            return uow.repository.get_datacenter_job(job_id)

@@ -32,7 +32,7 @@ from hamr.domain.model import (
     RequestedChange,
     Statistics,
 )
-from hamr.domain.ports import ReadView, UnitOfWork
+from hamr.domain.ports import DatacenterReads, ReadView, UnitOfWork
 from hamr.usecases import history_log
 from hamr.usecases.accounts import Accounts
 from hamr.usecases.caches import ConnectionCache, CredentialCache, OrgCache, StorageChanges
@@ -66,6 +66,7 @@ class HamrService:
         clock: Clock = system_clock_us,
         policy: Policy = Policy.WARN,
         stuck_after_seconds: float = STUCK_AFTER_SECONDS,
+        datacenter_reads: DatacenterReads | None = None,
     ):
         self._unit_of_work = unit_of_work
         self._view = view
@@ -83,7 +84,9 @@ class HamrService:
         self.pairs = PairOperations(
             unit_of_work, self.connections, clock, policy, stuck_after_seconds
         )
-        self.datacenter_operations = DatacenterOperations(unit_of_work, datacenters, clock, policy)
+        self.datacenter_operations = DatacenterOperations(
+            unit_of_work, datacenter_reads, datacenters, clock, policy
+        )
         self.idempotency_keys = IdempotencyKeys(unit_of_work, clock)
         self.sessions = KeySessions(unit_of_work)
 

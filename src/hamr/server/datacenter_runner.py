@@ -1,0 +1,59 @@
+"""The server's walker of datacenter operations (usecases/datacenter_operations.py).
+
+A started operation is walked here, in the background, not inside the POST that started it:
+the job row is all there is to it, so a server that died mid-walk (kill -9 included) leaves
+a job whose lease runs out, and the next server on the database (this one restarted, or
+another that is running) finds it on its next look and walks on from the position its last
+committed batch recorded. The POST answers at once; whoever started it polls. Every batch
+holds the write gate shared, as any write does, and the changes it stored go into this
+process's caches (other processes learn them by their storage poll)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+import anyio.to_thread
+
+from hamr.api.state import AppState
+from hamr.domain.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+# How often the server looks for a job to walk (a new one, or one whose holder died).
+POLL_SECONDS = 0.5
+# A breath between batches, in which the writes that waited for SQLite's one write lock
+# meanwhile get it: its busy handler polls, and a walker that took the lock back at once
+# would keep them waiting.
+BETWEEN_BATCHES_SECONDS = 0.005
+
+
+def owner_name() -> str:
+    """Who holds a job: this host and process, and a nonce (a pid is reused after restarts)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def walk_datacenter_operations(state: AppState) -> None:
+    """Look for a running job this process may walk, and walk it a batch at a time, for the
+    server's lifetime (cancelled on the way out: a batch in flight then commits or not)."""
+    owner = owner_name()
+    operations = state.service.datacenter_operations
+    while True:
+        await asyncio.sleep(POLL_SECONDS)
+        try:
+            job = await state.reads(operations.resumable, owner)
+            while job is not None and job.running:
+                async with state.write_gate.shared():
+                    stepped = await anyio.to_thread.run_sync(operations.step, job.id, owner)
+                if stepped is None:
+                    break  # another process holds it
+                job, applied = stepped
+                if applied:
+                    state.service.remember_writes(applied)
+                await asyncio.sleep(BETWEEN_BATCHES_SECONDS)
+        except Unavailable as error:
+            logger.warning("a datacenter operation waits for the database: %s", error.detail)
+        except Exception:
+            logger.exception("a datacenter operation's batch failed; it is tried again")
