@@ -202,7 +202,8 @@ def test_only_admin_credentials_run_or_follow_it(fresh: Fresh) -> None:
         refused = start(server, headers, "eu1", "failover")
         assert refused.status_code == 403
         assert refused.json()["errors"][0]["detail"].startswith(
-            f"This DD-APPLICATION-KEY has the {permission.value} permission; this request needs admin."
+            f"This DD-APPLICATION-KEY has the {permission.value} permission; this request "
+            "needs admin."
         )
         looked = httpx.get(f"{server.url}{DATACENTERS}/eu1", headers=headers, timeout=10)
         assert looked.status_code == 403

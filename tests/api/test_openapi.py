@@ -21,6 +21,8 @@ HAMR_EXTENSIONS = {
     "/api/v2/hamr/history",
     "/api/v2/hamr/pair",
     "/api/v2/hamr/pair/{operation}",
+    "/api/v2/hamr/datacenters/{datacenter}",
+    "/api/v2/hamr/datacenters/{datacenter}/{operation}",
     "/api/v1/validate",
     "/healthz",
     "/readyz",

@@ -18,7 +18,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from hamr.bootstrap import create_app
+from hamr.domain.model import KeyKind, Permission
+from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.settings import Settings
+from hamr.store.sql import open_store
+from hamr.usecases.service import HamrService
 from tests.conftest import ADMIN, EmulatorServer, sqlite_url
 
 MODES = ["both", "contract", "live"]
@@ -36,6 +40,9 @@ ORDER = [
     ("get", "/api/v2/hamr/history"),
     ("get", "/api/v2/hamr/pair"),
     ("post", "/api/v2/hamr/pair/{operation}"),
+    ("get", "/api/v2/hamr/datacenters/{datacenter}"),
+    ("post", "/api/v2/hamr/datacenters/{datacenter}/{operation}"),
+    ("get", "/api/v2/hamr/datacenters/{datacenter}/{operation}"),
     ("post", "/_hamr/pair"),
     ("get", "/_hamr/clock"),
     ("post", "/_hamr/clock"),
@@ -78,9 +85,8 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 
 
 def success(operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The operation's one documented 2xx answer."""
-    ((code, response),) = [(c, r) for c, r in operation["responses"].items() if c[0] == "2"]
-    return code, response
+    """The operation's first documented 2xx answer: the one its example request gets."""
+    return next((c, r) for c, r in operation["responses"].items() if c[0] == "2")
 
 
 def check(value: Any, schema: dict[str, Any], document: dict[str, Any]) -> None:
@@ -144,17 +150,31 @@ def test_the_document_is_valid_openapi_and_every_operation_has_examples(
             check(media["example"], media["schema"], document)
 
 
-def credentials(operation: dict[str, Any], keys: dict[str, str]) -> dict[str, str]:
+def credentials(
+    operation: dict[str, Any], keys: dict[str, str], admin_keys: dict[str, str]
+) -> dict[str, str]:
     """What the operation's security asks for: nothing, the admin token, the API key alone,
-    or the org's two keys."""
+    the org's two keys, or (`x-hamr-permission: admin`) the org's keys with an admin one."""
     security = operation.get("security", [{"apiKeyAuth": [], "appKeyAuth": []}])
     if not security:
         return {}
     if "adminToken" in security[0]:
         return ADMIN
+    if operation.get("x-hamr-permission") == "admin":
+        return admin_keys
     return {
         name: keys[name] for name in keys if name != "DD-APPLICATION-KEY" or len(security[0]) > 1
     }
+
+
+def admin_key(server: EmulatorServer, org_uuid: str) -> str:
+    """An admin application key of the org, made as an operator makes one."""
+    store = open_store(server.database_url)
+    try:
+        service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
+        return service.create_key(org_uuid, KeyKind.APP, Permission.ADMIN)[1]
+    finally:
+        store.close()
 
 
 def test_each_example_request_gets_an_answer_of_the_examples_shape(
@@ -162,6 +182,7 @@ def test_each_example_request_gets_an_answer_of_the_examples_shape(
 ) -> None:
     document = served(emulated)
     keys: dict[str, str] = {}
+    admin_keys: dict[str, str] = {}
     rule_id = ""
     with httpx.Client(base_url=emulated.url, timeout=10) as http:
         for method, path in ORDER:
@@ -180,7 +201,7 @@ def test_each_example_request_gets_an_answer_of_the_examples_shape(
                 url,
                 params=query,
                 json=body["application/json"]["example"] if body else None,
-                headers=credentials(operation, keys),
+                headers=credentials(operation, keys, admin_keys),
             )
             code, documented = success(operation)
             assert str(answer.status_code) == code, (method, path, answer.text)
@@ -200,5 +221,6 @@ def test_each_example_request_gets_an_answer_of_the_examples_shape(
             if path == "/_hamr/reset":
                 org = answer.json()["data"]["attributes"]["orgs"][0]
                 keys = {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}
+                admin_keys = {**keys, "DD-APPLICATION-KEY": admin_key(emulated, org["uuid"])}
             if (method, path) == ("post", "/_hamr/faults"):
                 rule_id = answer.json()["data"]["id"]

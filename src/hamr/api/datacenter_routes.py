@@ -140,9 +140,7 @@ def job_document(job: DatacenterJob) -> dict[str, Any]:
                 "started_by": {"org_uuid": job.org_uuid, "key_id": job.key_id},
                 "batch_size": job.batch_size,
                 "created_at": format_timestamp(job.created_at_us),
-                "finished_at": None
-                if job.finished_at_us is None
-                else format_timestamp(job.finished_at_us),
+                "updated_at": format_timestamp(job.updated_at_us),
             },
         },
         "links": {"self": job_path(job)},

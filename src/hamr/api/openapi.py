@@ -13,6 +13,7 @@ from hamr import __version__
 from hamr.api.errors import OVERRIDE_HEADER
 from hamr.api.history_openapi import HISTORY_SCHEMAS, history_operations
 from hamr.api.history_routes import HISTORY_PATH
+from hamr.api.openapi_datacenters import DATACENTER_SCHEMAS, datacenter_paths
 from hamr.api.openapi_examples import CONNECTION_REQUEST, VALIDATE_ANSWER, connection_answer
 from hamr.api.openapi_pairs import PAIR_SCHEMAS, pair_paths
 from hamr.api.openapi_probes import PROBE_PATHS, PROBE_SCHEMAS
@@ -87,6 +88,7 @@ def _document(wire: WireFormat, extra: OpenApiPart) -> dict[str, Any]:
     schemas.update(_response_schemas(attributes.__name__))
     schemas.update(HISTORY_SCHEMAS)
     schemas.update(PAIR_SCHEMAS)
+    schemas.update(DATACENTER_SCHEMAS)
     schemas.update(PROBE_SCHEMAS)
     schemas.update(extra.schemas)
     ok = _json("OK", "HamrOrgConnectionResponse", wire.content_type)
@@ -177,6 +179,16 @@ def _document(wire: WireFormat, extra: OpenApiPart) -> dict[str, Any]:
                     **_pick(errors, "429", "500", "503"),
                 },
                 _IDEMPOTENCY_KEY,
+            ),
+            **datacenter_paths(
+                {
+                    **_pick(errors, "400", *auth, "403", "409", "413", "415"),
+                    "404": _json(
+                        "Not Found (hamr): no such datacenter or operation, or none started",
+                        "JSONAPIErrorResponse",
+                    ),
+                    **_pick(errors, "429", "500", "503"),
+                }
             ),
             VALIDATE_PATH: _VALIDATE,
             **PROBE_PATHS,

@@ -60,6 +60,11 @@ class DatacenterJob:
         return max(0, self.total - self.done - self.refused) if self.running else 0
 
     @property
+    def updated_at_us(self) -> int:
+        """When its progress was last stored: its end, its last batch, or its start."""
+        return self.finished_at_us or max(self.heartbeat_at_us, self.created_at_us)
+
+    @property
     def running(self) -> bool:
         return self.state is JobState.RUNNING
 
