@@ -63,6 +63,7 @@ def protocol_with(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
 class LimitedProtocol(HttpToolsProtocol):
     limits: ClassVar[ConnectionLimits]
     _busy_said: ClassVar[float] = 0.0
+    _header_bytes: int  # of the request being read, up to the blank line that ends them
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -70,10 +71,13 @@ class LimitedProtocol(HttpToolsProtocol):
         self._refused = False
         self._dropped = 0
         self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_due: float | None = None  # when the headers being read time out
         self._body_timer: asyncio.TimerHandle | None = None
         self._bounded: RequestResponseCycle | None = None  # the cycle whose receive is bounded
         self._timed_out: RequestResponseCycle | None = None  # the cycle whose body timed out
-        self._arm_header_timer()
+        self._line, self._line_length = b"", 0  # the line being read: its start, its length
+        self._longest: tuple[int, bytes] = (0, b"")  # the longest line's length and start
+        self._time_headers()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # lingering: read and dropped
@@ -82,12 +86,26 @@ class LimitedProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         if self._reading_headers:
-            if self._header_timer is None:  # the next request on a kept-alive connection
-                self._arm_header_timer()
+            if self._headers_due is None:  # the next request on a kept-alive connection
+                self._time_headers()
+            if self._header_bytes == 0:
+                # The usual case: a request's headers whole in one read, within the cap. Only
+                # headers that may still grow past it need their lines noted (to name one).
+                end = data.find(HEADERS_END)
+                if 0 <= end <= self.limits.max_header_bytes - len(HEADERS_END):
+                    self._header_bytes = end + len(HEADERS_END)
+                    super().data_received(data)
+                    self._after_read()
+                    return
+                self._line, self._line_length = b"", 0
+                self._longest = (0, b"")
             if self._count_header_bytes(data) > self.limits.max_header_bytes:
                 self._refuse_headers()
                 return
         super().data_received(data)
+        self._after_read()
+
+    def _after_read(self) -> None:
         if self._reading_headers or self._refused:  # no body is awaited
             if self._body_timer is not None:
                 self._body_timer.cancel()
@@ -102,7 +120,7 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._cancel_header_timer()
+        self._headers_due = None
         if len(self.connections) <= self.limits.max_connections:
             super().on_headers_complete()
             return
@@ -118,11 +136,11 @@ class LimitedProtocol(HttpToolsProtocol):
         self._start_headers()
 
     def _start_headers(self) -> None:
+        """A request's headers are next. (Their lines are noted only if they take more than
+        one read: from data_received, which starts the notes on the first.)"""
         self._reading_headers = True
         self._header_bytes = 0
         self._tail = b""  # the last bytes seen, for a HEADERS_END split across reads
-        self._line, self._line_length = b"", 0  # the line being read: its start, its length
-        self._longest: tuple[int, bytes] = (0, b"")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
@@ -222,19 +240,29 @@ class LimitedProtocol(HttpToolsProtocol):
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(
-            self.limits.header_timeout_seconds, self._headers_too_slow
-        )
+    def _time_headers(self) -> None:
+        """The headers now being read are due within the timeout. One timer per connection,
+        not one per request: it is armed only when none is pending, and when it fires early
+        (a later request's headers are due later) it is armed again for the rest."""
+        self._headers_due = due = self.loop.time() + self.limits.header_timeout_seconds
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(due, self._headers_too_slow)
 
     def _cancel_header_timer(self) -> None:
+        self._headers_due = None
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self._reading_headers and not self.transport.is_closing():
+        due = self._headers_due
+        if due is None or self.transport.is_closing():
+            return
+        if due > self.loop.time():
+            self._header_timer = self.loop.call_at(due, self._headers_too_slow)
+            return
+        if self._reading_headers:
             logger.debug(
                 "closed a connection without a request's headers after %s s",
                 self.limits.header_timeout_seconds,
