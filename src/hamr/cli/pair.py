@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from hamr.cli.datacenter_failover import run_datacenter_operation
 from hamr.cli.options import database_option
 from hamr.cli.support import emit, open_service
 from hamr.domain.lifecycle import OPERATIONS
@@ -43,7 +44,12 @@ def pair_show(ctx: click.Context, org_uuid: str, as_json: bool, database_url: st
 def _operation(name: str) -> click.Command:
     holds = name in ("failover", "recover")
 
-    @click.option("--org", "org_uuid", required=True, help="An organization of the pair.")
+    @click.option("--org", "org_uuid", help="An organization of the pair.")
+    @click.option(
+        "--datacenter",
+        help="Instead of --org: every pair whose primary side is in this datacenter, in "
+        "batches, with a progress bar.",
+    )
     @click.option("--reason", required=True, help="Why; it goes into the pair's history.")
     @click.option("--dry-run", is_flag=True, help="Say what would happen; store nothing.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -51,14 +57,30 @@ def _operation(name: str) -> click.Command:
     @click.pass_context
     def run(
         ctx: click.Context,
-        org_uuid: str,
+        org_uuid: str | None,
+        datacenter: str | None,
         reason: str,
         dry_run: bool,
         as_json: bool,
         database_url: str | None,
         hold: bool = False,
     ) -> None:
+        if (org_uuid is None) == (datacenter is None):
+            raise click.UsageError("Name the pair with --org, or a datacenter with --datacenter.")
         service = open_service(ctx, database_url)
+        if datacenter is not None:
+            run_datacenter_operation(
+                service,
+                name,
+                datacenter,
+                reason,
+                hold=hold,
+                dry_run=dry_run,
+                as_json=as_json,
+                key_id=OPERATOR_KEY,
+            )
+            return
+        assert org_uuid is not None
         org = service.require_org(org_uuid)
         principal = Principal(org, OPERATOR_KEY, Permission.ADMIN, KeyKind.TOKEN)
         done = service.pairs.run(principal, name, reason, hold, dry_run)

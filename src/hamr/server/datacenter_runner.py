@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 
 import anyio.to_thread
 
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
+from hamr.usecases.datacenter_operations import owner_name
 
 logger = logging.getLogger(__name__)
 # How often the server looks for a job to walk (a new one, or one whose holder died).
@@ -28,11 +26,6 @@ POLL_SECONDS = 0.5
 # meanwhile get it: its busy handler polls, and a walker that took the lock back at once
 # would keep them waiting.
 BETWEEN_BATCHES_SECONDS = 0.005
-
-
-def owner_name() -> str:
-    """Who holds a job: this host and process, and a nonce (a pid is reused after restarts)."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 async def walk_datacenter_operations(state: AppState) -> None:

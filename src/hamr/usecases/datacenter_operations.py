@@ -14,6 +14,8 @@ running-job row lets one in (JobRunning for the other). Blocking: call from a wo
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,6 +43,11 @@ BATCH_PAIRS = 500
 MAX_BATCH_PAIRS = 5_000
 # A job whose holder has committed no batch for this long is taken over by whoever asks.
 LEASE_SECONDS = 10.0
+
+
+def owner_name() -> str:
+    """Who holds a job: this host and process, and a nonce (a pid is reused after restarts)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class DatacenterOperations:
