@@ -119,6 +119,12 @@ class Repository(Protocol):
         """How many pairs whose primary side is in `datacenter` have each status."""
         ...
 
+    def lock_links(self, links: Sequence[Link]) -> dict[str, Link]:
+        """Lock these connections' orgs against writers until commit (as lock_orgs, in one
+        statement, in one order), and return each connection, by id, as it stands now
+        (those unlinked meanwhile left out)."""
+        ...
+
     def insert_datacenter_job(self, job: DatacenterJob) -> bool:
         """Store a new running job unless one runs already (then False): of two at once, on
         any number of processes, exactly one is stored."""

@@ -203,6 +203,16 @@ class SqlRepository:
         rows = datacenter_jobs.primary_link_rows(self._db, datacenter, after, limit)
         return [link_from_row(row) for row in rows]
 
+    def lock_links(self, links: Sequence[Link]) -> dict[str, Link]:
+        if self._db.dialect.name == "sqlite":
+            # Read in this transaction, which holds SQLite's one write lock since it began:
+            # nothing can have changed them.
+            return {link.id: link for link in links}
+        members = [org for link in links for org in link.members]
+        self.lock_orgs(members)
+        wanted = {link.id for link in links}
+        return {link.id: link for link in self.links_of(members).values() if link.id in wanted}
+
     def pair_counts(self, datacenter: str) -> dict[HamrStatus, int]:
         return datacenter_jobs.counts(self._db, datacenter)
 

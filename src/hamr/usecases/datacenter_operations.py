@@ -148,11 +148,9 @@ class DatacenterOperations:
             if job is None:
                 return None
             links = repository.primary_links_in(job.datacenter, job.position, job.batch_size)
-            members = {org for link in links for org in link.members}
-            # Lock every side as a pair operation does (in one statement, in one order), then
-            # read again: a write may have moved a pair in between.
-            repository.lock_orgs(members)
-            fresh = repository.links_of(members)
+            # Lock every side as a pair operation does, and read again: a write may have
+            # moved a pair in between.
+            fresh = repository.lock_links(links)
             asked = Walk(
                 job.operation,
                 job.reason,
@@ -164,10 +162,9 @@ class DatacenterOperations:
             done = refused = 0
             for link in links:
                 viewer = acting_side(link).uuid
-                current = fresh.get(viewer)
                 try:
                     changes = walk(
-                        current if current is not None and current.id == link.id else None,
+                        fresh.get(link.id),
                         viewer,
                         job.key_id,
                         asked,
