@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shlex
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from bench.seed import org_uuid, seed
+from hamr.domain.model import HamrStatus, Org, Permission, Principal, RequestedChange
+from hamr.domain.rules import default_pointers
 from hamr.store.sql import open_store
-from tests.conftest import PYTHON, database_of_its_own, run_cli
+from tests import docs
+from tests.conftest import PYTHON, Admin, database_of_its_own, run_cli, sqlite_url
 
 # Three batches of the operation's 500 pairs.
 PAIRS = 1_200
@@ -150,3 +154,35 @@ def test_an_unknown_datacenter_is_refused(seeded: str) -> None:
     )
     assert refused.returncode == 2
     assert "'mars1' is not a known datacenter" in refused.stderr
+
+
+def test_the_documented_commands_run_as_printed(tmp_path: Path) -> None:
+    """docs/failover.md's datacenter block on a pair whose primary is in eu1: a dry run, the
+    failover, then a held recovery completed."""
+    url = sqlite_url(tmp_path / "hamr.db")
+    store = open_store(url)
+    try:
+        admin = Admin(store)
+        primary, secondary = admin.create_org("eu1"), admin.create_org("us1")
+        principal = Principal(Org(primary.uuid, primary.name, "eu1"), "test", Permission.WRITE)
+        admin.service.write_connection(
+            principal,
+            RequestedChange(
+                hamr_status=HamrStatus.PASSIVE,
+                is_primary=True,
+                modified_by="test",
+                target_org_uuid=secondary.uuid,
+                target_org_name=None,
+                target_org_datacenter=None,
+                pointers=default_pointers(),
+            ),
+        )
+        for line in docs.block("docs/failover.md", "Datacenter operations", 0).splitlines():
+            words = shlex.split(line, comments=True)
+            assert words[0] == "hamr", line
+            done = run_cli(*words[1:], database_url=url)
+            assert done.returncode == 0, (line, done.stderr)
+        statuses = [row.after["hamr_status"] for row in admin.history(primary.uuid) if row.after]
+        assert statuses == [2, 3, 4, 5, 2]
+    finally:
+        store.close()

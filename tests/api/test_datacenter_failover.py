@@ -21,6 +21,7 @@ import pytest
 from bench.seed import seed
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store.sql import open_store
+from tests import docs
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, database_of_its_own
 
 DATACENTERS = "/api/v2/hamr/datacenters"
@@ -277,3 +278,23 @@ def test_a_server_killed_mid_walk_is_resumed_from_disk(fresh: Fresh) -> None:
     assert statuses == [4] * pairs
     sample = _seeded(job.done - 2, 4)  # around where the first server died
     assert [len(fresh.admin.history(o)) for o in sample] == [2, 2, 2, 2]
+
+
+def test_the_documented_curl_block_runs_as_printed(fresh: Fresh) -> None:
+    docs.shell_tools("curl", "bash")
+    server = fresh.serve()
+    primary, secondary = fresh.admin.create_org("eu1"), fresh.admin.create_org("us1")
+    link(server, primary, secondary)
+    admin_key = fresh.admin_headers(primary)["DD-APPLICATION-KEY"]
+    ran = docs.run_block(
+        "docs/failover.md",
+        "Datacenter operations",
+        1,
+        url=server.url,
+        env={"DD_API_KEY": primary.api_key, "ADMIN_APP_KEY": admin_key},
+    )
+    assert ran.returncode == 0, ran.stderr
+    started, followed = docs.documents(ran.stdout)
+    assert started["data"]["attributes"]["state"] == "running"
+    assert followed["data"]["id"] == started["data"]["id"]
+    assert finished(server, fresh.admin_headers(primary), "eu1", "failover")["done"] == 1

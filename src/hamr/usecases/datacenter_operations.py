@@ -234,6 +234,10 @@ class DatacenterOperations:
             return None
         return job
 
+    def running(self) -> DatacenterJob | None:
+        """The job that runs now, on any process, if one does."""
+        return self._reads.running_datacenter_job()
+
     def get(self, job_id: str) -> DatacenterJob | None:
         return self._reads.get_datacenter_job(job_id)
 

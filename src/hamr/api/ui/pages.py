@@ -23,12 +23,20 @@ from hamr.api.pair_routes import operation_named, run_operation
 from hamr.api.routes import require_permission
 from hamr.api.ui.access import SignInNeeded, Visitor, read_form, signed_in, ui_state
 from hamr.api.ui.actors import Actor, actors
+from hamr.api.ui.datacenter import datacenter_summary
 from hamr.api.ui.session import CSRF_FIELD, Session
 from hamr.api.ui.timeline import StatusChange, status_label, status_timeline, utc_text
 from hamr.api.write_gate import a_write
 from hamr.domain.errors import Forbidden, HamrError, NotFound, Subject
 from hamr.domain.lifecycle import OPERATIONS, needed_for_operation
-from hamr.domain.model import HamrStatus, HistoryEntry, HistoryQuery, KeyKind, PairReport
+from hamr.domain.model import (
+    HamrStatus,
+    HistoryEntry,
+    HistoryQuery,
+    KeyKind,
+    PairReport,
+    Permission,
+)
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 HERE = Path(__file__).parent
@@ -209,6 +217,8 @@ async def pair_page(request: Request) -> Response:
     }
     if report is not None:
         context["timeline"] = await _timeline(visitor)
+        if visitor.principal.permission.allows(Permission.ADMIN):
+            context["datacenter"] = await datacenter_summary(visitor.state, report.link)
     return render(request, "pair.html", context, visitor)
 
 
