@@ -44,7 +44,13 @@ async def walk_datacenter_operations(state: AppState) -> None:
                     break  # another process holds it
                 job, applied = stepped
                 if applied:
-                    state.service.remember_writes(applied)
+                    # Each pair as its last step left it (a failover's FAILOVER row is already
+                    # history), and every row's id, so the storage watch drops nothing for them.
+                    last = {change.after.id: change for change in applied}.values()
+                    state.service.remember_writes(list(last))
+                    state.service.connections.remember(
+                        [], [change.history_id for change in applied if change.history_id]
+                    )
                 await asyncio.sleep(BETWEEN_BATCHES_SECONDS)
         except Unavailable as error:
             logger.warning("a datacenter operation waits for the database: %s", error.detail)
