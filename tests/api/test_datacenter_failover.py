@@ -298,3 +298,23 @@ def test_the_documented_curl_block_runs_as_printed(fresh: Fresh) -> None:
     assert started["data"]["attributes"]["state"] == "running"
     assert followed["data"]["id"] == started["data"]["id"]
     assert finished(server, fresh.admin_headers(primary), "eu1", "failover")["done"] == 1
+
+
+def test_a_retried_start_under_its_idempotency_key_gets_the_same_job(fresh: Fresh) -> None:
+    server = fresh.serve()
+    primary, secondary = fresh.admin.create_org("eu1"), fresh.admin.create_org("us1")
+    link(server, primary, secondary)
+    headers = {**fresh.admin_headers(primary), "Idempotency-Key": str(uuid.uuid4())}
+    first = start(server, headers, "eu1", "failover")
+    assert first.status_code == 202, first.text
+    finished(server, headers, "eu1", "failover")
+
+    again = start(server, headers, "eu1", "failover")
+    assert again.status_code == 202
+    assert again.headers["idempotency-replayed"] == "true"
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    other = start(server, headers, "eu1", "failover", reason="another reason")
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["source"] == {"header": "Idempotency-Key"}
+    # One job, one walk: the link's row, then FAILOVER and ACTIVE.
+    assert len(fresh.admin.history(secondary.uuid)) == 3

@@ -10,21 +10,36 @@ import functools
 from typing import Annotated, Any
 
 import anyio.to_thread
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
+from hamr.api.idempotency import answer_once, idempotency_key, request_digest
 from hamr.api.paths import HAMR_PATH
 from hamr.api.pydantic_errors import BodyRules, parsed
 from hamr.api.responses import json_response
 from hamr.api.routes import require_permission
 from hamr.api.state import AppState
 from hamr.api.write_gate import a_write
-from hamr.domain.datacenter_jobs import DatacenterJob, JobRunning, Refusal, Rehearsal
+from hamr.domain.datacenter_jobs import (
+    DatacenterJob,
+    JobRunning,
+    KeyedStart,
+    Refusal,
+    Rehearsal,
+)
 from hamr.domain.errors import Conflict
-from hamr.domain.model import HamrStatus, Permission, Principal, format_timestamp
+from hamr.domain.model import (
+    HamrStatus,
+    KeyClaim,
+    Permission,
+    Principal,
+    StoredAnswer,
+    format_timestamp,
+)
 from hamr.domain.rules import MAX_TEXT_LENGTH
 from hamr.usecases.datacenter_operations import BATCH_PAIRS, MAX_BATCH_PAIRS
 
@@ -66,9 +81,8 @@ async def start_operation(request: Request) -> Response:
     datacenter, operation = request.path_params["datacenter"], request.path_params["operation"]
     operations = state.service.datacenter_operations
     operations.known(datacenter, operation)  # a wrong path is a 404 before the body's 400
-    asked = parsed(
-        _StartRequest, await read_json_body(request, state.settings.max_body_bytes), _BODY_RULES
-    )
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    asked = parsed(_StartRequest, body, _BODY_RULES)
     if asked.dry_run:
         # A read of every pair of the datacenter, a batch at a time: not the pooled reads'.
         rehearsal = await anyio.to_thread.run_sync(
@@ -77,10 +91,31 @@ async def start_operation(request: Request) -> Response:
             )
         )
         return json_response(rehearsal_document(rehearsal), headers={"X-Hamr-Dry-Run": "true"})
+    key = idempotency_key(request.headers)
+    if key is None:
+        return await _start(state, principal, datacenter, operation, asked, None)
+    digest = request_digest(request.method, request.url.path, body)
+
+    async def handle(claim: KeyClaim) -> Response:
+        return await _start(state, principal, datacenter, operation, asked, claim)
+
+    return await answer_once(state, principal.org.uuid, key, digest, handle, connection=False)
+
+
+async def _start(
+    state: AppState,
+    principal: Principal,
+    datacenter: str,
+    operation: str,
+    asked: _StartRequest,
+    claim: KeyClaim | None,
+) -> Response:
+    """Store the job (under a claim, with the answer its retries get)."""
+    keyed = None if claim is None else KeyedStart(claim, _stored_answer)
     try:
         job = await anyio.to_thread.run_sync(
             functools.partial(
-                operations.start,
+                state.service.datacenter_operations.start,
                 datacenter,
                 operation,
                 asked.reason,
@@ -88,11 +123,16 @@ async def start_operation(request: Request) -> Response:
                 batch_size=asked.batch_size,
                 org_uuid=principal.org.uuid,
                 key_id=principal.key_id,
+                keyed=keyed,
             )
         )
     except JobRunning as running:
         raise Conflict(f"{running.detail} Follow it at {job_path(running.running)}.") from None
     return json_response(job_document(job), status=202, headers={"Location": job_path(job)})
+
+
+def _stored_answer(job: DatacenterJob) -> StoredAnswer:
+    return StoredAnswer(202, pydantic_core.to_json(job_document(job)))
 
 
 async def get_operation(request: Request) -> Response:

@@ -182,13 +182,14 @@ def _document(wire: WireFormat, extra: OpenApiPart) -> dict[str, Any]:
             ),
             **datacenter_paths(
                 {
-                    **_pick(errors, "400", *auth, "403", "409", "413", "415"),
+                    **_pick(errors, "400", *auth, "403", "409", "413", "415", "422"),
                     "404": _json(
                         "Not Found (hamr): no such datacenter or operation, or none started",
                         "JSONAPIErrorResponse",
                     ),
                     **_pick(errors, "429", "500", "503"),
-                }
+                },
+                _IDEMPOTENCY_KEY,
             ),
             VALIDATE_PATH: _VALIDATE,
             **PROBE_PATHS,

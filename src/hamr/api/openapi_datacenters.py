@@ -245,7 +245,7 @@ COUNTS_ANSWER: dict[str, Any] = {
 }
 
 
-def datacenter_paths(errors: dict[str, Any]) -> dict[str, Any]:
+def datacenter_paths(errors: dict[str, Any], idempotency_key: dict[str, Any]) -> dict[str, Any]:
     """Both path items; each answers `errors` (picked for the wire mode) besides its 2xx."""
     admin = {"x-hamr-permission": "admin"}
     job = {"$ref": REF.format(model="HamrDatacenterOperationResponse")}
@@ -299,8 +299,9 @@ def datacenter_paths(errors: dict[str, Any]) -> dict[str, Any]:
                 "the pair operation's steps, lifecycle and policy, in batches (one "
                 "transaction each), each step a history row with the reason. The server walks "
                 "it in the background; follow it with GET on the same path. One runs at a "
-                "time (409 naming the running one). Needs admin.",
-                "parameters": [datacenter("ap1"), operation],
+                "time (409 naming the running one). Under an Idempotency-Key, a retry gets the "
+                "first answer (the same job) instead of a 409. Needs admin.",
+                "parameters": [datacenter("ap1"), operation, idempotency_key],
                 "requestBody": {
                     "required": True,
                     "content": {

@@ -5,10 +5,11 @@ how far it got, so that any process may resume it and only one runs at a time.""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hamr.domain.errors import Conflict
-from hamr.domain.model import Link, Org
+from hamr.domain.model import KeyClaim, Link, Org, StoredAnswer
 
 # How many refusals a job keeps word for word (the rest are counted).
 REFUSALS_KEPT = 20
@@ -79,6 +80,16 @@ class Rehearsal:
     done: int
     refused: int
     refusals: tuple[Refusal, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedStart:
+    """A start sent under an idempotency key: its answer (`answer` encodes the new job as the
+    caller is answered) is stored in the transaction that stores the job, so that a retry
+    gets that job, never a second one."""
+
+    claim: KeyClaim
+    answer: Callable[[DatacenterJob], StoredAnswer]
 
 
 class JobRunning(Conflict):

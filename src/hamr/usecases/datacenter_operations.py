@@ -25,6 +25,7 @@ from hamr.domain.datacenter_jobs import (
     DatacenterJob,
     JobRunning,
     JobState,
+    KeyedStart,
     Refusal,
     Rehearsal,
     acting_side,
@@ -34,7 +35,7 @@ from hamr.domain.lifecycle import OPERATIONS, OperationRefused, operation_steps
 from hamr.domain.model import AppliedChange, HamrStatus, Link, Policy
 from hamr.domain.ports import DatacenterReads, UnitOfWork
 from hamr.domain.rules import canonical_datacenter
-from hamr.usecases.pair_operations import Walk, check_reason, walk
+from hamr.usecases.pair_operations import Walk, check_reason, store_answer, walk
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,11 @@ class DatacenterOperations:
         batch_size: int = BATCH_PAIRS,
         org_uuid: str,
         key_id: str,
+        keyed: KeyedStart | None = None,
     ) -> DatacenterJob:
         """A new running job, counted but not yet walked; JobRunning, storing nothing, while
-        another runs (on any process)."""
+        another runs (on any process). Under an idempotency key (`keyed`) the answer is
+        stored with the job."""
         check_reason(reason)
         datacenter = self.known(datacenter, operation)
         if not 1 <= batch_size <= MAX_BATCH_PAIRS:
@@ -128,6 +131,8 @@ class DatacenterOperations:
                 if running is not None:
                     raise JobRunning(running)
                 raise InvalidInput("another datacenter operation was finishing; ask again")
+            if keyed is not None:
+                store_answer(repository, keyed.claim, keyed.answer(job))
             uow.commit()
         logger.info(
             "datacenter operation started",

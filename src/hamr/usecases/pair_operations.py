@@ -124,7 +124,7 @@ class PairOperations:
             answer = None
             if keyed is not None:
                 answer = keyed.answer(applied, self._report(repository, caller))
-                _store_answer(repository, keyed.claim, answer)
+                store_answer(repository, keyed.claim, answer)
             if not dry_run:
                 uow.commit()
         if not dry_run:
@@ -213,9 +213,9 @@ def check_reason(reason: str) -> None:
         raise InvalidInput(f"the reason must say why, in 1 to {MAX_TEXT_LENGTH} characters")
 
 
-def _store_answer(repository: Repository, claim: KeyClaim, answer: StoredAnswer) -> None:
-    """Keep a keyed operation's answer; a claim a retry took over (its holder seemed gone)
-    fails the operation: the retry walks instead."""
+def store_answer(repository: Repository, claim: KeyClaim, answer: StoredAnswer) -> None:
+    """Keep a keyed operation's answer (a pair's, or a datacenter's start); a claim a retry
+    took over (its holder seemed gone) fails the operation: the retry walks instead."""
     if not repository.answer_idempotency_key(claim, answer.code, answer.body):
         raise RequestInFlight(
             f"A retry with the idempotency key {claim.key!r} took this request's place after "
