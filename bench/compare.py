@@ -2,6 +2,7 @@
 
     python bench/compare.py 11415ef HEAD --load mix
     python bench/compare.py HEAD~1 HEAD --load post --orgs 100000 --rounds 5
+    python bench/compare.py HEAD~1 HEAD --load all --orgs 1000000 --seeded /tmp/1m.db
 
 Each revision's `src/` is exported (`git archive`) and served from there with this checkout's
 installed dependencies, on its own copy of one seeded SQLite database (the revisions must
@@ -9,7 +10,10 @@ share a schema revision). Rounds alternate which revision goes first; in each, t
 started, warmed up as `bench/run.py` does (every sampled org twice, once with the official
 client's headers, then a timed warm-up) and measured. Reported: medians with ranges of the
 rate, p99, server CPU per request (steadier than the rate on a shared machine) and RSS after
-the load, and the after/before ratio of each round.
+the load, and the after/before ratio of each round. `--load all` runs the four loads one
+after the other in each round, as `bench/run.py` does, each load's figures named after it, and
+RSS after the last (the figure the targets table reports). `--seeded` starts from a database
+bench/seed.py seeded before (copied, never changed): seeding 1,000,000 orgs takes minutes.
 """
 
 from __future__ import annotations
@@ -56,21 +60,22 @@ def served_from(source: Path, database_url: str) -> list[str]:
 
 
 def measure_once(command: list[str], loads: dict[str, Load], load: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
     with Server(command) as server:
         warm_up(server.url, loads, FULL)
-        cpu_before = server.cpu_seconds()
-        out = run_wrk(server.url, loads[load])
-        cpu = server.cpu_seconds() - cpu_before
-        figures = {
-            "rps": out.rps,
-            "p99_ms": out.p99_ms,
-            "cpu_us": cpu / max(out.requests, 1) * 1e6,
-            "rss_mb": server.rss_mb(),
-        }
-        for part, part_out in out.parts.items():
-            figures[f"{part}_rps"] = part_out.rps
-            figures[f"{part}_p99_ms"] = part_out.p99_ms
-        return figures
+        for name in LOADS if load == "all" else (load,):
+            prefix = f"{name}_" if load == "all" else ""
+            cpu_before = server.cpu_seconds()
+            out = run_wrk(server.url, loads[name])
+            cpu = server.cpu_seconds() - cpu_before
+            figures[f"{prefix}rps"] = out.rps
+            figures[f"{prefix}p99_ms"] = out.p99_ms
+            figures[f"{prefix}cpu_us"] = cpu / max(out.requests, 1) * 1e6
+            for part, part_out in out.parts.items():
+                figures[f"{prefix}{part}_rps"] = part_out.rps
+                figures[f"{prefix}{part}_p99_ms"] = part_out.p99_ms
+        figures["rss_mb"] = server.rss_mb()
+    return figures
 
 
 def median_range(values: list[float]) -> str:
@@ -81,11 +86,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", help="a git revision: the baseline")
     parser.add_argument("after", help="a git revision: the change")
-    parser.add_argument("--load", choices=LOADS, default="get")
+    parser.add_argument("--load", choices=(*LOADS, "all"), default="get")
     parser.add_argument("--orgs", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=20_000, help="orgs the load rotates over")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--seeded", type=Path, help="a SQLite file bench/seed.py seeded with --orgs orgs"
+    )
     args = parser.parse_args()
     install_wrk()
     with tempfile.TemporaryDirectory(prefix="hamr-compare-") as scratch:
@@ -94,8 +102,9 @@ def main() -> None:
             name: export(rev, work)
             for name, rev in (("before", args.before), ("after", args.after))
         }
-        seeded = work / "seeded.db"
-        seed.seed(f"sqlite:///{seeded}", args.orgs)
+        seeded = args.seeded or work / "seeded.db"
+        if args.seeded is None:
+            seed.seed(f"sqlite:///{seeded}", args.orgs)
         databases = {}
         for name in sources:
             shutil.copy(seeded, work / f"{name}.db")
