@@ -11,6 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's page cache per pooled connection, in KiB (its default is 2,000). Every connection of
+# the pool keeps its own and fills it at any size of database, yet reads hold little of what it
+# keeps: the hot path reads memory, and each commit (by any connection) makes the others drop
+# theirs at their next read.
+PAGE_CACHE_KIB = 256
 # How long a server's connection may leave data unacknowledged before the kernel drops it.
 TCP_USER_TIMEOUT_MS = 10_000
 # Where a PostgreSQL connection keeps the server's last notices (its pool record's `info`).
@@ -85,6 +90,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     finally:
         cursor.close()
 
