@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import httpx
 import pytest
 from datadog_api_client.exceptions import ForbiddenException, NotFoundException
 from datadog_api_client.v2.api.high_availability_multi_region_api import (
@@ -24,6 +25,7 @@ from hamr.domain.model import KeyKind
 from tests.conftest import Admin, OrgKeys
 
 MakeApi = Callable[..., HighAvailabilityMultiRegionApi]
+PATH = "/api/v2/hamr"
 RFC3339_MICROS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -156,3 +158,32 @@ def test_an_org_cannot_write_another_orgs_connection(
     assert raised.value.body["errors"][0]["source"] == {"pointer": "/data/id"}
     assert admin.snapshot(org.uuid) == (None, 0)
     assert admin.snapshot(partner.uuid) == (None, 0)
+
+
+def test_the_clients_gzipped_get_after_a_write_is_the_new_document_and_etag(
+    hamr_api: MakeApi, http: httpx.Client, org: OrgKeys, partner: OrgKeys
+) -> None:
+    """The official client asks for gzip, whose bytes are kept with the cached document: a
+    write by either side of the pair replaces them on both sides (stale compressed bytes
+    would answer the old document, or the new ETag with the old body)."""
+    writer, reader = hamr_api(org), hamr_api(partner)
+    for api in (writer, reader):
+        api.api_client.configuration.return_http_data_only = False
+    writer.create_hamr_org_connection(body=request_for(org, partner, status=2))
+    for api in (writer, reader):  # the gzipped bytes made, then served from memory
+        for _ in range(2):
+            _, status, headers = api.get_hamr_org_connection()
+            assert (status, headers["content-encoding"]) == (200, "gzip")
+
+    written, _, written_headers = writer.create_hamr_org_connection(
+        body=request_for(org, partner, status=3)
+    )
+
+    for api, side in ((writer, org), (reader, partner)):
+        read, status, headers = api.get_hamr_org_connection()
+        assert (status, headers["content-encoding"]) == (200, "gzip")
+        assert read.data.attributes.hamr_status == HamrOrgConnectionStatus.FAILOVER
+        assert read.data.attributes.modified_at == written.data.attributes.modified_at
+        plain = http.get(PATH, headers={**side.headers, "Accept-Encoding": "identity"})
+        assert headers["etag"] == plain.headers["etag"]
+    assert writer.get_hamr_org_connection()[2]["etag"] == written_headers["etag"]
