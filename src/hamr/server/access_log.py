@@ -28,6 +28,9 @@ _SECRET_LIKE = re.compile(rf"[0-9a-fA-F]{{32,}}|{re.escape(TOKEN_PREFIX)}[\w-]+"
 
 # When, request id, org, method, path, status, duration in seconds.
 _Facts = tuple[float, str, str | None, str, str, int, float]
+# Method and path written out are kept for this many distinct pairs (a scan of unknown paths
+# must not grow memory): the API's few routes are written out once.
+_KEPT_ROUTES = 256
 
 
 class AccessLog:
@@ -36,6 +39,7 @@ class AccessLog:
         self._text = log_format == "text"
         self._time = Rfc3339Clock()
         self._pending: list[_Facts] = []
+        self._routes: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_logging(cls, log_format: str) -> AccessLog | None:
@@ -75,12 +79,18 @@ class AccessLog:
         """One line, written out directly: the fields are fixed, and every string among them
         goes through the json module's C string encoder."""
         when, request_id, org, method, path, status, seconds = facts
+        route = self._routes.get((method, path))
+        if route is None:
+            route = (
+                f'"method":{_json_string(method)},'
+                f'"path":{_json_string(_SECRET_LIKE.sub("***", path))},'
+            )
+            if len(self._routes) < _KEPT_ROUTES:
+                self._routes[method, path] = route
         fields = (
             f'"request_id":{_json_string(request_id)},'
             f'"org":{"null" if org is None else _json_string(org)},'
-            f'"method":{_json_string(method)},'
-            f'"path":{_json_string(_SECRET_LIKE.sub("***", path))},'
-            f'"status":{status},"duration_ms":{round(seconds * 1000, 3)}'
+            f'{route}"status":{status},"duration_ms":{round(seconds * 1000, 3)}'
         )
         if self._text:
             return f"{self._time(when)} INFO {LOGGER} request {{{fields}}}\n"
