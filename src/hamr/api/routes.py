@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from hamr.api.admission import admit
 from hamr.api.body import read_json_body
-from hamr.api.conditional import ETAG, Encoded, etag_of, precondition_from
+from hamr.api.conditional import ETAG, Encoded, precondition_from
 from hamr.api.errors import APP_KEY, OVERRIDE_HEADER, BadParameter
 from hamr.api.get_answer import asked, document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
@@ -160,9 +160,15 @@ class _Post:
             warnings.append(f"{stored} by override, though {done.violation}.")
         elif done.violation is not None:
             warnings.append(f"{stored}, but {done.violation}.")
-        document = state.wire.document(done.view)
-        # A dry run's document was never stored, so it has no version to name.
-        headers = {DRY_RUN_HEADER: "true"} if self.dry_run else {ETAG: etag_of(document)}
+        # A dry run's document was never stored, so it has no version to name. A write's is
+        # encoded where GET finds it: the writer's next GET sends these bytes.
+        if self.dry_run:
+            document = state.wire.document(done.view)
+            headers = {DRY_RUN_HEADER: "true"}
+        else:
+            encoded = state.documents.encode(done.view)
+            document = encoded.body
+            headers = {ETAG: encoded.etag}
         if warnings:
             headers[WARNING_HEADER] = header_text(" ".join(warnings))
         return Response(document, media_type=state.wire.content_type, headers=headers)

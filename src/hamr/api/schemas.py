@@ -251,7 +251,8 @@ def _with_attributes(document: Any, attributes: dict[str, object]) -> Any:
 class DocumentCache:
     """Encoded GET bodies and their ETags by org, reused while the connection they encode is
     still the one being served (the same object from the service's cache), so polling costs
-    no encoding and no hashing."""
+    no encoding and no hashing. A POST's answer is encoded here too: the writer's next GET
+    finds an equal connection (the cache's own copy of what was written) and reuses it."""
 
     def __init__(self, wire: WireFormat, max_entries: int = 50_000):
         self.wire = wire
@@ -259,8 +260,12 @@ class DocumentCache:
 
     def encode(self, connection: Connection) -> Encoded:
         cached = self._cache.get(connection.org_uuid)
-        if cached is not None and cached[0] is connection:
-            return cached[1]
+        if cached is not None:
+            if cached[0] is connection:
+                return cached[1]
+            if cached[0] == connection:  # equal fields, equal bytes; the same object next time
+                self._cache.put(connection.org_uuid, (connection, cached[1]))
+                return cached[1]
         document = encode(self.wire, connection)
         self._cache.put(connection.org_uuid, (connection, document))
         return document
