@@ -133,7 +133,8 @@ def render(
         "",
         "| drill | promoted after | writes back after | time without writes "
         "| survivors' GETs answered in the gap | largest staleness served "
-        "| drilled site after the promotion: largest staleness served, GETs refused |",
+        f"| drilled site after the promotion (bound {bound_seconds * 1000:,.0f} ms): largest "
+        "staleness served, GETs not answered `200` |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in reports:
