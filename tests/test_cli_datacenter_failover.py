@@ -186,3 +186,32 @@ def test_the_documented_commands_run_as_printed(tmp_path: Path) -> None:
         assert statuses == [2, 3, 4, 5, 2]
     finally:
         store.close()
+
+
+def test_run_again_after_a_crash_it_picks_up_the_job_left_running(seeded: str) -> None:
+    """A job whose holder is gone (here: started, never walked) is taken over by the command
+    for the same operation and datacenter; another operation meanwhile is refused."""
+    store = open_store(seeded)
+    try:
+        operations = Admin(store).service.datacenter_operations
+        left = operations.start("us1", "failover", "us1 is down", org_uuid="", key_id="hamr cli")
+    finally:
+        store.close()
+    other = run_cli("pair", "recover", "--datacenter", "us1", "--reason", "x", database_url=seeded)
+    assert other.returncode == 2
+    assert f"The datacenter operation {left.id} (failover of us1" in other.stderr
+    picked = run_cli(
+        "pair",
+        "failover",
+        "--datacenter",
+        "us1",
+        "--reason",
+        "again",
+        "--json",
+        database_url=seeded,
+    )
+    assert picked.returncode == 0, picked.stderr
+    assert f"picking up failover {left.id}, already running" in picked.stderr
+    answer = json.loads(picked.stdout)
+    assert (answer["id"], answer["done"], answer["reason"]) == (left.id, PAIRS, "us1 is down")
+    assert statuses(seeded) == {4}

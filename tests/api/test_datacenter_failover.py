@@ -194,7 +194,9 @@ def test_a_dry_run_says_what_would_happen_and_stores_nothing(fresh: Fresh) -> No
     assert nothing.json()["errors"][0]["detail"] == "No failover of eu1 has been started."
 
 
-def test_only_admin_credentials_run_or_follow_it(fresh: Fresh) -> None:
+def test_only_admin_credentials_run_or_follow_it_and_enforce_keeps_its_moves(
+    fresh: Fresh,
+) -> None:
     server = fresh.serve("--transitions", "enforce")
     primary, secondary = fresh.admin.create_org("eu1"), fresh.admin.create_org("us1")
     link(server, primary, secondary)
@@ -219,6 +221,10 @@ def test_only_admin_credentials_run_or_follow_it(fresh: Fresh) -> None:
     assert start(server, headers, "eu1", "failover").status_code == 202
     assert finished(server, headers, "eu1", "failover")["done"] == 1
     assert status_of(fresh, primary) == HamrStatus.ACTIVE
+    # Under enforce, as under warn: lifecycle moves, stored without a broken rule.
+    rows = fresh.admin.history(secondary.uuid)[-2:]
+    assert [(row.after or {}).get("hamr_status") for row in rows] == [3, 4]
+    assert {row.violation for row in rows} == {None}
 
 
 def test_of_two_starts_on_two_processes_one_wins(fresh: Fresh) -> None:
