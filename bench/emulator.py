@@ -280,8 +280,12 @@ def resolution(results: Results, lane: str) -> list[str]:
     do: inside the A/A control's range of rounds, the difference is not resolved."""
     value, _ = against(results, f"emulator_{lane}_cpu_us", f"off_{lane}_cpu_us")
     control = sorted(paired(results, f"off_again_{lane}_cpu_us", f"off_{lane}_cpu_us"))
-    if value is None or len(control) < 2:
-        return []
+    if value is None or len(control) < 2:  # a round too short for the CPU clock's ticks
+        return [
+            "",
+            f"Resolution, {LANE_TITLES[lane]}: not measured; fewer than two rounds counted the "
+            "`off` servers' CPU (/proc counts it in clock ticks): run longer rounds.",
+        ]
     low, high = control[0], control[-1]
     where = "inside" if low <= value <= high else "above" if value > high else "below"
     return [

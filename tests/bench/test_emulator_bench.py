@@ -55,8 +55,9 @@ def test_the_emulator_run_measures_each_server_judges_and_places_its_section(
             assert re.search(row, completed.stdout, re.MULTILINE), (target, headers)
     for headers in ("wrk (no gzip)", "official client (gzip)"):
         assert re.search(
-            rf"^Resolution, {re.escape(headers)}: two `off` servers alike differed .* the "
-            rf"emulator's {NUMBER} × is (inside|above|below) that range",
+            rf"^Resolution, {re.escape(headers)}: (two `off` servers alike differed .* the "
+            rf"emulator's {NUMBER} × is (inside|above|below) that range|not measured; fewer "
+            r"than two rounds counted the `off` servers' CPU)",
             completed.stdout,
             re.MULTILINE,
         ), headers
