@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from starlette.responses import Response
-from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from hamr.api.error_bytes import (
@@ -32,6 +32,7 @@ from hamr.api.error_bytes import (
 )
 from hamr.api.errors import HttpError, error_response
 from hamr.emulator.faults.injection import TRANSPORT_EXTENSION
+from hamr.server.one_write import OneWriteCycle
 
 logger = logging.getLogger(__name__)
 HEADERS_END = b"\r\n\r\n"
@@ -287,68 +288,6 @@ class LimitedProtocol(HttpToolsProtocol):
                 _connections(self.limits.max_connections),
                 "is" if self.limits.max_connections == 1 else "are",
             )
-
-
-class _Kept:
-    """Stands in for the transport while uvicorn's `send` writes a response's head."""
-
-    __slots__ = ("data",)
-
-    def __init__(self) -> None:
-        self.data: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.data.append(data)
-
-
-class OneWriteCycle(RequestResponseCycle):
-    """uvicorn's request cycle, with a response's head (built and checked by uvicorn's own
-    `send`) held until the body, so that a response whose body comes whole in one message
-    (every hamr answer) leaves in one write, one system call, instead of two. Its completion
-    is then uvicorn's, step by step (uvicorn 0.55's `send`); any other body goes through
-    uvicorn's `send` once the head is written. A response that starts and then fails before
-    its body closes the connection without its head, where uvicorn would have sent the head
-    first: a broken answer either way."""
-
-    _head: bytes | None = None
-
-    async def send(self, message: ASGISendEvent) -> None:
-        head = self._head
-        if head is None:
-            if self.response_started:
-                await super().send(message)
-                return
-            transport, kept = self.transport, _Kept()
-            self.transport = kept  # type: ignore[assignment]
-            try:
-                await super().send(message)
-            finally:
-                self.transport = transport
-            if self.response_started:
-                self._head = b"".join(kept.data)
-            return
-        self._head = None
-        body: bytes = message.get("body", b"")  # type: ignore[assignment]
-        if (
-            message["type"] == "http.response.body"
-            and not message.get("more_body", False)
-            and len(body) == self.expected_content_length
-            and not self.chunked_encoding
-            and self.scope["method"] != "HEAD"
-            and not self.disconnected
-            and not self.flow.write_paused
-        ):
-            self.transport.write(head + body)
-            self.expected_content_length = 0
-            self.response_complete = True
-            self.message_event.set()
-            if not self.keep_alive:
-                self.transport.close()
-            self.on_response()
-            return
-        if not self.disconnected:
-            self.transport.write(head)
-        await super().send(message)
 
 
 def _connections(number: int) -> str:
