@@ -128,13 +128,17 @@ def write_sample(path: Path, indexes: list[int]) -> None:
 
 
 def wait_until_whole(lab: Any, probe: OrgKeys, timeout: float = 240) -> None:
-    """A leader, a synchronous standby and three running members, and every site's hamr
-    answering a read of its storage within the staleness bound."""
+    """A leader and both replicas streaming from it (one the synchronous standby), and every
+    site's hamr answering a read of its storage within the staleness bound."""
     with contextlib.redirect_stdout(sys.stderr):
         lab.up(timeout)
     deadline = time.monotonic() + timeout
     headers = probe.headers() | {"Cache-Control": "no-cache"}
     while time.monotonic() < deadline:
+        states = sorted(str(m.get("state")) for m in lab.cluster())
+        if states != ["running", "streaming", "streaming"]:  # the two replicas rejoined
+            time.sleep(1)
+            continue
         try:
             staleness = []
             for site in lab.sites:
@@ -162,40 +166,57 @@ def outcome_unknown_total(site: Any) -> float | None:
 
 
 class LeaderWatch:
-    """Which sites' Patroni say they lead, polled twice a second while the block runs."""
+    """Whether each site's Patroni says it leads (GET /primary: 200), polled twice a second per
+    site, each site by a thread of its own so that a frozen one delays no other's answer."""
 
     def __init__(self, lab: Any):
         self.lab = lab
-        self.seen: list[tuple[float, list[str]]] = []
+        self.seen: list[tuple[float, str, bool]] = []  # when answered, site, leads
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._threads = [
+            threading.Thread(target=self._watch, args=(site,), daemon=True) for site in lab.sites
+        ]
 
     def __enter__(self) -> LeaderWatch:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            leading = [site.name for site in self.lab.primaries()]
-            self.seen.append((time.monotonic(), leading))
-            self._stop.wait(0.5)
+    def _watch(self, site: Any) -> None:
+        with httpx.Client(timeout=2) as client:
+            while not self._stop.is_set():
+                try:
+                    leads = client.get(f"{site.patroni_url}/primary").status_code == 200
+                except httpx.TransportError:
+                    leads = False  # no answer: it claims nothing
+                self.seen.append((time.monotonic(), site.name, leads))
+                self._stop.wait(0.5)
 
     def promoted(self, among: set[str], after: float, timeout: float) -> float | None:
         """When one of `among` was first seen leading after `after`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = [t for t, leading in list(self.seen) if t > after and among & set(leading)]
+            found = [
+                t for t, site, leads in list(self.seen) if t > after and leads and site in among
+            ]
             if found:
-                return found[0]
+                return min(found)
             time.sleep(0.2)
         return None
 
     def most_at_once(self) -> int:
-        return max((len(leading) for _, leading in self.seen), default=0)
+        """The most sites whose latest answers said they led at the same time."""
+        leading: dict[str, bool] = {}
+        most = 0
+        for _, site, leads in sorted(self.seen):
+            leading[site] = leads
+            most = max(most, sum(leading.values()))
+        return most
 
 
 # -- the drills --------------------------------------------------------------------------
@@ -254,6 +275,7 @@ def run_drill(lab: Any, drill: str, plan: Plan, orgs: list[OrgKeys], tag: str) -
         started = time.monotonic()
         time.sleep(plan.before)
         drilled_at = time.monotonic()
+        load_average = os.getloadavg()[0]
         with applied(lab, drill, leader) as frozen:
             promoted_at = watch.promoted(others, drilled_at, PROMOTION_WITHIN)
             if frozen and promoted_at is not None:
@@ -288,9 +310,7 @@ def run_drill(lab: Any, drill: str, plan: Plan, orgs: list[OrgKeys], tag: str) -
             for name, before in unknown_before.items()
             if before is not None and (after := unknown_after[name]) is not None
         ),
-        unknown_metric_sites=sum(
-            1 for n in every if unknown_before[n] is not None and unknown_after[n] is not None
-        ),
+        load_average=load_average,
     )
 
 

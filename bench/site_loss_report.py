@@ -47,7 +47,7 @@ class DrillReport:
     split_brain: int
     most_leaders: int
     unknown_metric: float
-    unknown_metric_sites: int
+    load_average: float  # the machine's 1-minute load average as the drill began
 
     def phases(self) -> dict[str, tuple[float, float]]:
         """Before the drill, the gap (until writes are back), and after it."""
@@ -152,7 +152,9 @@ def render(
     lines += [
         "",
         "Answers a second (200s) per site, before the drill, in the gap (until writes are back)",
-        "and after it:",
+        "and after it (the machine's 1-minute load average as each drill began: "
+        + ", ".join(f"{r.drill} {r.load_average:.1f}" for r in reports)
+        + "):",
         "",
         "| drill | site | GET before | GET during | GET after | POST before | POST during "
         "| POST after |",
