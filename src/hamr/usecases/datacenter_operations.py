@@ -126,11 +126,11 @@ class DatacenterOperations:
                 finished_at_us=None,
                 owner=None,
             )
-            if not repository.insert_datacenter_job(job):
+            # Refused while one runs; one that finished in between is no longer running.
+            while not repository.insert_datacenter_job(job):
                 running = repository.running_datacenter_job()
                 if running is not None:
                     raise JobRunning(running)
-                raise InvalidInput("another datacenter operation was finishing; ask again")
             if keyed is not None:
                 store_answer(repository, keyed.claim, keyed.answer(job))
             uow.commit()
