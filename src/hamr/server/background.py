@@ -1,8 +1,7 @@
 """What runs beside the requests for a server's lifetime: the group-commit writer, the watch on
 storage that keeps the caches true to other processes' writes, periodic flushes of the access
 log and metrics, the metrics port, scheduled garbage collection, and the walker of datacenter
-operations. On the way out each is
-stopped, then the database is closed."""
+operations. On the way out each is stopped, then the database is closed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Pair operations: where a pair stands, the operations that walk it through the lifecycle
 (failover, recover, complete, abort) and unlinking it, each in one transaction under the
-pair's locks, so that of two at once exactly one wins (blocking: call from a worker thread)."""
+pair's locks, so that of two at once exactly one wins (blocking: call from a worker thread).
+`walk` is the steps themselves, which datacenter operations take a batch of pairs through."""
 
 from __future__ import annotations
 
