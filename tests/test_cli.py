@@ -573,12 +573,15 @@ def flag(option: click.Parameter) -> str:
 
 def usual_args(command: click.Command, tmp: Path, *leaving_out: str) -> list[str]:
     """Good values for the verb's arguments and for each option of REQUIRED_VALUES it takes
-    (some it needs without click knowing: `hamr history` with no verb after it needs --org)."""
+    (some it needs without click knowing: `hamr history` with no verb after it needs --org),
+    except --datacenter where it is the alternative to --org (`hamr pair failover`)."""
     args: list[str] = []
+    flags = {flag(p) for p in command.params if isinstance(p, click.Option)}
+    alternatives = {"--datacenter"} if "--org" in flags else set()
     for param in command.params:
         if isinstance(param, click.Argument) and param.required:
             args.append(UNKNOWN)
-        elif flag(param) in REQUIRED_VALUES and flag(param) not in leaving_out:
+        elif flag(param) in REQUIRED_VALUES and flag(param) not in {*leaving_out, *alternatives}:
             args += [flag(param), REQUIRED_VALUES[flag(param)].format(tmp=tmp)]
     return args
 
