@@ -12,9 +12,9 @@ from hamr.api.datacenter_routes import (
     JOB_TYPE,
     OPERATION_PATH,
 )
+from hamr.api.openapi_pairs import reason_property
 from hamr.domain.lifecycle import OPERATIONS
 from hamr.domain.model import HamrStatus
-from hamr.domain.rules import MAX_TEXT_LENGTH
 from hamr.usecases.datacenter_operations import BATCH_PAIRS, MAX_BATCH_PAIRS
 
 REF = "#/components/schemas/{model}"
@@ -154,13 +154,7 @@ DATACENTER_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["reason"],
         "properties": {
-            "reason": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": MAX_TEXT_LENGTH,
-                "pattern": r"\S",
-                "description": "Why; it goes into every history row the operation writes.",
-            },
+            "reason": reason_property("Why; it goes into every history row the operation writes."),
             "hold": {
                 "type": "boolean",
                 "default": False,

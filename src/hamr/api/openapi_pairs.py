@@ -68,6 +68,19 @@ _STEP = {
         "modified_at": _TIME,
     },
 }
+
+
+def reason_property(description: str) -> dict[str, Any]:
+    """An operation's `reason`: what the use case accepts (domain.rules), described."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_TEXT_LENGTH,
+        "pattern": r"\S",
+        "description": description,
+    }
+
+
 PAIR_SCHEMAS: dict[str, Any] = {
     "HamrPairAttributes": _ATTRIBUTES,
     "HamrPairResponse": {
@@ -100,13 +113,7 @@ PAIR_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["reason"],
         "properties": {
-            "reason": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": MAX_TEXT_LENGTH,
-                "pattern": r"\S",
-                "description": "Why; it goes into the pair's history.",
-            },
+            "reason": reason_property("Why; it goes into the pair's history."),
             "hold": {
                 "type": "boolean",
                 "default": False,
