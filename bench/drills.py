@@ -8,6 +8,7 @@ imported, so that the tests can import this one (`from bench.drills import ...`)
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import subprocess
@@ -16,12 +17,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Self
 
 import httpx
 import psycopg
 
 HAMR = "/api/v2/hamr"
+LAB_SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "multi-site" / "lab.py"
 # hamr answers within its database timeout (2 s) when the database does not: a write still
 # unanswered after this long hangs, which no client should see (docs/operations.md's limits).
 ANSWER_WITHIN = 10.0
@@ -29,6 +33,17 @@ ANSWER_WITHIN = 10.0
 NOT_STORED = "nothing was"
 # A 503 that says so does not know whether the write was stored (its commit's outcome).
 OUTCOME_UNKNOWN = "may or may not"
+
+
+def load_lab() -> ModuleType:
+    """deploy/multi-site/lab.py as a module (its folder's name is no package's)."""
+    spec = importlib.util.spec_from_file_location("multi_site_lab", LAB_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +100,11 @@ class Read:
     ended: float
 
 
-class _Background:
-    """Threads that run while a `with` block does, stopped and joined at its end. Each thread
-    goes through `routes[n]`'s sites in turn: every thread through every site starting at its
-    own one, or (`per_site`) `threads` threads pinned to each site."""
+class Background:
+    """Threads that run while a `with` block does, stopped (`_stop`) and joined at its end.
+    For readers and writers, each thread goes through `_routes`' sites in turn: every thread
+    through every site starting at its own one, or (`per_site`) `threads` threads pinned to
+    each site."""
 
     _threads: list[threading.Thread]
     _stop: threading.Event
@@ -110,7 +126,7 @@ class _Background:
         return [sites[n % len(sites) :] + sites[: n % len(sites)] for n in range(threads)]
 
 
-class Readers(_Background):
+class Readers(Background):
     """Readers GETting (no-cache by default: each a read of the site's storage) through
     `sites`, as each of `orgs` in turn (the demo org by default), for as long as the block
     runs, pausing `pause` after an answer and `retry_pause` after a refusal."""
@@ -164,7 +180,7 @@ class Readers(_Background):
                 time.sleep(self.pause if status == 200 else self.retry_pause)
 
 
-class Writers(_Background):
+class Writers(Background):
     """`threads` writers, each POSTing through the sites in turn (or `per_site`: `threads`
     writers pinned to each site) as each of `orgs` in turn (the demo org by default), pausing
     `pause` after an answer and `retry_pause` after a refusal (by default a few dozen writes a

@@ -22,7 +22,6 @@ before the next drill.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import random
 import signal
@@ -32,7 +31,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -42,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import postgres
 import seed
-from drills import HAMR, Findings, OrgKeys, Readers, Writers, findings
+from drills import HAMR, Background, Findings, OrgKeys, Readers, Writers, findings, load_lab
 from loadgen import WARMUP_LIMIT_SECONDS, Load, run_wrk
 from servers import Server, free_port, hamr_command
 from site_loss_report import CostRound, DrillReport, render
@@ -50,7 +48,6 @@ from site_loss_report import CostRound, DrillReport, render
 from hamr.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
-LAB_SCRIPT = BENCH.parent / "deploy" / "multi-site" / "lab.py"
 DRILLS = ("kill", "partition", "freeze")
 RETRY_PAUSE = 0.2
 PROMOTION_WITHIN = 90.0
@@ -75,17 +72,6 @@ class Plan:
 
 FULL = Plan(10_000, 20, 20, 2, 1, 10_000, 3, 10, 16)
 QUICK = Plan(10_000, 5, 5, 2, 1, 2_000, 1, 3, 16)
-
-
-def load_lab() -> ModuleType:
-    """deploy/multi-site/lab.py as a module (its folder's name is no package's)."""
-    spec = importlib.util.spec_from_file_location("multi_site_lab", LAB_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the lab and its orgs ----------------------------------------------------------------
@@ -165,7 +151,7 @@ def outcome_unknown_total(site: Any) -> float | None:
     return 0.0
 
 
-class LeaderWatch:
+class LeaderWatch(Background):
     """Whether each site's Patroni says it leads (GET /primary: 200), polled twice a second per
     site, each site by a thread of its own so that a frozen one delays no other's answer."""
 
@@ -176,16 +162,6 @@ class LeaderWatch:
         self._threads = [
             threading.Thread(target=self._watch, args=(site,), daemon=True) for site in lab.sites
         ]
-
-    def __enter__(self) -> LeaderWatch:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
 
     def _watch(self, site: Any) -> None:
         with httpx.Client(timeout=2) as client:

@@ -7,33 +7,19 @@ it the drills skip, unless CI requires them (HAMR_REQUIRE_ROOT=1), where they fa
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench.drills import load_lab
 from tests import docs
 
 REQUIRE_ENV = "HAMR_REQUIRE_ROOT"
-LAB_SCRIPT = docs.ROOT / "deploy" / "multi-site" / "lab.py"
-
-
-def load_lab() -> ModuleType:
-    """deploy/multi-site/lab.py as a module (its folder's name is no package's)."""
-    spec = importlib.util.spec_from_file_location("multi_site_lab", LAB_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="package")
