@@ -78,10 +78,59 @@ def quota_headers(response: httpx.Response) -> dict[str, str]:
     }
 
 
+# Ports this process has handed out: the kernel may offer a port again once its probe socket
+# is closed, and a server given the port of another (its site's, say) would not start.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and never handed out before by this process."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+# Tests that share what one machine has only once run in one xdist worker, one after another:
+# the multi-site lab (its namespaces and 127.0.0.x addresses) and rootful podman's storage.
+# Every other module is a group of its own, so that its module-scoped servers start once.
+_SHARED_GROUPS = {
+    "tests/multisite/": "multi-site lab",
+    "tests/ops/test_container.py": "podman",
+    "tests/test_ci_recipes.py": "podman",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's xdist group (`--dist loadgroup`): its module, or the shared resource it
+    needs. Applied before xdist reads the marks, which it does in the same hook. The shared
+    groups go first: they are the longest, and a worker given one last would end the run
+    alone."""
+    shared = set()
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix()
+        group = next(
+            (name for prefix, name in _SHARED_GROUPS.items() if module.startswith(prefix)), None
+        )
+        if group is not None:
+            shared.add(item)
+        item.add_marker(pytest.mark.xdist_group(group or module))
+    items.sort(key=lambda item: item not in shared)
+
+
+@pytest.fixture(autouse=True)
+def _an_inner_pytest_is_not_an_xdist_worker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's pytest that a `pytester` test runs is a session of its own, not one of this
+    run's workers: without this it inherits the worker's environment (PYTEST_XDIST_WORKER)."""
+    if "pytester" in request.fixturenames:
+        for name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
+            monkeypatch.delenv(name)
 
 
 def run_cli(
