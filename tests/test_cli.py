@@ -155,6 +155,28 @@ def shared_cli(shared_db: str, shared_server: ServeProcess) -> Cli:
     return run
 
 
+def test_a_verb_builds_the_service_without_loading_the_web_application(tmp_path: Path) -> None:
+    """A command that needs only the service does not import the server, the API's app or
+    the emulator's: they were most of what every `hamr` command spent starting."""
+    url = sqlite_url(tmp_path / "cli.db")
+    ok(run_cli("db", "upgrade", database_url=url))
+    ran = subprocess.run(
+        [PYTHON, "-X", "importtime", "-m", "hamr", "org", "list", "--database", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in ran.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "hamr.usecases.service" in imported  # the service was built
+    web = ("uvicorn", "hamr.api.app", "hamr.server", "hamr.emulator.routes", "hamr.api.ui")
+    assert not {name for name in imported if name.startswith(web)}
+
+
 # -- org -------------------------------------------------------------------------------------
 
 

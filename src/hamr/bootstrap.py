@@ -10,41 +10,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pydantic_core
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from hamr.api.app import api_app, api_routes
-from hamr.api.metrics import Metrics
-from hamr.api.openapi import openapi_document
-from hamr.api.ratelimit import RateLimiter
-from hamr.api.schemas import DocumentCache
-from hamr.api.state import AppState, ReplicaProbes
-from hamr.api.wire import WireFormat
 from hamr.domain.model import Policy
 from hamr.domain.ports import ReadView
-from hamr.emulator.clock import VirtualClock
-from hamr.emulator.faults.file import load_fault_file
-from hamr.emulator.faults.injection import FaultInjection
-from hamr.emulator.faults.routes import fault_routes
-from hamr.emulator.faults.rules import FaultRules
-from hamr.emulator.openapi import emulator_openapi
-from hamr.emulator.page import emulator_page_routes
-from hamr.emulator.pair_admin import pair_admin_routes
-from hamr.emulator.routes import emulator_routes
-from hamr.emulator.state import Emulator
-from hamr.server.access_log import AccessLog
-from hamr.server.background import background_work
-from hamr.server.telemetry import RequestTelemetry
-from hamr.server.writer import GroupCommitWriter
 from hamr.settings import Settings, SettingsError, Site
-from hamr.store.replica import open_replica, written_position
 from hamr.store.sql import SqlStore, open_store
 from hamr.usecases.clock import Clock, system_clock_us
-from hamr.usecases.read_routing import ReplicaRouting, RoutedView
 from hamr.usecases.service import HamrService
-from hamr.usecases.storage_reads import StorageReads
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from hamr.api.ratelimit import RateLimiter
+    from hamr.api.state import AppState, ReplicaProbes
+    from hamr.emulator.state import Emulator
+    from hamr.usecases.read_routing import ReplicaRouting
 
 
 def build_service(
@@ -80,6 +61,10 @@ def _replica_of(
 ) -> tuple[ReplicaRouting | None, ReplicaProbes | None, Callable[[], None]]:
     """With `--read-database`: the routing between the leader and the site's own node, what
     its probes read (blocking), and what closes the node's engine."""
+    from hamr.api.state import ReplicaProbes
+    from hamr.store.replica import open_replica, written_position
+    from hamr.usecases.read_routing import ReplicaRouting
+
     if not settings.read_database_url:
         return None, None, lambda: None
     replica = open_replica(
@@ -128,6 +113,35 @@ def create_app(
     `clock` (microseconds) replaces the system's; with `--emulator`, the service and the rate
     limits run on the emulator's virtual clock over that one, the admin API is mounted and
     fault rules (drawn with `rng`) are applied in front of everything."""
+    # Imported here, not with the module: the CLI's verbs build only the service, and a
+    # command should not pay for the web application (0.6 s of every `hamr` run's start).
+    import pydantic_core
+    from starlette.routing import Mount, Route
+
+    from hamr.api.app import api_app, api_routes
+    from hamr.api.metrics import Metrics
+    from hamr.api.openapi import openapi_document
+    from hamr.api.ratelimit import RateLimiter
+    from hamr.api.schemas import DocumentCache
+    from hamr.api.state import AppState
+    from hamr.api.wire import WireFormat
+    from hamr.emulator.clock import VirtualClock
+    from hamr.emulator.faults.file import load_fault_file
+    from hamr.emulator.faults.injection import FaultInjection
+    from hamr.emulator.faults.routes import fault_routes
+    from hamr.emulator.faults.rules import FaultRules
+    from hamr.emulator.openapi import emulator_openapi
+    from hamr.emulator.page import emulator_page_routes
+    from hamr.emulator.pair_admin import pair_admin_routes
+    from hamr.emulator.routes import emulator_routes
+    from hamr.emulator.state import Emulator
+    from hamr.server.access_log import AccessLog
+    from hamr.server.background import background_work
+    from hamr.server.telemetry import RequestTelemetry
+    from hamr.server.writer import GroupCommitWriter
+    from hamr.usecases.read_routing import RoutedView
+    from hamr.usecases.storage_reads import StorageReads
+
     if settings.emulator and not settings.admin_token:
         raise SettingsError("the emulator needs an admin token (hamr serve generates one)")
     faults = FaultRules() if settings.emulator else None

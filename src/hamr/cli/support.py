@@ -40,8 +40,7 @@ def open_service(
             require_hamr_database(settings.database_url)
         except NoHamrDatabase as missing:
             raise OperatorError(f"{missing}; {HOW_TO_MAKE_ONE}") from None
-    # The composition root builds the whole application too (starlette, the API, the
-    # emulator): imported by the verbs that need a service, not by every `hamr` start.
+    # Imported by the verbs that need a service, not by every `hamr` start.
     from hamr.bootstrap import build_service, open_settings_store
 
     store = open_settings_store(settings, serving=False)
