@@ -20,7 +20,7 @@ from hamr.api.get_answer import asked, document_answer
 from hamr.api.idempotency import answer_once, idempotency_key, request_digest, written_answer
 from hamr.api.paths import HAMR_PATH as HAMR_PATH  # where the app mounts these routes
 from hamr.api.responses import json_response
-from hamr.api.schemas import parse_connection_request
+from hamr.api.schemas import ConnectionRequest, read_connection_request
 from hamr.api.state import AppState
 from hamr.api.write_gate import a_write
 from hamr.domain.errors import Forbidden, InvalidInput, Subject
@@ -118,14 +118,20 @@ class _Post:
         self.precondition = precondition
         self.dry_run = dry_run
 
+    @functools.cached_property
+    def request(self) -> ConnectionRequest:
+        """The body parsed and its shape validated, once, when the answer is first worked
+        out (under the idempotency key's claim, when it sent one)."""
+        return read_connection_request(self.body, self.state.service.datacenters)
+
     def _resolved(self, cached_only: bool = False) -> tuple[ConnectionChange, list[str]]:
-        """The body read and checked, its target named from hamr's records and the move
-        judged. It may read storage (blocking: from a worker thread); with `cached_only`, it
-        raises NotCached instead."""
+        """The body checked against the partner rules, its target named from hamr's records
+        and the move judged. It may read storage (blocking: from a worker thread); with
+        `cached_only`, it raises NotCached instead."""
         service = self.state.service
         org_of = functools.partial(service.orgs.get, cached_only=cached_only)
         requested = replace(
-            parse_connection_request(self.body, self.principal.org, service.datacenters, org_of),
+            self.request.checked(self.principal.org, service.datacenters, org_of),
             override=self.override,
         )
         return service.resolve_change(self.principal, requested, cached_only)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -144,16 +144,52 @@ _ATTRIBUTE_RULES = {
 }
 
 
-def parse_connection_request(
-    body: bytes,
-    caller: Org,
-    datacenters: frozenset[str],
-    find_org: Callable[[str], Org | None],
-) -> RequestedChange:
-    """The change a POST body asks for, or ValidationFailed listing every mistake in it at
-    once: its shape, and the partner rules (against hamr's record of the target, which
-    `find_org` reads, too). A POST's partner rules are checked here only: the service's
-    resolve_change relies on it."""
+@dataclass(frozen=True, slots=True)
+class ConnectionRequest:
+    """A POST body read and its shape checked, once: what the partner rules (`checked`) are
+    then applied to, on the event loop or, when they need storage, on a worker thread."""
+
+    attributes: dict[str, object]
+    pointers: dict[str, str]
+    problems: list[Violation]
+    accepted: _AcceptedRequest | None
+
+    def checked(
+        self, caller: Org, datacenters: frozenset[str], find_org: Callable[[str], Org | None]
+    ) -> RequestedChange:
+        """The change the body asks for, or ValidationFailed listing every mistake in it at
+        once: its shape, and the partner rules (against hamr's record of the target, which
+        `find_org` reads, too). A POST's partner rules are checked here only: the service's
+        resolve_change relies on it."""
+        problems = self.problems + connection_violations(
+            self.attributes, caller, datacenters, self.pointers, find_org
+        )
+        if problems or self.accepted is None:
+            raise ValidationFailed(problems)
+        data = self.accepted.data
+        if data.id.lower() != caller.uuid:
+            raise Forbidden(
+                f"data.id {data.id!r} is not your organization; this key belongs to "
+                f"{caller.uuid}, and an organization can only change its own connection.",
+                pointer="/data/id",
+            )
+        accepted = data.attributes
+        datacenter = accepted.target_org_datacenter
+        return RequestedChange(
+            hamr_status=HamrStatus(accepted.hamr_status),
+            is_primary=accepted.is_primary,
+            modified_by=accepted.modified_by,
+            target_org_uuid=accepted.target_org_uuid,
+            target_org_name=accepted.target_org_name,
+            target_org_datacenter=canonical_datacenter(datacenter) if datacenter else None,
+            pointers=self.pointers,
+        )
+
+
+def read_connection_request(body: bytes, datacenters: frozenset[str]) -> ConnectionRequest:
+    """A POST body parsed and validated against the model (JSON that is not an object, or
+    not JSON, is refused here); the mistakes in its shape are kept for `checked` to report
+    with the partner rules' own."""
     try:
         document = pydantic_core.from_json(body, allow_inf_nan=False)
     except ValueError as error:
@@ -161,9 +197,9 @@ def parse_connection_request(
             [Violation("", f"The body is not valid JSON ({error}); send a JSON object.")]
         ) from None
     attributes, pointers, problems = _unify_spellings(_raw_attributes(document))
-    request: _AcceptedRequest | None = None
+    accepted: _AcceptedRequest | None = None
     try:
-        request = _AcceptedRequest.model_validate(_with_attributes(document, attributes))
+        accepted = _AcceptedRequest.model_validate(_with_attributes(document, attributes))
     except pydantic.ValidationError as error:
         problems += violations(error, _rules_for(datacenters, pointers))
     problems += [  # may be left out, but not sent as null
@@ -179,27 +215,7 @@ def parse_connection_request(
         for name in _OPTIONAL
         if name in attributes and attributes[name] is None
     ]
-    problems += connection_violations(attributes, caller, datacenters, pointers, find_org)
-    if problems or request is None:
-        raise ValidationFailed(problems)
-    data = request.data
-    if data.id.lower() != caller.uuid:
-        raise Forbidden(
-            f"data.id {data.id!r} is not your organization; this key belongs to "
-            f"{caller.uuid}, and an organization can only change its own connection.",
-            pointer="/data/id",
-        )
-    accepted = data.attributes
-    datacenter = accepted.target_org_datacenter
-    return RequestedChange(
-        hamr_status=HamrStatus(accepted.hamr_status),
-        is_primary=accepted.is_primary,
-        modified_by=accepted.modified_by,
-        target_org_uuid=accepted.target_org_uuid,
-        target_org_name=accepted.target_org_name,
-        target_org_datacenter=canonical_datacenter(datacenter) if datacenter else None,
-        pointers=pointers,
-    )
+    return ConnectionRequest(attributes, pointers, problems, accepted)
 
 
 def _unify_spellings(
