@@ -307,7 +307,8 @@ def failures(copy: Path, mutant: Mutant, keep_going: bool) -> list[str]:
     """The covering tests that fail against the mutated copy (pytest's FAILED lines; an
     ERROR, a test that could not even start, is no catch but a broken run, and raises)."""
     env = {**os.environ, "PYTHONPATH": str(copy / "src")}
-    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
+    # In one process (`-n 0`): under xdist, `-x` ends the run as interrupted (exit 2).
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-n", "0"]
     command += [*mutant.tests] if keep_going else ["-x", *mutant.tests]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     lines = run.stdout.splitlines()
