@@ -6,7 +6,8 @@
 // ../../../../shared/seeds/000_8e49c40a6aa1d7be.txt, with only its server changed:
 // `client.createConfiguration()` is given a `baseServer` that points the client at hamr
 // (env HAMR_URL) instead of https://api.{DD_SITE}. The keys still come from DD_API_KEY and
-// DD_APP_KEY. The page compiles it with `tsc "example.ts"`; the test runs it with tsx.
+// DD_APP_KEY. The page compiles it with `tsc "example.ts"`; the test bundles it with
+// esbuild and runs it with node.
 // test_typescript_client.py checks that the code is still the seed's.
 
 import { client, v2 } from "@datadog/datadog-api-client";
