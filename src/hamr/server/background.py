@@ -19,7 +19,6 @@ from hamr.domain.errors import Unavailable
 from hamr.server.access_log import AccessLog
 from hamr.server.collector import scheduled_full_collections
 from hamr.server.datacenter_runner import walk_datacenter_operations
-from hamr.server.replica_watch import watch_replica
 from hamr.server.telemetry import flush_periodically
 from hamr.server.writer import GroupCommitWriter
 
@@ -43,6 +42,10 @@ def background_work(
         poller = asyncio.create_task(_watch_storage(state))
         watchers = [poller, asyncio.create_task(walk_datacenter_operations(state))]
         if state.replica is not None:
+            # Imported here: it brings httpx (for Patroni), which a server without replicas
+            # would load for nothing at every start.
+            from hamr.server.replica_watch import watch_replica
+
             watchers.append(asyncio.create_task(watch_replica(state)))
         flushes = [
             recorder.flush for recorder in (access_log, state.metrics) if recorder is not None

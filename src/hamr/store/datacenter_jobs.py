@@ -9,12 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hamr.domain.datacenter_jobs import DatacenterJob, JobState, Refusal
 from hamr.domain.model import HamrStatus
 from hamr.store.tables import connections, datacenter_jobs, orgs
+from hamr.store.upserts import insert_into
 from hamr.store.write_sql import LINK_COLUMNS
 
 # The datacenter of a connection's primary side: its creator's record, or the target as named.
@@ -88,9 +87,8 @@ def counts(db: sa.Connection, datacenter: str) -> dict[HamrStatus, int]:
 def insert(db: sa.Connection, job: DatacenterJob) -> bool:
     """Store a new running job, unless one runs already (then False, nothing stored): of two
     at once, on any number of processes, the unique `active` column lets one in."""
-    insert_for = postgresql_insert if db.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert_for(datacenter_jobs)
+        insert_into(datacenter_jobs, db.dialect.name)
         .values(_values(job))
         .on_conflict_do_nothing()
         .returning(datacenter_jobs.c.id)

@@ -7,18 +7,20 @@ rolled back, inserts); on SQLite, writers are serialized anyway. Either way, one
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hamr.domain.model import IdempotencyRecord, KeyClaim, StoredAnswer
 from hamr.store.tables import idempotency_keys as keys
+from hamr.store.upserts import insert_into
 
-# RETURNING says whether the row went in: psycopg reports no rowcount for this statement.
-_INSERT = {
-    "sqlite": sqlite_insert(keys).on_conflict_do_nothing().returning(keys.c.created_at_us),
-    "postgresql": postgresql_insert(keys).on_conflict_do_nothing().returning(keys.c.created_at_us),
-}
+
+@functools.cache
+def _claim(dialect_name: str) -> sa.Insert:
+    """The claim's INSERT for this kind of database. RETURNING says whether the row went in:
+    psycopg reports no rowcount for this statement."""
+    return insert_into(keys, dialect_name).on_conflict_do_nothing().returning(keys.c.created_at_us)
 
 
 def _held(claim: KeyClaim) -> sa.ColumnElement[bool]:
@@ -33,7 +35,7 @@ def _held(claim: KeyClaim) -> sa.ColumnElement[bool]:
 
 def insert(db: sa.Connection, claim: KeyClaim, request_digest: str) -> bool:
     inserted = db.execute(
-        _INSERT[db.dialect.name],
+        _claim(db.dialect.name),
         {
             "org_uuid": claim.org_uuid,
             "key": claim.key,

@@ -10,11 +10,10 @@ from typing import Any
 
 import pydantic_core
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hamr.store.prepared import Prepared, PreparedIn
 from hamr.store.tables import chain_heads, connection_members, connections, history, orgs
+from hamr.store.upserts import insert_into
 
 _ORG_COLUMNS = (orgs.c.uuid, orgs.c.name, orgs.c.datacenter)
 # A member's connection with the creating org's record, in the column order
@@ -95,8 +94,7 @@ class WriteStatements:
 def _upsert(dialect: sa.Dialect, table: sa.Table, fields: list[str]) -> sa.Insert:
     """Insert a row of `fields` (its one-column primary key among them), or update the one
     with that key."""
-    insert_for = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
-    insert = insert_for(table).values({name: sa.bindparam(name) for name in fields})
+    insert = insert_into(table, dialect.name).values({name: sa.bindparam(name) for name in fields})
     (key,) = table.primary_key.columns
     return insert.on_conflict_do_update(
         index_elements=[key],
