@@ -71,14 +71,13 @@ def through_the_datacenter_operation(url: str, headers: dict[str, str]) -> float
     )
     if answer.status_code != 202:
         raise RuntimeError(answer.text)
-    while True:
-        time.sleep(POLL_SECONDS)
-        polled = httpx.get(
-            f"{url}/api/v2/hamr/datacenters/{DATACENTER}/failover", headers=headers, timeout=60
-        )
-        polled.raise_for_status()
-        if polled.json()["data"]["attributes"]["state"] == "finished":
-            return time.monotonic() - started
+    with httpx.Client(headers=headers, timeout=60) as client:
+        while True:
+            time.sleep(POLL_SECONDS)
+            polled = client.get(f"{url}/api/v2/hamr/datacenters/{DATACENTER}/failover")
+            polled.raise_for_status()
+            if polled.json()["data"]["attributes"]["state"] == "finished":
+                return time.monotonic() - started
 
 
 async def _client(

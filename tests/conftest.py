@@ -33,6 +33,7 @@ from hamr.store.sql import SqlStore, open_store
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.postgres import PostgresServer, binaries_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +205,7 @@ class ServeProcess:
                     return False
                 raise RuntimeError(f"hamr serve exited early:\n{self.log()}")
             try:
-                httpx.get(f"{self.url}/healthz", timeout=1)
+                local_http.get(f"{self.url}/healthz", timeout=1)
                 return True
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -432,7 +433,7 @@ def partner(admin: Admin) -> OrgKeys:
 
 @pytest.fixture
 def http(server: ServeProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with local_http.client(base_url=server.url, timeout=10) as client:
         yield client
 
 

@@ -9,7 +9,6 @@ import re
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from hamr.domain.model import Connection, HamrStatus, KeyKind
@@ -17,6 +16,7 @@ from hamr.store.sql import open_store
 from hamr.store.tables import history
 from hamr.usecases.caches import Fills, LruDict
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, serving
 from tests.postgres import PostgresServer
 
@@ -33,7 +33,7 @@ def other_server(
 
 def cache_metrics(server: ServeProcess) -> dict[tuple[str, str], int]:
     """hamr_cache_requests_total by (cache, result), as the server counts them now."""
-    text = httpx.get(f"{server.url}/metrics").text
+    text = local_http.get(f"{server.url}/metrics").text
     found = re.findall(
         r'^hamr_cache_requests_total\{cache="(\w+)",result="(\w+)"\} (\S+)$', text, re.MULTILINE
     )
@@ -49,13 +49,13 @@ def cache_counts(server: ServeProcess) -> dict[str, int]:
 def linked(admin: Admin, server: ServeProcess, status: int = 2) -> tuple[OrgKeys, OrgKeys]:
     org, partner = admin.create_org("us1"), admin.create_org("eu1")
     body = connection_body(org, partner, hamr_status=status)
-    answer = httpx.post(f"{server.url}{PATH}", json=body, headers=org.headers)
+    answer = local_http.post(f"{server.url}{PATH}", json=body, headers=org.headers)
     assert answer.status_code == 200, answer.text
     return org, partner
 
 
 def status_at(server: ServeProcess, org: OrgKeys) -> int:
-    answer = httpx.get(f"{server.url}{PATH}", headers=org.headers)
+    answer = local_http.get(f"{server.url}{PATH}", headers=org.headers)
     assert answer.status_code == 200, answer.text
     return int(answer.json()["data"]["attributes"]["hamr_status"])
 
@@ -69,7 +69,7 @@ def test_another_processs_write_is_seen_within_a_poll_and_drops_only_its_orgs(
         assert status_at(server, org) == 2  # all cached now
     before = cache_counts(server)
     body = connection_body(written, written_partner, hamr_status=3, is_primary=False)
-    answer = httpx.post(f"{other_server.url}{PATH}", json=body, headers=written.headers)
+    answer = local_http.post(f"{other_server.url}{PATH}", json=body, headers=written.headers)
     assert answer.status_code == 200, answer.text
     written_at = time.monotonic()
     while status_at(server, written_partner) != 3:
@@ -182,8 +182,8 @@ def test_the_metrics_count_both_caches_hits_and_misses(admin: Admin, server: Ser
     fresh = admin.unseen_credentials(org)
     before = cache_metrics(server)
     for _ in range(2):  # proved from storage, then recognised from memory
-        assert httpx.get(f"{server.url}{PATH}", headers=fresh).status_code == 200
-    httpx.get(f"{server.url}{PATH}", headers=admin.unseen_credentials(admin.create_org("us1")))
+        assert local_http.get(f"{server.url}{PATH}", headers=fresh).status_code == 200
+    local_http.get(f"{server.url}{PATH}", headers=admin.unseen_credentials(admin.create_org("us1")))
     after = cache_metrics(server)
     counted = {key: after[key] - before.get(key, 0) for key in after}
     assert counted == {

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 import pytest
 from click.testing import CliRunner
 from click.testing import Result as ClickResult
@@ -46,6 +45,7 @@ from hamr.server.listen import CannotListen, listening_sockets
 from hamr.store.sql import open_store
 from hamr.usecases.demo import BACKUP, PRODUCTION
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import (
     PYTHON,
     OrgKeys,
@@ -372,7 +372,7 @@ def test_history_after_posts_through_a_server(shared_cli: Cli, shared_server: Se
     assert ok_json(empty) == []
     token = ok_json(token_result)
 
-    with httpx.Client(base_url=shared_server.url, timeout=10) as http:
+    with local_http.client(base_url=shared_server.url, timeout=10) as http:
         bearer = {"Authorization": f"Bearer {token['key']}"}
         for status, headers in ((1, org.headers), (2, bearer), (4, org.headers)):
             body = connection_body(org, partner, hamr_status=status, modified_by=f"s{status}@x.io")
@@ -782,13 +782,13 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
         get_headers = curl_headers(get_command)
         assert get_headers == {"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]}
-        response = httpx.get(curl_url(get_command), headers=get_headers, timeout=10)
+        response = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
         assert response.status_code == 200, response.text
         data = response.json()["data"]
         assert data["id"] == PRODUCTION.uuid
         assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
         assert (data["attributes"]["HamrStatus"], data["attributes"]["IsPrimary"]) == (2, True)
-        backup_side = httpx.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
+        backup_side = local_http.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
         assert backup_side["data"]["attributes"]["HamrStatus"] == 2
         assert backup_side["data"]["attributes"]["is_primary"] is False
 
@@ -797,12 +797,12 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         for command, status in zip(drill, (3, 4, 5, 2), strict=True):
             body = next(line for line in command if line.startswith("-d '"))[4:-1]
             assert curl_headers(command)["DD-API-KEY"] == api_keys[1]
-            posted = httpx.post(
+            posted = local_http.post(
                 curl_url(command), content=body, headers=curl_headers(command), timeout=10
             )
             assert posted.status_code == 200, posted.text
             assert posted.json()["data"]["id"] == BACKUP.uuid
-            seen = httpx.get(curl_url(get_command), headers=get_headers, timeout=10).json()
+            seen = local_http.get(curl_url(get_command), headers=get_headers, timeout=10).json()
             assert seen["data"]["attributes"]["HamrStatus"] == status
             assert seen["data"]["attributes"]["IsPrimary"] is True
 
@@ -814,7 +814,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
             "ModifiedBy": "you@example.com",
             "IsPrimary": True,
         }
-        posted = httpx.post(
+        posted = local_http.post(
             curl_url(link_command), content=body, headers=curl_headers(link_command), timeout=10
         )
         assert posted.status_code == 200, posted.text
@@ -823,7 +823,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         # The web page, at the address printed.
         page = re.search(r"In a browser: (\S+/ui),", log)
         assert page is not None
-        sign_in = httpx.get(page.group(1), follow_redirects=True, timeout=10)
+        sign_in = local_http.get(page.group(1), follow_redirects=True, timeout=10)
         assert sign_in.status_code == 200
         assert "<h1>Sign in</h1>" in sign_in.text
 
@@ -855,7 +855,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert "Their pair is ONBOARDING (1) now, Production Org primary;" in printed
         assert "PASSIVE" not in printed
         assert f"hamr key create --org {BACKUP.uuid} --type app" in printed
-        response = httpx.get(
+        response = local_http.get(
             f"{again.url}/api/v2/hamr",
             headers={"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]},
             timeout=10,

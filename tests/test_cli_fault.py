@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from hamr.cli import main
 from hamr.testing import HamrServer
+from tests import local_http
 from tests.conftest import free_port
 
 MIS_SPELT = {"method": "GET", "status": 404, "latency": {"fixed_ms": -1}}
@@ -49,7 +49,7 @@ def test_a_rule_added_as_json_is_listed_with_how_often_it_fired(emulator: HamrSe
     assert added.exit_code == 0, added.output
     [rule] = emulator.faults()
     assert added.stdout == f"added {rule['id']}: /api/v2/hamr -> 503, 2 times\n"
-    assert httpx.get(f"{emulator.url}/api/v2/hamr").status_code == 503
+    assert local_http.get(f"{emulator.url}/api/v2/hamr").status_code == 503
 
     listed = hamr_fault(emulator, "list")
     assert listed.exit_code == 0, listed.output

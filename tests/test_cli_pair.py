@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
-
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 
@@ -21,7 +20,8 @@ def test_a_drill_from_the_cli_is_seen_by_the_server_and_kept_in_history(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
 
     code, out, _ = pair_cli(server, "show", "--org", partner.uuid, "--json")
@@ -48,7 +48,7 @@ def test_a_drill_from_the_cli_is_seen_by_the_server_and_kept_in_history(
 
     deadline = time.monotonic() + 5
     while True:
-        read = httpx.get(f"{server.url}/api/v2/hamr", headers=partner.headers).json()
+        read = local_http.get(f"{server.url}/api/v2/hamr", headers=partner.headers).json()
         if read["data"]["attributes"]["hamr_status"] == 4:
             break
         assert time.monotonic() < deadline, read
@@ -66,7 +66,8 @@ def test_an_operation_from_the_wrong_status_is_one_line_and_exit_2(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
     before = admin.snapshot(org.uuid)
 
@@ -89,7 +90,8 @@ def test_json_says_what_an_operation_walked_and_a_dry_run_would(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
 
     code, out, _ = pair_cli(
@@ -118,7 +120,8 @@ def test_a_blank_reason_is_one_line_and_exit_2_that_changes_nothing(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
     before = admin.snapshot(org.uuid), len(admin.history(org.uuid))
 
@@ -135,7 +138,8 @@ def test_unlink_says_what_it_unlinked_in_json_and_keeps_the_reason_in_history(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
     rows = len(admin.history(org.uuid))
 

@@ -14,13 +14,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.testing import HamrServer, TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests import docs
+from tests import docs, local_http
 from tests.conftest import (
     PYTHON,
     ROOT,
@@ -86,7 +85,7 @@ def test_the_first_commands_are_what_ci_runs_and_the_demo(tmp_path: Path) -> Non
     try:
         api_key = re.findall(r"^\s*DD-API-KEY\s+(\S+)\s*$", demo.log(), re.MULTILINE)[0]
         app_key = re.findall(r"^\s*DD-APPLICATION-KEY\s+(\S+)\s*$", demo.log(), re.MULTILINE)[0]
-        read = httpx.get(
+        read = local_http.get(
             demo.url + HAMR,
             headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key},
             timeout=10,
@@ -170,8 +169,10 @@ def test_the_sample_get_answer_is_what_hamr_answers(
             },
         }
     }
-    assert httpx.post(emulator.url + HAMR, json=body, headers=primary.headers).status_code == 200
-    answer = httpx.get(emulator.url + HAMR, headers=primary.headers).json()
+    assert (
+        local_http.post(emulator.url + HAMR, json=body, headers=primary.headers).status_code == 200
+    )
+    answer = local_http.get(emulator.url + HAMR, headers=primary.headers).json()
 
     written = answer["data"]["attributes"]
     assert RFC3339_MICROS_Z.match(written["modified_at"])
@@ -198,7 +199,7 @@ def test_the_sample_error_is_what_hamr_answers(
             },
         }
     }
-    answer = httpx.post(emulator.url + HAMR, json=body, headers=primary.headers)
+    answer = local_http.post(emulator.url + HAMR, json=body, headers=primary.headers)
     assert answer.status_code == 400
     assert answer.json() == sample
 
@@ -232,7 +233,8 @@ def test_the_history_request_runs_as_printed(
     primary, secondary = demo
     failover = connection_body(secondary, primary, hamr_status=3, is_primary=False)
     assert (
-        httpx.post(emulator.url + HAMR, json=failover, headers=secondary.headers).status_code == 200
+        local_http.post(emulator.url + HAMR, json=failover, headers=secondary.headers).status_code
+        == 200
     )
     ran = docs.run_block(
         "docs/api.md",
@@ -290,8 +292,8 @@ def test_the_emulator_starts_as_printed(tmp_path: Path) -> None:
     emulator = ServeProcess(unused, tmp_path / "log", *words[2:], cwd=tmp_path).start()
     try:
         admin = {ADMIN_HEADER: TOKEN}
-        assert httpx.get(emulator.url + "/_hamr/clock", headers=admin).status_code == 200
-        assert httpx.get(emulator.url + "/_hamr/clock").status_code == 403
+        assert local_http.get(emulator.url + "/_hamr/clock", headers=admin).status_code == 200
+        assert local_http.get(emulator.url + "/_hamr/clock").status_code == 403
         assert (tmp_path / "emulator.db").is_file()
         assert not (tmp_path / "unused.db").exists()
     finally:
@@ -326,7 +328,7 @@ def test_several_processes_start_on_postgresql_as_printed(
     del flags[at : at + 2]  # a free port instead (ServeProcess's)
     node = ServeProcess(url, tmp_path / "serve.log", *flags, env=env).start()
     try:
-        ready = httpx.get(node.url + "/readyz", timeout=10)
+        ready = local_http.get(node.url + "/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
     finally:
         node.stop()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import shlex
 
-import httpx
 import pytest
 
-from tests import docs
+from tests import docs, local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 
@@ -22,7 +21,8 @@ def test_the_curl_drill_runs_as_printed(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
     ran = docs.run_block(
         "docs/failover.md",
@@ -42,7 +42,8 @@ def test_the_cli_drill_runs_as_printed(
 ) -> None:
     body = connection_body(org, partner)
     assert (
-        httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code == 200
+        local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=org.headers).status_code
+        == 200
     )
     for line in docs.block("docs/failover.md", "A drill from the CLI", 0).splitlines():
         words = shlex.split(line, comments=True)

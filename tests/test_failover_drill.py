@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 import urllib3
 from datadog_api_client import ApiClient
@@ -27,6 +26,7 @@ from datadog_api_client.v2.model.hamr_org_connection_type import HamrOrgConnecti
 
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
+from tests import local_http
 from tests.conftest import EmulatorServer
 
 FAILOVER, ACTIVE, RECOVERY, PASSIVE = 3, 4, 5, 2
@@ -116,7 +116,7 @@ def test_the_primary_site_goes_down_the_automation_fails_over_and_recovers(
     automation.recover()
     assert automation.status() == PASSIVE
 
-    history = httpx.get(
+    history = local_http.get(
         f"{sites[primary.datacenter]}/api/v2/hamr/history", headers=primary.headers
     ).json()["data"][::-1]
     steps = [

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from datadog_api_client.v2.model.hamr_org_connection_status import HamrOrgConnectionStatus
 
@@ -18,7 +17,7 @@ from hamr.domain.model import HamrStatus
 from hamr.emulator.client import AdminApiError
 from hamr.settings import ADMIN_HEADER
 from hamr.testing import HamrServer
-from tests import docs
+from tests import docs, local_http
 from tests.test_pytest_plugin import UNSTABLE_IS_EXPECTED
 
 pytest_plugins = ["pytester"]
@@ -115,7 +114,7 @@ def test_a_wrong_pair_move_is_refused_and_changes_nothing(
     server: HamrServer, body: dict[str, Any], status: int, said: str
 ) -> None:
     primary, _ = server.reset()
-    answer = httpx.post(
+    answer = local_http.post(
         f"{server.url}/_hamr/pair", json=body, headers={ADMIN_HEADER: server.admin_token}
     )
     assert answer.status_code == status, answer.text
@@ -126,7 +125,7 @@ def test_a_wrong_pair_move_is_refused_and_changes_nothing(
 def test_a_pair_move_needs_the_admin_token(server: HamrServer) -> None:
     primary, _ = server.reset()
     body = {"status": 3, "primary": primary.uuid}
-    answer = httpx.post(f"{server.url}/_hamr/pair", json=body, headers=primary.headers)
+    answer = local_http.post(f"{server.url}/_hamr/pair", json=body, headers=primary.headers)
     assert answer.status_code == 403
     assert ADMIN_HEADER in answer.text
 
@@ -149,7 +148,7 @@ def test_a_scenarios_keys_work_and_only_their_hashes_are_kept(
     shop_eu, shop_us = server.scenario(path)
     assert shop_eu.admin_app_key
     assert (shop_eu.app_key, shop_eu.read_app_key) == ("", "")
-    read = httpx.get(f"{server.url}/api/v2/hamr", headers=shop_us.headers)
+    read = local_http.get(f"{server.url}/api/v2/hamr", headers=shop_us.headers)
     assert read.status_code == 200, read.text
     assert read.json()["data"]["attributes"]["hamr_status"] == 4
     assert status_of(server.pair(shop_eu)) == "ACTIVE"
@@ -165,7 +164,7 @@ def test_hamr_serve_state_takes_a_scenario(tmp_path: Path) -> None:
     keys = scenario()["data"]["attributes"]["keys"]
     headers = {"DD-API-KEY": keys[2]["secret"], "DD-APPLICATION-KEY": keys[3]["secret"]}
     with HamrServer(state_file=str(path)) as started:
-        read = httpx.get(f"{started.url}/api/v2/hamr", headers=headers)
+        read = local_http.get(f"{started.url}/api/v2/hamr", headers=headers)
     assert read.status_code == 200, read.text
 
 

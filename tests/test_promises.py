@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import (
     Admin,
     EmulatorServer,
@@ -35,7 +36,7 @@ def post(
     url: str, org: OrgKeys, body: dict[str, Any], query: str = "", **headers: str
 ) -> httpx.Response:
     """A POST of exactly these body bytes (a keyed retry must send the same ones)."""
-    return httpx.post(
+    return local_http.post(
         f"{url}{HAMR}{query}",
         content=json.dumps(body).encode(),
         headers={**org.headers, "Content-Type": "application/json", **headers},
@@ -117,7 +118,7 @@ def demo(emulator: EmulatorServer) -> Iterator[dict[str, OrgKeys]]:
 
 def history(url: str, org: OrgKeys) -> list[dict[str, Any]]:
     """The org's pair's history rows, oldest first (the demo pair's few fit one page)."""
-    page = httpx.get(f"{url}{HAMR}/history?page[size]=100", headers=org.headers, timeout=30)
+    page = local_http.get(f"{url}{HAMR}/history?page[size]=100", headers=org.headers, timeout=30)
     assert page.status_code == 200, page.text
     assert page.json()["links"]["next"] is None
     return [row["attributes"] for row in page.json()["data"]][::-1]
@@ -134,7 +135,7 @@ def test_history_rows_are_recorded_at_the_virtual_clocks_time(
     written = post(
         emulator.url, backup, connection_body(backup, production, hamr_status=3, is_primary=False)
     )
-    operated = httpx.post(
+    operated = local_http.post(
         emulator.url + PAIR + "/complete", json={"reason": "drill"}, headers=backup.headers
     )
     after = emulator.admin.clock()["now"]
@@ -165,14 +166,14 @@ def test_modified_at_grows_after_the_clock_is_set_behind_the_pairs_last_write(
     assert second > first
 
     assert emulator.admin.clock()["now"] < shifted(second, days=-1)  # still behind the pair
-    operated = httpx.post(
+    operated = local_http.post(
         emulator.url + PAIR + "/recover", json={"reason": "drill"}, headers=backup.headers
     )
     assert operated.status_code == 200, operated.text
     steps = [step["modified_at"] for step in operated.json()["meta"]["steps"]]
     assert len(steps) == 2
     assert second < steps[0] < steps[1]
-    read = httpx.get(emulator.url + HAMR, headers=production.headers, timeout=30)
+    read = local_http.get(emulator.url + HAMR, headers=production.headers, timeout=30)
     assert modified_at(read) == steps[1]
 
 
@@ -205,14 +206,14 @@ def test_a_reset_starts_the_rate_limit_windows_afresh(limited_emulator: Emulator
     # whole test runs inside one window (a reset leaves the clock where it is).
     limited_emulator.admin.clock(set="2031-01-01T00:00:00Z")
     production = limited_emulator.reset("demo")[PRODUCTION]
-    first = httpx.get(url + HAMR, headers=production.headers, timeout=30)
+    first = local_http.get(url + HAMR, headers=production.headers, timeout=30)
     assert int(first.headers["x-ratelimit-reset"]) > WINDOW_SECONDS - 60
-    spent = [httpx.get(url + HAMR, headers=production.headers, timeout=30) for _ in range(3)]
+    spent = [local_http.get(url + HAMR, headers=production.headers, timeout=30) for _ in range(3)]
     assert [a.status_code for a in (first, *spent)] == [200] * GETS_PER_WINDOW + [429]
 
     again = limited_emulator.reset("demo")[PRODUCTION]
     assert again.uuid == production.uuid
-    fresh = httpx.get(url + HAMR, headers=again.headers, timeout=30)
+    fresh = local_http.get(url + HAMR, headers=again.headers, timeout=30)
 
     assert fresh.status_code == 200, fresh.text
     assert fresh.headers["x-ratelimit-remaining"] == str(GETS_PER_WINDOW - 1)
@@ -283,7 +284,7 @@ def test_of_two_failovers_released_together_exactly_one_wins(
         statuses = released_together(port, PAIR + "/failover", callers, body)
         assert sorted(statuses) == [200, 409], (round_, statuses)
         assert len(admin.history(org.uuid)) == rows + 2, round_  # one walk: 2 → 3 → 4
-        back = httpx.post(
+        back = local_http.post(
             server.url + PAIR + "/recover", json={"reason": "again"}, headers=org.headers
         )
         assert back.status_code == 200, (round_, back.text)

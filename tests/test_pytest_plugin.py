@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from hamr.testing import HamrServer
-from tests import docs
+from tests import docs, local_http
 
 pytest_plugins = ["pytester"]
 # The official client warns on every call of an operation it marks unstable, as HAMR's are.
@@ -236,14 +236,17 @@ def test_wrong(hamr):
 def test_the_threaded_server_serves_without_pytest_and_stops() -> None:
     with HamrServer() as server:
         primary, secondary = server.reset()
-        read = httpx.get(f"{server.url}/api/v2/hamr", headers=secondary.headers, timeout=10)
+        read = local_http.get(f"{server.url}/api/v2/hamr", headers=secondary.headers, timeout=10)
         assert read.status_code == 200, read.text
         assert read.json()["data"]["attributes"]["target_org_uuid"] == primary.uuid
         assert server.reset("empty") == []
-        assert httpx.get(f"{server.url}/api/v2/hamr", headers=secondary.headers).status_code == 403
+        assert (
+            local_http.get(f"{server.url}/api/v2/hamr", headers=secondary.headers).status_code
+            == 403
+        )
         url = server.url
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{url}/healthz", timeout=2)
+        local_http.get(f"{url}/healthz", timeout=2)
 
 
 def test_the_documented_examples_pass_as_printed(pytester: pytest.Pytester) -> None:

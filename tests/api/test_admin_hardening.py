@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hamr.emulator.admin_auth import ADMIN_HEADER
+from tests import local_http
 from tests.conftest import ADMIN, ATTRIBUTE_NAMES, EmulatorServer, sqlite_url
 from tests.ops.test_probes_and_metrics import samples
 
@@ -27,7 +28,7 @@ def emulator_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=30) as client:
+    with local_http.client(base_url=emulator.url, timeout=30) as client:
         yield client
 
 
@@ -145,7 +146,7 @@ def test_guessing_the_admin_token_meets_a_429_and_the_right_token_is_never_count
         emulator_database, log, "--rate-limit", "hamr_unauthenticated=5/86400"
     ).start()
     try:
-        with httpx.Client(base_url=guarded.url, timeout=10) as http:
+        with local_http.client(base_url=guarded.url, timeout=10) as http:
             for _ in range(8):  # the right token, never counted
                 assert http.get("/_hamr/clock", headers=ADMIN).status_code == 200
             wrong = {ADMIN_HEADER: "a-guess-of-the-admin-token"}

@@ -17,6 +17,7 @@ from datadog_api_client.v2.api.high_availability_multi_region_api import (
 from jsonschema import Draft202012Validator
 
 from hamr.domain.model import KeyKind
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli
 
 PATH = "/api/v2/hamr"
@@ -162,7 +163,7 @@ def test_the_live_wire_answers_an_invalid_api_key_with_its_401(
     headers = headers_for(credentials)
     unauthorized = culprit == API and API in headers
 
-    with httpx.Client(base_url=live_server.url, timeout=10) as live:
+    with local_http.client(base_url=live_server.url, timeout=10) as live:
         for response in (
             live.get(PATH, headers=headers),
             live.post(PATH, json=connection_body(org, other, hamr_status=3), headers=headers),

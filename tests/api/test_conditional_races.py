@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import ServeProcess, connection_body, database_of_its_own
 from tests.store.test_postgres_processes import make_orgs
 
@@ -44,7 +44,7 @@ def test_one_if_match_write_of_fifty_wins_across_two_processes(
     first, second = two_processes
     (org,) = make_orgs(first.database_url, "us1", 1)
     (partner,) = make_orgs(first.database_url, "eu1", 1)
-    with httpx.Client(headers=org.headers, timeout=60) as client:
+    with local_http.client(headers=org.headers, timeout=60) as client:
         assert client.post(first.url + PATH, json=connection_body(org, partner)).status_code == 200
         fresh = {"Cache-Control": "no-cache"}
         etag = client.get(second.url + PATH, headers=fresh).headers["etag"]
@@ -53,7 +53,7 @@ def test_one_if_match_write_of_fifty_wins_across_two_processes(
     def write(n: int) -> tuple[int, str]:
         server = (first, second)[n % 2]
         body = connection_body(org, partner, hamr_status=2, modified_by=f"writer{n}@example.com")
-        with httpx.Client(headers=org.headers, timeout=60) as client:
+        with local_http.client(headers=org.headers, timeout=60) as client:
             release.wait()
             answer = client.post(server.url + PATH, json=body, headers={"If-Match": etag})
         return answer.status_code, body["data"]["attributes"]["modified_by"]
@@ -62,6 +62,6 @@ def test_one_if_match_write_of_fifty_wins_across_two_processes(
         answers = list(pool.map(write, range(WRITERS)))
     assert Counter(status for status, _ in answers) == {200: 1, 412: WRITERS - 1}
     (winner,) = [who for status, who in answers if status == 200]
-    with httpx.Client(headers=org.headers, timeout=60) as client:
+    with local_http.client(headers=org.headers, timeout=60) as client:
         stored = client.get(first.url + PATH, headers={"Cache-Control": "no-cache"}).json()
     assert stored["data"]["attributes"]["modified_by"] == winner

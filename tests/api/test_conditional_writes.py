@@ -27,6 +27,7 @@ from hamr.domain.model import KeyClaim, StoredAnswer
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.tables import idempotency_keys
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.api.test_official_client import request_for
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, unknown_org
 
@@ -131,7 +132,7 @@ def test_get_on_both_lanes_and_post_carry_one_strong_etag_of_the_document(
     assert plain.headers["etag"] == compressed.headers["etag"] == head.headers["etag"] == tag
     assert plain.content == written.content
     # Equal documents, equal ETags: another process serving the same document agrees.
-    with httpx.Client(base_url=second_server.url, timeout=10) as other:
+    with local_http.client(base_url=second_server.url, timeout=10) as other:
         assert etag(other, org) == etag(other, org, APP) == tag
 
 
@@ -259,12 +260,12 @@ def test_of_writers_holding_one_etag_exactly_one_wins_and_others_are_not_held_up
     elsewhere = unknown_org()
 
     def conditional(n: int) -> httpx.Response:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with local_http.client(base_url=server.url, timeout=30) as client:
             body = connection_body(org, partner, modified_by=f"writer-{n}@example.com")
             return post(client, org, body, If_Match=current)
 
     def unconditional(other: OrgKeys) -> httpx.Response:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with local_http.client(base_url=server.url, timeout=30) as client:
             return post(client, other, connection_body(other, elsewhere))
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -410,7 +411,7 @@ def test_concurrent_requests_with_one_key_write_once(
 
     def send(n: int) -> httpx.Response:
         url = (server, second_server)[n % 2].url
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with local_http.client(base_url=url, timeout=30) as client:
             return post(client, org, body, Idempotency_Key="once")
 
     with ThreadPoolExecutor(max_workers=12) as pool:
@@ -438,7 +439,7 @@ def test_two_servers_on_one_database_agree_on_a_key(
     first = post(http, org, body, Idempotency_Key="shared")
     assert first.status_code == 200
 
-    with httpx.Client(base_url=second_server.url, timeout=10) as other:
+    with local_http.client(base_url=second_server.url, timeout=10) as other:
         retry = post(other, org, body, Idempotency_Key="shared")
         reused = post(
             other, org, connection_body(org, partner, hamr_status=3), Idempotency_Key="shared"
@@ -623,7 +624,7 @@ def test_a_dry_run_is_refused_as_the_write_would_be(
     """The policy (`--transitions enforce`), the pair rules and preconditions: each refusal
     a dry run gets is the write's, and changes nothing either."""
     third = admin.create_org("eu1")
-    with httpx.Client(base_url=enforcing.url, timeout=10) as http:
+    with local_http.client(base_url=enforcing.url, timeout=10) as http:
         assert post(http, org, connection_body(org, partner, hamr_status=2)).status_code == 200
         before, seen_by_partner = admin.snapshot(org.uuid), admin.snapshot(partner.uuid)
         dry = {"dry_run": "true"}

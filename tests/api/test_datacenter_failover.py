@@ -21,7 +21,7 @@ import pytest
 from bench.seed import seed
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store.sql import open_store
-from tests import docs
+from tests import docs, local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, database_of_its_own
 
 DATACENTERS = "/api/v2/hamr/datacenters"
@@ -68,7 +68,7 @@ def fresh(
 
 def link(server: ServeProcess, primary: OrgKeys, secondary: OrgKeys, status: int = 2) -> None:
     body = connection_body(primary, secondary, hamr_status=status)
-    written = httpx.post(
+    written = local_http.post(
         server.url + "/api/v2/hamr", json=body, headers=primary.headers, timeout=10
     )
     assert written.status_code == 200, written.text
@@ -77,7 +77,7 @@ def link(server: ServeProcess, primary: OrgKeys, secondary: OrgKeys, status: int
 def start(
     server: ServeProcess, headers: dict[str, str], dc: str, operation: str, **body: Any
 ) -> httpx.Response:
-    return httpx.post(
+    return local_http.post(
         f"{server.url}{DATACENTERS}/{dc}/{operation}",
         json={"reason": "eu1 is down", **body},
         headers=headers,
@@ -86,7 +86,9 @@ def start(
 
 
 def progress(server: ServeProcess, headers: dict[str, str], dc: str, operation: str) -> Any:
-    answer = httpx.get(f"{server.url}{DATACENTERS}/{dc}/{operation}", headers=headers, timeout=10)
+    answer = local_http.get(
+        f"{server.url}{DATACENTERS}/{dc}/{operation}", headers=headers, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["data"]["attributes"]
 
@@ -114,7 +116,7 @@ def test_the_lifecycle_walks_every_pair_whose_primary_is_in_the_datacenter(
     walked = [(create("eu1"), create("us1")) for _ in range(3)]
     # The primary is the target side here: the pair is still the datacenter's.
     reversed_primary, reversed_secondary = create("eu1"), create("us1")
-    httpx.post(
+    local_http.post(
         server.url + "/api/v2/hamr",
         json=connection_body(reversed_secondary, reversed_primary, hamr_status=2, is_primary=False),
         headers=reversed_secondary.headers,
@@ -163,9 +165,9 @@ def test_the_lifecycle_walks_every_pair_whose_primary_is_in_the_datacenter(
     assert {row.org_uuid for row in history[-4:]} == {walked[0][1].uuid}
     assert history[-1].modified_by == "hamr pair abort --datacenter eu1"
     # The server's own caches follow: a GET answers the new status at once.
-    read = httpx.get(server.url + "/api/v2/hamr", headers=walked[0][1].headers, timeout=10)
+    read = local_http.get(server.url + "/api/v2/hamr", headers=walked[0][1].headers, timeout=10)
     assert read.json()["data"]["attributes"]["hamr_status"] == 4
-    counts = httpx.get(f"{server.url}{DATACENTERS}/eu1", headers=headers, timeout=10).json()
+    counts = local_http.get(f"{server.url}{DATACENTERS}/eu1", headers=headers, timeout=10).json()
     assert counts["data"]["attributes"]["by_status"]["ACTIVE"] == 5
 
 
@@ -189,7 +191,7 @@ def test_a_dry_run_says_what_would_happen_and_stores_nothing(fresh: Fresh) -> No
         "The pair is 1 ONBOARDING; failover starts from 2 PASSIVE."
     )
     assert [fresh.admin.snapshot(org.uuid) for org in (primary, secondary, other)] == before
-    nothing = httpx.get(f"{server.url}{DATACENTERS}/eu1/failover", headers=headers, timeout=10)
+    nothing = local_http.get(f"{server.url}{DATACENTERS}/eu1/failover", headers=headers, timeout=10)
     assert nothing.status_code == 404
     assert nothing.json()["errors"][0]["detail"] == "No failover of eu1 has been started."
 
@@ -208,7 +210,7 @@ def test_only_admin_credentials_run_or_follow_it_and_enforce_keeps_its_moves(
             f"This DD-APPLICATION-KEY has the {permission.value} permission; this request "
             "needs admin."
         )
-        looked = httpx.get(f"{server.url}{DATACENTERS}/eu1", headers=headers, timeout=10)
+        looked = local_http.get(f"{server.url}{DATACENTERS}/eu1", headers=headers, timeout=10)
         assert looked.status_code == 403
     assert status_of(fresh, primary) == HamrStatus.PASSIVE
     headers = fresh.admin_headers(primary)

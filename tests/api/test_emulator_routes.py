@@ -23,13 +23,13 @@ from hamr.settings import Settings, SettingsError
 from hamr.store.sql import open_store
 from hamr.testing import TestOrg, official_configuration
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests import docs
+from tests import docs, local_http
 from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, ServeProcess, run_cli, sqlite_url
 
 
 @pytest.fixture
 def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=10) as client:
+    with local_http.client(base_url=emulator.url, timeout=10) as client:
         yield client
 
 
@@ -49,7 +49,7 @@ def the_error(answer: httpx.Response, status: int) -> dict[str, Any]:
 
 def test_without_the_flag_every_admin_path_is_a_404(server: ServeProcess) -> None:
     for method, path in (("POST", "/_hamr/reset"), ("GET", "/_hamr/clock")):
-        answer = httpx.request(method, server.url + path, headers=ADMIN, timeout=10)
+        answer = local_http.request(method, server.url + path, headers=ADMIN, timeout=10)
         assert the_error(answer, 404)["status"] == "404"
 
 
@@ -258,7 +258,7 @@ def test_a_generated_token_is_printed_at_start_and_never_shown_by_config(
         (line,) = [x for x in running.log().splitlines() if ADMIN_HEADER in x]
         token = line.rsplit(" ", 1)[1]
         assert len(token) >= 16
-        answer = httpx.get(running.url + "/_hamr/clock", headers={ADMIN_HEADER: token})
+        answer = local_http.get(running.url + "/_hamr/clock", headers={ADMIN_HEADER: token})
         assert answer.status_code == 200, answer.text
     finally:
         running.stop()

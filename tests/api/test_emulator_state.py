@@ -22,7 +22,7 @@ from hamr.emulator.client import EmulatorAdmin
 from hamr.emulator.routes import STATE_MAX_BODY_BYTES
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests import docs
+from tests import docs, local_http
 from tests.api.test_emulator_routes import api_as, the_error
 from tests.conftest import ADMIN, ADMIN_TOKEN, EmulatorServer, ServeProcess, run_cli, sqlite_url
 
@@ -33,7 +33,7 @@ JSON = "application/json"
 
 @pytest.fixture
 def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=30) as client:
+    with local_http.client(base_url=emulator.url, timeout=30) as client:
         yield client
 
 
@@ -254,7 +254,7 @@ def test_the_state_needs_the_admin_token_and_exists_only_on_an_emulator(
     for method in ("GET", "PUT"):
         answer = http.request(method, "/_hamr/state", json=json.loads(before))
         assert the_error(answer, 403)["source"] == {"header": ADMIN_HEADER}
-        plain = httpx.request(method, server.url + "/_hamr/state", headers=ADMIN, timeout=10)
+        plain = local_http.request(method, server.url + "/_hamr/state", headers=ADMIN, timeout=10)
         assert the_error(plain, 404)["status"] == "404"
     assert emulator.admin.state() == before
 
@@ -313,13 +313,13 @@ def test_a_state_file_given_at_start_is_what_the_server_holds(
         cwd=tmp_path,
     ).start()
     try:
-        read = httpx.get(f"{running.url}/api/v2/hamr", headers=secondary.headers)
+        read = local_http.get(f"{running.url}/api/v2/hamr", headers=secondary.headers)
         assert read.status_code == 200, read.text
         assert read.json()["data"]["attributes"]["target_org_uuid"] == primary.uuid
         with EmulatorAdmin(running.url, ADMIN_TOKEN) as admin:
             orgs = json.loads(admin.state())
         assert "Stale" not in {o["name"] for o in orgs["data"]["attributes"]["orgs"]}
-        assert httpx.post(f"{running.url}/api/v2/hamr", json={}).status_code == 503
+        assert local_http.post(f"{running.url}/api/v2/hamr", json={}).status_code == 503
     finally:
         running.stop()
 

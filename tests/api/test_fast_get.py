@@ -14,6 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
@@ -103,7 +104,7 @@ def test_the_lane_and_the_app_answer_alike(
 ) -> None:
     """In every wire format, byte for byte, and HEAD alike without the body."""
     credentials = org.headers
-    with httpx.Client(base_url=wire(mode).url, timeout=10) as http:
+    with local_http.client(base_url=wire(mode).url, timeout=10) as http:
         if outcome in ("connected", "partner-reads-the-pair"):
             posted = http.post(PATH, json=connection_body(org, partner), headers=org.headers)
             assert posted.is_success, posted.text
@@ -141,7 +142,7 @@ def test_over_its_rate_limit_the_lane_and_the_app_answer_alike(
     log = tmp_path_factory.mktemp("limited") / "server.log"
     limited = ServeProcess(database_url, log, "--rate-limit", "hamr_get=1/3600").start()
     try:
-        with httpx.Client(base_url=limited.url, timeout=10) as http:
+        with local_http.client(base_url=limited.url, timeout=10) as http:
             assert http.get(PATH, headers={**org.headers, **LANE}).status_code == 404
             for encoding in (LANE, APP):
                 by_lane = raw(http, "GET", PATH, {**org.headers, **encoding})

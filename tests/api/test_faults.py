@@ -19,7 +19,7 @@ import pytest
 from hamr.emulator.admin_auth import ADMIN_HEADER
 from hamr.testing import TestOrg
 from hamr.usecases.demo import BACKUP, PRODUCTION
-from tests import docs
+from tests import docs, local_http
 from tests.conftest import (
     ADMIN,
     ADMIN_TOKEN,
@@ -47,7 +47,7 @@ def sites(emulator: EmulatorServer) -> dict[str, int]:
 
 @pytest.fixture
 def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=10) as client:
+    with local_http.client(base_url=emulator.url, timeout=10) as client:
         yield client
 
 
@@ -178,7 +178,7 @@ def test_the_rules_api_needs_the_admin_token(
 
 
 def test_without_the_emulator_there_are_no_fault_rules(server: ServeProcess) -> None:
-    answer = httpx.get(f"{server.url}/_hamr/faults", headers=ADMIN)
+    answer = local_http.get(f"{server.url}/_hamr/faults", headers=ADMIN)
     assert answer.status_code == 404
 
 
@@ -241,7 +241,7 @@ def test_a_faulted_write_stores_nothing(
     before = http.get(HAMR, headers=primary.headers).json()
     history = http.get(f"{HAMR}/history", headers=primary.headers).json()["data"]
     for rule in ({"status": 503}, {"fault": "connection_reset"}, {"fault": "empty_response"}):
-        with httpx.Client(base_url=http.base_url, timeout=10) as once:
+        with local_http.client(base_url=http.base_url, timeout=10) as once:
             emulator.admin.add({"method": "POST", **rule})
             with pytest.raises(httpx.TransportError) if "fault" in rule else _no_error():
                 once.post(HAMR, json=passive_body(primary, 1), headers=primary.headers)
@@ -355,9 +355,9 @@ def site(sites: dict[str, int], datacenter: str) -> str:
 def test_each_site_serves_only_its_own_datacenters_orgs(
     sites: dict[str, int], primary: TestOrg, secondary: TestOrg
 ) -> None:
-    assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
-    assert httpx.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
-    answer = httpx.get(site(sites, "us1") + HAMR, headers=primary.headers)
+    assert local_http.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
+    assert local_http.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
+    answer = local_http.get(site(sites, "us1") + HAMR, headers=primary.headers)
     error = the_error(answer, 403)
     assert error["source"] == {"header": "DD-API-KEY"}
     assert f"127.0.0.1:{sites['us1']}" in error["detail"]
@@ -371,25 +371,25 @@ def test_a_site_that_is_down_refuses_connections_until_the_rule_is_cleared(
     primary: TestOrg,
     secondary: TestOrg,
 ) -> None:
-    kept_alive = httpx.Client(base_url=site(sites, "eu1"), timeout=5)
+    kept_alive = local_http.client(base_url=site(sites, "eu1"), timeout=5)
     assert kept_alive.get(HAMR, headers=primary.headers).status_code == 200
     down = emulator.admin.add({"datacenter": "eu1", "fault": "down"})[0]
     _eventually(lambda: _refused(site(sites, "eu1")))
     with pytest.raises(httpx.ConnectError):  # its idle connection was closed too
         kept_alive.get(HAMR, headers=primary.headers)
-    assert httpx.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
+    assert local_http.get(site(sites, "us1") + HAMR, headers=secondary.headers).status_code == 200
     with pytest.raises(httpx.ReadError):  # on the main address, eu1's orgs are reset
-        httpx.get(f"{http.base_url}{HAMR}", headers=primary.headers)
+        local_http.get(f"{http.base_url}{HAMR}", headers=primary.headers)
     assert http.get(HAMR, headers=secondary.headers).status_code == 200
     emulator.admin.remove(down["id"])
     _eventually(lambda: not _refused(site(sites, "eu1")))
-    assert httpx.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
+    assert local_http.get(site(sites, "eu1") + HAMR, headers=primary.headers).status_code == 200
     kept_alive.close()
 
 
 def _refused(url: str) -> bool:
     try:
-        httpx.get(url + "/healthz", timeout=2)
+        local_http.get(url + "/healthz", timeout=2)
     except httpx.ConnectError:
         return True
     return False
@@ -436,7 +436,7 @@ def test_rules_from_a_faults_file_are_in_force_from_the_start(
     running.start()
     try:
         assert [r.get("status") for r in running.admin.rules()] == [503, None]
-        assert httpx.post(f"{running.url}{HAMR}", json={}).status_code == 503
+        assert local_http.post(f"{running.url}{HAMR}", json={}).status_code == 503
     finally:
         running.stop()
 

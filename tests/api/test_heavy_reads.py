@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import GENEROUS_RATE_LIMITS, ServeProcess, connection_body, database_of_its_own
 from tests.store.test_postgres_processes import make_orgs
 
@@ -53,7 +53,7 @@ def test_many_clients_reading_thousand_row_pages_queue_and_none_is_refused(
     (partner,) = make_orgs(narrow_server.database_url, "eu1", 1)
 
     def write_share(first: int) -> None:  # concurrent writers share commits: a faster seed
-        with httpx.Client(base_url=narrow_server.url, headers=org.headers, timeout=60) as c:
+        with local_http.client(base_url=narrow_server.url, headers=org.headers, timeout=60) as c:
             for n in range(first, HISTORY_ROWS, CLIENTS):
                 body = connection_body(org, partner, hamr_status=2 + n % 2, modified_by=f"{n}@x.io")
                 assert c.post("/api/v2/hamr", json=body).status_code == 200
@@ -63,7 +63,7 @@ def test_many_clients_reading_thousand_row_pages_queue_and_none_is_refused(
     def read_for(seconds: float) -> Counter[int]:
         statuses: Counter[int] = Counter()
         deadline = time.monotonic() + seconds
-        with httpx.Client(base_url=narrow_server.url, headers=org.headers, timeout=60) as c:
+        with local_http.client(base_url=narrow_server.url, headers=org.headers, timeout=60) as c:
             while time.monotonic() < deadline:
                 asked = time.monotonic()
                 page = c.get("/api/v2/hamr/history", params={"page[size]": 1000})

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests import local_http
 from tests.conftest import Admin, ServeProcess, connection_body
 
 HAMR = "/api/v2/hamr"
@@ -52,7 +53,7 @@ MakeServer = Callable[[str], ServeProcess]
 
 
 def openapi(server: ServeProcess) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/openapi.json", timeout=10)
+    response = local_http.get(f"{server.url}/openapi.json", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     document: dict[str, Any] = response.json()
@@ -223,7 +224,7 @@ def test_what_is_served_validates_against_the_served_document(
         assert response.headers["content-type"] == content_type
         validator(schema).validate(response.json())
 
-    with httpx.Client(base_url=running.url, timeout=10) as http:
+    with local_http.client(base_url=running.url, timeout=10) as http:
         body = connection_body(org, partner)
         validator("HamrOrgConnectionRequest").validate(body)
         written = http.post(HAMR, json=body, headers=org.headers)

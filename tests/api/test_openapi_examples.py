@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
@@ -23,6 +22,7 @@ from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import ADMIN, EmulatorServer, sqlite_url
 
 MODES = ["both", "contract", "live"]
@@ -72,7 +72,7 @@ def emulated(
 
 
 def served(server: EmulatorServer) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/openapi.json", timeout=10)
+    response = local_http.get(f"{server.url}/openapi.json", timeout=10)
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
     return document
@@ -184,7 +184,7 @@ def test_each_example_request_gets_an_answer_of_the_examples_shape(
     keys: dict[str, str] = {}
     admin_keys: dict[str, str] = {}
     rule_id = ""
-    with httpx.Client(base_url=emulated.url, timeout=10) as http:
+    with local_http.client(base_url=emulated.url, timeout=10) as http:
         for method, path in ORDER:
             operation = document["paths"][path][method]
             parameters = operation.get("parameters", [])

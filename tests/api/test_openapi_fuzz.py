@@ -10,10 +10,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 
+from tests import local_http
 from tests.conftest import ADMIN, EmulatorServer, sqlite_url
 
 EXAMPLES = int(os.environ.get("HAMR_FUZZ_EXAMPLES_EXTENSIONS", "10"))
@@ -47,7 +47,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorSer
     """An emulator with the demo pair, and its primary org's keys."""
     folder = tmp_path_factory.mktemp("openapi-fuzz")
     running = EmulatorServer(sqlite_url(folder / "hamr.db"), folder / "server.log").start()
-    reset = httpx.post(f"{running.url}/_hamr/reset", json={"seed": "demo"}, headers=ADMIN)
+    reset = local_http.post(f"{running.url}/_hamr/reset", json={"seed": "demo"}, headers=ADMIN)
     org = reset.json()["data"]["attributes"]["orgs"][0]
     yield running, {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}
     running.stop()
@@ -56,7 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorSer
 @pytest.fixture(scope="module")
 def published(demo: tuple[EmulatorServer, Any]) -> Any:
     """The document the emulator serves."""
-    document = httpx.get(f"{demo[0].url}/openapi.json", timeout=10).json()
+    document = local_http.get(f"{demo[0].url}/openapi.json", timeout=10).json()
     return schemathesis.openapi.from_dict(document, config=CONFIG)
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import ServeProcess, run_cli, sqlite_url
 from tests.store.test_postgres_processes import make_orgs
 
@@ -30,7 +30,7 @@ def test_only_the_sites_own_orgs_are_served_and_the_others_are_told_where_to_cal
 ) -> None:
     (own,) = make_orgs(eu1_site.database_url, "eu1", 1)
     (elsewhere,) = make_orgs(eu1_site.database_url, "us1", 1)
-    with httpx.Client(base_url=eu1_site.url, timeout=10) as http:
+    with local_http.client(base_url=eu1_site.url, timeout=10) as http:
         assert http.get(PATH, headers=own.headers).status_code == 404  # known, not yet linked
         refused = http.get(PATH, headers=elsewhere.headers)
         assert refused.status_code == 403, refused.text

@@ -22,6 +22,7 @@ from hamr.domain.errors import RequestInFlight
 from hamr.domain.idempotency import IN_FLIGHT_LEASE_US, KeyedOperation
 from hamr.domain.model import KeyClaim, KeyKind, StoredAnswer
 from hamr.store.tables import idempotency_keys
+from tests import local_http
 from tests.api.test_pair_operations import PAIR, link, status
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
@@ -32,7 +33,7 @@ def keyed(
     server: ServeProcess, caller: OrgKeys, operation: str, key: str, **body: Any
 ) -> httpx.Response:
     """A pair operation sent with `key`; the body as bytes, so that a retry repeats them."""
-    return httpx.post(
+    return local_http.post(
         f"{server.url}{PAIR}/{operation}",
         content=json.dumps({"reason": "drill", **body}).encode(),
         headers={**caller.headers, "Content-Type": "application/json", KEY: key},
@@ -108,7 +109,7 @@ def test_a_key_is_one_request_whether_a_connection_post_or_a_pair_operation(
 ) -> None:
     body = connection_body(org, partner)
     headers = {**org.headers, KEY: "posted"}
-    posted = httpx.post(server.url + "/api/v2/hamr", json=body, headers=headers, timeout=10)
+    posted = local_http.post(server.url + "/api/v2/hamr", json=body, headers=headers, timeout=10)
     assert posted.status_code == 200, posted.text
     before = admin.snapshot(org.uuid)
 
@@ -118,7 +119,7 @@ def test_a_key_is_one_request_whether_a_connection_post_or_a_pair_operation(
     assert keyed(server, org, "failover", "operated").status_code == 200
     after = admin.snapshot(org.uuid)
     headers = {**org.headers, KEY: "operated"}
-    again = httpx.post(server.url + "/api/v2/hamr", json=body, headers=headers, timeout=10)
+    again = local_http.post(server.url + "/api/v2/hamr", json=body, headers=headers, timeout=10)
     refused_for_the_key(again, 422)
     assert admin.snapshot(org.uuid) == after
 

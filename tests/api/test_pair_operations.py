@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, serving, unknown_org
 
 PAIR = "/api/v2/hamr/pair"
@@ -23,12 +24,14 @@ PAIR = "/api/v2/hamr/pair"
 
 def link(server: ServeProcess, org: OrgKeys, partner: OrgKeys, status: int = 2) -> None:
     body = connection_body(org, partner, hamr_status=status)
-    written = httpx.post(server.url + "/api/v2/hamr", json=body, headers=org.headers, timeout=10)
+    written = local_http.post(
+        server.url + "/api/v2/hamr", json=body, headers=org.headers, timeout=10
+    )
     assert written.status_code == 200, written.text
 
 
 def pair(server: ServeProcess, caller: OrgKeys) -> dict[str, Any]:
-    response = httpx.get(server.url + PAIR, headers=caller.headers, timeout=10)
+    response = local_http.get(server.url + PAIR, headers=caller.headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["data"]  # type: ignore[no-any-return]
 
@@ -37,7 +40,7 @@ def operate(
     server: ServeProcess, caller: OrgKeys | dict[str, str], operation: str, **body: Any
 ) -> httpx.Response:
     headers = caller.headers if isinstance(caller, OrgKeys) else caller
-    return httpx.post(
+    return local_http.post(
         f"{server.url}{PAIR}/{operation}",
         json={"reason": "drill", **body},
         headers=headers,
@@ -78,7 +81,7 @@ def test_both_sides_see_where_the_pair_stands(
 
 def test_a_one_sided_pair_and_no_pair(server: ServeProcess, org: OrgKeys, admin: Admin) -> None:
     loner = admin.create_org("us5")
-    assert httpx.get(server.url + PAIR, headers=loner.headers, timeout=10).status_code == 404
+    assert local_http.get(server.url + PAIR, headers=loner.headers, timeout=10).status_code == 404
     link(server, org, unknown_org())
     assert pair(server, org)["attributes"]["health"] == "one-sided"
 
@@ -237,10 +240,12 @@ def test_bad_operation_requests_are_named(
     server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     link(server, org, partner)
-    no_reason = httpx.post(f"{server.url}{PAIR}/failover", json={}, headers=org.headers)
+    no_reason = local_http.post(f"{server.url}{PAIR}/failover", json={}, headers=org.headers)
     assert no_reason.status_code == 400
     assert no_reason.json()["errors"][0]["source"] == {"pointer": "/reason"}
-    blank = httpx.post(f"{server.url}{PAIR}/failover", json={"reason": " "}, headers=org.headers)
+    blank = local_http.post(
+        f"{server.url}{PAIR}/failover", json={"reason": " "}, headers=org.headers
+    )
     assert blank.status_code == 400
     assert blank.json()["errors"][0]["source"] == {"pointer": "/reason"}
     extra = operate(server, org, "failover", force=True)
@@ -250,7 +255,7 @@ def test_bad_operation_requests_are_named(
     assert unknown.status_code == 404
     assert "failover" in unknown.json()["errors"][0]["detail"]
     assert status(server, org) == 2
-    metrics = httpx.get(server.url + "/metrics", timeout=10).text
+    metrics = local_http.get(server.url + "/metrics", timeout=10).text
     assert re.search(
         r'^hamr_pair_operations_total\{operation="failover",outcome="done"\} ', metrics, re.M
     )

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hamr.domain.model import KeyKind, Permission
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
@@ -36,7 +37,7 @@ def enforcing(
 
 
 def post(server: ServeProcess, headers: dict[str, str], body: object) -> httpx.Response:
-    return httpx.post(server.url + PATH, json=body, headers=headers, timeout=10)
+    return local_http.post(server.url + PATH, json=body, headers=headers, timeout=10)
 
 
 @pytest.mark.parametrize("credential", ["app key", "token"])
@@ -48,7 +49,7 @@ def test_a_read_credential_reads_but_cannot_write(
     reader = make(admin, org, Permission.READ)
     before = admin.snapshot(org.uuid)
 
-    read = httpx.get(server.url + PATH, headers=reader, timeout=10)
+    read = local_http.get(server.url + PATH, headers=reader, timeout=10)
     refused = post(server, reader, connection_body(org, partner, hamr_status=3))
 
     assert read.status_code == 200
@@ -83,12 +84,12 @@ def test_an_override_needs_admin_under_enforce_and_is_kept_in_history(
     assert last.violation is not None
     assert "2 PASSIVE -> 4 ACTIVE" in last.violation
     assert (
-        httpx.get(enforcing.url + PATH, headers=partner.headers).json()["data"]["attributes"][
+        local_http.get(enforcing.url + PATH, headers=partner.headers).json()["data"]["attributes"][
             "hamr_status"
         ]
         == 4
     )
-    metrics = httpx.get(enforcing.url + "/metrics", timeout=10).text
+    metrics = local_http.get(enforcing.url + "/metrics", timeout=10).text
     assert re.search(
         r'^hamr_transitions_total\{from="PASSIVE",to="ACTIVE",verdict="overridden"\} 1\.0$',
         metrics,

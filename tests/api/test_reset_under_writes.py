@@ -17,6 +17,7 @@ import pytest
 
 from hamr.testing import HamrServer, TestOrg
 from hamr.usecases.service import HamrService, Upsert
+from tests import local_http
 from tests.conftest import database_of_its_own
 
 
@@ -65,7 +66,7 @@ def post(url: str, org: TestOrg, partner: TestOrg, modified_by: str) -> httpx.Re
             },
         }
     }
-    return httpx.post(f"{url}/api/v2/hamr", json=body, headers=org.headers, timeout=60)
+    return local_http.post(f"{url}/api/v2/hamr", json=body, headers=org.headers, timeout=60)
 
 
 def answered_at(future: Future[httpx.Response]) -> list[float]:

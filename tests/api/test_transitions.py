@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 PATH = "/api/v2/hamr"
@@ -36,11 +37,11 @@ def post(
     server: ServeProcess, caller: OrgKeys, partner: OrgKeys, **attributes: Any
 ) -> httpx.Response:
     body = connection_body(caller, partner, **attributes)
-    return httpx.post(server.url + PATH, json=body, headers=caller.headers, timeout=10)
+    return local_http.post(server.url + PATH, json=body, headers=caller.headers, timeout=10)
 
 
 def metric(server: ServeProcess, before: str, after: str, verdict: str) -> float:
-    text = httpx.get(server.url + "/metrics", timeout=10).text
+    text = local_http.get(server.url + "/metrics", timeout=10).text
     found = re.search(
         rf'^hamr_transitions_total{{from="{before}",to="{after}",verdict="{verdict}"}} (\S+)$',
         text,
@@ -115,7 +116,7 @@ def test_enforce_points_at_the_status_as_the_client_spelled_it(
         "ModifiedBy": "sre",
         "TargetOrgUuid": partner.uuid,
     }
-    refused = httpx.post(enforcing.url + PATH, json=body, headers=org.headers, timeout=10)
+    refused = local_http.post(enforcing.url + PATH, json=body, headers=org.headers, timeout=10)
     assert refused.status_code == 409
     (error,) = refused.json()["errors"]
     assert error["source"] == {"pointer": f"{ATTRIBUTES}/HamrStatus"}

@@ -18,6 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     QUOTA_HEADERS,
     Admin,
@@ -36,7 +37,7 @@ JSON_TYPE = {"Content-Type": "application/json"}
 
 @pytest.fixture(scope="module")
 def http(server: ServeProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with local_http.client(base_url=server.url, timeout=10) as client:
         yield client
 
 
@@ -399,7 +400,7 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broken]:
         store.close()
     writer = ServeProcess(sqlite_url(db), directory / "writer.log").start()
     try:
-        with httpx.Client(base_url=writer.url, timeout=10, headers=org.headers) as client:
+        with local_http.client(base_url=writer.url, timeout=10, headers=org.headers) as client:
             assert client.post(PATH, json=connection_body(org, partner)).status_code == 200
     finally:
         writer.stop()
@@ -428,7 +429,7 @@ def test_a_broken_database_is_a_500_that_hides_internals(
     failures = "Exception in ASGI application"
     logged_before = broken.server.log().count(failures)
     # A new connection per request: this test is about the responses, not keep-alive.
-    with httpx.Client(
+    with local_http.client(
         base_url=broken.server.url,
         timeout=10,
         headers=org.headers,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import local_http
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     Admin,
@@ -173,7 +174,7 @@ def known(admin: Admin) -> OrgKeys:
 @pytest.fixture(scope="module")
 def http(server: ServeProcess) -> Iterator[httpx.Client]:
     """One client for the module (making one per test costs more than the tests)."""
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with local_http.client(base_url=server.url, timeout=10) as client:
         yield client
 
 

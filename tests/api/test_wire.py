@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from hamr.domain.model import HamrStatus, KeyKind, RequestedChange
 from hamr.domain.rules import DEFAULT_DATACENTERS, default_pointers
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
@@ -91,7 +92,7 @@ def contract_server(wire: Callable[[str], ServeProcess]) -> ServeProcess:
 
 
 def get(server: ServeProcess, org: OrgKeys, encoding: str = "identity") -> httpx.Response:
-    return httpx.get(
+    return local_http.get(
         server.url + PATH, headers={**org.headers, "Accept-Encoding": encoding}, timeout=10
     )
 
@@ -132,7 +133,7 @@ def test_live_post_answers_in_the_live_format(
     live: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
     body = connection_body(org, partner, hamr_status=1)
-    response = httpx.post(live.url + PATH, json=body, headers=org.headers, timeout=10)
+    response = local_http.post(live.url + PATH, json=body, headers=org.headers, timeout=10)
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/vnd.api+json"
@@ -154,14 +155,16 @@ def test_live_answers_an_invalid_api_key_as_the_live_api(
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"errors": ["Unauthorized"]}
-    posted = httpx.post(live.url + PATH, json={}, headers=wrong.headers, timeout=10)
+    posted = local_http.post(live.url + PATH, json={}, headers=wrong.headers, timeout=10)
     assert (posted.status_code, posted.json()) == (401, {"errors": ["Unauthorized"]})
 
 
 def test_live_keeps_the_contracts_errors_where_no_recording_says_otherwise(
     live: ServeProcess, org: OrgKeys
 ) -> None:
-    missing_app_key = httpx.get(live.url + PATH, headers={"DD-API-KEY": org.api_key}, timeout=10)
+    missing_app_key = local_http.get(
+        live.url + PATH, headers={"DD-API-KEY": org.api_key}, timeout=10
+    )
     assert missing_app_key.status_code == 403
     (error,) = missing_app_key.json()["errors"]
     assert error["source"] == {"header": "DD-APPLICATION-KEY"}
@@ -238,7 +241,7 @@ def test_openapi_describes_what_the_mode_returns(
     content_type: str,
 ) -> None:
     running = {"live": live, "contract": contract_server, "both": server}[mode]
-    served = httpx.get(running.url + "/openapi.json", timeout=10).json()
+    served = local_http.get(running.url + "/openapi.json", timeout=10).json()
     ok = served["paths"][PATH]["get"]["responses"]["200"]["content"]
     assert list(ok) == [content_type]
     schema = {"components": served["components"], **ok[content_type]["schema"]}

@@ -40,6 +40,7 @@ import pytest
 
 from hamr.domain.model import format_timestamp
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     PYTHON,
@@ -188,11 +189,11 @@ class SeedHamr:
     def get(self, org: OrgKeys | None = None) -> httpx.Response:
         """GET /api/v2/hamr over plain HTTP, to compare an example's output with."""
         keys = org or self.org
-        return httpx.get(self.server.url + PATH, headers=keys.headers, timeout=10)
+        return local_http.get(self.server.url + PATH, headers=keys.headers, timeout=10)
 
     def post_documented_body(self) -> httpx.Response:
         """Store the documented connection over plain HTTP, as a precondition."""
-        response = httpx.post(
+        response = local_http.post(
             self.server.url + PATH, headers=self.org.headers, json=SEED_BODY, timeout=10
         )
         assert response.status_code == 200, response.text

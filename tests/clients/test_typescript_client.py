@@ -26,10 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests import docs
+from tests import docs, local_http
 from tests.clients.conftest import (
     CLIENTS,
     CONTRACT_ORDER,
@@ -261,7 +260,7 @@ def test_get_example_reads_each_side_of_a_pair(typescript: TypeScript, seed_hamr
     primary = admin.create_org("eu1", "Acme Production")
     backup = admin.create_org("us5", "Acme Backup")
     body = connection_body(primary, backup, hamr_status=2, modified_by="dr-bot@example.com")
-    posted = httpx.post(
+    posted = local_http.post(
         seed_hamr.server.url + "/api/v2/hamr", headers=primary.headers, json=body, timeout=10
     )
     assert posted.status_code == 200, posted.text

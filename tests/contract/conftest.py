@@ -17,6 +17,7 @@ import pytest
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, sqlite_url
 from tests.postgres import PostgresServer
 
@@ -154,7 +155,7 @@ def target(
         org.uuid, org.name, org.datacenter, revoked[KeyKind.API], revoked[KeyKind.APP]
     )
     server = ServeProcess(url, tmp_path_factory.mktemp("log") / "server.log").start()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with local_http.client(base_url=server.url, timeout=30) as http:
         ledger = Ledger(http, keys.headers)
         ledger.sync()
         yield Target(

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 
 from hamr.domain.lifecycle import OPERATIONS, judge
 from hamr.domain.model import HamrStatus, KeyKind, Permission, Policy, Verdict
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, serving
 
 EXAMPLES = int(os.environ.get("HAMR_LIFECYCLE_EXAMPLES", "10"))
@@ -43,7 +44,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.http = httpx.Client(base_url=self.server.url, timeout=30)
+        self.http = local_http.client(base_url=self.server.url, timeout=30)
         self.sides: list[OrgKeys] = []
         self.operators: list[dict[str, str]] = []  # admin keys: operations under enforce
         self.status: HamrStatus | None = None

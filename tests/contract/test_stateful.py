@@ -42,6 +42,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from hamr.domain.model import KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS, MAX_TEXT_LENGTH
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, serving
 from tests.contract.conftest import (
     LIVE_SUFFIX,
@@ -365,7 +366,7 @@ class HamrMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.http = httpx.Client(base_url=self.server.url, timeout=30)
+        self.http = local_http.client(base_url=self.server.url, timeout=30)
         self.members: list[Member] = []
         for datacenter in DATACENTERS:
             keys = self.admin.create_org(datacenter)

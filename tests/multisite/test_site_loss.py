@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import docs
+from tests import docs, local_http
 from tests.multisite.writers import Readers, Writers, assert_safe
 
 # Patroni's ttl is 20 s: the standby is promoted 20-25 s after the leader stops renewing it.
@@ -47,7 +47,7 @@ def says_it_leads(site: Any) -> bool | None:
     """Whether the site's Patroni itself says its node leads (None: it does not answer): the
     cluster's view names the new leader before the old one knows."""
     try:
-        httpx.get(f"{site.patroni_url}/primary", timeout=1).raise_for_status()
+        local_http.get(f"{site.patroni_url}/primary", timeout=1).raise_for_status()
     except httpx.HTTPStatusError:
         return False
     except httpx.TransportError:
@@ -151,4 +151,4 @@ def test_a_frozen_leader_woken_after_the_promotion_acknowledges_nothing(lab: Any
     assert back is not None, "no write acknowledged after the frozen leader woke"
     assert_safe(lab, writers)
     for site in lab.sites:
-        assert httpx.get(f"{site.url}/healthz", timeout=5).status_code == 200
+        assert local_http.get(f"{site.url}/healthz", timeout=5).status_code == 200

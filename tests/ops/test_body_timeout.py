@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     Admin,
@@ -153,7 +153,7 @@ def test_many_trickling_connections_leave_the_server_answering_and_are_released(
     try:
         wait_for(lambda: descriptors(pid) >= before + TRICKLERS, server, MANY_TIMEOUT_SECONDS)
         held = descriptors(pid)
-        with httpx.Client(base_url=server.url, headers=org.headers, timeout=5) as client:
+        with local_http.client(base_url=server.url, headers=org.headers, timeout=5) as client:
             answered = client.post(PATH, json=connection_body(org, partner))
             assert answered.status_code == 200, answered.text
             assert client.get(PATH).status_code == 200

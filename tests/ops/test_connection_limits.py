@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     Admin,
@@ -143,7 +143,7 @@ def test_headers_past_the_cap_get_a_431_naming_the_header_and_nothing_else(
     assert "8192 bytes" in str(error["detail"])
     # Headers just under the cap pass, and the server goes on serving.
     small = {"X-Big": "a" * 7_000}
-    assert httpx.get(f"{limited.url}/healthz", headers=small).status_code == 200
+    assert local_http.get(f"{limited.url}/healthz", headers=small).status_code == 200
 
 
 def test_a_50_mb_header_is_refused_without_the_server_reading_it_whole(
@@ -174,7 +174,7 @@ def test_past_the_connection_cap_requests_get_a_503_and_the_server_recovers(
         for sock in held:
             sock.close()
     deadline = time.monotonic() + 5
-    while httpx.get(f"{limited.url}/healthz").status_code != 200:
+    while local_http.get(f"{limited.url}/healthz").status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert "more than 4 connections are open" in limited.log()
@@ -254,7 +254,7 @@ def test_the_body_limit_is_the_setting(tmp_path: Path) -> None:
         body = connection_body(org, partner)
         within = json.dumps(body).encode()
         padded = within[:-1] + b" " * (1001 - len(within)) + within[-1:]  # 1 001 bytes
-        with httpx.Client(base_url=server.url, headers=org.headers) as client:
+        with local_http.client(base_url=server.url, headers=org.headers) as client:
             json_type = {"Content-Type": "application/json"}
             refused = client.post(PATH, content=padded, headers=json_type)
             assert refused.status_code == 413

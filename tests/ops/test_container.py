@@ -30,7 +30,7 @@ import yaml
 
 from hamr.domain.model import HamrStatus
 from hamr.settings import ADMIN_HEADER
-from tests import apt, docs
+from tests import apt, docs, local_http
 from tests.conftest import ROOT, free_port
 from tests.test_ci_recipes import DOCUMENTED_IMAGE, Steps, workflow
 
@@ -107,7 +107,7 @@ class Podman:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if local_http.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -218,7 +218,7 @@ def demo_keys(podman: Podman, container: str) -> dict[str, re.Match[str]]:
 
 def reads_the_pair(url: str, org: re.Match[str] | Mapping[str, str]) -> dict[str, Any]:
     keys = {"DD-API-KEY": org["api_key"], "DD-APPLICATION-KEY": org["app_key"]}
-    got = httpx.get(f"{url}{HAMR}", headers=keys, timeout=10)
+    got = local_http.get(f"{url}{HAMR}", headers=keys, timeout=10)
     assert got.status_code == 200, got.text
     document: dict[str, Any] = got.json()
     return document
@@ -257,7 +257,7 @@ def test_the_documented_run_serves_the_demo_as_a_user_without_privileges(
     assert podman("exec", name, "id", "-u").strip() == "10001"
     assert "hamr.db" in podman("exec", name, "ls", "/data").split()
     # Without HAMR_EMULATOR the admin API is not there, and no token was printed.
-    assert httpx.post(f"{url}/_hamr/reset").status_code == 404
+    assert local_http.post(f"{url}/_hamr/reset").status_code == 404
     assert TOKEN.search(podman.logs(name)) is None
 
 
@@ -271,7 +271,7 @@ def test_the_emulator_prints_its_admin_token_and_resets_with_it(podman: Podman, 
     token = podman.printed(name, TOKEN, 1)[0][1]
     keys = demo_keys(podman, name)
     reads_the_pair(url, keys["Production Org"])
-    reset = httpx.post(
+    reset = local_http.post(
         f"{url}/_hamr/reset", headers={ADMIN_HEADER: token}, json={"seed": "demo"}, timeout=10
     )
     assert reset.status_code == 200, reset.text
@@ -280,7 +280,7 @@ def test_the_emulator_prints_its_admin_token_and_resets_with_it(podman: Podman, 
     # The reset issued new keys: the ones printed at start went with what it deleted.
     old = keys["Production Org"]
     stale = {"DD-API-KEY": old["api_key"], "DD-APPLICATION-KEY": old["app_key"]}
-    assert httpx.get(f"{url}{HAMR}", headers=stale, timeout=10).status_code in (401, 403)
+    assert local_http.get(f"{url}{HAMR}", headers=stale, timeout=10).status_code in (401, 403)
     reads_the_pair(url, {"api_key": orgs[0]["api_key"], "app_key": orgs[0]["app_key"]})
 
 

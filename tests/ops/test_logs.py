@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hamr.domain.keys import hash_secret
 from hamr.domain.model import KeyKind
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import Admin, ServeProcess, connection_body, sqlite_url
 
 PATH = "/api/v2/hamr"
@@ -62,7 +62,7 @@ def test_no_secret_or_hash_ever_reaches_the_log(admin: Admin, tmp_path: Path) ->
     body = connection_body(org, partner, hamr_status=4)
     wrong_partner = connection_body(org, org)
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with local_http.client(base_url=server.url, timeout=10) as client:
             bearer = {"Authorization": f"Bearer {token}"}
             calls = [
                 client.get(PATH, headers=org.headers),  # 404: nothing yet
@@ -121,7 +121,7 @@ def test_request_and_change_lines(admin: Admin, tmp_path: Path) -> None:
     (key,) = [k for k in admin.service.list_keys(org.uuid) if k.kind is KeyKind.APP]
     server = ServeProcess(admin.store.engine.url.render_as_string(), tmp_path / "s.log").start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10, headers=org.headers) as client:
+        with local_http.client(base_url=server.url, timeout=10, headers=org.headers) as client:
             first = client.post(
                 PATH,
                 json=connection_body(org, partner, hamr_status=1, modified_by="a@example.com"),
@@ -177,7 +177,7 @@ def test_text_format_for_people(admin: Admin, tmp_path: Path) -> None:
         admin.store.engine.url.render_as_string(), tmp_path / "s.log", "--log-format", "text"
     ).start()
     try:
-        response = httpx.get(server.url + PATH, headers=org.headers)
+        response = local_http.get(server.url + PATH, headers=org.headers)
         assert response.status_code == 404
         request_id = response.headers["x-request-id"]
         deadline = time.monotonic() + 5

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import socket
 
-import httpx
-
+from tests import local_http
 from tests.conftest import OrgKeys, ServeProcess, connection_body
 
 PATH = "/api/v2/hamr"
@@ -52,7 +51,7 @@ def header(head: bytes, name: bytes) -> bytes:
 def test_answers_one_after_another_and_pipelined_are_whole_and_in_order(
     server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
-    written = httpx.post(
+    written = local_http.post(
         server.url + PATH, json=connection_body(org, partner, hamr_status=2), headers=org.headers
     )
     assert written.status_code == 200, written.text
@@ -84,7 +83,7 @@ def test_answers_one_after_another_and_pipelined_are_whole_and_in_order(
 def test_a_head_request_gets_the_gets_head_without_a_body(
     server: ServeProcess, org: OrgKeys, partner: OrgKeys
 ) -> None:
-    written = httpx.post(
+    written = local_http.post(
         server.url + PATH, json=connection_body(org, partner, hamr_status=2), headers=org.headers
     )
     assert written.status_code == 200, written.text

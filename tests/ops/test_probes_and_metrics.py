@@ -8,11 +8,11 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     Admin,
     OrgKeys,
@@ -45,11 +45,11 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_health_and_readiness_need_no_keys(server: ServeProcess) -> None:
-    healthz = httpx.get(server.url + "/healthz")
+    healthz = local_http.get(server.url + "/healthz")
     assert healthz.status_code == 200
     assert healthz.headers["content-type"] == "application/json"
     assert healthz.json() == {"status": "ok"}
-    readyz = httpx.get(server.url + "/readyz")
+    readyz = local_http.get(server.url + "/readyz")
     assert readyz.status_code == 200
     assert readyz.json() == {
         "status": "ready",
@@ -65,11 +65,11 @@ def test_readiness_fails_when_the_schema_is_not_this_hamrs(
     try:
         with contextlib.closing(sqlite3.connect(database)) as connection, connection:
             connection.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
-        readyz = httpx.get(server.url + "/readyz")
+        readyz = local_http.get(server.url + "/readyz")
         assert readyz.status_code == 503
         assert readyz.json()["status"] == "unavailable"
         assert "hamr db upgrade" in readyz.json()["checks"]["database"]
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert local_http.get(server.url + "/healthz").status_code == 200
     finally:
         server.stop()
 
@@ -84,7 +84,7 @@ def test_metrics_count_requests_failures_limits_and_stored_state(
         sqlite_url(database), tmp_path / "server.log", "--rate-limit", "hamr_get=3/3600"
     ).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with local_http.client(base_url=server.url, timeout=10) as client:
             assert client.get(PATH, headers=org.headers).status_code == 404
             for status in (1, 2, 4):
                 body = connection_body(org, partner, hamr_status=status)
@@ -154,7 +154,7 @@ def test_metrics_can_be_turned_off(fresh: tuple[Admin, Path], tmp_path: Path) ->
     _admin, database = fresh
     server = ServeProcess(sqlite_url(database), tmp_path / "server.log", "--no-metrics").start()
     try:
-        response = httpx.get(server.url + "/metrics")
+        response = local_http.get(server.url + "/metrics")
         assert response.status_code == 404
         assert response.json()["errors"][0]["status"] == "404"
     finally:
@@ -169,9 +169,9 @@ def test_metrics_can_move_to_their_own_port(fresh: tuple[Admin, Path], tmp_path:
         sqlite_url(database), tmp_path / "server.log", "--metrics-port", str(metrics_port)
     ).start()
     try:
-        assert httpx.get(server.url + PATH, headers=org.headers).status_code == 404
-        assert httpx.get(server.url + "/metrics").status_code == 404
-        apart = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert local_http.get(server.url + PATH, headers=org.headers).status_code == 404
+        assert local_http.get(server.url + "/metrics").status_code == 404
+        apart = local_http.get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert apart.status_code == 200
         found = samples(apart.text)
         labels = (("method", "GET"), ("route", PATH), ("status", "404"))
@@ -185,5 +185,5 @@ def test_every_probe_and_metrics_answer_with_a_request_id(
     server: ServeProcess, org: OrgKeys
 ) -> None:
     for path in ("/healthz", "/readyz", "/metrics", PATH, "/openapi.json"):
-        response = httpx.get(server.url + path, headers=org.headers)
+        response = local_http.get(server.url + path, headers=org.headers)
         assert len(response.headers["x-request-id"]) == 32, path

@@ -31,6 +31,7 @@ from jsonschema import Draft202012Validator
 
 from hamr.domain.model import KeyKind
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     PYTHON,
     Admin,
@@ -112,8 +113,8 @@ def has_no_quota(response: httpx.Response) -> bool:
 @contextlib.contextmanager
 def client_from(server: ServeProcess, address: str = "127.0.0.1") -> Iterator[httpx.Client]:
     """A client connecting from `address`: any of 127.0.0.0/8 is a distinct client address."""
-    transport = httpx.HTTPTransport(local_address=address)
-    with httpx.Client(base_url=server.url, timeout=10, transport=transport) as client:
+    transport = httpx.HTTPTransport(local_address=address, verify=local_http.NO_TLS)
+    with local_http.client(base_url=server.url, timeout=10, transport=transport) as client:
         yield client
 
 

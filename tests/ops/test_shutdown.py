@@ -16,6 +16,7 @@ from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.sql import open_store
 from hamr.usecases.demo import PRODUCTION
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     EmulatorServer,
@@ -64,7 +65,7 @@ def test_sigterm_during_a_burst_of_posts_keeps_every_acknowledged_write(tmp_path
     posting = threading.Barrier(WRITERS + 1)
 
     def write_until_refused(org: OrgKeys) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with local_http.client(base_url=server.url, timeout=10) as client:
             index = 0
             posting.wait()
             while True:
@@ -160,7 +161,7 @@ def test_a_request_still_running_when_the_grace_expires_is_cut_off(tmp_path: Pat
 
     def wait_for_the_slow_answer() -> None:
         try:
-            outcome.append(httpx.get(f"{server.url}{PATH}", headers=org.headers, timeout=60))
+            outcome.append(local_http.get(f"{server.url}{PATH}", headers=org.headers, timeout=60))
         except httpx.TransportError as error:
             outcome.append(error)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
-
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import OrgKeys, ServeProcess, connection_body, sqlite_url
 
 PATH = "/api/v2/hamr"
@@ -34,7 +33,7 @@ def test_a_write_through_one_server_is_read_through_another_within_a_second(
     first = ServeProcess(database_url, tmp_path / "first.log").start()
     second = ServeProcess(database_url, tmp_path / "second.log").start()
     try:
-        with httpx.Client(headers=org.headers, timeout=10) as client:
+        with local_http.client(headers=org.headers, timeout=10) as client:
             body = connection_body(org, partner, hamr_status=2)
             assert client.post(first.url + PATH, json=body).status_code == 200
             # Now in the second server's cache, for both sides of the pair.

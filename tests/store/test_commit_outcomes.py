@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests import local_http
 from tests.conftest import OrgKeys, ServeProcess, connection_body, free_port
 from tests.postgres import PostgresServer, binaries_or_skip
 from tests.store.test_postgres_processes import make_orgs
@@ -77,7 +78,7 @@ def post(
 ) -> httpx.Response:
     body = connection_body(org, partner, modified_by=who)
     headers = {**org.headers, "Idempotency-Key": key} if key else org.headers
-    return httpx.post(server.url + PATH, json=body, headers=headers, timeout=60)
+    return local_http.post(server.url + PATH, json=body, headers=headers, timeout=60)
 
 
 def backend_waiting_for_a_standby(primary: PostgresServer) -> int:
@@ -99,7 +100,7 @@ def end_wait(primary: PostgresServer, how: str, pid: int) -> None:
 
 
 def outcome_unknown_count(server: ServeProcess) -> float:
-    for line in httpx.get(server.url + "/metrics").text.splitlines():
+    for line in local_http.get(server.url + "/metrics").text.splitlines():
         if line.startswith("hamr_writes_outcome_unknown_total "):
             return float(line.split()[1])
     raise AssertionError("hamr_writes_outcome_unknown_total is not exported")
@@ -201,7 +202,9 @@ def test_after_a_promotion_no_pooled_connection_to_the_old_primary_is_used_again
     server = ServeProcess(url, tmp_path / "server.log").start()
     try:
         with ThreadPoolExecutor(8) as readers:  # fill the pool: reads of eight orgs at once
-            list(readers.map(lambda o: httpx.get(server.url + PATH, headers=o.headers), others))
+            list(
+                readers.map(lambda o: local_http.get(server.url + PATH, headers=o.headers), others)
+            )
         pooled = hamr_sessions(primary, database)
         assert pooled >= 2, f"the reads opened {pooled} connection(s); the test needs a pool"
         database_read_only(primary, database, on=False)  # the promotion

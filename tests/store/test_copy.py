@@ -6,13 +6,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hamr.domain.model import KeyKind
 from hamr.settings import Settings
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 
@@ -53,7 +53,7 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
     org, partner = keys[2:4]
     server = ServeProcess(origin, tmp_path / "origin.log").start()
     try:
-        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+        with local_http.client(base_url=server.url, headers=org.headers, timeout=10) as client:
             for status in (1, 2, 4):  # a pair: org and partner both read its one connection
                 body = connection_body(org, partner, hamr_status=status)
                 assert client.post(PATH, json=body).status_code == 200
@@ -95,7 +95,7 @@ def test_sqlite_to_postgresql_and_back(postgres: PostgresServer, tmp_path: Path)
     # The copy serves: the keys work, the pair is one, and history goes on from where it was.
     server = ServeProcess(middle, tmp_path / "middle.log").start()
     try:
-        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+        with local_http.client(base_url=server.url, headers=org.headers, timeout=10) as client:
             assert client.get(PATH).json()["data"]["attributes"]["hamr_status"] == 4
             body = connection_body(org, partner, hamr_status=5)
             assert client.post(PATH, json=body).status_code == 200

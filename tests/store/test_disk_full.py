@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -25,6 +24,7 @@ from hamr.bootstrap import create_app
 from hamr.server.listen import listening_sockets, server_for
 from hamr.settings import Settings, parse_rate_limits
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import (
     GENEROUS_RATE_LIMITS,
     Admin,
@@ -79,7 +79,7 @@ def test_a_full_disk_is_a_507_that_stores_nothing_and_readyz_says_so(tmp_path: P
         used = db.exec_driver_sql("PRAGMA page_count").scalar_one()
     pages = {"max": used + 2}
     settings = Settings(database_url=url, rate_limits=parse_rate_limits([GENEROUS_RATE_LIMITS]))
-    with serving(settings, pages) as (base, engine), httpx.Client(base_url=base) as http:
+    with serving(settings, pages) as (base, engine), local_http.client(base_url=base) as http:
         statuses = []
         for org in orgs:
             answer = http.post(PATH, json=connection_body(org, partner), headers=org.headers)
@@ -154,7 +154,7 @@ def test_a_full_filesystem_is_a_507_and_writes_resume_when_room_is_made(tmp_path
         partner = unknown_org("eu1")
         server = ServeProcess(url, tmp_path / "server.log").start()
         try:
-            with httpx.Client(base_url=server.url, timeout=10) as http:
+            with local_http.client(base_url=server.url, timeout=10) as http:
                 filler = fill(disk)
                 statuses = []
                 for org in orgs:

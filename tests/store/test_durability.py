@@ -21,6 +21,7 @@ from hamr.domain.model import HistoryEntry, KeyKind
 from hamr.domain.rules import DEFAULT_DATACENTERS
 from hamr.store.sql import SqlStore, open_store
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     Admin,
@@ -134,7 +135,7 @@ def test_acknowledged_writes_survive_kill_9(deployment: Deployment) -> None:
     server = deployment.start()
 
     acknowledged: list[httpx.Response] = []
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with local_http.client(base_url=server.url, timeout=10) as client:
         for index in range(WRITES):
             response = post(client, org, partner, index)
             assert response.status_code == 200, response.text
@@ -145,7 +146,7 @@ def test_acknowledged_writes_survive_kill_9(deployment: Deployment) -> None:
     assert server.process.returncode == -signal.SIGKILL
 
     restarted = deployment.start()
-    with httpx.Client(base_url=restarted.url, timeout=10) as client:
+    with local_http.client(base_url=restarted.url, timeout=10) as client:
         read = client.get(PATH, headers=org.headers)
         read_by_partner = client.get(PATH, headers=partner.headers)
     assert read.status_code == 200, read.text
@@ -174,7 +175,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(deployment: Deployment) -
     stop = threading.Event()
 
     def writer() -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with local_http.client(base_url=server.url, timeout=10) as client:
             index = 0
             while not stop.is_set():
                 try:
@@ -206,7 +207,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(deployment: Deployment) -
     assert_unbroken_chain(entries, org)
     assert deployment.history(partner.uuid) == entries
     assert deployment.server is not None
-    with httpx.Client(base_url=deployment.server.url, timeout=10) as client:
+    with local_http.client(base_url=deployment.server.url, timeout=10) as client:
         read = client.get(PATH, headers=org.headers)
         read_by_partner = client.get(PATH, headers=partner.headers)
     last = entries[-1].after
@@ -223,7 +224,7 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
     token_record, token = deployment.service.create_key(org.uuid, KeyKind.TOKEN)
     server = deployment.start()
 
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with local_http.client(base_url=server.url, timeout=10) as client:
         writes = [post(client, org, partner, index) for index in range(3)]
         writes.append(post(client, partner, org, 4))  # the other side writes the pair's one
         before_org = client.get(PATH, headers=org.headers)
@@ -240,7 +241,7 @@ def test_clean_restart_keeps_connections_history_and_keys(deployment: Deployment
     deployment.service.revoke_key(token_record.id)  # while no server runs
 
     restarted = deployment.start()
-    with httpx.Client(base_url=restarted.url, timeout=10) as client:
+    with local_http.client(base_url=restarted.url, timeout=10) as client:
         after_org = client.get(PATH, headers=org.headers)
         after_partner = client.get(PATH, headers=partner.headers)
         revoked = client.get(PATH, headers={"Authorization": f"Bearer {token}"})
@@ -280,7 +281,7 @@ def test_concurrent_posts_from_several_orgs(
 
     def write(job: tuple[OrgKeys, int]) -> tuple[OrgKeys, httpx.Response]:
         org, index = job
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with local_http.client(base_url=server.url, timeout=30) as client:
             start.wait(timeout=30)
             return org, post(client, org, partners[org.uuid], index)
 

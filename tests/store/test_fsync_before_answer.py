@@ -15,11 +15,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hamr.store.sql import open_store
-from tests import apt
+from tests import apt, local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, free_port, sqlite_url
 from tests.postgres import PostgresServer, binaries_or_skip
 
@@ -60,7 +59,7 @@ def syncs(log: Path, file_part: str) -> list[int]:
 def acknowledged_windows(url: str, org: OrgKeys, partner: OrgKeys) -> list[tuple[int, int]]:
     """WRITES POSTs one after another: each one's (sent, answered) monotonic ns."""
     windows = []
-    with httpx.Client(base_url=url) as client:
+    with local_http.client(base_url=url) as client:
         for index in range(WRITES):
             body = connection_body(
                 org, partner, hamr_status=1 + index % 2, modified_by=f"w{index}@x"

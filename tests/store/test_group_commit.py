@@ -17,6 +17,7 @@ from hamr.domain.errors import WriteConflict
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind
 from hamr.server.writer import GroupCommitWriter
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, sqlite_url, unknown_org
 from tests.postgres import PostgresServer
 
@@ -130,7 +131,7 @@ def test_a_write_the_database_refuses_fails_alone(tmp_path: Path) -> None:
         requests = [(org, connection_body(org, partner)) for org in good]
         requests.insert(5, (odd, connection_body(odd, partner, modified_by="poison@example.com")))
         try:
-            with httpx.Client(base_url=server.url, timeout=10) as http:
+            with local_http.client(base_url=server.url, timeout=10) as http:
 
                 def send(item: tuple[OrgKeys, dict[str, Any]]) -> httpx.Response:
                     org, body = item

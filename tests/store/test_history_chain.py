@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -23,6 +22,7 @@ from hamr.store.engine import create_engine
 from hamr.store.sql import open_store
 from hamr.store.tables import history
 from hamr.usecases import history_log
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 from tests.store.test_upgrade import KEYS, RELEASE_DB, release_on_postgresql
@@ -141,7 +141,7 @@ def test_posts_through_a_server_are_chained_and_verify(
     elsewhere = admin.create_org("ap1")
     server = ServeProcess(database_url, tmp_path / "server.log").start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with local_http.client(base_url=server.url, timeout=10) as http:
             for status, (writer, other) in zip(
                 (1, 2, 3, 4), [(org, partner), (partner, org)] * 2, strict=True
             ):
@@ -373,7 +373,7 @@ def test_the_upgrade_chains_the_rows_a_release_wrote(release_url: str, tmp_path:
                 }
             }
             headers = {"DD-API-KEY": alpha["api_key"], "DD-APPLICATION-KEY": alpha["app_key"]}
-            written = httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=headers)
+            written = local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=headers)
             assert written.status_code == 200, written.text
         finally:
             server.stop()

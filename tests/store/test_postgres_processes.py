@@ -20,6 +20,7 @@ from hamr.settings import Settings
 from hamr.store.migrate import HEAD_REVISION
 from hamr.store.sql import open_store
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import (
     ATTRIBUTE_NAMES,
     GENEROUS_RATE_LIMITS,
@@ -74,7 +75,7 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
     partners = dict(zip((o.uuid for o in orgs), make_orgs(database_url, "eu1", 10), strict=True))
     servers = [ServeProcess(database_url, tmp_path / f"s{i}.log").start() for i in range(2)]
     try:
-        with httpx.Client(timeout=30) as client:
+        with local_http.client(timeout=30) as client:
             first, second = servers
             partner = partners[orgs[0].uuid]
             body = connection_body(orgs[0], partner, hamr_status=1)
@@ -108,7 +109,7 @@ def test_two_servers_on_one_database_act_as_one(postgres: PostgresServer, tmp_pa
         check = open_store(database_url)
         try:
             service = HamrService(check.unit_of_work, check.view, Settings().datacenters)
-            with httpx.Client(timeout=10) as client:
+            with local_http.client(timeout=10) as client:
                 for org in orgs:
                     partner = partners[org.uuid]
                     history = service.history(org.uuid)
@@ -155,7 +156,7 @@ def test_an_outage_gives_503s_and_the_server_recovers(
     server = ServeProcess(database_url, tmp_path / "server.log").start()
     acknowledged = 0
     try:
-        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+        with local_http.client(base_url=server.url, headers=org.headers, timeout=10) as client:
             for n in range(5):
                 body = connection_body(org, partner, hamr_status=n % 6)
                 assert client.post(PATH, json=body).status_code == 200
@@ -256,7 +257,7 @@ def test_a_hung_database_stalls_only_the_requests_that_need_it(
     ).start()
     stopped: list[int] = []
     try:
-        with httpx.Client(base_url=server.url, headers=org.headers, timeout=10) as client:
+        with local_http.client(base_url=server.url, headers=org.headers, timeout=10) as client:
             body = connection_body(org, partner, hamr_status=2)
             assert client.post(PATH, json=body).status_code == 200
             assert client.get(PATH).status_code == 200  # in memory now

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import psycopg
 import pytest
 
+from tests import local_http
 from tests.conftest import OrgKeys, ServeProcess, connection_body, free_port
 from tests.postgres import PostgresServer, binaries_or_skip
 from tests.store.test_postgres_processes import make_orgs
@@ -58,7 +58,7 @@ def on_replica(replica: PostgresServer, sql: str) -> None:
 
 
 def status_and_staleness(site: ServeProcess, org: OrgKeys) -> tuple[int, int]:
-    answer = httpx.get(site.url + PATH, headers={**org.headers, **FRESH}, timeout=10)
+    answer = local_http.get(site.url + PATH, headers={**org.headers, **FRESH}, timeout=10)
     assert answer.status_code == 200, answer.text
     staleness = int(answer.headers["x-hamr-staleness-ms"])
     return answer.json()["data"]["attributes"]["hamr_status"], staleness
@@ -67,7 +67,8 @@ def status_and_staleness(site: ServeProcess, org: OrgKeys) -> tuple[int, int]:
 def write(site: ServeProcess, org: OrgKeys, partner: OrgKeys, status: int) -> None:
     body = connection_body(org, partner, hamr_status=status)
     assert (
-        httpx.post(site.url + PATH, json=body, headers=org.headers, timeout=10).status_code == 200
+        local_http.post(site.url + PATH, json=body, headers=org.headers, timeout=10).status_code
+        == 200
     )
 
 
@@ -81,7 +82,7 @@ def test_reads_come_from_the_replica_within_the_bound_and_from_the_leader_past_i
     status, staleness = status_and_staleness(site, org)
     assert status == 1
     assert 0 < staleness <= BOUND_SECONDS * 1000  # from the replica, caught up
-    ready = httpx.get(site.url + "/readyz", timeout=10).json()["checks"]
+    ready = local_http.get(site.url + "/readyz", timeout=10).json()["checks"]
     assert ready["read_database"].startswith("replica, its copy at most ")
 
     on_replica(replica, "SELECT pg_wal_replay_pause()")
@@ -108,7 +109,7 @@ def test_without_the_leader_the_replica_serves_within_the_bound_then_a_503(
     assert status == 2
     assert staleness <= BOUND_SECONDS * 1000
     time.sleep(BOUND_SECONDS + 0.5)
-    refused = httpx.get(site.url + PATH, headers=org.headers, timeout=10)  # its cache too
+    refused = local_http.get(site.url + PATH, headers=org.headers, timeout=10)  # its cache too
     assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"] == "1"
     assert "cannot reach the database's leader" in refused.json()["errors"][0]["detail"]

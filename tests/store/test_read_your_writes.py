@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hamr.api.get_answer import asked
+from tests import local_http
 from tests.conftest import ServeProcess, connection_body, sqlite_url
 from tests.store.test_cache_coherence import make_org
 
@@ -42,7 +42,7 @@ def test_a_no_cache_get_through_another_process_sees_the_write_every_time(
     writer, reader, database_url = two_servers
     org, partner = make_org(database_url, "us1"), make_org(database_url, "eu1")
     url = reader.url + PATH + ("?fresh" if path == "route" else "")
-    with httpx.Client(headers=org.headers, timeout=10) as client:
+    with local_http.client(headers=org.headers, timeout=10) as client:
         first = client.post(writer.url + PATH, json=connection_body(org, partner, hamr_status=2))
         assert first.status_code == 200, first.text
         for round_ in range(ROUNDS):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from hamr.domain.model import format_timestamp
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body
 
 PAIR = "/api/v2/hamr/pair"
@@ -29,7 +28,7 @@ def walked(admin: Admin, org: OrgKeys) -> int:
 
 
 def since(server: ServeProcess, caller: OrgKeys) -> tuple[int, str]:
-    response = httpx.get(server.url + PAIR, headers=caller.headers, timeout=10)
+    response = local_http.get(server.url + PAIR, headers=caller.headers, timeout=10)
     assert response.status_code == 200, response.text
     attributes = response.json()["data"]["attributes"]
     return attributes["hamr_status"], attributes["status_since"]
@@ -37,12 +36,14 @@ def since(server: ServeProcess, caller: OrgKeys) -> tuple[int, str]:
 
 def post(server: ServeProcess, writer: OrgKeys, other: OrgKeys, status: int) -> None:
     body = connection_body(writer, other, hamr_status=status, is_primary=writer.datacenter == "us1")
-    written = httpx.post(server.url + "/api/v2/hamr", json=body, headers=writer.headers, timeout=10)
+    written = local_http.post(
+        server.url + "/api/v2/hamr", json=body, headers=writer.headers, timeout=10
+    )
     assert written.status_code == 200, written.text
 
 
 def operate(server: ServeProcess, caller: OrgKeys, operation: str, **body: Any) -> None:
-    done = httpx.post(
+    done = local_http.post(
         f"{server.url}{PAIR}/{operation}",
         json={"reason": "drill", **body},
         headers=caller.headers,

@@ -18,6 +18,7 @@ from alembic import command
 
 from hamr.store import migrate
 from hamr.store.engine import create_engine
+from tests import local_http
 from tests.conftest import ServeProcess, run_cli, sqlite_url
 from tests.postgres import PostgresServer
 
@@ -79,7 +80,7 @@ def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServePr
 def read(server: ServeProcess, label: str) -> httpx.Response:
     keys = KEYS[label]
     headers = {"DD-API-KEY": keys["api_key"], "DD-APPLICATION-KEY": keys["app_key"]}
-    return httpx.get(f"{server.url}/api/v2/hamr", headers=headers, timeout=10)
+    return local_http.get(f"{server.url}/api/v2/hamr", headers=headers, timeout=10)
 
 
 def attributes(server: ServeProcess, label: str) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def test_an_upgraded_pair_is_written_by_either_side(upgraded: ServeProcess) -> N
         }
     }
     headers = {"DD-API-KEY": alpha["api_key"], "DD-APPLICATION-KEY": alpha["app_key"]}
-    written = httpx.post(f"{upgraded.url}/api/v2/hamr", json=body, headers=headers, timeout=10)
+    written = local_http.post(f"{upgraded.url}/api/v2/hamr", json=body, headers=headers, timeout=10)
     assert written.status_code == 200, written.text
     assert attributes(upgraded, "beta")["hamr_status"] == 4
     revision = run_cli("db", "upgrade", database_url=upgraded.database_url)

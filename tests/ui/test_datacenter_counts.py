@@ -8,12 +8,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from hamr.domain.model import KeyKind, Permission
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
 
@@ -33,7 +33,7 @@ def linked(server: ServeProcess, admin: Admin, status: int) -> tuple[OrgKeys, Or
     """A pair whose primary side is in ap2, at `status`."""
     primary, secondary = admin.create_org("ap2"), admin.create_org("uk1")
     body = connection_body(primary, secondary, hamr_status=status)
-    answer = httpx.post(f"{server.url}/api/v2/hamr", json=body, headers=primary.headers)
+    answer = local_http.post(f"{server.url}/api/v2/hamr", json=body, headers=primary.headers)
     assert answer.status_code == 200, answer.text
     return primary, secondary
 
@@ -72,7 +72,7 @@ def test_an_admin_sees_the_datacenters_pairs_by_status(
     shoot(page, screenshots, "pair-datacenter-counts")
 
     headers = {"DD-API-KEY": primary.api_key, "DD-APPLICATION-KEY": key}
-    started = httpx.post(
+    started = local_http.post(
         f"{server.url}/api/v2/hamr/datacenters/ap2/failover",
         json={"reason": "ap2 is down"},
         headers=headers,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -16,6 +15,7 @@ from hamr.store.sql import open_store
 from hamr.testing import TestOrg
 from hamr.usecases.demo import PRODUCTION
 from hamr.usecases.service import HamrService
+from tests import local_http
 from tests.conftest import EmulatorServer, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
 
@@ -58,7 +58,7 @@ def test_an_admin_adds_and_clears_a_fault_and_moves_the_clock(
     expect(page.locator("table.faults")).to_contain_text('"status": 503')
     assert_accessible(page)
     shoot(page, screenshots, "emulator")
-    answered = httpx.get(f"{emulator.url}/api/v2/hamr", headers=org.headers)
+    answered = local_http.get(f"{emulator.url}/api/v2/hamr", headers=org.headers)
     assert answered.status_code == 503
 
     page.get_by_role("button", name="Clear every rule").click()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from hamr.usecases.demo import PRODUCTION
+from tests import local_http
 from tests.conftest import EmulatorServer, OrgKeys, sqlite_url
 
 
@@ -24,7 +25,7 @@ def emulator_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def client(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=30) as http:
+    with local_http.client(base_url=emulator.url, timeout=30) as http:
         yield http
 
 

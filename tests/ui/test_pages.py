@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -22,6 +21,7 @@ from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.emulator.pair_admin import EMULATOR_ACTOR
 from hamr.store.repository import UNLINKED_BY
 from hamr.store.sql import SqlStore, open_store
+from tests import local_http
 from tests.conftest import ROOT, Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
 from tests.ui.browser import assert_accessible, shoot, sign_in
 
@@ -42,7 +42,7 @@ class Site:
         """Two orgs whose pair stands at `status`, `org` primary."""
         org, partner = self.admin.create_org("us1"), self.admin.create_org("eu1")
         body = connection_body(org, partner, hamr_status=status, is_primary=True)
-        answer = httpx.post(f"{self.url}{PATH}", json=body, headers=org.headers)
+        answer = local_http.post(f"{self.url}{PATH}", json=body, headers=org.headers)
         assert answer.status_code == 200, answer.text
         return org, partner
 
@@ -161,7 +161,7 @@ def test_a_form_without_its_csrf_token_is_refused(page: Page, site: Site) -> Non
     sign_in(page, site.url, org.api_key, org.app_key)
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     before = site.admin.snapshot(org.uuid)
-    with httpx.Client(base_url=site.url, cookies=cookies) as client:
+    with local_http.client(base_url=site.url, cookies=cookies) as client:
         forged = client.post("/ui/pair/failover", data={"reason": "forged"})
         wrong = client.post("/ui/pair/failover", data={"reason": "forged", "csrf": "x" * 43})
     for refused in (forged, wrong):
@@ -188,7 +188,7 @@ def test_the_pair_refreshes_by_itself(page: Page, site: Site) -> None:
     sign_in(page, site.url, org.api_key, org.app_key)
     assert badge(page) == "2 PASSIVE"
     body = connection_body(org, partner, hamr_status=3, is_primary=True)
-    assert httpx.post(f"{site.url}{PATH}", json=body, headers=org.headers).status_code == 200
+    assert local_http.post(f"{site.url}{PATH}", json=body, headers=org.headers).status_code == 200
     expect(page.locator(".badge")).to_contain_text("FAILOVER", timeout=15_000)
 
 
@@ -216,7 +216,7 @@ def test_errors_are_pages(page: Page, site: Site) -> None:
     assert answer.headers["content-type"].startswith("text/html")
     expect(page.get_by_role("heading", level=1)).to_have_text("404 Not Found")
     assert_accessible(page)
-    api = httpx.get(f"{site.url}/api/v2/nowhere")  # the API's stay JSON:API
+    api = local_http.get(f"{site.url}/api/v2/nowhere")  # the API's stay JSON:API
     assert api.headers["content-type"] == "application/json"
 
 
@@ -230,7 +230,7 @@ def test_sign_in_failures_count_against_the_unauthenticated_limit(
         "hamr_unauthenticated=3/3600",
     ).start()
     try:
-        with httpx.Client(base_url=server.url) as client:
+        with local_http.client(base_url=server.url) as client:
             form = client.get("/ui/sign-in").text
             csrf = re.search(r'name="csrf" value="([^"]+)"', form)
             assert csrf is not None
@@ -270,7 +270,7 @@ def test_a_token_signs_in_too(page: Page, site: Site) -> None:
 
 def test_history_pages_by_cursor(page: Page, site: Site) -> None:
     org, partner = site.linked_pair(status=1)
-    with httpx.Client(base_url=site.url, headers=org.headers) as client:
+    with local_http.client(base_url=site.url, headers=org.headers) as client:
         for index in range(24):  # 25 rows in all: two pages of 20
             body = connection_body(org, partner, hamr_status=1, modified_by=f"w{index}@x")
             assert client.post(PATH, json=body).status_code == 200

@@ -15,6 +15,7 @@ import pytest
 
 from hamr.api.ui.session import COOKIE, SESSION_SECONDS
 from hamr.store.sql import open_store
+from tests import local_http
 from tests.conftest import GENEROUS_RATE_LIMITS, Admin, OrgKeys, ServeProcess, sqlite_url
 
 SECRET = "a-session-secret-shared-by-two-processes"
@@ -57,7 +58,7 @@ def test_the_cookie_is_httponly_strict_and_holds_no_key(
     servers: tuple[list[ServeProcess], OrgKeys],
 ) -> None:
     (first, _, _), org = servers
-    with httpx.Client(base_url=first.url) as client:
+    with local_http.client(base_url=first.url) as client:
         answer = signed_in(client, org)
     set_cookie = answer.headers["set-cookie"]
     assert re.search(r"(?i)\bhttponly\b", set_cookie)
@@ -75,13 +76,13 @@ def test_processes_sharing_the_secret_share_sessions_and_others_do_not(
     servers: tuple[list[ServeProcess], OrgKeys],
 ) -> None:
     (first, second, apart), org = servers
-    with httpx.Client(base_url=first.url) as client:
+    with local_http.client(base_url=first.url) as client:
         cookie = signed_in(client, org).cookies[COOKIE]
     for server, expected in ((second, 200), (apart, 303)):
-        seen = httpx.get(f"{server.url}/ui/pair", cookies={COOKIE: cookie})
+        seen = local_http.get(f"{server.url}/ui/pair", cookies={COOKIE: cookie})
         assert seen.status_code == expected, server.url
     assert (
-        httpx.get(f"{apart.url}/ui/pair", cookies={COOKIE: cookie})
+        local_http.get(f"{apart.url}/ui/pair", cookies={COOKIE: cookie})
         .headers["location"]
         .startswith("/ui/sign-in")
     )
@@ -94,7 +95,7 @@ class _SignedLongAgo(itsdangerous.TimestampSigner):
 
 def test_a_session_ends_after_its_time(servers: tuple[list[ServeProcess], OrgKeys]) -> None:
     (first, _, _), org = servers
-    with httpx.Client(base_url=first.url) as client:
+    with local_http.client(base_url=first.url) as client:
         payload = itsdangerous.URLSafeTimedSerializer(SECRET, salt="hamr-ui-session").loads(
             signed_in(client, org).cookies[COOKIE]
         )
@@ -102,13 +103,13 @@ def test_a_session_ends_after_its_time(servers: tuple[list[ServeProcess], OrgKey
         SECRET, salt="hamr-ui-session", signer=_SignedLongAgo
     ).dumps(payload)
     fresh = itsdangerous.URLSafeTimedSerializer(SECRET, salt="hamr-ui-session").dumps(payload)
-    assert httpx.get(f"{first.url}/ui/pair", cookies={COOKIE: fresh}).status_code == 200
-    assert httpx.get(f"{first.url}/ui/pair", cookies={COOKIE: old}).status_code == 303
+    assert local_http.get(f"{first.url}/ui/pair", cookies={COOKIE: fresh}).status_code == 200
+    assert local_http.get(f"{first.url}/ui/pair", cookies={COOKIE: old}).status_code == 303
 
 
 def test_pages_count_against_the_orgs_buckets(servers: tuple[list[ServeProcess], OrgKeys]) -> None:
     (first, _, _), org = servers
-    with httpx.Client(base_url=first.url) as client:
+    with local_http.client(base_url=first.url) as client:
         signed_in(client, org)
         read = client.get("/ui/pair")
         form = client.get("/ui/pair/failover").text
