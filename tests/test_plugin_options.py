@@ -45,7 +45,7 @@ def test_marked_alike_shares_its_server(hamr):
 def test_marked_otherwise_has_its_own(hamr):
     assert hamr.url not in URLS.values()
     assert policy(hamr) == "off"  # the ini's, where the marker says nothing
-    raw = local_http.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
+    raw = httpx.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
     assert list(raw["data"]["attributes"])[0] == "HamrStatus"
     hamr.set_status("recovery", primary=hamr.secondary)
     hamr.clock.advance(6)
@@ -154,8 +154,8 @@ def test_each_key_is_its_own_and_does_what_its_permission_allows(hamr):
     body = {"reason": "drill", "dry_run": True}
     for permission, status in (("read", 403), ("write", 200), ("admin", 200)):
         headers = hamr.secondary.headers_as(permission)
-        assert local_http.get(hamr.url + "/api/v2/hamr", headers=headers).status_code == 200
-        assert local_http.post(url, json=body, headers=headers).status_code == status
+        assert httpx.get(hamr.url + "/api/v2/hamr", headers=headers).status_code == 200
+        assert httpx.post(url, json=body, headers=headers).status_code == status
 """
     )
     run(pytester).assert_outcomes(passed=1)

@@ -169,7 +169,7 @@ def test_the_session_server_is_the_ini_options(hamr):
     pair = hamr.pair(hamr.secondary)["data"]["attributes"]
     assert (pair["policy"], pair["health"]) == ("enforce", "linked")
     assert set(hamr.sites) == {"eu1", "us1", "ap1"}
-    raw = local_http.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
+    raw = httpx.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
     assert "hamr_status" in raw["data"]["attributes"]
     assert "HamrStatus" not in raw["data"]["attributes"]
     hamr.set_status(3, primary=hamr.primary)
@@ -188,9 +188,9 @@ def test_each_key_does_what_its_permission_allows(hamr, drill):
         dr.fail_over(reader, hamr.secondary.uuid, "reader")
     url = hamr.url + "/api/v2/hamr/pair/failover"
     body = {"reason": "game day"}
-    refused = local_http.post(url, json=body, headers=hamr.secondary.headers_as("write"))
+    refused = httpx.post(url, json=body, headers=hamr.secondary.headers_as("write"))
     assert refused.status_code == 403 and "admin" in refused.text
-    done = local_http.post(url, json=body, headers=hamr.secondary.headers_as("admin"))
+    done = httpx.post(url, json=body, headers=hamr.secondary.headers_as("admin"))
     assert done.status_code == 200, done.text
     assert hamr.pair(hamr.primary)["data"]["attributes"]["status_name"] == "ACTIVE"
 
@@ -198,7 +198,7 @@ def test_each_key_does_what_its_permission_allows(hamr, drill):
 @pytest.mark.hamr(transitions="off", wire="live")
 def test_a_test_of_its_own_server(hamr):
     assert hamr.pair(hamr.primary)["data"]["attributes"]["policy"] == "off"
-    raw = local_http.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
+    raw = httpx.get(hamr.url + "/api/v2/hamr", headers=hamr.secondary.headers).json()
     assert raw["data"]["attributes"]["HamrStatus"] == dr.PASSIVE
     assert "hamr_status" not in raw["data"]["attributes"]
 
