@@ -137,7 +137,7 @@ def create_app(
     from hamr.emulator.state import Emulator
     from hamr.server.access_log import AccessLog
     from hamr.server.background import background_work
-    from hamr.server.telemetry import RequestTelemetry
+    from hamr.server.telemetry import Batches, RequestTelemetry
     from hamr.server.writer import GroupCommitWriter
     from hamr.usecases.read_routing import RoutedView
     from hamr.usecases.storage_reads import StorageReads
@@ -205,10 +205,13 @@ def create_app(
         if settings.state_file:
             emulator.load_state_file(Path(settings.state_file))
     access_log = AccessLog.from_logging(settings.log_format)
+    batches = Batches([r.flush for r in (access_log, state.metrics) if r is not None])
     starlette, served = api_app(
-        state, routes, background_work(state, writer, access_log, _both(store.close, close_replica))
+        state, routes, background_work(state, writer, batches, _both(store.close, close_replica))
     )
     if emulator is not None:
         starlette.state.emulator = emulator
         served = FaultInjection(served, state, emulator.faults, rng or random.Random())  # noqa: S311
-    return HamrApp(state, store, emulator, RequestTelemetry(served, state.metrics, access_log))
+    return HamrApp(
+        state, store, emulator, RequestTelemetry(served, state.metrics, access_log, batches)
+    )

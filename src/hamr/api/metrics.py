@@ -1,11 +1,11 @@
-"""Prometheus metrics: one registry per application, never the process-global one, so that
-tests and embedders can build as many apps as they like.
+"""Prometheus metrics: one registry per application, never the process-global one, so that tests
+and embedders can build as many apps as they like.
 
 A request only leaves its facts in a queue; they are applied to the counters and the histogram
-in batches, every `FLUSH_SECONDS` (telemetry.py) and whenever the registry is collected, so a
-scrape counts every answered request. prometheus-client takes a lock per increment and searches
-the buckets in Python: between two requests' network I/O, with cold caches, that cost a GET
-several times what it costs in a batch.
+in batches, `FLUSH_SECONDS` after a batch's first (telemetry.py's `Batches`) and whenever the
+registry is collected, so a scrape counts every answered request. prometheus-client takes a lock
+per increment and searches the buckets in Python: between two requests' network I/O, with cold
+caches, that cost a GET several times what it costs in a batch.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The request log: one line per request, in the same JSON (or text) as every other log line,
 written in batches.
 
-Going through `logging` cost a GET more than the rest of its handling (a record, a formatter
-and a flushed write per request), so request lines skip it: a request leaves a tuple of its
-facts, and the batch is formatted and written under the log handler's lock every
-`FLUSH_SECONDS` (telemetry.py) and on shutdown. Encoded in a batch, a line costs a third
+Going through `logging` cost a GET more than the rest of its handling (a record, a formatter and
+a flushed write per request), so request lines skip it: a request leaves a tuple of its facts,
+and the batch is formatted and written under the log handler's lock `FLUSH_SECONDS` after its
+first line (telemetry.py's `Batches`) and on shutdown. Encoded in a batch, a line costs a third
 of what the same work cost between two requests' network I/O, with cold caches. Whether lines
 are written at all still follows the `hamr.access` logger's level.
 """

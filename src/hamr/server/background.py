@@ -1,7 +1,8 @@
 """What runs beside the requests for a server's lifetime: the group-commit writer, the watch on
-storage that keeps the caches true to other processes' writes, periodic flushes of the access
-log and metrics, the metrics port, scheduled garbage collection, and the walker of datacenter
-operations. On the way out each is stopped, then the database is closed."""
+storage that keeps the caches true to other processes' writes, the metrics port, scheduled
+garbage collection, and the walker of datacenter operations. On the way out each is stopped,
+the access log's and metrics' last facts are applied (`batches`), then the database is
+closed."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ from starlette.types import Lifespan
 
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
-from hamr.server.access_log import AccessLog
 from hamr.server.collector import scheduled_full_collections
 from hamr.server.datacenter_runner import walk_datacenter_operations
-from hamr.server.telemetry import flush_periodically
+from hamr.server.telemetry import Batches
 from hamr.server.writer import GroupCommitWriter
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ OUTAGE_POLL_SECONDS = 1.0
 def background_work(
     state: AppState,
     writer: GroupCommitWriter,
-    access_log: AccessLog | None,
+    batches: Batches,
     close_store: Callable[[], None],
 ) -> Lifespan[Starlette]:
     """The application's lifespan: starts the background work, and on the way out stops it,
@@ -47,10 +47,6 @@ def background_work(
             from hamr.server.replica_watch import watch_replica
 
             watchers.append(asyncio.create_task(watch_replica(state)))
-        flushes = [
-            recorder.flush for recorder in (access_log, state.metrics) if recorder is not None
-        ]
-        flusher = asyncio.create_task(flush_periodically(flushes))
         writer.start()
         metrics_server = None
         if state.metrics is not None and settings.metrics_port:
@@ -63,12 +59,11 @@ def background_work(
                 metrics_server.shutdown()
                 metrics_server.server_close()
             await writer.stop()
-            for task in (*watchers, flusher):
+            for task in watchers:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for flush in flushes:
-                flush()
+            batches.flush()
             close_store()
             logger.info("stopped; the database is closed")
 

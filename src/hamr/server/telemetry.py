@@ -1,7 +1,7 @@
 """Per-request bookkeeping in one pass around the app: the request id, Datadog's rate-limit
 headers, metrics and the access log line; and the 503 of a request the server cancelled at
 the end of its shutdown grace, before it had answered. Metrics and log lines are left as
-facts and applied in batches, every `FLUSH_SECONDS`.
+facts and applied in batches (`Batches`), `FLUSH_SECONDS` after the first fact of a batch.
 
 Routes leave what only they know in the request's state (`org`, `quota`); this reads it when
 the response starts, so error responses rendered by exception handlers carry it too.
@@ -32,11 +32,40 @@ CONNECTION_CLOSED = 499
 _USABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
 
 
+class Batches:
+    """Applies the buffered facts (`flushes`) `FLUSH_SECONDS` after the first one buffered
+    since they were last applied: a busy server applies them in batches, and an idle one is
+    not woken fifty times a second to find nothing to apply."""
+
+    def __init__(self, flushes: list[Callable[[], None]]):
+        self._flushes = flushes
+        self._timer: asyncio.TimerHandle | None = None
+
+    def noted(self) -> None:
+        """A fact was buffered (on the event loop)."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for flush in self._flushes:
+            flush()
+
+
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None, access_log: AccessLog | None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics | None,
+        access_log: AccessLog | None,
+        batches: Batches,
+    ):
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.batches = batches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,6 +121,7 @@ class RequestTelemetry:
                     status,
                     seconds,
                 )
+            self.batches.noted()
 
 
 def _request_id(raw_headers: list[tuple[bytes, bytes]]) -> str:
@@ -101,11 +131,3 @@ def _request_id(raw_headers: list[tuple[bytes, bytes]]) -> str:
     # Unique, not secret: Python's generator, seeded from the OS (and re-seeded after a fork),
     # at a third of the cost of reading the OS's random source on every request.
     return f"{random.getrandbits(128):032x}"
-
-
-async def flush_periodically(flushes: list[Callable[[], None]]) -> None:
-    """Runs for the server's lifetime; whoever cancels it flushes one last time."""
-    while True:
-        await asyncio.sleep(FLUSH_SECONDS)
-        for flush in flushes:
-            flush()
