@@ -80,7 +80,7 @@ def through_the_datacenter_operation(url: str, headers: dict[str, str]) -> float
                 return time.monotonic() - started
 
 
-async def _client(
+async def send_in_order(
     port: int, requests: list[bytes], failures: list[str], retries: list[int]
 ) -> None:
     """One keep-alive connection sending its requests one after another; a 503 again."""
@@ -106,7 +106,7 @@ async def _client(
         writer.close()
 
 
-def _post(path: str, surviving: int, document: object) -> bytes:
+def encoded_post(path: str, surviving: int, document: object) -> bytes:
     """A POST by org `surviving` (its write keys), encoded once."""
     body = json.dumps(document).encode()
     return (
@@ -119,7 +119,9 @@ def _post(path: str, surviving: int, document: object) -> bytes:
 
 def pair_operation(index: int) -> list[bytes]:
     """Pair `index` failed over by its surviving (eu1) side's pair operation: one POST."""
-    return [_post("/api/v2/hamr/pair/failover", 2 * index + 1, {"reason": "bench: us1 is down"})]
+    return [
+        encoded_post("/api/v2/hamr/pair/failover", 2 * index + 1, {"reason": "bench: us1 is down"})
+    ]
 
 
 def connection_writes(index: int) -> list[bytes]:
@@ -127,7 +129,7 @@ def connection_writes(index: int) -> list[bytes]:
     connection with FAILOVER, then with ACTIVE."""
     surviving, primary = 2 * index + 1, 2 * index
     return [
-        _post(
+        encoded_post(
             "/api/v2/hamr",
             surviving,
             {
@@ -165,7 +167,9 @@ def through_per_pair_posts(
         retries: list[int] = []
 
         async def everyone() -> None:
-            await asyncio.gather(*(_client(port, mine, failures, retries) for mine in per_client))
+            await asyncio.gather(
+                *(send_in_order(port, mine, failures, retries) for mine in per_client)
+            )
 
         started = time.monotonic()
         asyncio.run(everyone())
