@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -18,12 +17,12 @@ from starlette.types import Lifespan
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
 from hamr.server.collector import scheduled_full_collections
+from hamr.server.database_outage import DatabaseOutage, database_address
 from hamr.server.datacenter_runner import walk_datacenter_operations
 from hamr.server.telemetry import Batches
 from hamr.server.writer import GroupCommitWriter
 
 logger = logging.getLogger(__name__)
-OUTAGE_LOG_SECONDS = 30.0
 OUTAGE_POLL_SECONDS = 1.0
 
 
@@ -39,8 +38,11 @@ def background_work(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        poller = asyncio.create_task(_watch_storage(state))
-        watchers = [poller, asyncio.create_task(walk_datacenter_operations(state))]
+        outage = DatabaseOutage(database_address(settings.database_url))
+        watchers = [
+            asyncio.create_task(_watch_storage(state, outage)),
+            asyncio.create_task(walk_datacenter_operations(state, outage)),
+        ]
         if state.replica is not None:
             # Imported here: it brings httpx (for Patroni), which a server without replicas
             # would load for nothing at every start.
@@ -70,33 +72,24 @@ def background_work(
     return lifespan
 
 
-async def _watch_storage(state: AppState) -> None:
+async def _watch_storage(state: AppState, outage: DatabaseOutage) -> None:
     """What other processes change (revocations by the CLI, writes by other servers) reaches
     this one's caches within one poll interval. While the database is unreachable it is
-    tried every OUTAGE_POLL_SECONDS instead: each failed connect costs the process's one core
-    some milliseconds, which the requests it can still answer (probes, cached GETs) would
-    otherwise wait behind ten times a second."""
-    unreachable_since: float | None = None
-    last_said = 0.0
+    looked at every OUTAGE_POLL_SECONDS instead, and asked only once its port accepts
+    (`DatabaseOutage`): the requests it can still answer (probes, cached GETs) would
+    otherwise wait behind failed connects ten times a second."""
     while True:
         poll = state.settings.credentials_poll_seconds
-        await asyncio.sleep(poll if unreachable_since is None else max(poll, OUTAGE_POLL_SECONDS))
+        await asyncio.sleep(max(poll, OUTAGE_POLL_SECONDS) if outage.away else poll)
+        if not await outage.worth_asking():
+            continue
         try:
             changes = await state.reads(state.service.storage_changes)
         except Unavailable as error:
-            # One line when the database goes, one every OUTAGE_LOG_SECONDS while it stays
-            # away, one when it is back: an outage is not a traceback every poll.
-            now = time.monotonic()
-            if unreachable_since is None or now - last_said >= OUTAGE_LOG_SECONDS:
-                logger.warning("the database is unreachable", extra={"reason": error.detail})
-                unreachable_since = unreachable_since or now
-                last_said = now
+            outage.found_away(error.detail)
             continue
         except Exception:
             logger.exception("could not check storage for changes")
             continue
-        if unreachable_since is not None:
-            away = time.monotonic() - unreachable_since
-            logger.warning("the database is back", extra={"away_seconds": round(away, 1)})
-            unreachable_since = None
+        outage.found_back()
         state.service.notice(changes)

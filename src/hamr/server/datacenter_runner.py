@@ -17,6 +17,7 @@ import anyio.to_thread
 
 from hamr.api.state import AppState
 from hamr.domain.errors import Unavailable
+from hamr.server.database_outage import DatabaseOutage
 from hamr.usecases.datacenter_operations import owner_name
 
 logger = logging.getLogger(__name__)
@@ -28,15 +29,19 @@ POLL_SECONDS = 0.5
 BETWEEN_BATCHES_SECONDS = 0.005
 
 
-async def walk_datacenter_operations(state: AppState) -> None:
+async def walk_datacenter_operations(state: AppState, outage: DatabaseOutage) -> None:
     """Look for a running job this process may walk, and walk it a batch at a time, for the
-    server's lifetime (cancelled on the way out: a batch in flight then commits or not)."""
+    server's lifetime (cancelled on the way out: a batch in flight then commits or not).
+    While the database is away, it looks (`outage`) before it asks."""
     owner = owner_name()
     operations = state.service.datacenter_operations
     while True:
         await asyncio.sleep(POLL_SECONDS)
+        if not await outage.worth_asking():
+            continue
         try:
             job = await state.reads(operations.resumable, owner)
+            outage.found_back()
             while job is not None and job.running:
                 async with state.write_gate.shared():
                     stepped = await anyio.to_thread.run_sync(operations.step, job.id, owner)
@@ -53,6 +58,6 @@ async def walk_datacenter_operations(state: AppState) -> None:
                     )
                 await asyncio.sleep(BETWEEN_BATCHES_SECONDS)
         except Unavailable as error:
-            logger.warning("a datacenter operation waits for the database: %s", error.detail)
+            outage.found_away(error.detail)
         except Exception:
             logger.exception("a datacenter operation's batch failed; it is tried again")
