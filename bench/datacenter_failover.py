@@ -4,11 +4,13 @@ the server in batches), and through per-pair POSTs from the surviving side by 32
 once, either as the seed API's clients do it (`POST /api/v2/hamr` with FAILOVER, then with
 ACTIVE) or as hamr's pair operation (`POST /api/v2/hamr/pair/failover`, one per pair). hamr
 (and PostgreSQL) on core 0, the clients on core 1. A 503 is sent again, as a client would
-(and counted). Each way starts from a freshly seeded database (bench/seed.py: N pairs, every
-primary in us1). Prints a markdown table; with fewer pairs than 500,000, each row also says
-what its rate makes of 500,000.
+(and counted). Each way starts from its own copy of one seeded database (bench/seed.py: N
+pairs, every primary in us1); the datacenter operation fails all N over, the per-pair ways the
+first `--per-pair`. Prints a markdown table; each row also says what its rate makes of
+500,000 pairs (issue 28's target). bench/run.py runs it too, for the targets table.
 
-    python3 bench/datacenter_failover.py --pairs 20000 [--backends sqlite,postgresql]
+    python3 bench/datacenter_failover.py [--pairs 500000] [--per-pair 50000] \\
+        [--backends sqlite,postgresql] [--ways operation,posts,pair_operation]
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -183,84 +187,130 @@ def through_per_pair_posts(
     return elapsed
 
 
-def measure(
-    database_url: Callable[[str], str], backend: str, pairs: int, chosen: set[str]
-) -> list[str]:
-    rows = []
-    ways = {
-        "datacenter operation": lambda server, headers: through_the_datacenter_operation(
-            server.url, headers
-        ),
-        f"per-pair POST /api/v2/hamr ×2 (FAILOVER, ACTIVE), {CLIENTS} clients": (
-            lambda server, _headers: through_per_pair_posts(server.port, pairs, connection_writes)
-        ),
-        f"per-pair POST /api/v2/hamr/pair/failover, {CLIENTS} clients": (
-            lambda server, _headers: through_per_pair_posts(server.port, pairs, pair_operation)
-        ),
-    }
-    for way, run in ways.items():
-        if not any(word in way for word in chosen):
-            continue
-        url = database_url(way)
-        seed.seed(url, 2 * pairs)
-        headers = admin_headers(url)
-        with Server(hamr_command(url)) as server:
-            seconds = run(server, headers)
-            walked = active_pairs(server.url, headers)
-        if walked != pairs:
-            raise RuntimeError(f"{way} on {backend}: {walked} of {pairs} pairs are ACTIVE")
-        rate = pairs / seconds
-        rows.append(
-            f"| {backend} | {way} | {pairs:,} | {seconds:.1f} s | {rate:,.0f} | "
-            f"{TARGET_PAIRS / rate / 60:.1f} min |"
+WAYS = {
+    "operation": "datacenter operation",
+    "posts": f"per-pair POST /api/v2/hamr ×2 (FAILOVER, ACTIVE), {CLIENTS} clients",
+    "pair_operation": f"per-pair POST /api/v2/hamr/pair/failover, {CLIENTS} clients",
+}
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One way's run: `pairs` of the seeded pairs failed over in `seconds`."""
+
+    backend: str
+    way: str  # a key of WAYS
+    pairs: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.pairs / self.seconds
+
+    def row(self) -> str:
+        return (
+            f"| {self.backend} | {WAYS[self.way]} | {self.pairs:,} | {self.seconds:.1f} s | "
+            f"{self.rate:,.0f} | {TARGET_PAIRS / self.rate / 60:.1f} min |"
         )
-        print(rows[-1], file=sys.stderr)
-    return rows
+
+
+def walk(url: str, way: str, pairs: int) -> float:
+    """Seconds for `way` to fail the first `pairs` pairs of the database at `url` over."""
+    headers = admin_headers(url)
+    with Server(hamr_command(url)) as server:
+        if way == "operation":
+            seconds = through_the_datacenter_operation(server.url, headers)
+        else:
+            requests_of = connection_writes if way == "posts" else pair_operation
+            seconds = through_per_pair_posts(server.port, pairs, requests_of)
+        walked = active_pairs(server.url, headers)
+    if walked != pairs:
+        raise RuntimeError(f"{WAYS[way]}: {walked} of {pairs} pairs are ACTIVE")
+    return seconds
+
+
+def measure(
+    copy_of_seeded: Callable[[], str], backend: str, seeded: int, per_pair: int, ways: list[str]
+) -> list[Walk]:
+    """Each way from its own copy of one database seeded with `seeded` pairs: the datacenter
+    operation walks all of them, the per-pair ways the first `per_pair` (the 32 clients' rate
+    is steady long before 500,000 pairs, which would take them half an hour)."""
+    walks = []
+    for way in ways:
+        pairs = seeded if way == "operation" else min(per_pair, seeded)
+        walks.append(Walk(backend, way, pairs, walk(copy_of_seeded(), way, pairs)))
+        print(walks[-1].row(), file=sys.stderr, flush=True)
+    return walks
+
+
+def on_sqlite(folder: Path, seeded: int, per_pair: int, ways: list[str]) -> list[Walk]:
+    original = folder / "seeded.db"
+    seed.seed(f"sqlite:///{original}", 2 * seeded)
+    copies = iter(range(len(ways)))
+
+    def copy_of_seeded() -> str:
+        copy = folder / f"copy-{next(copies)}.db"
+        shutil.copy(original, copy)
+        return f"sqlite:///{copy}"
+
+    return measure(copy_of_seeded, "SQLite", seeded, per_pair, ways)
+
+
+def on_postgresql(seeded: int, per_pair: int, ways: list[str]) -> list[Walk]:
+    bindir = postgres.binaries()
+    if bindir is None:
+        raise SystemExit("PostgreSQL's binaries (initdb, pg_ctl) are not installed")
+    database = postgres.PostgresServer(bindir, free_port(), prefix=("taskset", "-c", SERVER_CORE))
+    try:
+        database.init()
+        database.create_database("hamr_seeded")
+        seed.seed(database.url_for("hamr_seeded"), 2 * seeded)
+        copies = iter(range(len(ways)))
+
+        def copy_of_seeded() -> str:
+            name = f"hamr_{next(copies)}"
+            database.create_database(name, template="hamr_seeded")
+            return database.url_for(name)
+
+        return measure(copy_of_seeded, "PostgreSQL", seeded, per_pair, ways)
+    finally:
+        database.destroy()
+
+
+def failed_over(
+    folder: Path, backends: list[str], seeded: int, per_pair: int, ways: list[str]
+) -> list[Walk]:
+    """Every way on every backend named."""
+    walks = []
+    if "sqlite" in backends:
+        walks += on_sqlite(folder, seeded, per_pair, ways)
+    if "postgresql" in backends:
+        walks += on_postgresql(seeded, per_pair, ways)
+    return walks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pairs", type=int, default=TARGET_PAIRS)
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pairs", type=int, default=TARGET_PAIRS, help="pairs seeded")
     parser.add_argument(
-        "--ways",
-        default="datacenter,/api/v2/hamr ×2,pair/failover",
-        help="which ways, by a word of their names (comma-separated)",
+        "--per-pair",
+        type=int,
+        default=50_000,
+        help="pairs the per-pair ways fail over (at most --pairs)",
     )
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--ways", default=",".join(WAYS), help=f"of {', '.join(WAYS)}")
     args = parser.parse_args()
-    chosen = set(args.ways.split(","))
+    ways = args.ways.split(",")
+    if unknown := set(ways) - set(WAYS):
+        parser.error(f"unknown ways: {', '.join(sorted(unknown))}")
+    with tempfile.TemporaryDirectory(prefix="hamr-dcfail-") as folder:
+        walks = failed_over(Path(folder), args.backends.split(","), args.pairs, args.per_pair, ways)
     rows = [
         "| backend | way | pairs | time | pairs/s | 500,000 pairs at that rate |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
+        *(walk.row() for walk in walks),
     ]
-    backends = args.backends.split(",")
-    with tempfile.TemporaryDirectory(prefix="hamr-dcfail-") as folder:
-        if "sqlite" in backends:
-            rows += measure(
-                lambda way: f"sqlite:///{folder}/{way[:10].replace(' ', '-')}-{len(way)}.db",
-                "SQLite",
-                args.pairs,
-                chosen,
-            )
-        if "postgresql" in backends:
-            bindir = postgres.binaries()
-            if bindir is None:
-                raise SystemExit("PostgreSQL's binaries (initdb, pg_ctl) are not installed")
-            database = postgres.PostgresServer(
-                bindir, free_port(), prefix=("taskset", "-c", SERVER_CORE)
-            )
-            try:
-                database.init()
-                names = {}
-
-                def fresh(way: str) -> str:
-                    names[way] = f"hamr_{len(names)}"
-                    database.create_database(names[way])
-                    return database.url_for(names[way])
-
-                rows += measure(fresh, "PostgreSQL", args.pairs, chosen)
-            finally:
-                database.destroy()
     print("\n".join(rows))
 
 

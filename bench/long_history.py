@@ -16,6 +16,7 @@ import argparse
 import sqlite3
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,26 +64,55 @@ def history_rows(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM history").fetchone()[0])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--window", type=int, default=5_000)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class HistoryCost:
+    """Server CPU per POST (µs) and POSTs per second, fresh and after the long history."""
+
+    fresh_rows: int
+    fresh_cpu_us: float
+    fresh_rate: float
+    long_rows: int
+    long_cpu_us: float
+    long_rate: float
+
+    @property
+    def ratio(self) -> float:
+        return self.long_cpu_us / self.fresh_cpu_us
+
+    def table(self) -> str:
+        return "\n".join(
+            [
+                "| pair's history | server CPU per POST | POSTs/s |",
+                "| --- | ---: | ---: |",
+                f"| {self.fresh_rows:,} rows | {self.fresh_cpu_us:,.0f} µs | "
+                f"{self.fresh_rate:,.0f} |",
+                f"| {self.long_rows:,} rows | {self.long_cpu_us:,.0f} µs | {self.long_rate:,.0f} |",
+                "",
+                f"after {self.long_rows:,} rows: {self.ratio:.2f} × a fresh pair's CPU per POST",
+            ]
+        )
+
+
+def measure(rows: int, window: int) -> HistoryCost:
     with tempfile.TemporaryDirectory(prefix="hamr-history-") as folder:
         path = Path(folder) / "hamr.db"
         seed.seed(f"sqlite:///{path}", 2)
         with Server(hamr_command(f"sqlite:///{path}")) as server:
             through_per_pair_posts(server.port, WARM_UP, change)
-            fresh_cpu, fresh_rate = cpu_per_post(server, args.window)
+            fresh_cpu, fresh_rate = cpu_per_post(server, window)
             fresh_rows = history_rows(path)
-            through_per_pair_posts(server.port, max(0, args.rows - fresh_rows), change)
+            through_per_pair_posts(server.port, max(0, rows - fresh_rows), change)
             long_rows = history_rows(path)
-            long_cpu, long_rate = cpu_per_post(server, args.window)
-    print("| pair's history | server CPU per POST | POSTs/s |")
-    print("| --- | ---: | ---: |")
-    print(f"| {fresh_rows:,} rows | {fresh_cpu:,.0f} µs | {fresh_rate:,.0f} |")
-    print(f"| {long_rows:,} rows | {long_cpu:,.0f} µs | {long_rate:,.0f} |")
-    print(f"\nafter {long_rows:,} rows: {long_cpu / fresh_cpu:.2f} × a fresh pair's CPU per POST")
+            long_cpu, long_rate = cpu_per_post(server, window)
+    return HistoryCost(fresh_rows, fresh_cpu, fresh_rate, long_rows, long_cpu, long_rate)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--window", type=int, default=5_000)
+    args = parser.parse_args()
+    print(measure(args.rows, args.window).table())
 
 
 if __name__ == "__main__":

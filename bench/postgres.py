@@ -55,7 +55,7 @@ class PostgresServer:
             [*self.prefix, str(self.bindir / command[0]), *command[1:]],
             check=True,
             capture_output=True,
-            timeout=120,
+            timeout=600,  # createdb copying a seeded 1,000,000-org template takes a while
             **self._as_postgres,
         )
 
@@ -78,8 +78,10 @@ class PostgresServer:
         )
         return self.start()
 
-    def create_database(self, name: str = "hamr") -> None:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hamr", name)
+    def create_database(self, name: str = "hamr", template: str | None = None) -> None:
+        """A new database, empty or a copy of `template` (which nothing may be connected to)."""
+        copy = ("-T", template) if template else ()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hamr", *copy, name)
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")

@@ -8,7 +8,9 @@ Each server runs pinned to core 0 and wrk to core 1. Every figure is the median 
 interleaved rounds, with the spread (min-max) beside it, so a noisy neighbour shows instead of
 hiding in one number. hamr is measured on SQLite at each scale (GET as wrk sends it and as the
 official client does, POST, a 90/10 GET/POST mix) and on a PostgreSQL the harness starts, at the
-largest scale (GET and POST), when its binaries are installed.
+largest scale (GET and POST), when its binaries are installed. Then issue 28's write
+targets: a POST's CPU after a long history of its pair (bench/long_history.py) and a
+datacenter's pairs failed over (bench/datacenter_failover.py) on both backends.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import datacenter_failover
+import long_history
 import postgres
 import seed
+from datacenter_failover import WAYS
 from loadgen import (
     WARMUP_LIMIT_SECONDS,
     Load,
@@ -56,6 +61,13 @@ class Plan:
     post_seconds: int
     sample_size: int
     warmup_seconds: int
+    # bench/long_history.py: the pair's history rows, and the POSTs each CPU figure is over.
+    history_rows: int
+    history_window: int
+    # bench/datacenter_failover.py: the pairs seeded (the datacenter operation walks them
+    # all), and those the per-pair ways walk.
+    failover_pairs: int
+    failover_per_pair: int
 
 
 FULL = Plan(
@@ -66,6 +78,10 @@ FULL = Plan(
     post_seconds=10,
     sample_size=20_000,
     warmup_seconds=6,
+    history_rows=100_000,
+    history_window=5_000,
+    failover_pairs=500_000,
+    failover_per_pair=50_000,
 )
 QUICK = Plan(
     scales=(1_000, 20_000),
@@ -75,6 +91,10 @@ QUICK = Plan(
     post_seconds=3,
     sample_size=2_000,
     warmup_seconds=1,
+    history_rows=10_000,
+    history_window=1_000,
+    failover_pairs=5_000,
+    failover_per_pair=1_000,
 )
 SMOKE = Plan(
     scales=(50,),
@@ -84,6 +104,10 @@ SMOKE = Plan(
     post_seconds=1,
     sample_size=50,
     warmup_seconds=0,  # one pass over the sample instead of a timed run (Load.warmup)
+    history_rows=600,
+    history_window=100,
+    failover_pairs=40,
+    failover_per_pair=20,
 )
 
 
@@ -176,7 +200,26 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
                 results.add(f"hamr_{kind}_paced_p99_ms@{scale}", out.p99_ms)
             results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
     measure_postgres(plan, loads, results)
+    measure_history_and_failover(plan, workdir, results)
     return results
+
+
+def measure_history_and_failover(plan: Plan, workdir: Path, results: Results) -> None:
+    """Issue 28's write targets: a POST's CPU after a long history of its pair, and a
+    datacenter's pairs failed over each way on each backend (PostgreSQL when installed)."""
+    cost = long_history.measure(plan.history_rows, plan.history_window)
+    results.add("history_rows", cost.long_rows)
+    results.add("history_cpu_ratio", cost.ratio)
+    print(cost.table(), file=sys.stderr, flush=True)
+    backends = ["sqlite", "postgresql"] if postgres.binaries() else ["sqlite"]
+    folder = workdir / "failover"
+    folder.mkdir()
+    walks = datacenter_failover.failed_over(
+        folder, backends, plan.failover_pairs, plan.failover_per_pair, list(WAYS)
+    )
+    for walk in walks:
+        results.add(f"failover_seconds_{walk.backend}_{walk.way}", walk.seconds)
+        results.add(f"failover_pairs_{walk.backend}_{walk.way}", walk.pairs)
 
 
 def measure_postgres(plan: Plan, loads: dict[str, Load], results: Results) -> None:

@@ -61,15 +61,15 @@ def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
         assert re.fullmatch(rf"{figure} / {figure}", latencies), (load, latencies)
     assert re.search(rf"^\| 50 \| SQLite \| {figure} \|$", text, re.MULTILINE)
     for target, ratio in [
+        ("POST (durable) ≥ 0.3 × ceiling GET", True),
+        ("POST p99 at 80 % of its max < 20 ms", False),
         ("GET (wrk's plain request) ≥ 0.85 × ceiling", True),
         ("GET as the official client sends it ≥ 0.8 × ceiling", True),
         ("90/10 GET/POST mix, GET part ≥ 0.7 × ceiling", True),
         ("90/10 GET/POST mix, GET part p99 < 10 ms", False),
-        ("POST (durable) ≥ 0.3 × ceiling GET", True),
-        ("POST p99 at 80 % of its max < 20 ms", False),
-        ("PostgreSQL GET ≥ 0.6 × ceiling", True),
-        ("PostgreSQL: `/healthz` p99 < 10 ms while it answers, hangs and is down (worst)", False),
         ("RSS < 150 MB at 50 orgs", False),
+        ("PostgreSQL: `/healthz` p99 < 10 ms while it answers, hangs and is down (worst)", False),
+        ("PostgreSQL GET ≥ 0.6 × ceiling", True),
     ]:
         if target.startswith("PostgreSQL") and not postgres:
             verdict = r"not measured: no PostgreSQL \| — \| —"
@@ -77,6 +77,30 @@ def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
             bare = rf"{NUMBER} ×" if ratio else "—"
             verdict = rf"{NUMBER} (×|ms|MB) \| {bare} \| (met|\*\*missed\*\*)"
         assert re.search(rf"^\| {re.escape(target)} \| {verdict} \|$", text, re.MULTILINE), target
+    history = rf"^\| server CPU per POST after {NUMBER} history rows of its pair ≤ 1\.15 × a "
+    assert re.search(
+        history + rf"fresh pair's \| {NUMBER} × \| — \| (met|\*\*missed\*\*) \|$", text, re.M
+    )
+    # A datacenter's failover, each way on each backend: 40 pairs walked by the datacenter
+    # operation, 20 by each per-pair way, each time made 500,000 pairs' at its rate.
+    for backend, bound in [("SQLite", 5), ("PostgreSQL", 8)]:
+        for way, pairs in [
+            ("through the datacenter operation", 40),
+            ("through per-pair POST /api/v2/hamr ×2, 32 clients", 20),
+            ("through per-pair POST /api/v2/hamr/pair/failover, 32 clients", 20),
+        ]:
+            label = (
+                f"500,000 pairs failed over (FAILOVER then ACTIVE), {backend}, one core, "
+                f"{way} < {bound} min"
+            )
+            if backend == "PostgreSQL" and not postgres:
+                verdict = r"not measured: no PostgreSQL \| — \| —"
+            else:
+                verdict = (
+                    rf"{NUMBER} min \({pairs} pairs in {NUMBER} s, extrapolated\) \| — \| "
+                    r"(met|\*\*missed\*\*)"
+                )
+            assert re.search(rf"^\| {re.escape(label)} \| {verdict} \|$", text, re.M), label
 
 
 def test_the_wire_run_measures_each_mode_both_ways_and_places_its_section(tmp_path: Path) -> None:
