@@ -3,9 +3,10 @@ of hamr side by side: the tuning log's before/after rows for the probe's p99.
 
     python bench/healthz_compare.py HEAD~1 HEAD [--rounds 3] [--seconds 10]
 
-One PostgreSQL (pinned to core 0 with hamr), seeded with 1,000 orgs; in each round each
+One PostgreSQL (pinned to core 0 with hamr), seeded with `--orgs` orgs; in each round each
 revision's server (exported as bench/compare.py does, which goes first alternating) is started,
-warmed up, and probed in each state in turn. Prints each state's p99 and the server's CPU over
+warmed up as bench/run.py does (its caches then hold `--sample` orgs), and probed in each
+state in turn. Prints each state's p99 and the server's CPU over
 the three states, medians with ranges.
 """
 
@@ -22,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import postgres
 import seed
 from compare import export, median_range, served_from
-from loadgen import Load, install_wrk, run_wrk
+from loadgen import Load, client_headers, client_script, install_wrk
 from outage import STATES, healthz_in_each_state
+from run import FULL, warm_up
 from servers import SERVER_CORE, Server, free_port
 
 BENCH = Path(__file__).resolve().parent
-ORGS = 1_000
 
 
 def main() -> None:
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("after", help="a git revision: the change")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="of probes in each state")
+    parser.add_argument("--orgs", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=20_000, help="orgs the warm-up reads")
     args = parser.parse_args()
     install_wrk()
     bindir = postgres.binaries()
@@ -51,17 +54,21 @@ def main() -> None:
         try:
             database.init()
             database.create_database()
-            seed.seed(database.url, ORGS)
+            seed.seed(database.url, args.orgs)
             sample = work / "sample.txt"
-            seed.write_sample(sample, ORGS, ORGS)
-            load = Load(BENCH / "lua" / "get.lua", sample, 4, args.seconds)
+            seed.write_sample(sample, args.orgs, args.sample)
+            client = client_script(work / "get_client.lua", client_headers())
+            loads = {
+                "get": Load(BENCH / "lua" / "get.lua", sample, 32, args.seconds),
+                "client": Load(client, sample, 32, args.seconds),
+            }
             for round_number in range(args.rounds):
                 order = ("before", "after") if round_number % 2 == 0 else ("after", "before")
                 for name in order:
                     with Server(served_from(sources[name], database.url)) as server:
-                        run_wrk(server.url, load.warmup(1))
+                        warm_up(server.url, loads, FULL)
                         cpu_before = server.cpu_seconds()
-                        outcomes = healthz_in_each_state(server.url, database, load)
+                        outcomes = healthz_in_each_state(server.url, database, loads["get"])
                         figures = results[name]
                         figures.setdefault("cpu_s", []).append(server.cpu_seconds() - cpu_before)
                         for state, out in outcomes.items():
@@ -72,7 +79,8 @@ def main() -> None:
             database.destroy()
     lines = [
         f"/healthz at 200 probes/s, {args.seconds} s in each state ({', '.join(STATES)}), "
-        f"{args.rounds} rounds, {args.before} → {args.after}",
+        f"{args.orgs:,} orgs ({args.sample:,} warm), {args.rounds} rounds, "
+        f"{args.before} → {args.after}",
         "",
         "| figure | before | after | after / before (medians) |",
         "| --- | --- | --- | --- |",
