@@ -1,8 +1,8 @@
 """What runs beside the requests for a server's lifetime: the group-commit writer, the watch on
 storage that keeps the caches true to other processes' writes, the metrics port, scheduled
 garbage collection, and the walker of datacenter operations. On the way out each is stopped,
-the access log's and metrics' last facts are applied (`batches`), then the database is
-closed."""
+the reads still on worker threads end (at most their timeout), the access log's and metrics'
+last facts are applied (`batches`), then the database is closed."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def background_work(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await state.reads.settle()  # a read its watcher stopped waiting for
             batches.flush()
             close_store()
             logger.info("stopped; the database is closed")

@@ -23,6 +23,7 @@ import anyio.to_thread
 from hamr.domain.errors import Unavailable
 
 T = TypeVar("T")
+SETTLE_POLL_SECONDS = 0.01
 
 
 class StorageReads:
@@ -46,6 +47,17 @@ class StorageReads:
         finally:
             if slot.take():  # given up on before its thread began: that thread will skip it
                 self._free(self._limiter, slot)
+
+    async def settle(self) -> None:
+        """Wait, at most the read timeout, for the reads still running on worker threads (their
+        requests may have stopped waiting), so that the database is closed with every
+        connection back in its pool: one handed back to a pool already closed would be left
+        open until the garbage collector finds it."""
+        if self._limiter is None:
+            return
+        with anyio.move_on_after(self._timeout):
+            while self._limiter.borrowed_tokens:
+                await anyio.sleep(SETTLE_POLL_SECONDS)
 
     async def _queue_for(self, limiter: anyio.CapacityLimiter, slot: object) -> None:
         while True:
