@@ -38,6 +38,7 @@ from servers import SERVER_CORE, Server, free_port, hamr_command
 
 from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.domain.rules import DEFAULT_DATACENTERS
+from hamr.store.engine import create_engine
 from hamr.store.sql import open_store
 from hamr.store.tables import connections
 from hamr.usecases.service import HamrService
@@ -64,7 +65,7 @@ def active_pairs(database_url: str) -> int:
     """Pairs whose connection is ACTIVE (every seeded one starts PASSIVE), counted in storage:
     the datacenter's page counts them too, but at 500,000 pairs its count on SQLite outlasts
     the server's read timeout right after an operation (a 503, 2026-12-07)."""
-    engine = sa.create_engine(database_url)
+    engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
             active = connections.c.hamr_status == int(HamrStatus.ACTIVE)
