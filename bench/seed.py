@@ -76,6 +76,8 @@ def _pair(i: int, count: int) -> tuple[dict[str, object], list[dict[str, object]
         "modified_at_us": time.time_ns() // 1000,
         "modified_by": "bench",
     }
+    if "primary_datacenter" in connections.c:  # since 0008 (older revisions are compared too)
+        connection["primary_datacenter"] = DATACENTERS[0]
     members = [org_uuid(i), org_uuid(i + 1)] if linked else [org_uuid(i)]
     return connection, [{"org_uuid": m, "connection_id": link_id} for m in members]
 

@@ -268,7 +268,9 @@ def test_a_server_killed_mid_walk_is_resumed_from_disk(fresh: Fresh) -> None:
     org = fresh.admin.create_org("us1")
     headers = fresh.admin_headers(org)
     assert start(doomed, headers, "us1", "failover", batch_size=5).status_code == 202
+    deadline = time.monotonic() + 60
     while progress(doomed, headers, "us1", "failover")["done"] < 50:
+        assert time.monotonic() < deadline, "the walk did not reach 50 pairs in a minute"
         time.sleep(0.02)
     doomed.stop(signal.SIGKILL)
 

@@ -147,3 +147,23 @@ def test_an_upgraded_pair_is_written_by_either_side(upgraded: ServeProcess) -> N
     assert attributes(upgraded, "beta")["hamr_status"] == 4
     revision = run_cli("db", "upgrade", database_url=upgraded.database_url)
     assert revision.stdout.strip() == f"database schema at revision {migrate.HEAD_REVISION}"
+
+
+def test_each_upgraded_connection_knows_its_primary_datacenter(upgraded: ServeProcess) -> None:
+    """0008 fills the derived column from the rows: the creator's datacenter when it is the
+    primary side, else the target's as stored."""
+    engine = create_engine(upgraded.database_url)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(
+                sa.text(
+                    "SELECT c.primary_datacenter, c.org_is_primary, o.datacenter,"
+                    " c.target_org_datacenter"
+                    " FROM connections c JOIN orgs o ON o.uuid = c.org_uuid"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert rows
+    for stored, org_is_primary, own, target in rows:
+        assert stored == (own if org_is_primary else target) != ""

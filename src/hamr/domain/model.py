@@ -252,6 +252,12 @@ class Link:
     modified_by: str
 
     @property
+    def primary_datacenter(self) -> str:
+        """The datacenter of the pair's primary side: the one a datacenter operation on it
+        walks this pair in."""
+        return self.first.datacenter if self.first_is_primary else self.second.datacenter
+
+    @property
     def members(self) -> tuple[str, ...]:
         """The organizations that read this connection."""
         return (self.first.uuid, self.second.uuid) if self.linked else (self.first.uuid,)

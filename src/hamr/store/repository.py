@@ -320,6 +320,7 @@ def _link_values(link: Link) -> dict[str, object]:
         "hamr_status": int(link.hamr_status),
         "modified_at_us": link.modified_at_us,
         "modified_by": link.modified_by,
+        "primary_datacenter": link.primary_datacenter,
     }
 
 

@@ -1,8 +1,9 @@
 """The emulator's state as rows (`GET|PUT /_hamr/state`): every row of every table that holds
 state, every column, JSON-safe, in primary-key order; and such rows put back, identities and
 all, in place of everything stored. Idempotency keys are left out (answers kept a day, not
-state), and so are the epochs (counters other processes poll; a load moves them) and the chain
-heads (what the history's rows say, rebuilt from them by a load).
+state), and so are the epochs (counters other processes poll; a load moves them), the chain
+heads (what the history's rows say, rebuilt from them by a load) and the columns derived from
+other columns (`DERIVED`, recomputed by a load).
 
 What a row must hold is read off the schema, so the checks follow the tables: a load is
 refused, naming every problem, before anything is changed, rather than failing halfway on a
@@ -30,6 +31,8 @@ from hamr.store.tables import connection_members, connections, history, keys, or
 FORMAT = 1
 # Parents before children, so foreign keys hold at every insert.
 STATE_TABLES = (orgs, keys, connections, connection_members, history)
+# Columns computed from others, which a state neither holds nor may give.
+DERIVED = frozenset({connections.c.primary_datacenter})
 # Columns that hold one of the domain's values: reads turn them into these enums.
 _ENUMS: dict[sa.Column[Any], type[Enum]] = {
     keys.c.kind: KeyKind,
@@ -44,8 +47,13 @@ _REFERENCED = {fk.column for t in STATE_TABLES for c in t.columns for fk in c.fo
 MAX_REPORTED = 20
 
 
-def in_key_order(table: sa.Table) -> sa.Select[Any]:
-    return sa.select(table).order_by(*table.primary_key.columns)
+def in_key_order(table: sa.Table, columns: list[sa.Column[Any]] | None = None) -> sa.Select[Any]:
+    """The table's rows (every column, or these) in primary-key order."""
+    return sa.select(*(columns or table.columns)).order_by(*table.primary_key.columns)
+
+
+def _state_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    return [column for column in table.columns if column not in DERIVED]
 
 
 def move_history_ids_past_rows(db: sa.Connection) -> None:
@@ -64,7 +72,8 @@ def dump(db: sa.Connection) -> dict[str, Any]:
     """The state: the format, then each table's rows, columns in the schema's order."""
     state: dict[str, Any] = {"format": FORMAT}
     for table in STATE_TABLES:
-        state[table.name] = [dict(row) for row in db.execute(in_key_order(table)).mappings()]
+        rows = db.execute(in_key_order(table, _state_columns(table))).mappings()
+        state[table.name] = [dict(row) for row in rows]
     return state
 
 
@@ -80,8 +89,21 @@ def checked(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def insert(db: sa.Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
-    """Insert checked rows as they are (history keeps its ids and chain hashes), and the
-    chain heads those rows end in."""
+    """Insert checked rows as they are (history keeps its ids and chain hashes), with their
+    derived columns, and the chain heads those rows end in."""
+    datacenter_of = {org["uuid"]: org["datacenter"] for org in rows[orgs.name]}
+    rows = {
+        **rows,
+        connections.name: [
+            {
+                **row,
+                "primary_datacenter": datacenter_of[row["org_uuid"]]
+                if row["org_is_primary"]
+                else row["target_org_datacenter"],
+            }
+            for row in rows[connections.name]
+        ],
+    }
     for table in STATE_TABLES:
         if rows[table.name]:
             db.execute(table.insert(), rows[table.name])
@@ -141,7 +163,7 @@ def _rows(
     """What is wrong with a table's rows; the values its children may point at go in
     `present`, unless a row was wrong: the children of a table not loaded whole are left
     unchecked, rather than reported wrong for what is wrong with their parent."""
-    columns = {column.name: column for column in table.columns}
+    columns = {column.name: column for column in _state_columns(table)}
     uniques = [tuple(table.primary_key.columns), *((c,) for c in table.columns if c.unique)]
     seen: dict[tuple[sa.Column[Any], ...], dict[tuple[Any, ...], int]] = {u: {} for u in uniques}
     loaded = {column: set[Any]() for column in columns.values() if column in _REFERENCED}

@@ -45,6 +45,9 @@ keys = Table(
 # One row per connection: a pair of this hamr's organizations, or an organization and a target
 # hamr does not know. `org_uuid` made it; `target_org_*` name the other side (the record's name
 # and datacenter when `linked`, as given otherwise); status and `modified_*` are the pair's.
+# `primary_datacenter` (domain Link.primary_datacenter) is derived, kept with every write, so
+# that a datacenter's pairs are an index range: its operation's batches seek, and its counts
+# by status read the index alone (state dumps leave it out: state_dump.DERIVED).
 connections = Table(
     "connections",
     metadata,
@@ -58,6 +61,9 @@ connections = Table(
     Column("hamr_status", SmallInteger, nullable=False),
     Column("modified_at_us", BigInteger, nullable=False),
     Column("modified_by", String(255), nullable=False),
+    Column("primary_datacenter", String(255), nullable=False),
+    Index("ix_connections_primary_datacenter_id", "primary_datacenter", "id"),
+    Index("ix_connections_primary_datacenter_status", "primary_datacenter", "hamr_status"),
 )
 
 # Which organizations read which connection: each organization at most one (the primary key).
