@@ -3,6 +3,13 @@ and a bare ASGI callable) and a peer (Prism).
 
     python bench/run.py           # 1 000, 100 000 and 1 000 000 orgs; writes docs/benchmarks.md
     python bench/run.py --quick   # small scales, short rounds; prints the table (< 5 minutes)
+    python bench/run.py --samples FILE   # keep every sample in FILE as it is measured; run
+                                         # again with it to measure only what is missing
+
+A full run takes over an hour: with `--samples`, a run that stops (a crash, a lost session)
+keeps every phase it finished (each scale on SQLite, PostgreSQL, the long history, each
+backend's failover), and the next run with the same file measures the rest and renders the
+table from all of them.
 
 Each server runs pinned to core 0 and wrk to core 1. Every figure is the median of several
 interleaved rounds, with the spread (min-max) beside it, so a noisy neighbour shows instead of
@@ -16,6 +23,7 @@ datacenter's pairs failed over (bench/datacenter_failover.py) on both backends.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -113,12 +121,49 @@ SMOKE = Plan(
 
 @dataclass
 class Results:
-    """Every measured sample, by name, to be reduced to median and spread."""
+    """Every measured sample, by name, to be reduced to median and spread; with a `log`,
+    each also appended to it as a JSON line naming its phase, and each finished phase too."""
 
     samples: dict[str, list[float]] = field(default_factory=dict)
+    log: Path | None = None
+    finished: set[str] = field(default_factory=set)
+    current: str = ""
+
+    @classmethod
+    def kept_in(cls, log: Path) -> Results:
+        """The samples of the phases `log` says were finished; the log is rewritten to hold
+        only those (a phase cut short is measured again, whole)."""
+        results = cls(log=log)
+        lines = log.read_text().splitlines() if log.exists() else []
+        entries = [json.loads(line) for line in lines if line.strip()]
+        results.finished = {entry["finished"] for entry in entries if "finished" in entry}
+        kept = [e for e in entries if e.get("phase", e.get("finished")) in results.finished]
+        for entry in kept:
+            if "name" in entry:
+                results.samples.setdefault(entry["name"], []).append(entry["value"])
+        log.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+        return results
+
+    def begin(self, phase: str) -> bool:
+        """Whether `phase` is still to be measured (then its samples go under its name)."""
+        if phase in self.finished:
+            print(f"{phase}: kept from {self.log}", file=sys.stderr, flush=True)
+            return False
+        self.current = phase
+        return True
+
+    def finish(self) -> None:
+        self.finished.add(self.current)
+        self._append({"finished": self.current})
 
     def add(self, name: str, value: float) -> None:
         self.samples.setdefault(name, []).append(value)
+        self._append({"phase": self.current, "name": name, "value": value})
+
+    def _append(self, entry: dict[str, object]) -> None:
+        if self.log is not None:
+            with self.log.open("a") as log:
+                log.write(json.dumps(entry) + "\n")
 
     def figure(self, name: str) -> Figure:
         values = self.samples.get(name, [])
@@ -146,8 +191,7 @@ def record(results: Results, name: str, scale: int, out: Outcome) -> None:
         record(results, f"{name}_{part}", scale, figures)
 
 
-def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
-    results = Results()
+def measure(plan: Plan, workdir: Path, results: Results, with_prism: bool = True) -> Results:
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     sample = workdir / "sample.txt"
     client = client_script(workdir / "get_client.lua", client_headers())
@@ -161,17 +205,19 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
         )
     loads: dict[str, Load] = {}
     for scale in plan.scales:
-        started = time.monotonic()
-        seed.seed(database_url, scale)
         seed.write_sample(sample, scale, plan.sample_size)
-        results.add(f"seed_seconds@{scale}", time.monotonic() - started)
-        print(f"{scale:,} orgs seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
         loads = {
             "get": Load(BENCH / "lua" / "get.lua", sample, plan.connections, plan.seconds),
             "client": Load(client, sample, plan.connections, plan.seconds),
             "post": Load(BENCH / "lua" / "post.lua", sample, plan.connections, plan.post_seconds),
             "mix": Load(BENCH / "lua" / "mix.lua", sample, plan.connections, plan.seconds),
         }
+        if not results.begin(f"sqlite@{scale}"):
+            continue
+        started = time.monotonic()
+        seed.seed(database_url, scale)
+        results.add(f"seed_seconds@{scale}", time.monotonic() - started)
+        print(f"{scale:,} orgs seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
         for _ in range(plan.rounds):
             # The references in every round at every scale, beside hamr's rounds: a ratio
             # sets figures measured minutes apart on a shared machine otherwise. (Prism, far
@@ -199,7 +245,10 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
                 results.add(f"hamr_{kind}_paced_rps@{scale}", out.rps)
                 results.add(f"hamr_{kind}_paced_p99_ms@{scale}", out.p99_ms)
             results.add(f"hamr_rss_mb@{scale}", server.rss_mb())
-    measure_postgres(plan, loads, results)
+        results.finish()
+    if results.begin("postgresql"):
+        measure_postgres(plan, loads, results)
+        results.finish()
     measure_history_and_failover(plan, workdir, results)
     return results
 
@@ -207,19 +256,25 @@ def measure(plan: Plan, workdir: Path, with_prism: bool = True) -> Results:
 def measure_history_and_failover(plan: Plan, workdir: Path, results: Results) -> None:
     """Issue 28's write targets: a POST's CPU after a long history of its pair, and a
     datacenter's pairs failed over each way on each backend (PostgreSQL when installed)."""
-    cost = long_history.measure(plan.history_rows, plan.history_window)
-    results.add("history_rows", cost.long_rows)
-    results.add("history_cpu_ratio", cost.ratio)
-    print(cost.table(), file=sys.stderr, flush=True)
+    if results.begin("history"):
+        cost = long_history.measure(plan.history_rows, plan.history_window)
+        results.add("history_rows", cost.long_rows)
+        results.add("history_cpu_ratio", cost.ratio)
+        print(cost.table(), file=sys.stderr, flush=True)
+        results.finish()
     backends = ["sqlite", "postgresql"] if postgres.binaries() else ["sqlite"]
-    folder = workdir / "failover"
-    folder.mkdir()
-    walks = datacenter_failover.failed_over(
-        folder, backends, plan.failover_pairs, plan.failover_per_pair, list(WAYS)
-    )
-    for walk in walks:
-        results.add(f"failover_seconds_{walk.backend}_{walk.way}", walk.seconds)
-        results.add(f"failover_pairs_{walk.backend}_{walk.way}", walk.pairs)
+    for backend in backends:
+        if not results.begin(f"failover_{backend}"):
+            continue
+        folder = workdir / f"failover_{backend}"
+        folder.mkdir()
+        walks = datacenter_failover.failed_over(
+            folder, [backend], plan.failover_pairs, plan.failover_per_pair, list(WAYS)
+        )
+        for walk in walks:
+            results.add(f"failover_seconds_{walk.backend}_{walk.way}", walk.seconds)
+            results.add(f"failover_pairs_{walk.backend}_{walk.way}", walk.pairs)
+        results.finish()
 
 
 def measure_postgres(plan: Plan, loads: dict[str, Load], results: Results) -> None:
@@ -290,6 +345,12 @@ def main() -> None:
     parser.add_argument(
         "--output", type=Path, help=f"write the report here (default: {DOCS} for a full run)"
     )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        help="keep the samples in this file as they are measured, and measure only the phases "
+        "it does not hold finished",
+    )
     args = parser.parse_args()
     plan = SMOKE if args.smoke else QUICK if args.quick else FULL
     install_wrk()
@@ -300,7 +361,8 @@ def main() -> None:
     ):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
     with tempfile.TemporaryDirectory(prefix="hamr-bench-") as workdir:
-        results = measure(plan, Path(workdir), with_prism=not args.no_prism)
+        kept = Results.kept_in(args.samples) if args.samples else Results()
+        results = measure(plan, Path(workdir), kept, with_prism=not args.no_prism)
     command = "python bench/run.py" + (
         " --quick" if args.quick else " --smoke" if args.smoke else ""
     )

@@ -17,16 +17,31 @@ from tests.postgres import binaries
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
-def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
-    report = tmp_path / "benchmarks.md"
+PHASES = ("sqlite@50", "postgresql", "history", "failover_sqlite", "failover_postgresql")
+
+
+def smoke_run(report: Path, samples: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "bench/run.py", "--smoke", "--no-prism", "--output", str(report)]
     completed = subprocess.run(
-        [sys.executable, "bench/run.py", "--smoke", "--no-prism", "--output", str(report)],
+        [*command, "--samples", str(samples)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def test_a_smoke_run_seeds_measures_and_reports(tmp_path: Path) -> None:
+    report, samples = tmp_path / "benchmarks.md", tmp_path / "samples.jsonl"
+    completed = smoke_run(report, samples)
+    # A run again with the same samples measures nothing and writes the same report.
+    again = smoke_run(tmp_path / "again.md", samples)
+    for phase in PHASES if binaries() is not None else PHASES[::2]:
+        assert f"{phase}: kept from {samples}" in again.stderr, phase
+    assert "seeded in" not in again.stderr
+    assert (tmp_path / "again.md").read_text() == report.read_text()
     written = report.read_text()
     assert written.startswith("<!-- measured: start -->\n")
     text = written.removeprefix("<!-- measured: start -->\n").partition("<!-- measured: end -->")[0]
@@ -180,3 +195,26 @@ def test_the_policy_run_measures_each_lane_and_places_its_section(tmp_path: Path
     assert written.index("Wire notes.") < written.index("<!-- policy: start -->")
     assert written.index("<!-- policy: end -->") < written.index("## Tuning log")
     assert "## The lifecycle policy's cost" in written.partition("<!-- policy: start -->")[2]
+
+
+def test_a_phase_cut_short_is_dropped_from_the_samples_and_measured_again(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import Results
+
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(
+        '{"phase": "sqlite@50", "name": "hamr_get_rps@50", "value": 1.0}\n'
+        '{"phase": "sqlite@50", "name": "hamr_get_rps@50", "value": 3.0}\n'
+        '{"finished": "sqlite@50"}\n'
+        '{"phase": "postgresql", "name": "pg_get_rps@50", "value": 2.0}\n'
+    )
+    kept = Results.kept_in(samples)
+    assert kept.samples == {"hamr_get_rps@50": [1.0, 3.0]}
+    assert kept.figure("hamr_get_rps@50").median == 2.0
+    assert (kept.begin("sqlite@50"), kept.begin("postgresql")) == (False, True)
+    kept.add("pg_get_rps@50", 5.0)
+    kept.finish()
+    assert Results.kept_in(samples).samples == {
+        "hamr_get_rps@50": [1.0, 3.0],
+        "pg_get_rps@50": [5.0],
+    }
