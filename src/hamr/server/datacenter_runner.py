@@ -41,7 +41,11 @@ async def walk_datacenter_operations(state: AppState, outage: DatabaseOutage) ->
             continue
         try:
             job = await state.reads(operations.resumable, owner)
-            outage.found_back()
+        except Unavailable as error:  # the database is away: the outage says so, once
+            outage.found_away(error.detail)
+            continue
+        outage.found_back()
+        try:
             while job is not None and job.running:
                 async with state.write_gate.shared():
                     stepped = await anyio.to_thread.run_sync(operations.step, job.id, owner)
@@ -58,6 +62,8 @@ async def walk_datacenter_operations(state: AppState, outage: DatabaseOutage) ->
                     )
                 await asyncio.sleep(BETWEEN_BATCHES_SECONDS)
         except Unavailable as error:
-            outage.found_away(error.detail)
+            # A batch that waited out SQLite's busy timeout, or a database lost mid-walk (the
+            # next look finds that out): the batch is tried again from the job's position.
+            logger.warning("a datacenter operation waits for the database: %s", error.detail)
         except Exception:
             logger.exception("a datacenter operation's batch failed; it is tried again")
