@@ -12,16 +12,16 @@ from tests.conftest import ROOT
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
-def run(*command: str) -> str:
+def run(*command: str) -> subprocess.CompletedProcess[str]:
     completed = subprocess.run(
         [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    return completed
 
 
 def test_the_long_history_run_measures_a_fresh_pair_and_a_long_one() -> None:
-    out = run("bench/long_history.py", "--rows", "3000", "--window", "300")
+    out = run("bench/long_history.py", "--rows", "3000", "--window", "300").stdout
     rows = re.findall(rf"^\| ({NUMBER}) rows \| ({NUMBER}) µs \| ({NUMBER}) \|$", out, re.M)
     assert len(rows) == 2, out
     (fresh, _, _), (long, _, _) = rows
@@ -30,7 +30,11 @@ def test_the_long_history_run_measures_a_fresh_pair_and_a_long_one() -> None:
 
 
 def test_the_datacenter_failover_run_fails_every_pair_over_each_way() -> None:
-    out = run("bench/datacenter_failover.py", "--pairs", "40", "--backends", "sqlite")
+    completed = run("bench/datacenter_failover.py", "--pairs", "40", "--backends", "sqlite")
+    out = completed.stdout
+    # After the datacenter operation, its page counts every pair ACTIVE.
+    page = rf"the datacenter's page: 200 in {NUMBER} ms: {{[^}}]*'ACTIVE': 40[,}}]"
+    assert re.search(page, completed.stderr), completed.stderr
     for way in ("datacenter operation", "per-pair POST /api/v2/hamr ×2", "pair/failover"):
         row = rf"^\| SQLite \| [^|]*{re.escape(way)}[^|]* \| 40 \| {NUMBER} s \| {NUMBER} \|"
         assert re.search(row, out, re.M), (way, out)
