@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,42 +19,30 @@ from alembic import command
 
 from hamr.domain import chain
 from hamr.store import history_rows, migrate
-from hamr.store.engine import create_engine
-from hamr.store.sql import SqlStore, open_store, sqlite_file
+from hamr.store.sql import SqlStore, sqlite_file
 from hamr.store.tables import chain_heads, history
-from tests.conftest import Admin, OrgKeys, run_cli, sqlite_url
-from tests.postgres import PostgresServer
+from tests.conftest import Admin, OrgKeys, run_cli
 from tests.store.test_history_chain import change, intact, pair_with_history, principal, verify
 
 # Rows a long chain is given before its write is compared with a short chain's.
 LONG = 20_000
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty database (overrides the session's shared one)."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "heads.db")
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    name = f"heads_{uuid.uuid4().hex[:12]}"
-    postgres.create_database(name)
-    return postgres.url_for(name)
+@pytest.fixture
+def database_url(own_database_url: str) -> str:
+    """A new, empty database on each backend (overrides the session's shared one)."""
+    return own_database_url
 
 
 @pytest.fixture
-def admin(database_url: str) -> Iterator[Admin]:
-    store = open_store(database_url)
-    yield Admin(store)
-    store.close()
+def admin(own_admin: Admin) -> Admin:
+    return own_admin
 
 
 @pytest.fixture
-def engine(database_url: str, admin: Admin) -> Iterator[sa.Engine]:
+def engine(own_engine: sa.Engine) -> sa.Engine:
     """For reading and tampering with rows as SQL would, behind hamr's back."""
-    del admin  # migrated first
-    made = create_engine(database_url)
-    yield made
-    made.dispose()
+    return own_engine
 
 
 def rows(engine: sa.Engine) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +18,31 @@ import sqlalchemy as sa
 from hamr.domain import chain
 from hamr.domain.model import ConnectionChange, HamrStatus, KeyKind, Principal
 from hamr.store.engine import create_engine
-from hamr.store.sql import open_store
 from hamr.store.tables import history
 from hamr.usecases import history_log
 from tests import local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, run_cli, sqlite_url
-from tests.postgres import PostgresServer
 from tests.store.test_upgrade import KEYS, RELEASE_DB, release_on_postgresql
 
 GENESIS = "0" * 64
 RELEASE_DIGEST = hashlib.sha256(RELEASE_DB.read_bytes()).hexdigest()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty database (overrides the session's shared one)."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "chain.db")
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    name = f"chain_{uuid.uuid4().hex[:12]}"
-    postgres.create_database(name)
-    return postgres.url_for(name)
+@pytest.fixture
+def database_url(own_database_url: str) -> str:
+    """A new, empty database on each backend (overrides the session's shared one)."""
+    return own_database_url
 
 
 @pytest.fixture
-def admin(database_url: str) -> Iterator[Admin]:
-    store = open_store(database_url)
-    yield Admin(store)
-    store.close()
+def admin(own_admin: Admin) -> Admin:
+    return own_admin
 
 
 @pytest.fixture
-def engine(database_url: str, admin: Admin) -> Iterator[sa.Engine]:
+def engine(own_engine: sa.Engine) -> sa.Engine:
     """For reading and tampering with rows as SQL would, behind hamr's back."""
-    del admin  # migrated first
-    made = create_engine(database_url)
-    yield made
-    made.dispose()
+    return own_engine
 
 
 def rows(engine: sa.Engine) -> list[dict[str, Any]]:
