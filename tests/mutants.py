@@ -33,6 +33,7 @@ class Mutant:
 
 
 PROMISES = "tests/test_promises.py"
+PRIMARY_DATACENTER = "tests/store/test_primary_datacenter.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -280,6 +281,34 @@ MUTANTS: tuple[Mutant, ...] = (
             "tests/api/test_admin_hardening.py::"
             "test_guessing_the_admin_token_meets_a_429_and_the_right_token_is_never_counted",
         ),
+    ),
+    Mutant(
+        "a write stores the creator's datacenter as the primary one",
+        "src/hamr/store/repository.py",
+        '"primary_datacenter": link.primary_datacenter,',
+        '"primary_datacenter": link.first.datacenter,',
+        (PRIMARY_DATACENTER,),
+    ),
+    Mutant(
+        "a state load keeps no primary side but the creator's",
+        "src/hamr/store/state_dump.py",
+        'if row["org_is_primary"]',
+        "if True",
+        (f"{PRIMARY_DATACENTER}::test_a_state_leaves_it_out_and_a_load_derives_it",),
+    ),
+    Mutant(
+        "a datacenter's batch index holds no id to seek and order by",
+        "src/hamr/store/migrations/versions/0008_primary_datacenter.py",
+        '_BY_ID = ("primary_datacenter", "id")',
+        '_BY_ID = ("primary_datacenter",)',
+        (f"{PRIMARY_DATACENTER}::test_a_batch_of_a_datacenters_pairs_seeks_its_index",),
+    ),
+    Mutant(
+        "a datacenter's counts have no index holding the status",
+        "src/hamr/store/migrations/versions/0008_primary_datacenter.py",
+        '_BY_STATUS = ("primary_datacenter", "hamr_status")',
+        '_BY_STATUS = ("primary_datacenter",)',
+        (f"{PRIMARY_DATACENTER}::test_a_datacenters_counts_read_the_index_alone",),
     ),
 )
 
