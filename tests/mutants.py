@@ -292,8 +292,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "a state load keeps no primary side but the creator's",
         "src/hamr/store/state_dump.py",
-        'if row["org_is_primary"]',
-        "if True",
+        '                    row["org_is_primary"],\n',
+        "                    True,\n",
         (f"{PRIMARY_DATACENTER}::test_a_state_leaves_it_out_and_a_load_derives_it",),
     ),
     Mutant(

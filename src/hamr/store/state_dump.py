@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.keys import hash_secret
-from hamr.domain.model import HamrStatus, KeyKind, Permission
+from hamr.domain.model import HamrStatus, KeyKind, Permission, primary_datacenter
 from hamr.store import heads
 from hamr.store.tables import connection_members, connections, history, keys, orgs
 
@@ -97,9 +97,11 @@ def insert(db: sa.Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
         connections.name: [
             {
                 **row,
-                "primary_datacenter": datacenter_of[row["org_uuid"]]
-                if row["org_is_primary"]
-                else row["target_org_datacenter"],
+                "primary_datacenter": primary_datacenter(
+                    row["org_is_primary"],
+                    datacenter_of[row["org_uuid"]],
+                    row["target_org_datacenter"],
+                ),
             }
             for row in rows[connections.name]
         ],
