@@ -62,9 +62,8 @@ def admin_headers(database_url: str) -> dict[str, str]:
 
 
 def active_pairs(database_url: str) -> int:
-    """Pairs whose connection is ACTIVE (every seeded one starts PASSIVE), counted in storage:
-    the datacenter's page counts them too, but at 500,000 pairs its count on SQLite outlasts
-    the server's read timeout right after an operation (a 503, 2026-12-07)."""
+    """Pairs whose connection is ACTIVE (every seeded one starts PASSIVE), counted in storage
+    itself, apart from the server measured (whose page `datacenter_page` reads)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:

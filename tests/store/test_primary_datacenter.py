@@ -69,8 +69,8 @@ def test_a_state_leaves_it_out_and_a_load_derives_it(
 
 @pytest.fixture
 def many_pairs(own_engine: sa.Engine) -> sa.Engine:
-    """One-sided connections, most primary elsewhere, written behind hamr's back (as
-    a state load would), then analysed so that the planner knows their numbers."""
+    """One-sided connections, most primary elsewhere, written behind hamr's back with their
+    primary datacenter, then analysed so that the planner knows their numbers."""
     now = 1_800_000_000_000_000
     org_rows: list[dict[str, Any]] = []
     connection_rows: list[dict[str, Any]] = []
