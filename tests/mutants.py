@@ -285,8 +285,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "a write stores the creator's datacenter as the primary one",
         "src/hamr/store/repository.py",
-        '"primary_datacenter": link.primary_datacenter,',
-        '"primary_datacenter": link.first.datacenter,',
+        "            link.first_is_primary, link.first.datacenter, link.second.datacenter\n",
+        "            True, link.first.datacenter, link.second.datacenter\n",
         (PRIMARY_DATACENTER,),
     ),
     Mutant(

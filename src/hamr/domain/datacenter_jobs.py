@@ -117,3 +117,11 @@ def acting_side(link: Link) -> Org:
     if not link.linked:
         return link.first
     return link.second if link.first_is_primary else link.first
+
+
+def primary_datacenter(
+    first_is_primary: bool, first_datacenter: str, second_datacenter: str
+) -> str:
+    """The datacenter a datacenter operation walks a connection in: its primary side's, the
+    creator's (`first`) when it is the primary side, else its partner's."""
+    return first_datacenter if first_is_primary else second_datacenter

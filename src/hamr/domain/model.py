@@ -252,14 +252,6 @@ class Link:
     modified_by: str
 
     @property
-    def primary_datacenter(self) -> str:
-        """The datacenter of the pair's primary side: the one a datacenter operation on it
-        walks this pair in."""
-        return primary_datacenter(
-            self.first_is_primary, self.first.datacenter, self.second.datacenter
-        )
-
-    @property
     def members(self) -> tuple[str, ...]:
         """The organizations that read this connection."""
         return (self.first.uuid, self.second.uuid) if self.linked else (self.first.uuid,)
@@ -399,11 +391,3 @@ class Statistics:
 
     connections_by_status: dict[HamrStatus, int]
     history_rows: int
-
-
-def primary_datacenter(
-    first_is_primary: bool, first_datacenter: str, second_datacenter: str
-) -> str:
-    """A connection's primary datacenter, from its columns: the creator's (`first`) when it is
-    the primary side, else its partner's."""
-    return first_datacenter if first_is_primary else second_datacenter

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hamr.domain.chain import ChainHead
-from hamr.domain.datacenter_jobs import DatacenterJob
+from hamr.domain.datacenter_jobs import DatacenterJob, primary_datacenter
 from hamr.domain.model import (
     AppliedChange,
     HamrStatus,
@@ -320,7 +320,9 @@ def _link_values(link: Link) -> dict[str, object]:
         "hamr_status": int(link.hamr_status),
         "modified_at_us": link.modified_at_us,
         "modified_by": link.modified_by,
-        "primary_datacenter": link.primary_datacenter,
+        "primary_datacenter": primary_datacenter(
+            link.first_is_primary, link.first.datacenter, link.second.datacenter
+        ),
     }
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hamr.domain.datacenter_jobs import primary_datacenter
 from hamr.domain.errors import ValidationFailed, Violation
 from hamr.domain.keys import hash_secret
-from hamr.domain.model import HamrStatus, KeyKind, Permission, primary_datacenter
+from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store import heads
 from hamr.store.tables import connection_members, connections, history, keys, orgs
 

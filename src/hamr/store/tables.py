@@ -45,9 +45,9 @@ keys = Table(
 # One row per connection: a pair of this hamr's organizations, or an organization and a target
 # hamr does not know. `org_uuid` made it; `target_org_*` name the other side (the record's name
 # and datacenter when `linked`, as given otherwise); status and `modified_*` are the pair's.
-# `primary_datacenter` (domain Link.primary_datacenter) is derived, kept with every write, so
-# that a datacenter's pairs are an index range: its operation's batches seek, and its counts
-# by status read the index alone (state dumps leave it out: state_dump.DERIVED).
+# `primary_datacenter` is derived (domain/datacenter_jobs.py's primary_datacenter), kept with
+# every write, so that a datacenter's pairs are an index range: its operation's batches seek,
+# and its counts by status read the index alone (state dumps leave it out: state_dump.DERIVED).
 connections = Table(
     "connections",
     metadata,
