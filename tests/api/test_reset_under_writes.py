@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -22,20 +22,39 @@ from tests.conftest import database_of_its_own
 
 
 class HeldWrite:
-    """Holds the first durable write that reaches the store until `release` is set."""
+    """Holds the first durable write that reaches the store until `release` is set, and notes
+    (in the server, not at the clients, whose threads answer in any order) when it returned."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         self.reached = threading.Event()
         self.release = threading.Event()
+        self.returned_at: list[float] = []
         upsert = HamrService.upsert_connections
 
         def held(service: HamrService, upserts: Sequence[Upsert], *, dry_run: bool = False) -> Any:
-            if not dry_run and not self.reached.is_set():
-                self.reached.set()
-                assert self.release.wait(30), "the test never released the held write"
-            return upsert(service, upserts, dry_run=dry_run)
+            if dry_run or self.reached.is_set():
+                return upsert(service, upserts, dry_run=dry_run)
+            self.reached.set()
+            assert self.release.wait(30), "the test never released the held write"
+            try:
+                return upsert(service, upserts, dry_run=dry_run)
+            finally:
+                self.returned_at.append(time.monotonic())
 
         monkeypatch.setattr(HamrService, "upsert_connections", held)
+
+
+def wipes_started(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """When each reset began deleting, noted in the server."""
+    times: list[float] = []
+    wipe = HamrService.wipe
+
+    def noted(service: HamrService) -> None:
+        times.append(time.monotonic())
+        wipe(service)
+
+    monkeypatch.setattr(HamrService, "wipe", noted)
+    return times
 
 
 @pytest.fixture
@@ -69,13 +88,6 @@ def post(url: str, org: TestOrg, partner: TestOrg, modified_by: str) -> httpx.Re
     return local_http.post(f"{url}/api/v2/hamr", json=body, headers=org.headers, timeout=60)
 
 
-def answered_at(future: Future[httpx.Response]) -> list[float]:
-    """When each future finished, in the order given (filled in by its callback)."""
-    times: list[float] = []
-    future.add_done_callback(lambda _: times.append(time.monotonic()))
-    return times
-
-
 def stored_orgs(server: HamrServer) -> list[Any]:
     return list(json.loads(server.admin.state())["data"]["attributes"]["orgs"])
 
@@ -85,7 +97,7 @@ def test_a_reset_waits_for_the_write_in_flight_and_the_writes_behind_it_wait_for
 ) -> None:
     with HamrServer(shared_database) as server:
         primary, backup = server.reset("demo")
-        held = HeldWrite(monkeypatch)
+        held, wiped_at = HeldWrite(monkeypatch), wipes_started(monkeypatch)
         in_flight = pool.submit(post, server.url, primary, backup, "in-flight@example.com")
         assert held.reached.wait(30)
         reset = pool.submit(server.reset, "empty")
@@ -94,7 +106,6 @@ def test_a_reset_waits_for_the_write_in_flight_and_the_writes_behind_it_wait_for
         behind = pool.submit(post, server.url, primary, backup, "behind@example.com")
         time.sleep(0.3)
         assert not behind.done(), "a write arriving during the reset's wait went ahead of it"
-        write_done, reset_done = answered_at(in_flight), answered_at(reset)
         held.release.set()
 
         assert in_flight.result().status_code == 200, in_flight.result().text
@@ -103,7 +114,8 @@ def test_a_reset_waits_for_the_write_in_flight_and_the_writes_behind_it_wait_for
         # The reset deleted the keys it authenticated with: a clear 403, never a 500.
         assert late.status_code == 403, late.text
         assert late.json()["errors"][0]["source"] == {"header": "DD-API-KEY"}
-        assert write_done[0] <= reset_done[0]
+        (write_returned,), (wipe_started,) = held.returned_at, wiped_at
+        assert write_returned <= wipe_started, "the reset deleted before the write had committed"
         assert stored_orgs(server) == []
 
 
