@@ -310,6 +310,17 @@ MUTANTS: tuple[Mutant, ...] = (
         '_BY_STATUS = ("primary_datacenter",)',
         (f"{PRIMARY_DATACENTER}::test_a_datacenters_counts_read_the_index_alone",),
     ),
+    Mutant(
+        "the walker tells a batch kept waiting as the database away",
+        "src/hamr/server/datacenter_runner.py",
+        '            logger.warning("a datacenter operation waits for the database: %s", '
+        "error.detail)\n",
+        "            outage.found_away(error.detail)\n",
+        (
+            "tests/api/test_datacenter_failover.py::"
+            "test_a_batch_kept_waiting_by_a_lock_is_tried_again_and_told_as_a_wait_not_an_outage",
+        ),
+    ),
 )
 
 
