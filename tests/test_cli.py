@@ -776,37 +776,48 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
 
         commands = curl_commands(log)
         (get_command,) = [c for c in commands if "-X POST" not in c[0]]
-        link_command, *drill = [c for c in commands if "-X POST" in c[0]]
-
-        # The GET, exactly as printed: the pair linked the DDR way and left at rest.
-        assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
+        *drill, link_command, rest_command = [c for c in commands if "-X POST" in c[0]]
+        assert commands.index(get_command) == 0  # printed in the order to send them
         get_headers = curl_headers(get_command)
         assert get_headers == {"DD-API-KEY": api_keys[0], "DD-APPLICATION-KEY": app_keys[0]}
-        response = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
-        assert response.status_code == 200, response.text
-        data = response.json()["data"]
-        assert data["id"] == PRODUCTION.uuid
-        assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
-        assert (data["attributes"]["HamrStatus"], data["attributes"]["IsPrimary"]) == (2, True)
-        backup_side = local_http.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
-        assert backup_side["data"]["attributes"]["HamrStatus"] == 2
-        assert backup_side["data"]["attributes"]["is_primary"] is False
 
-        # The drill, exactly as printed, from the backup org; both sides follow each step.
-        assert len(drill) == 4
-        for command, status in zip(drill, (3, 4, 5, 2), strict=True):
+        def send(command: list[str], warned: bool = False) -> Any:
+            """One printed POST, exactly as printed; X-Hamr-Warning only where said."""
             body = next(line for line in command if line.startswith("-d '"))[4:-1]
-            assert curl_headers(command)["DD-API-KEY"] == api_keys[1]
             posted = local_http.post(
                 curl_url(command), content=body, headers=curl_headers(command), timeout=10
             )
             assert posted.status_code == 200, posted.text
-            assert posted.json()["data"]["id"] == BACKUP.uuid
-            seen = local_http.get(curl_url(get_command), headers=get_headers, timeout=10).json()
-            assert seen["data"]["attributes"]["HamrStatus"] == status
-            assert seen["data"]["attributes"]["IsPrimary"] is True
+            assert ("x-hamr-warning" in posted.headers) is warned, posted.headers
+            return posted.json()
 
-        # The DDR guide's linking POST, as printed: the primary's short body.
+        def status_seen() -> tuple[int, bool]:
+            seen = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
+            assert seen.status_code == 200, seen.text
+            attributes = seen.json()["data"]["attributes"]
+            return attributes["HamrStatus"], attributes["IsPrimary"]
+
+        # The GET, exactly as printed: the pair linked the DDR way and left at rest.
+        assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
+        response = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
+        data = response.json()["data"]
+        assert data["id"] == PRODUCTION.uuid
+        assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
+        assert status_seen() == (2, True)
+        backup_side = local_http.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
+        assert backup_side["data"]["attributes"]["HamrStatus"] == 2
+        assert backup_side["data"]["attributes"]["is_primary"] is False
+
+        # The drill, exactly as printed, from the backup org: each step a lifecycle move that
+        # both sides follow.
+        assert len(drill) == 4
+        for command, status in zip(drill, (3, 4, 5, 2), strict=True):
+            assert curl_headers(command)["DD-API-KEY"] == api_keys[1]
+            assert send(command)["data"]["id"] == BACKUP.uuid
+            assert status_seen() == (status, True)
+
+        # The DDR guide's linking POSTs, as printed: the primary's short body, which moves the
+        # linked pair back to ONBOARDING (the warning the text announces), then at rest.
         body = next(line for line in link_command if line.startswith("-d '"))[4:-1]
         assert json.loads(body)["data"]["attributes"] == {
             "TargetOrgUuid": BACKUP.uuid,
@@ -814,11 +825,13 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
             "ModifiedBy": "you@example.com",
             "IsPrimary": True,
         }
-        posted = local_http.post(
-            curl_url(link_command), content=body, headers=curl_headers(link_command), timeout=10
-        )
-        assert posted.status_code == 200, posted.text
-        assert posted.json()["data"]["attributes"]["target_org_name"] == BACKUP.name
+        assert "stored with an X-Hamr-Warning" in log
+        linked = send(link_command, warned=True)
+        assert linked["data"]["attributes"]["target_org_name"] == BACKUP.name
+        assert status_seen() == (1, True)
+        send(rest_command)
+        assert status_seen() == (2, True)
+        drilled = local_http.get(curl_url(get_command), headers=get_headers, timeout=10).json()
 
         # The web page, at the address printed.
         page = re.search(r"In a browser: (\S+/ui),", log)
@@ -847,13 +860,13 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         demo.stop()
 
     # A second start makes no keys, leaves the stored data alone and says where the pair
-    # stands: ONBOARDING, the replayed link's status (not the seed's PASSIVE).
+    # stands: as the drill's last POST left it (not as the seed did, by hamr-demo).
     again = ServeProcess(url, tmp_path / "again.log", "--demo").start()
     try:
         printed = again.log()
         assert demo_keys(printed) == ([], [])
-        assert "Their pair is ONBOARDING (1) now, Production Org primary;" in printed
-        assert "PASSIVE" not in printed
+        assert "Their pair is PASSIVE (2) now, Production Org primary;" in printed
+        assert "by you@example.com." in printed
         assert f"hamr key create --org {BACKUP.uuid} --type app" in printed
         response = local_http.get(
             f"{again.url}/api/v2/hamr",
@@ -861,14 +874,14 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
             timeout=10,
         )
         assert response.status_code == 200  # the first start's keys still work
-        assert response.json() == posted.json()  # the last POST survived; not re-seeded
+        assert response.json() == drilled  # the last POST survived; not re-seeded
     finally:
         again.stop()
     store = open_store(url)
     try:
         service = HamrService(store.unit_of_work, store.view, frozenset(DEFAULT_DATACENTERS))
-        # One history for the pair: the seed's two writes, the drill's four, the replayed link.
-        assert len(service.history(PRODUCTION.uuid)) == 7
+        # One history for the pair: the seed's two writes, the replayed two, the drill's four.
+        assert len(service.history(PRODUCTION.uuid)) == 8
         assert service.history(BACKUP.uuid) == service.history(PRODUCTION.uuid)
         assert len(service.list_keys(PRODUCTION.uuid)) == 2  # the first start's, only
     finally:

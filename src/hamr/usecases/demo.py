@@ -109,10 +109,11 @@ def ddr_body(caller: Org, target: Org, status: HamrStatus, primary: bool) -> dic
 
 
 def instructions(demo: list[DemoOrg], base_url: str) -> str:
-    """What a newcomer pastes: the keys, the DDR guide's linking POST, a GET, the POSTs of a
-    failover drill, the web page's address and the official Python client."""
+    """What a newcomer pastes, in the order to send it: the keys, a GET, the POSTs of a
+    failover drill (each a move of the HAMR lifecycle), and only then the DDR guide's two
+    linking POSTs (the first moves the linked demo pair back to ONBOARDING, and the text says
+    so); then the web page's address and the official Python client."""
     production, backup = demo
-    link = HamrStatus.ONBOARDING
     lines = [
         "hamr demo organizations (keys are shown only now: hamr stores their hashes, and later",
         "starts on this database make and print none):",
@@ -126,13 +127,8 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         ]
     lines += [
         "",
-        "They are linked as Datadog's DDR set-up guide links two orgs, with one POST from the",
-        "primary, then left at rest (PASSIVE). hamr did both already; sending this again puts",
-        "the pair back to ONBOARDING:",
-        "",
-        *_curl_post(base_url, production, ddr_body(production.org, backup.org, link, True)),
-        "",
-        "Both orgs read the pair's one connection; Production Org's side:",
+        "They are linked, at rest (PASSIVE), Production Org primary. Both orgs read the pair's",
+        "one connection; Production Org's side:",
         "",
         f'  curl -s "{base_url}/api/v2/hamr" \\',
         f'    -H "DD-API-KEY: {production.api_key}" \\',
@@ -144,6 +140,15 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         body = ddr_body(backup.org, production.org, status, primary=False)
         lines += ["", f"  # {int(status)} {status.name}: {meaning}"]
         lines += _curl_post(base_url, backup, body)
+    lines += [
+        "",
+        "How Datadog's DDR set-up guide links two orgs: one POST from the primary (ONBOARDING),",
+        "then one leaving the pair at rest (PASSIVE). hamr did both for the demo pair; sent to it",
+        "now, the first is a move back outside the lifecycle, stored with an X-Hamr-Warning:",
+    ]
+    for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
+        body = ddr_body(production.org, backup.org, status, primary=True)
+        lines += ["", *_curl_post(base_url, production, body)]
     lines += [
         "",
         f"In a browser: {base_url}/ui, signed in with either org's two keys.",
