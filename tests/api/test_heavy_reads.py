@@ -18,7 +18,7 @@ from tests import local_http
 from tests.conftest import GENEROUS_RATE_LIMITS, ServeProcess, connection_body, database_of_its_own
 from tests.store.test_postgres_processes import make_orgs
 
-CLIENTS = 24
+CLIENTS = 48
 DB_TIMEOUT_SECONDS = 1.0
 HISTORY_ROWS = 1000
 
@@ -31,7 +31,7 @@ def narrow_server(
     tmp_path: Path,
 ) -> Iterator[ServeProcess]:
     """One read at a time (a pool of two: one reader, one writer) and a short database
-    timeout: twenty-four clients' 1,000-row pages must queue past it. (Each read alone stays well
+    timeout: forty-eight clients' 1,000-row pages must queue past it. (Each read alone stays well
     within it, even on a busy machine: it is the queue, not a read, that outlasts it.)"""
     database = database_of_its_own(
         f"heavy_{time.monotonic_ns()}", database_url, request, tmp_path_factory
