@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -264,15 +265,20 @@ class SqlUnitOfWork:
 
     repository: SqlRepository
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, one_writer: threading.RLock | None = None):
         self._engine = engine
+        self._one_writer = one_writer  # held for the whole transaction, where given
 
     def __enter__(self) -> Self:
+        if self._one_writer is not None:
+            self._one_writer.acquire()
         try:
             self._connection = self._engine.connect()
             self._transaction = self._connection.begin()
-        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
-            raise_if_outage(error, self._engine.dialect)
+        except BaseException as error:
+            self._release()
+            if isinstance(error, sa.exc.DBAPIError | sa.exc.TimeoutError):
+                raise_if_outage(error, self._engine.dialect)
             raise
         self.repository = SqlRepository(self._connection)
         return self
@@ -293,7 +299,10 @@ class SqlUnitOfWork:
             if exc is not None and is_read_only(exc):  # a demoted primary: find the new one
                 self._connection.invalidate()
                 self._engine.dispose(close=False)
-            self._connection.close()
+            try:
+                self._connection.close()
+            finally:
+                self._release()
         # The write batch's statements go to the driver directly (write_sql.py), so its
         # errors arrive unwrapped as well as SQLAlchemy's.
         dialect = self._engine.dialect
@@ -302,6 +311,10 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         commit_confirmed(self._connection, self._transaction)
+
+    def _release(self) -> None:
+        if self._one_writer is not None:
+            self._one_writer.release()
 
 
 # Who the history names for an unlink, which an operator does, with no key.

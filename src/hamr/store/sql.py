@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -37,9 +38,13 @@ class SqlStore:
         self.engine = engine
         self.view = SqlReadView(engine)
         self.datacenter_reads = SqlDatacenterReads(engine)
+        # SQLite has one writer, and each unit of work takes its lock at BEGIN: this process's
+        # threads queue for it here, woken as it frees, rather than in SQLite's busy handler,
+        # which sleeps (up to 100 ms a time) and lets late arrivals overtake early ones.
+        self._one_writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self._one_writer)
 
     def close(self) -> None:
         self.engine.dispose()  # the view holds nothing of its own: its reads borrow from the pool
