@@ -311,6 +311,13 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{PRIMARY_DATACENTER}::test_a_datacenters_counts_read_the_index_alone",),
     ),
     Mutant(
+        "a process's SQLite writes wait in SQLite's busy handler",
+        "src/hamr/store/sql.py",
+        'self._one_writer = threading.RLock() if engine.dialect.name == "sqlite" else None',
+        "self._one_writer = None",
+        ("tests/store/test_one_writer.py",),
+    ),
+    Mutant(
         "the walker tells a batch kept waiting as the database away",
         "src/hamr/server/datacenter_runner.py",
         '            logger.warning("a datacenter operation waits for the database: %s", '
