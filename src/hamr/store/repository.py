@@ -261,13 +261,15 @@ class SqlRepository:
 
 
 class SqlUnitOfWork:
-    """One transaction on a pooled connection; leaving without commit() rolls back."""
+    """One transaction on a pooled connection; leaving without commit() rolls back. Given the
+    store's `one_writer` lock (SQLite), it holds it from before BEGIN until the connection is
+    back in the pool."""
 
     repository: SqlRepository
 
     def __init__(self, engine: Engine, one_writer: threading.RLock | None = None):
         self._engine = engine
-        self._one_writer = one_writer  # held for the whole transaction, where given
+        self._one_writer = one_writer
 
     def __enter__(self) -> Self:
         if self._one_writer is not None:
