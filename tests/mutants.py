@@ -311,6 +311,16 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{PRIMARY_DATACENTER}::test_a_datacenters_counts_read_the_index_alone",),
     ),
     Mutant(
+        "a pair operation answers the pair as it stood before the walk",
+        "src/hamr/usecases/pair_operations.py",
+        "            as_it_stands = self._report(repository, caller) if dry_run else None\n",
+        "            as_it_stands = self._report(repository, caller)\n",
+        (
+            "tests/api/test_pair_operations.py::"
+            "test_failover_walks_to_active_and_recover_back_with_reasons_in_history",
+        ),
+    ),
+    Mutant(
         "a process's SQLite writes wait in SQLite's busy handler",
         "src/hamr/store/sql.py",
         'self._one_writer = threading.RLock() if engine.dialect.name == "sqlite" else None',

@@ -96,6 +96,15 @@ def test_failover_walks_to_active_and_recover_back_with_reasons_in_history(
     assert failed_over.status_code == 200, failed_over.text
     meta = failed_over.json()["meta"]
     assert [(s["from"], s["to"]) for s in meta["steps"]] == [(2, 3), (3, 4)]
+    # The answer is the pair as the walk left it: ACTIVE since its last step, as a GET says.
+    answered = failed_over.json()["data"]
+    assert (answered["attributes"]["hamr_status"], answered["attributes"]["status_name"]) == (
+        4,
+        "ACTIVE",
+    )
+    assert answered["attributes"]["status_since"] == meta["steps"][-1]["modified_at"]
+    assert answered["attributes"]["allowed_next"] == [4, 5]
+    assert answered == pair(server, partner)
     assert status(server, org) == status(server, partner) == 4
     recovered = operate(server, org, "recover", reason="us1 is back")
     assert recovered.status_code == 200
@@ -124,6 +133,7 @@ def test_hold_stops_at_the_liminal_status_until_complete_or_abort(
     for operation, extra, expected in walk:
         done = operate(server, org, operation, **extra)
         assert done.status_code == 200, (operation, done.text)
+        assert done.json()["data"]["attributes"]["hamr_status"] == expected, operation
         assert status(server, partner) == expected, operation
 
 

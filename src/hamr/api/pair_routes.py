@@ -6,8 +6,8 @@ keys."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import pydantic_core
@@ -39,6 +39,7 @@ from hamr.domain.model import (
 from hamr.domain.rules import MAX_TEXT_LENGTH
 
 PAIR_TYPE = "hamr_pairs"
+T = TypeVar("T")
 
 
 class _OperationRequest(BaseModel):
@@ -93,15 +94,14 @@ async def _answer(
     asked = _parse(body)
     if claim is not None and not asked.dry_run:
         keyed = KeyedOperation(claim, functools.partial(_stored_answer, operation))
-        _, stored = await _operate(
-            state, principal, operation, asked.reason, asked.hold, False, keyed
+        walk = functools.partial(
+            state.service.pairs.run_keyed, principal, operation, asked.reason, asked.hold, keyed
         )
-        assert stored is not None
+        _, stored = await _operate(state, operation, asked.hold, False, walk)
         return json_response(stored.body, status=stored.code)
-    done = await run_operation(
+    done, report = await run_operation(
         state, principal, operation, asked.reason, hold=asked.hold, dry_run=asked.dry_run
     )
-    report = await state.reads(state.service.pairs.report, principal.org)
     document = _operation_document(operation, done, report, asked.dry_run)
     headers = {"X-Hamr-Dry-Run": "true"} if asked.dry_run else None
     return json_response(document, headers=headers)
@@ -144,33 +144,25 @@ async def run_operation(
     *,
     hold: bool = False,
     dry_run: bool = False,
-) -> list[AppliedChange]:
+) -> tuple[list[AppliedChange], PairReport]:
     """A pair operation by a caller allowed to run it, for the API and the web page alike:
-    the steps it stored (or would have), counted in the metrics and put in the caches."""
-    return (await _operate(state, principal, operation, reason, hold, dry_run, None))[0]
+    the steps it stored (or would have) and the pair as they left it, counted in the metrics
+    and put in the caches."""
+    walk = functools.partial(state.service.pairs.run, principal, operation, reason, hold, dry_run)
+    return await _operate(state, operation, hold, dry_run, walk)
 
 
 async def _operate(
     state: AppState,
-    principal: Principal,
     operation: str,
-    reason: str,
     hold: bool,
     dry_run: bool,
-    keyed: KeyedOperation | None,
-) -> tuple[list[AppliedChange], StoredAnswer | None]:
-    """`run_operation`, and under a key's claim the answer stored with the walk."""
-    pairs = state.service.pairs
-    answer: StoredAnswer | None = None
+    walk: Callable[[], tuple[list[AppliedChange], T]],
+) -> tuple[list[AppliedChange], T]:
+    """`walk` (`run`, or `run_keyed` whose answer is stored with the walk) on a worker
+    thread; its outcome counted and its steps put in the caches."""
     try:
-        if keyed is None:
-            done = await anyio.to_thread.run_sync(
-                pairs.run, principal, operation, reason, hold, dry_run
-            )
-        else:
-            done, answer = await anyio.to_thread.run_sync(
-                pairs.run_keyed, principal, operation, reason, hold, keyed
-            )
+        done, outcome = await anyio.to_thread.run_sync(walk)
     except OperationRefused:
         if state.metrics is not None:
             state.metrics.pair_operation(operation, "refused")
@@ -178,9 +170,9 @@ async def _operate(
     if not dry_run:
         state.service.remember_writes(done)
     if state.metrics is not None:
-        outcome = "dry_run" if dry_run else "held" if hold else "done"
-        state.metrics.pair_operation(operation, outcome)
-    return done, answer
+        counted = "dry_run" if dry_run else "held" if hold else "done"
+        state.metrics.pair_operation(operation, counted)
+    return done, outcome
 
 
 def pairjson_response(report: PairReport, would_be: Link | None = None) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def _operation(name: str) -> click.Command:
         assert org_uuid is not None
         org = service.require_org(org_uuid)
         principal = Principal(org, OPERATOR_KEY, Permission.ADMIN, KeyKind.TOKEN)
-        done = service.pairs.run(principal, name, reason, hold, dry_run)
+        done, report = service.pairs.run(principal, name, reason, hold, dry_run)
         steps = " -> ".join(
             [done[0].before.hamr_status.name if done[0].before else "none"]
             + [change.after.hamr_status.name for change in done]
@@ -97,11 +97,7 @@ def _operation(name: str) -> click.Command:
             }
             for change in done
         ]
-        _print_report(
-            as_json,
-            service.pairs.report(org),
-            {"steps": walked, "reason": reason, "dry_run": dry_run},
-        )
+        _print_report(as_json, report, {"steps": walked, "reason": reason, "dry_run": dry_run})
 
     run.__doc__ = {
         "failover": "PASSIVE -> FAILOVER -> ACTIVE (or only to FAILOVER with --hold).",

@@ -76,12 +76,15 @@ class PairOperations:
         reason: str,
         hold: bool = False,
         dry_run: bool = False,
-    ) -> list[AppliedChange]:
+    ) -> tuple[list[AppliedChange], PairReport]:
         """Walk the caller's pair through `operation`'s steps in one transaction, each step a
-        history row carrying the reason; OperationRefused unless the pair is where the
-        operation starts, which is checked under the pair's locks, so that of two concurrent
-        operations exactly one wins. A dry run does all of it and rolls back."""
-        return self._walk(principal, operation, reason, hold, dry_run, None)[0]
+        history row carrying the reason, and report the pair as the walk left it (read in the
+        walk's transaction: no second one for the answer); OperationRefused unless the pair is
+        where the operation starts, which is checked under the pair's locks, so that of two
+        concurrent operations exactly one wins. A dry run does all of it and rolls back, and
+        reports the pair as it stands."""
+        applied, report, _ = self._walk(principal, operation, reason, hold, dry_run, None)
+        return applied, report
 
     def run_keyed(
         self, principal: Principal, operation: str, reason: str, hold: bool, keyed: KeyedOperation
@@ -89,7 +92,7 @@ class PairOperations:
         """`run`, under an idempotency key's claim: the answer is stored with the walk, in its
         transaction, so that a crash keeps both or neither (a retry then replays it, or walks
         once). RequestInFlight if a retry took the claim over meanwhile: nothing is stored."""
-        applied, answer = self._walk(principal, operation, reason, hold, False, keyed)
+        applied, _, answer = self._walk(principal, operation, reason, hold, False, keyed)
         assert answer is not None
         return applied, answer
 
@@ -101,7 +104,7 @@ class PairOperations:
         hold: bool,
         dry_run: bool,
         keyed: KeyedOperation | None,
-    ) -> tuple[list[AppliedChange], StoredAnswer | None]:
+    ) -> tuple[list[AppliedChange], PairReport, StoredAnswer | None]:
         check_reason(reason)
         caller = principal.org
         with self._unit_of_work() as uow:
@@ -118,13 +121,15 @@ class PairOperations:
                 self.policy,
                 self._clock,
             )
+            as_it_stands = self._report(repository, caller) if dry_run else None
             link = applied[-1].after
             repository.save_links([link], [])
             ids = repository.add_history(applied)
             applied = [replace(c, history_id=i) for c, i in zip(applied, ids, strict=True)]
+            report = as_it_stands or self._report(repository, caller)
             answer = None
             if keyed is not None:
-                answer = keyed.answer(applied, self._report(repository, caller))
+                answer = keyed.answer(applied, report)
                 store_answer(repository, keyed.claim, answer)
             if not dry_run:
                 uow.commit()
@@ -139,7 +144,7 @@ class PairOperations:
                     "key_id": principal.key_id,
                 },
             )
-        return applied, answer
+        return applied, report, answer
 
     def unlink(self, org_uuid: str, reason: str | None = None, dry_run: bool = False) -> Link:
         """Dissolve the connection this org reads: neither side has one afterwards, and the
