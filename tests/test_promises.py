@@ -242,9 +242,14 @@ def held_request(port: int, path: str, org: OrgKeys, body: bytes) -> tuple[socke
     return sock, request[-1:]
 
 
-def released_together(port: int, path: str, callers: list[OrgKeys], body: bytes) -> list[int]:
-    """The statuses of one POST per caller, their last bytes sent at the same moment."""
-    held = [held_request(port, path, caller, body) for caller in callers]
+def released_together(
+    ports: list[int], path: str, callers: list[OrgKeys], body: bytes
+) -> list[int]:
+    """The statuses of one POST per caller, each to its server's port, their last bytes sent
+    at the same moment."""
+    held = [
+        held_request(port, path, caller, body) for port, caller in zip(ports, callers, strict=True)
+    ]
     barrier = threading.Barrier(len(held))
     statuses: list[int] = [0] * len(held)
 
@@ -267,21 +272,50 @@ def released_together(port: int, path: str, callers: list[OrgKeys], body: bytes)
     return statuses
 
 
-@pytest.mark.parametrize("same_org", [False, True], ids=["two-orgs", "one-org"])
+def port_of(server: ServeProcess) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("race", ["two-orgs", "one-org", "two-processes"])
 def test_of_two_failovers_released_together_exactly_one_wins(
-    server: ServeProcess, admin: Admin, org: OrgKeys, partner: OrgKeys, same_org: bool
+    server: ServeProcess,
+    admin: Admin,
+    org: OrgKeys,
+    partner: OrgKeys,
+    race: str,
+    tmp_path: Path,
 ) -> None:
     """The pair operation re-reads the pair under its locks: two failovers that truly overlap
     (both requests sent but their last byte, then released behind a barrier), round after
-    round, give one 200 and one 409, and one walk in history."""
+    round, give one 200 and one 409, and one walk in history. Also when each goes to its own
+    server on the one database, where only the database's locks stand between them (on
+    SQLite, a write lock taken at BEGIN)."""
     written = post(server.url, org, connection_body(org, partner))
     assert written.status_code == 200, written.text
-    port = int(server.url.rsplit(":", 1)[1])
-    callers = [org, org] if same_org else [org, partner]
+    other = server
+    if race == "two-processes":
+        other = ServeProcess(server.database_url, tmp_path / "other.log").start()
+    ports = [port_of(server), port_of(other)]
+    callers = [org, org] if race == "one-org" else [org, partner]
     body = json.dumps({"reason": "race"}).encode()
+    try:
+        _race_rounds(server, admin, org, ports, callers, body)
+    finally:
+        if other is not server:
+            other.stop()
+
+
+def _race_rounds(
+    server: ServeProcess,
+    admin: Admin,
+    org: OrgKeys,
+    ports: list[int],
+    callers: list[OrgKeys],
+    body: bytes,
+) -> None:
     for round_ in range(ROUNDS):
         rows = len(admin.history(org.uuid))
-        statuses = released_together(port, PAIR + "/failover", callers, body)
+        statuses = released_together(ports, PAIR + "/failover", callers, body)
         assert sorted(statuses) == [200, 409], (round_, statuses)
         assert len(admin.history(org.uuid)) == rows + 2, round_  # one walk: 2 → 3 → 4
         back = local_http.post(
