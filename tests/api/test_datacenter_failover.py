@@ -24,7 +24,6 @@ from hamr.domain.model import HamrStatus, KeyKind, Permission
 from hamr.store.sql import open_store
 from tests import docs, local_http
 from tests.conftest import Admin, OrgKeys, ServeProcess, connection_body, database_of_its_own
-from tests.postgres import PostgresServer
 
 DATACENTERS = "/api/v2/hamr/datacenters"
 
@@ -332,33 +331,24 @@ def test_a_retried_start_under_its_idempotency_key_gets_the_same_job(fresh: Fres
     assert len(fresh.admin.history(secondary.uuid)) == 3
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_batch_kept_waiting_by_a_lock_is_tried_again_and_told_as_a_wait_not_an_outage(
-    postgres: PostgresServer, tmp_path: Path
+    fresh: Fresh,
 ) -> None:
     """PostgreSQL only: a lock another session holds on the connections keeps each batch past
     --db-timeout (statement_timeout), which is the database answering slowly, not away."""
-    name = f"hamr_dc_lock_{uuid.uuid4().hex[:10]}"
-    postgres.create_database(name)
-    url = postgres.url_for(name)
     pairs = 20
-    seed(url, 2 * pairs)
-    store = open_store(url)
-    fresh = Fresh(url, Admin(store), tmp_path, [])
-    try:
-        server = fresh.serve("--db-timeout", "0.5")
-        headers = fresh.admin_headers(fresh.admin.create_org("us1"))
-        with psycopg.connect(url) as blocker:
-            blocker.execute("LOCK TABLE connections IN SHARE MODE")
-            assert start(server, headers, "us1", "failover").status_code == 202
-            deadline = time.monotonic() + 30
-            while server.log().count("a datacenter operation waits for the database") < 2:
-                assert time.monotonic() < deadline, "no batch was kept waiting"
-                time.sleep(0.1)
-            assert progress(server, headers, "us1", "failover")["done"] == 0
-        done = finished(server, headers, "us1", "failover")
-        assert (done["done"], done["refused"]) == (pairs, 0)
-        assert "the database is unreachable" not in server.log()
-    finally:
-        for running in fresh.servers:
-            running.stop()
-        store.close()
+    seed(fresh.url, 2 * pairs)
+    server = fresh.serve("--db-timeout", "0.5")
+    headers = fresh.admin_headers(fresh.admin.create_org("us1"))
+    with psycopg.connect(fresh.url) as blocker:
+        blocker.execute("LOCK TABLE connections IN SHARE MODE")
+        assert start(server, headers, "us1", "failover").status_code == 202
+        deadline = time.monotonic() + 30
+        while server.log().count("a datacenter operation waits for the database") < 2:
+            assert time.monotonic() < deadline, "no batch was kept waiting"
+            time.sleep(0.1)
+        assert progress(server, headers, "us1", "failover")["done"] == 0
+    done = finished(server, headers, "us1", "failover")
+    assert (done["done"], done["refused"]) == (pairs, 0)
+    assert "the database is unreachable" not in server.log()
