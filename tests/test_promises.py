@@ -4,6 +4,7 @@ in tests/mutants.py), so that breaking the promise breaks the suite."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -272,10 +273,6 @@ def released_together(
     return statuses
 
 
-def port_of(server: ServeProcess) -> int:
-    return int(server.url.rsplit(":", 1)[1])
-
-
 @pytest.mark.parametrize("race", ["two-orgs", "one-org", "two-processes"])
 def test_of_two_failovers_released_together_exactly_one_wins(
     server: ServeProcess,
@@ -292,33 +289,21 @@ def test_of_two_failovers_released_together_exactly_one_wins(
     SQLite, a write lock taken at BEGIN)."""
     written = post(server.url, org, connection_body(org, partner))
     assert written.status_code == 200, written.text
-    other = server
-    if race == "two-processes":
-        other = ServeProcess(server.database_url, tmp_path / "other.log").start()
-    ports = [port_of(server), port_of(other)]
     callers = [org, org] if race == "one-org" else [org, partner]
     body = json.dumps({"reason": "race"}).encode()
-    try:
-        _race_rounds(server, admin, org, ports, callers, body)
-    finally:
-        if other is not server:
-            other.stop()
-
-
-def _race_rounds(
-    server: ServeProcess,
-    admin: Admin,
-    org: OrgKeys,
-    ports: list[int],
-    callers: list[OrgKeys],
-    body: bytes,
-) -> None:
-    for round_ in range(ROUNDS):
-        rows = len(admin.history(org.uuid))
-        statuses = released_together(ports, PAIR + "/failover", callers, body)
-        assert sorted(statuses) == [200, 409], (round_, statuses)
-        assert len(admin.history(org.uuid)) == rows + 2, round_  # one walk: 2 → 3 → 4
-        back = local_http.post(
-            server.url + PAIR + "/recover", json={"reason": "again"}, headers=org.headers
-        )
-        assert back.status_code == 200, (round_, back.text)
+    with contextlib.ExitStack() as stack:
+        other = server
+        if race == "two-processes":
+            other = ServeProcess(server.database_url, tmp_path / "other.log").start()
+            stack.callback(other.stop)
+        for round_ in range(ROUNDS):
+            rows = len(admin.history(org.uuid))
+            statuses = released_together(
+                [server.port, other.port], PAIR + "/failover", callers, body
+            )
+            assert sorted(statuses) == [200, 409], (round_, statuses)
+            assert len(admin.history(org.uuid)) == rows + 2, round_  # one walk: 2 → 3 → 4
+            back = local_http.post(
+                server.url + PAIR + "/recover", json={"reason": "again"}, headers=org.headers
+            )
+            assert back.status_code == 200, (round_, back.text)
