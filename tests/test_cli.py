@@ -791,19 +791,22 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
             assert ("x-hamr-warning" in posted.headers) is warned, posted.headers
             return posted.json()
 
-        def status_seen() -> tuple[int, bool]:
+        def read() -> Any:
+            """The printed GET, exactly as printed: Production Org's side of the pair."""
             seen = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
             assert seen.status_code == 200, seen.text
-            attributes = seen.json()["data"]["attributes"]
+            return seen.json()
+
+        def status_seen() -> tuple[int, bool]:
+            attributes = read()["data"]["attributes"]
             return attributes["HamrStatus"], attributes["IsPrimary"]
 
         # The GET, exactly as printed: the pair linked the DDR way and left at rest.
         assert curl_url(get_command) == f"{demo.url}/api/v2/hamr"
-        response = local_http.get(curl_url(get_command), headers=get_headers, timeout=10)
-        data = response.json()["data"]
+        data = read()["data"]
         assert data["id"] == PRODUCTION.uuid
         assert data["attributes"]["target_org_uuid"] == BACKUP.uuid
-        assert status_seen() == (2, True)
+        assert (data["attributes"]["HamrStatus"], data["attributes"]["IsPrimary"]) == (2, True)
         backup_side = local_http.get(curl_url(get_command), headers=backup_keys, timeout=10).json()
         assert backup_side["data"]["attributes"]["HamrStatus"] == 2
         assert backup_side["data"]["attributes"]["is_primary"] is False
@@ -831,7 +834,7 @@ def test_serve_demo_prints_keys_curl_and_python_that_work(tmp_path: Path) -> Non
         assert status_seen() == (1, True)
         send(rest_command)
         assert status_seen() == (2, True)
-        drilled = local_http.get(curl_url(get_command), headers=get_headers, timeout=10).json()
+        drilled = read()
 
         # The web page, at the address printed.
         page = re.search(r"In a browser: (\S+/ui),", log)
