@@ -17,6 +17,9 @@ from hamr.usecases.service import HamrService
 # body, sent by Production Org, names Production Backup Org in us1, so Production Org is not.
 PRODUCTION = Org("550e8400-e29b-41d4-a716-446655440000", "Production Org", "eu1")
 BACKUP = Org("660f9511-f3ac-52e5-b827-557766551111", "Production Backup Org", "us1")
+# How the DDR guide links a pair, from the primary: one short POST, then at rest. The demo
+# links its pair so, and prints the same two POSTs.
+DDR_LINK = (HamrStatus.ONBOARDING, HamrStatus.PASSIVE)
 # What a drill walks the pair through, from rest and back: (status, what it means).
 DRILL = (
     (HamrStatus.FAILOVER, "Start the failover"),
@@ -57,8 +60,7 @@ def ensure_demo(service: HamrService) -> list[DemoOrg]:
     production, backup = (_create_org(service, org) for org in (PRODUCTION, BACKUP))
     principal = service.identify(production.app_key, KeyKind.APP)
     assert principal is not None
-    # Linked as the DDR guide does it (one short POST from the primary), then at rest.
-    for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
+    for status in DDR_LINK:
         service.write_connection(principal, _ddr_change(status, BACKUP, primary=True))
     return [production, backup]
 
@@ -146,7 +148,7 @@ def instructions(demo: list[DemoOrg], base_url: str) -> str:
         "then one leaving the pair at rest (PASSIVE). hamr did both for the demo pair; sent to it",
         "now, the first is a move back outside the lifecycle, stored with an X-Hamr-Warning:",
     ]
-    for status in (HamrStatus.ONBOARDING, HamrStatus.PASSIVE):
+    for status in DDR_LINK:
         body = ddr_body(production.org, backup.org, status, primary=True)
         lines += ["", *_curl_post(base_url, production, body)]
     lines += [
