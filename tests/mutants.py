@@ -311,6 +311,13 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{PRIMARY_DATACENTER}::test_a_datacenters_counts_read_the_index_alone",),
     ),
     Mutant(
+        "the demo links its pair at rest first, then back to ONBOARDING",
+        "src/hamr/usecases/demo.py",
+        "DDR_LINK = (HamrStatus.ONBOARDING, HamrStatus.PASSIVE)",
+        "DDR_LINK = (HamrStatus.PASSIVE, HamrStatus.ONBOARDING)",
+        ("tests/test_cli.py::test_serve_demo_prints_keys_curl_and_python_that_work",),
+    ),
+    Mutant(
         "a pair operation answers the pair as it stood before the walk",
         "src/hamr/usecases/pair_operations.py",
         "            as_it_stands = self._report(repository, caller) if dry_run else None\n",
